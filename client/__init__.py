@@ -1,0 +1,1 @@
+"""The Dreamloom weaver SDK (Python) and the browser client (web/)."""

@@ -1,0 +1,100 @@
+"""Dreamloom protocol v1: messages, codecs, stamps and the merge layer.
+
+Pure: no I/O, no asyncio. The server, the weaver SDK and the tests drive the
+same objects. See ``SPEC.md`` next to this file.
+"""
+
+from __future__ import annotations
+
+from . import ops, zorder
+from .codec import CLIENT_SIDE_LIMITS, JSON, MSGPACK, SUBPROTOCOLS, Codec, JsonCodec, MsgpackCodec, codec_for
+from .errors import (
+    RECONNECTABLE,
+    CloseCode,
+    DecodeError,
+    DreamloomError,
+    ErrorCode,
+    OpError,
+    ProtocolError,
+    UsageError,
+)
+from .limits import DEFAULT_LIMITS, Limits
+from .messages import (
+    PROTOCOL_VERSION,
+    Ack,
+    ClientMessage,
+    Error,
+    Hello,
+    Identity,
+    Join,
+    Leave,
+    Message,
+    Ops,
+    Peer,
+    PeerPresence,
+    PeersPresence,
+    Ping,
+    PolicyUpdate,
+    Pong,
+    Presence,
+    PresenceState,
+    Reject,
+    ServerMessage,
+    Welcome,
+)
+from .ops import Op
+from .stamps import Clock, Stamp
+from .tapestry import Change, Fragment, Register, Tapestry
+from .undo import inverse
+
+__all__ = [
+    "CLIENT_SIDE_LIMITS",
+    "DEFAULT_LIMITS",
+    "JSON",
+    "MSGPACK",
+    "PROTOCOL_VERSION",
+    "RECONNECTABLE",
+    "SUBPROTOCOLS",
+    "Ack",
+    "Change",
+    "ClientMessage",
+    "Clock",
+    "CloseCode",
+    "Codec",
+    "DecodeError",
+    "DreamloomError",
+    "Error",
+    "ErrorCode",
+    "Fragment",
+    "Hello",
+    "Identity",
+    "Join",
+    "JsonCodec",
+    "Leave",
+    "Limits",
+    "Message",
+    "MsgpackCodec",
+    "Op",
+    "OpError",
+    "Ops",
+    "Peer",
+    "PeerPresence",
+    "PeersPresence",
+    "Ping",
+    "PolicyUpdate",
+    "Pong",
+    "Presence",
+    "PresenceState",
+    "ProtocolError",
+    "Register",
+    "Reject",
+    "ServerMessage",
+    "Stamp",
+    "Tapestry",
+    "UsageError",
+    "Welcome",
+    "codec_for",
+    "inverse",
+    "ops",
+    "zorder",
+]

@@ -1,0 +1,550 @@
+"""Messages of protocol v1 (SPEC W1-W12).
+
+Every message is a map with a ``type`` field. Each class below is frozen and
+closed: ``from_wire`` validates a decoded map strictly (unknown fields are an
+error) and ``to_wire`` builds the map a codec encodes. Client-to-server and
+server-to-client messages form two closed unions, ``ClientMessage`` and
+``ServerMessage``; dispatch on them with ``match``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from .errors import ErrorCode
+from .limits import Limits
+from .ops import Op
+from .stamps import Stamp
+from .validate import (
+    check_color,
+    check_dict,
+    check_id,
+    check_int,
+    check_number,
+    check_ops,
+    check_points,
+    check_stamp,
+    check_str,
+    check_style,
+    fail,
+)
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+Role = Literal["steward", "dreamer", "weaver", "viewer"]
+ROLES = ("steward", "dreamer", "weaver", "viewer")
+
+
+def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
+    for key in d:
+        if key not in required and key not in optional:
+            fail(f"unknown field {key!r} in {what}" if type(key) is str else f"non-string key in {what}")
+    for key in required:
+        if key not in d:
+            fail(f"{what} needs {key!r}")
+
+
+def _opt_str(d: Mapping[str, Any], key: str, what: str, max_len: int) -> str | None:
+    v = d.get(key)
+    return None if v is None else check_str(v, f"{what}.{key}", max_len)
+
+
+def _code(v: Any) -> ErrorCode:
+    try:
+        return ErrorCode(v)
+    except ValueError:
+        fail("unknown error code")
+
+
+# -- shared pieces -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a session is: a stable id, a display name, a role and the origin of its writes."""
+
+    id: str
+    name: str
+    role: Role
+    origin: Literal["organic", "ai"]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "role": self.role, "origin": self.origin}
+
+    @classmethod
+    def from_wire(cls, v: Any, limits: Limits) -> Identity:
+        d = check_dict(v, "identity")
+        _keys(d, frozenset({"id", "name", "role", "origin"}), frozenset(), "identity")
+        role, origin = d["role"], d["origin"]
+        if role not in ROLES:
+            fail("identity.role must be steward, dreamer, weaver or viewer")
+        if origin not in ("organic", "ai"):
+            fail("identity.origin must be organic or ai")
+        return cls(
+            check_id(d["id"], "identity.id", limits),
+            check_str(d["name"], "identity.name", limits.max_name_len),
+            role,
+            origin,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceState:
+    """Ephemeral state of one connection: cursor, selection, stroke preview, viewport."""
+
+    cursor: tuple[float, float] | None = None
+    sel: tuple[str, ...] = ()
+    preview: Mapping[str, Any] | None = None
+    view: tuple[float, float, float] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "cursor": list(self.cursor) if self.cursor is not None else None,
+            "sel": list(self.sel),
+            "preview": dict(self.preview) if self.preview is not None else None,
+            "view": list(self.view) if self.view is not None else None,
+        }
+
+    @classmethod
+    def from_fields(cls, d: Mapping[str, Any], limits: Limits) -> PresenceState:
+        cursor = d.get("cursor")
+        if cursor is not None:
+            check_points(cursor, "cursor", limits)
+            if len(cursor) != 2:
+                fail("cursor must be [x, y]")
+            cursor = (cursor[0], cursor[1])
+        sel = d.get("sel", [])
+        if type(sel) is not list or len(sel) > limits.max_selection:
+            fail(f"sel must be a list of at most {limits.max_selection} fragment ids")
+        for fid in sel:
+            check_id(fid, "sel id", limits)
+        preview = d.get("preview")
+        if preview is not None:
+            p = check_dict(preview, "preview")
+            _keys(p, frozenset({"pts"}), frozenset({"style"}), "preview")
+            check_points(p["pts"], "preview.pts", limits)
+            if "style" in p:
+                check_style(p["style"], limits)
+        view = d.get("view")
+        if view is not None:
+            if type(view) is not list or len(view) != 3:
+                fail("view must be [x, y, zoom]")
+            for i, v in enumerate(view):
+                check_number(v, f"view[{i}]", limits.max_coordinate)
+            if not 0 < view[2] <= 1000:
+                fail("view zoom must be in (0, 1000]")
+            view = (view[0], view[1], view[2])
+        return cls(cursor, tuple(sel), preview, view)
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another connection in the sanctuary, as announced in ``join`` and ``welcome``."""
+
+    sid: str
+    name: str
+    role: Role
+    origin: Literal["organic", "ai"]
+    color: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"sid": self.sid, "name": self.name, "role": self.role, "origin": self.origin, "color": self.color}
+
+    @classmethod
+    def from_wire(cls, v: Any, limits: Limits) -> Peer:
+        d = check_dict(v, "peer")
+        _keys(d, frozenset({"sid", "name", "role", "origin", "color"}), frozenset(), "peer")
+        ident = Identity.from_wire(
+            {"id": d["sid"], "name": d["name"], "role": d["role"], "origin": d["origin"]}, limits
+        )
+        return cls(ident.id, ident.name, ident.role, ident.origin, check_color(d["color"], "peer.color"))
+
+
+_PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view"})
+
+
+# -- client -> server ----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First message of a client: who it is and the last ``seq`` it has seen."""
+
+    type: ClassVar[str] = "hello"
+    name: str
+    replica: str
+    seq: int | None = None
+    token: str | None = None
+    v: int = PROTOCOL_VERSION
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "type": "hello",
+            "v": self.v,
+            "name": self.name,
+            "replica": self.replica,
+            "seq": self.seq,
+        }
+        if self.token is not None:
+            wire["token"] = self.token
+        return wire
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Hello:
+        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token"}), "hello")
+        v = check_int(d["v"], "hello.v", 0, 2**31)
+        if v not in SUPPORTED_VERSIONS:
+            fail(f"protocol version {v} is not supported (supported: 1)", ErrorCode.UNSUPPORTED_VERSION)
+        seq = d.get("seq")
+        return cls(
+            name=check_str(d["name"], "hello.name", limits.max_name_len),
+            replica=check_id(d["replica"], "hello.replica", limits),
+            seq=None if seq is None else check_int(seq, "hello.seq"),
+            token=_opt_str(d, "token", "hello", limits.max_token_len),
+            v=v,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ops:
+    """A batch of ops. From a client ``seq`` is ``None``; from the server it is the
+    seq of the first op, the others following one by one."""
+
+    type: ClassVar[str] = "ops"
+    ops: tuple[Op, ...]
+    seq: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"type": "ops"}
+        if self.seq is not None:
+            wire["seq"] = self.seq
+        wire["ops"] = [op.to_wire() for op in self.ops]
+        return wire
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Ops:
+        _keys(d, frozenset({"type", "ops"}), frozenset(), "ops")
+        return cls(tuple(check_ops(d["ops"], limits)))
+
+    @classmethod
+    def from_server_wire(cls, d: dict[str, Any], limits: Limits) -> Ops:
+        _keys(d, frozenset({"type", "ops", "seq"}), frozenset(), "ops")
+        return cls(tuple(check_ops(d["ops"], limits)), check_int(d["seq"], "ops.seq", 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A connection's own presence (client to server); latest wins per tick."""
+
+    type: ClassVar[str] = "presence"
+    state: PresenceState = field(default_factory=PresenceState)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "presence", **self.state.to_wire()}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Presence:
+        _keys(d, frozenset({"type"}), _PRESENCE_FIELDS, "presence")
+        return cls(PresenceState.from_fields(d, limits))
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Keep-alive probe; the other side answers ``pong`` with the same ``t``."""
+
+    type: ClassVar[str] = "ping"
+    t: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "ping", "t": self.t}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Ping:
+        _keys(d, frozenset({"type", "t"}), frozenset(), "ping")
+        return cls(check_int(d["t"], "ping.t"))
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """Answer to ``ping``."""
+
+    type: ClassVar[str] = "pong"
+    t: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "pong", "t": self.t}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Pong:
+        _keys(d, frozenset({"type", "t"}), frozenset(), "pong")
+        return cls(check_int(d["t"], "pong.t"))
+
+
+# -- server -> client ----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PeerPresence:
+    """One peer's presence inside a server ``presence`` message."""
+
+    sid: str
+    state: PresenceState
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"sid": self.sid, **self.state.to_wire()}
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Answer to ``hello``: identity, the tapestry (snapshot or missed ops), peers, policy.
+
+    Exactly one of ``snapshot`` (the canonical structure at ``seq``) and
+    ``ops`` (the ops ``since+1 .. seq``) carries the state.
+    """
+
+    type: ClassVar[str] = "welcome"
+    sanctuary: str
+    sid: str
+    identity: Identity
+    seq: int
+    since: int
+    snapshot: list[Any] | None
+    ops: tuple[Op, ...] = ()
+    peers: tuple[tuple[Peer, PresenceState], ...] = ()
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    v: int = PROTOCOL_VERSION
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": "welcome",
+            "v": self.v,
+            "sanctuary": self.sanctuary,
+            "sid": self.sid,
+            "identity": self.identity.to_wire(),
+            "seq": self.seq,
+            "since": self.since,
+            "snapshot": self.snapshot,
+            "ops": [op.to_wire() for op in self.ops],
+            "peers": [{**p.to_wire(), **s.to_wire()} for p, s in self.peers],
+            "policy": dict(self.policy),
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Welcome:
+        names = frozenset(
+            {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
+        )
+        _keys(d, names, frozenset(), "welcome")
+        if d["v"] not in SUPPORTED_VERSIONS:
+            fail("unsupported protocol version", ErrorCode.UNSUPPORTED_VERSION)
+        snapshot = d["snapshot"]
+        if snapshot is not None and type(snapshot) is not list:
+            fail("welcome.snapshot must be a list or null")
+        ops_v = d["ops"]
+        if type(ops_v) is not list:
+            fail("welcome.ops must be a list")
+        peers_v = d["peers"]
+        if type(peers_v) is not list or len(peers_v) > limits.max_peers:
+            fail("welcome.peers must be a list")
+        peers = []
+        for pv in peers_v:
+            pd = check_dict(pv, "peer")
+            _keys(pd, frozenset({"sid", "name", "role", "origin", "color"}), _PRESENCE_FIELDS, "peer")
+            base = {k: pd[k] for k in ("sid", "name", "role", "origin", "color")}
+            peers.append((Peer.from_wire(base, limits), PresenceState.from_fields(pd, limits)))
+        return cls(
+            sanctuary=check_id(d["sanctuary"], "welcome.sanctuary", limits),
+            sid=check_id(d["sid"], "welcome.sid", limits),
+            identity=Identity.from_wire(d["identity"], limits),
+            seq=check_int(d["seq"], "welcome.seq"),
+            since=check_int(d["since"], "welcome.since"),
+            snapshot=snapshot,
+            ops=tuple(check_ops(ops_v, Limits(max_ops_per_batch=2**31)) if ops_v else ()),
+            peers=tuple(peers),
+            policy=check_policy(d["policy"]),
+        )
+
+
+def check_policy(v: Any) -> dict[str, Any]:
+    """A policy map: string keys, values scalars or lists of strings."""
+    d = check_dict(v, "policy")
+    for key, value in d.items():
+        check_str(key, "policy key", 64, 1)
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                check_str(item, f"policy.{key} item", 128)
+        elif value is not None and type(value) not in (bool, int, float, str):
+            fail(f"policy.{key} must be a scalar or a list of strings")
+    return d
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Ops of the receiving client made durable: ``(stamp counter, seq)`` pairs."""
+
+    type: ClassVar[str] = "ack"
+    acks: tuple[tuple[int, int], ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "ack", "acks": [[c, s] for c, s in self.acks]}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Ack:
+        _keys(d, frozenset({"type", "acks"}), frozenset(), "ack")
+        acks = d["acks"]
+        if type(acks) is not list:
+            fail("ack.acks must be a list")
+        out = []
+        for a in acks:
+            if type(a) is not list or len(a) != 2:
+                fail("each ack is [counter, seq]")
+            out.append((check_int(a[0], "ack counter", 1), check_int(a[1], "ack seq", 1)))
+        return cls(tuple(out))
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One op refused: its stamp and fragment, the code, the reason, and the rule that refused it."""
+
+    type: ClassVar[str] = "reject"
+    stamp: Stamp
+    id: str
+    code: ErrorCode
+    reason: str
+    rule: str | None = None
+    allowed: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": "reject",
+            "s": [self.stamp[0], self.stamp[1]],
+            "id": self.id,
+            "code": self.code.value,
+            "reason": self.reason,
+            "rule": self.rule,
+            "allowed": self.allowed,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Reject:
+        _keys(d, frozenset({"type", "s", "id", "code", "reason"}), frozenset({"rule", "allowed"}), "reject")
+        return cls(
+            check_stamp(d["s"], limits),
+            check_id(d["id"], "reject.id", limits),
+            _code(d["code"]),
+            check_str(d["reason"], "reject.reason", 1000),
+            _opt_str(d, "rule", "reject", 64),
+            _opt_str(d, "allowed", "reject", 1000),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A message-level error. Whether the connection stays open is up to the code (SPEC W10)."""
+
+    type: ClassVar[str] = "error"
+    code: ErrorCode
+    reason: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code.value, "reason": self.reason}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Error:
+        _keys(d, frozenset({"type", "code", "reason"}), frozenset(), "error")
+        return cls(_code(d["code"]), check_str(d["reason"], "error.reason", 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class PeersPresence:
+    """Presence of the peers that changed since the last tick (server to client)."""
+
+    type: ClassVar[str] = "presence"
+    peers: tuple[PeerPresence, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "presence", "peers": [p.to_wire() for p in self.peers]}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> PeersPresence:
+        _keys(d, frozenset({"type", "peers"}), frozenset(), "presence")
+        peers_v = d["peers"]
+        if type(peers_v) is not list or len(peers_v) > limits.max_peers:
+            fail("presence.peers must be a list")
+        out = []
+        for pv in peers_v:
+            pd = check_dict(pv, "peer presence")
+            _keys(pd, frozenset({"sid"}), _PRESENCE_FIELDS, "peer presence")
+            out.append(PeerPresence(check_id(pd["sid"], "sid", limits), PresenceState.from_fields(pd, limits)))
+        return cls(tuple(out))
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """A peer joined the sanctuary."""
+
+    type: ClassVar[str] = "join"
+    peer: Peer
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "join", "peer": self.peer.to_wire()}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Join:
+        _keys(d, frozenset({"type", "peer"}), frozenset(), "join")
+        return cls(Peer.from_wire(d["peer"], limits))
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """A peer left the sanctuary."""
+
+    type: ClassVar[str] = "leave"
+    sid: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "leave", "sid": self.sid}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Leave:
+        _keys(d, frozenset({"type", "sid"}), frozenset(), "leave")
+        return cls(check_id(d["sid"], "leave.sid", limits))
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyUpdate:
+    """The sanctuary's policy changed; the full new policy."""
+
+    type: ClassVar[str] = "policy"
+    policy: Mapping[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "policy", "policy": dict(self.policy)}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> PolicyUpdate:
+        _keys(d, frozenset({"type", "policy"}), frozenset(), "policy")
+        return cls(check_policy(d["policy"]))
+
+
+ClientMessage = Hello | Ops | Presence | Ping | Pong
+ServerMessage = Welcome | Ops | Ack | Reject | Error | PeersPresence | Join | Leave | PolicyUpdate | Ping | Pong
+Message = ClientMessage | ServerMessage
+
+Parser = Callable[[dict[str, Any], Limits], Any]
+CLIENT_PARSERS: dict[str, Parser] = {
+    "hello": Hello.from_wire,
+    "ops": Ops.from_wire,
+    "presence": Presence.from_wire,
+    "ping": Ping.from_wire,
+    "pong": Pong.from_wire,
+}
+SERVER_PARSERS: dict[str, Parser] = {
+    "welcome": Welcome.from_wire,
+    "ops": Ops.from_server_wire,
+    "ack": Ack.from_wire,
+    "reject": Reject.from_wire,
+    "error": Error.from_wire,
+    "presence": PeersPresence.from_wire,
+    "join": Join.from_wire,
+    "leave": Leave.from_wire,
+    "policy": PolicyUpdate.from_wire,
+    "ping": Ping.from_wire,
+    "pong": Pong.from_wire,
+}

@@ -1,0 +1,1 @@
+"""The Dreamloom server: sanctuaries over WebSocket, durable storage, HTTP API."""
