@@ -1,0 +1,5 @@
+import sys
+
+from dreamloom.cli import main
+
+sys.exit(main())
