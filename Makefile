@@ -25,8 +25,7 @@ browser-deps:
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy --strict protocol client
-	$(PY) -m mypy server dreamloom
+	PY=$(PY) scripts/typecheck.sh
 
 fmt: $(INSTALLED)
 	$(PY) -m ruff format .

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     HANDSHAKE_REQUIRED = "handshake_required"
     ALREADY_JOINED = "already_joined"
+    REPLICA_IN_USE = "replica_in_use"
     # ops
     UNKNOWN_FRAGMENT = "unknown_fragment"
     FRAGMENT_EXISTS = "fragment_exists"
@@ -72,6 +73,8 @@ class CloseCode(IntEnum):
     RATE_LIMITED = 4009  # flooding persisted past the limit
     SANCTUARY_FULL = 4010
     HEARTBEAT_TIMEOUT = 4011
+    REPLACED = 4012  # a newer connection of the same identity took over this replica id
+    INTERNAL_ERROR = 1011
 
 
 #: Whether a client should reconnect after the server closed with this code.

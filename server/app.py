@@ -1,0 +1,148 @@
+"""The aiohttp application: WebSocket, HTTP API and the web client on one port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from dreamloom.protocol import SUBPROTOCOLS, ErrorCode, Hello, Identity, OpError, ProtocolError
+from dreamloom.protocol.codec import codec_for
+from dreamloom.protocol.validate import ID_RE
+
+from .config import ServerConfig
+from .hub import GateFactory, Hub
+from .identity import guest_identity
+from .metrics import Metrics
+from .origin import origin_allowed
+from .sanctuary import Sanctuary, SanctuaryClosed, SanctuaryFull
+from .session import Session
+from .store import Store, open_store
+from .web import setup_web
+
+log = logging.getLogger("dreamloom.app")
+
+#: Turns a hello into an identity for a sanctuary, or raises ProtocolError (unauthorized...).
+Authenticator = Callable[[web.Request, Hello, str], Awaitable[Identity]]
+
+HUB = web.AppKey("hub", Hub)
+CONFIG = web.AppKey("config", ServerConfig)
+METRICS = web.AppKey("metrics", Metrics)
+STORE = web.AppKey("store", Store)
+AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator")
+
+
+async def guest_authenticator(request: web.Request, hello: Hello, sanctuary: str) -> Identity:
+    """Everyone is a guest dreamer until access control says otherwise."""
+    return guest_identity(hello)
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    """An HTTP error in the API's JSON shape."""
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def valid_sanctuary_name(name: str, config: ServerConfig) -> bool:
+    return 0 < len(name) <= config.limits.max_id_len and ID_RE.match(name) is not None
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    """``/ws/{sanctuary}``: the live path (SPEC W5)."""
+    app = request.app
+    config, hub, metrics = app[CONFIG], app[HUB], app[METRICS]
+    name = request.match_info["sanctuary"]
+    if not valid_sanctuary_name(name, config):
+        return json_error(400, ErrorCode.BAD_MESSAGE, "invalid sanctuary id")
+    if not origin_allowed(request, config.allow_origins):
+        return json_error(403, ErrorCode.FORBIDDEN, "origin not allowed")
+    if hub.closing:
+        return json_error(503, ErrorCode.SHUTTING_DOWN, "server is shutting down")
+    ws = web.WebSocketResponse(
+        protocols=SUBPROTOCOLS,
+        max_msg_size=config.limits.max_message_bytes,
+        heartbeat=config.heartbeat,
+        compress=False,  # per-socket deflate would undo encode-once fan-out
+    )
+    ready = ws.can_prepare(request)
+    if not ready.ok:
+        return json_error(400, ErrorCode.BAD_MESSAGE, "expected a WebSocket handshake")
+    if ready.protocol is None:
+        return json_error(400, ErrorCode.BAD_MESSAGE, f"offer a subprotocol: {', '.join(SUBPROTOCOLS)}")
+    await ws.prepare(request)
+    codec = codec_for(ready.protocol, config.limits)
+    session = Session(ws, request, codec, config, metrics)
+    authenticate = app[AUTHENTICATOR]
+
+    async def join(session: Session, hello: Hello) -> Sanctuary | None:
+        try:
+            identity = await authenticate(request, hello, name)
+        except ProtocolError as exc:
+            session.error(exc.code, exc.reason)
+            return None
+        session.set_identity(identity, hello.replica)
+        for _ in range(5):
+            try:
+                sanctuary = await hub.sanctuary(name)
+                await sanctuary.join(session, hello)
+                return sanctuary
+            except SanctuaryClosed:
+                continue
+            except SanctuaryFull:
+                session.error(ErrorCode.SANCTUARY_FULL, "this sanctuary is full: try again later")
+                return None
+            except OpError as exc:
+                session.error(exc.code, exc.reason)
+                return None
+            except RuntimeError:
+                break
+        session.error(ErrorCode.SHUTTING_DOWN, "server is shutting down")
+        return None
+
+    await session.serve(name, join)
+    return ws
+
+
+async def _on_startup(app: web.Application) -> None:
+    await app[STORE].open()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    # Before aiohttp cancels handlers: commit in-flight ops and close sockets with 1001.
+    await app[HUB].close()
+
+
+async def _on_cleanup(app: web.Application) -> None:
+    await app[STORE].close()
+
+
+def build_app(
+    config: ServerConfig,
+    *,
+    store: Store | None = None,
+    gate_factory: GateFactory | None = None,
+    authenticator: Authenticator | None = None,
+) -> web.Application:
+    """The whole server as an aiohttp application."""
+    app = web.Application(client_max_size=1024 * 1024)
+    store = store or open_store(config.store_url, durability=config.durability)
+    metrics = Metrics()
+    app[CONFIG] = config
+    app[STORE] = store
+    app[METRICS] = metrics
+    app[HUB] = Hub(store, config, metrics, gate_factory)
+    app[AUTHENTICATOR] = authenticator or guest_authenticator
+    app.router.add_get("/ws/{sanctuary}", websocket_handler)
+    setup_web(app)
+    try:
+        from .api import setup_routes  # the HTTP API lives in its own module
+    except ImportError:
+        pass
+    else:
+        setup_routes(app)
+    app.on_startup.append(_on_startup)
+    app.on_shutdown.append(_on_shutdown)
+    app.on_cleanup.append(_on_cleanup)
+    return app

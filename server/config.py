@@ -1,0 +1,83 @@
+"""Server configuration: one frozen object built from flags and ``DREAMLOOM_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dreamloom.protocol import DEFAULT_LIMITS, Limits
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything a server needs to know. Defaults are the documented ones."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    data_dir: Path = Path("dreamloom-data")
+    store: str = ""  # empty: sqlite:///<data_dir>/dreamloom.db
+    durability: str = "strict"  # strict (fsync each group commit) | relaxed
+    allow_origins: tuple[str, ...] = ()  # extra origins allowed to open sockets
+    public_url: str = ""  # how users reach us (for printed links); default http://host:port
+    max_connections_per_sanctuary: int = 100
+    max_fragments_per_sanctuary: int = 100_000
+    snapshot_every: int = 1000  # ops between snapshots
+    resume_window: int = 1000  # a client further behind than this gets a snapshot
+    max_stamp_ahead: int = 1_000_000
+    heartbeat: float = 15.0  # seconds between pings; a peer silent 1.5x this is dropped
+    handshake_timeout: float = 10.0
+    idle_unload: float = 60.0  # seconds an empty sanctuary stays in memory
+    send_buffer_bytes: int = 1024 * 1024  # per connection, then closed as a slow consumer
+    batch_window: float = 0.002  # seconds the actor waits to gather more ops into one commit
+    max_batch_ops: int = 2000
+    presence_interval: float = 0.05  # presence fan-out tick
+    ops_rate: float = 200.0  # ops per second per connection (token bucket)
+    ops_burst: float = 400.0
+    presence_rate: float = 60.0  # presence messages per second per connection before dropping
+    error_limit: int = 10  # invalid messages within error_window before closing 4000
+    error_window: float = 60.0
+    flood_close_after: float = 5.0  # seconds of continuous rate limiting before closing 4009
+    limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{self.data_dir / 'dreamloom.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def with_(self, **changes: Any) -> ServerConfig:
+        return replace(self, **changes)
+
+
+ENV_PREFIX = "DREAMLOOM_"
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Config values from ``DREAMLOOM_<FIELD>`` environment variables, typed like the fields."""
+    env = dict(os.environ if environ is None else environ)
+    out: dict[str, Any] = {}
+    defaults = ServerConfig()
+    for f in fields(ServerConfig):
+        if f.name == "limits":
+            continue
+        raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is None:
+            continue
+        current = getattr(defaults, f.name)
+        if isinstance(current, bool):
+            out[f.name] = raw.lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, int):
+            out[f.name] = int(raw)
+        elif isinstance(current, float):
+            out[f.name] = float(raw)
+        elif isinstance(current, Path):
+            out[f.name] = Path(raw)
+        elif isinstance(current, tuple):
+            out[f.name] = tuple(s.strip() for s in raw.split(",") if s.strip())
+        else:
+            out[f.name] = raw
+    return out

@@ -1,0 +1,39 @@
+"""The gate: what a session may write, checked by the sanctuary before an op is merged.
+
+The base gate enforces roles (viewers are read-only). The Harmony policy
+extends it with the AI share cap, consent, rate and lock rules.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dreamloom.protocol import ErrorCode, Op, OpError, Tapestry
+
+if TYPE_CHECKING:
+    from .session import Session
+
+
+class PolicyError(OpError):
+    """An op refused by a rule; names the rule and what would be allowed."""
+
+    def __init__(self, code: ErrorCode, reason: str, rule: str, allowed: str | None = None) -> None:
+        super().__init__(code, reason)
+        self.rule = rule
+        self.allowed = allowed
+
+
+class Gate:
+    """Decides whether a session may apply an op. Subclasses add rules."""
+
+    def policy(self) -> dict[str, Any]:
+        """The policy as sent to clients in ``welcome`` and ``policy`` messages."""
+        return {}
+
+    def check(self, session: Session, op: Op, tapestry: Tapestry) -> None:
+        """Raise :class:`PolicyError` if ``session`` may not apply ``op`` now."""
+        if session.identity.role == "viewer":
+            raise PolicyError(ErrorCode.FORBIDDEN, "viewers cannot write", rule="role", allowed="nothing: read only")
+
+    def admitted(self, session: Session, op: Op, tapestry: Tapestry) -> None:
+        """Called after an op was merged (for counters of rate rules)."""

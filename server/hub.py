@@ -1,0 +1,114 @@
+"""The hub: which sanctuaries are loaded, loading them lazily and unloading idle ones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from dreamloom.protocol import Tapestry
+
+from .config import ServerConfig
+from .gate import Gate
+from .metrics import Metrics
+from .sanctuary import Sanctuary
+from .store import Store
+
+log = logging.getLogger("dreamloom.hub")
+
+GateFactory = Callable[[str], Gate]
+
+
+class Hub:
+    """Owns every live sanctuary and its actor task."""
+
+    def __init__(
+        self, store: Store, config: ServerConfig, metrics: Metrics, gate_factory: GateFactory | None = None
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.metrics = metrics
+        self.gate_factory = gate_factory
+        self._live: dict[str, Sanctuary] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.closing = False
+
+    def loaded(self, name: str) -> Sanctuary | None:
+        """The sanctuary if it is in memory and running."""
+        s = self._live.get(name)
+        return s if s is not None and not s.closing else None
+
+    def participants(self, name: str) -> int:
+        """Live connections in a sanctuary (0 when not loaded)."""
+        s = self.loaded(name)
+        return len(s.sessions) if s is not None else 0
+
+    def live(self) -> list[Sanctuary]:
+        return [s for s in self._live.values() if not s.closing]
+
+    async def sanctuary(self, name: str) -> Sanctuary:
+        """The running sanctuary ``name``, loading it from the store if needed."""
+        if self.closing:
+            raise RuntimeError("server is shutting down")
+        live = self.loaded(name)
+        if live is not None:
+            return live
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            live = self.loaded(name)
+            if live is not None:
+                return live
+            old = self._live.get(name)
+            if old is not None:
+                await old.finished.wait()
+            gate = self.gate_factory(name) if self.gate_factory is not None else None
+            sanctuary = await Sanctuary.load(name, self.store, self.config, self.metrics, gate)
+            self._live[name] = sanctuary
+            task = asyncio.create_task(self._run(sanctuary), name=f"sanctuary:{name}")
+            self._tasks[name] = task
+            self.metrics.sanctuaries_loaded.set(len(self._live))
+            return sanctuary
+
+    async def _run(self, sanctuary: Sanctuary) -> None:
+        try:
+            await sanctuary.run()
+        finally:
+            if self._live.get(sanctuary.name) is sanctuary:
+                del self._live[sanctuary.name]
+                self._tasks.pop(sanctuary.name, None)
+            self.metrics.sanctuaries_loaded.set(len(self._live))
+
+    async def tapestry_at(self, name: str, seq: int | None = None) -> tuple[Tapestry, int]:
+        """The tapestry after op ``seq`` (``None``: now). Reads the store, never the live state."""
+        info = await self.store.get_sanctuary(name)
+        if info is None:
+            raise KeyError(name)
+        last = info.last_seq
+        target = last if seq is None else max(0, min(seq, last))
+        if seq is None:
+            live = self.loaded(name)
+            if live is not None:
+                return live.tapestry.copy(), live.seq
+        snap = await self.store.latest_snapshot(name, at_most=target)
+        tapestry = Tapestry.decode(snap.data) if snap is not None else Tapestry()
+        start = snap.seq if snap is not None else 0
+        after = start
+        while after < target:
+            entries = await self.store.read_ops(name, after, limit=5000, upto=target)
+            if not entries:
+                break
+            for entry in entries:
+                tapestry.apply(entry.op)
+            after = entries[-1].seq
+        return tapestry, target
+
+    async def close(self) -> None:
+        """Shut every sanctuary down: commit, close connections with 1001, snapshot."""
+        self.closing = True
+        await asyncio.gather(*(s.shutdown() for s in list(self._live.values())), return_exceptions=True)
+        for task in list(self._tasks.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

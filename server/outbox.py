@@ -1,0 +1,83 @@
+"""The send side of one connection: a bounded buffer drained by one writer task (SPEC F3-F5).
+
+The sanctuary never awaits a socket: it hands the same encoded bytes to every
+connection's outbox, which returns at once. A writer task per connection does
+the sending. When a peer stops reading, its buffer fills; presence frames are
+dropped first (they are superseded by the next tick anyway), and past the
+bound the connection is closed with ``slow_consumer`` (4008): it resumes by seq
+when it comes back. Other connections never wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+SendFn = Callable[[bytes], Awaitable[None]]
+CloseFn = Callable[[int, str], Awaitable[None]]
+
+
+class Outbox:
+    """Bounded FIFO of frames for one connection."""
+
+    def __init__(self, send: SendFn, close: CloseFn, limit_bytes: int, on_overflow: Callable[[], None]) -> None:
+        self._send = send
+        self._close = close
+        self.limit = limit_bytes
+        self._on_overflow = on_overflow
+        self._frames: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._closing: tuple[int, str] | None = None
+        self.closed = False
+        self.dropped = 0
+        self.sent = 0
+
+    def put(self, frame: bytes, *, droppable: bool = False) -> bool:
+        """Queue a frame; never blocks. Returns False if it was dropped or the outbox is closing."""
+        if self._closing is not None or self.closed:
+            return False
+        size = len(frame)
+        if droppable and self.queued_bytes + size > self.limit // 2:
+            self.dropped += 1
+            return False
+        if self.queued_bytes + size > self.limit:
+            self._on_overflow()
+            return False
+        self._frames.append(frame)
+        self.queued_bytes += size
+        self._wake.set()
+        return True
+
+    def close(self, code: int, reason: str, *, drain: bool = True) -> None:
+        """Close the connection after the queued frames (or at once, dropping them)."""
+        if self._closing is not None:
+            return
+        if not drain:
+            self._frames.clear()
+            self.queued_bytes = 0
+        self._closing = (code, reason[:120])
+        self._wake.set()
+
+    async def run(self) -> None:
+        """The writer task: send frames in order until closed."""
+        try:
+            while True:
+                while self._frames:
+                    frame = self._frames.popleft()
+                    await self._send(frame)
+                    self.queued_bytes -= len(frame)
+                    self.sent += 1
+                if self._closing is not None:
+                    break
+                self._wake.clear()
+                await self._wake.wait()
+            code, reason = self._closing
+            with contextlib.suppress(Exception):
+                await self._close(code, reason)
+        finally:
+            self.closed = True
+            self._frames.clear()
+            self.queued_bytes = 0

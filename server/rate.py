@@ -1,0 +1,55 @@
+"""Token buckets for per-connection rate limits, with an injectable clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """``rate`` tokens per second, holding at most ``burst``.
+
+    >>> b = TokenBucket(rate=1, burst=2, clock=lambda: 0.0)
+    >>> b.take(), b.take(), b.take()
+    (True, True, False)
+    """
+
+    __slots__ = ("_clock", "_last", "burst", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self._clock = clock
+        self._last = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    def take(self, n: float = 1.0) -> bool:
+        """Take ``n`` tokens if there are enough; say whether they were taken."""
+        self._refill()
+        if self.tokens >= n:
+            self.tokens -= n
+            return True
+        return False
+
+
+class Window:
+    """Counts events in a sliding time window (for 'N errors within T seconds')."""
+
+    __slots__ = ("_clock", "_events", "span")
+
+    def __init__(self, span: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.span = span
+        self._clock = clock
+        self._events: list[float] = []
+
+    def add(self) -> int:
+        """Record an event; return how many fall inside the window now."""
+        now = self._clock()
+        self._events = [t for t in self._events if now - t < self.span]
+        self._events.append(now)
+        return len(self._events)

@@ -1,0 +1,518 @@
+"""The sanctuary actor: one task owns a sanctuary's tapestry, seq and members (SPEC F1-F8).
+
+Theory of operation:
+
+1. Everything that changes the sanctuary goes through its inbox and is handled
+   by the actor task in arrival order: joins, leaves, op batches, calls.
+2. Op submissions that are waiting together form one batch: each op is
+   checked (stamp, existence, the gate), merged, given the next seq; the batch
+   is written to the store in one transaction (group commit); only then are
+   the senders acknowledged and the batch broadcast as one ``ops`` frame,
+   encoded once per codec, the same bytes to every connection (F2).
+3. The actor never awaits a socket: frames go to each connection's bounded
+   outbox (see outbox.py).
+4. A resent op (its stamp is at or below the highest counter already taken
+   from its replica) is acknowledged again, not applied twice (F6).
+5. Presence is not an op: connections overwrite their presence, and a ticker
+   fans out the changed ones every ``presence_interval`` (latest wins).
+6. If a commit fails, the in-memory state may be ahead of the store: the
+   sanctuary closes every connection (1011) and unloads; it reloads from the
+   store on the next join, so nothing unacknowledged is ever visible as acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dreamloom.protocol import (
+    Ack,
+    CloseCode,
+    ErrorCode,
+    Hello,
+    Join,
+    Leave,
+    Op,
+    OpError,
+    Ops,
+    Peer,
+    PeerPresence,
+    PeersPresence,
+    PolicyUpdate,
+    PresenceState,
+    Reject,
+    Stamp,
+    Tapestry,
+    Welcome,
+)
+from dreamloom.protocol.codec import CODECS, Codec
+from dreamloom.protocol.validate import check_geom_kind
+
+from .gate import Gate, PolicyError
+from .store import LogEntry, Snapshot, Store
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
+    from .metrics import Metrics
+    from .session import Session
+
+log = logging.getLogger("dreamloom.sanctuary")
+
+_ENCODERS: dict[str, Codec] = {name: cls() for name, cls in CODECS.items()}
+
+
+class SanctuaryFull(Exception):
+    """The sanctuary has reached its connection cap."""
+
+
+class SanctuaryClosed(Exception):
+    """The sanctuary is unloading or failed; get a fresh one from the hub."""
+
+
+@dataclass(slots=True)
+class _Join:
+    session: Session
+    hello: Hello
+    done: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class _Leave:
+    session: Session
+
+
+@dataclass(slots=True)
+class _Submit:
+    session: Session
+    ops: tuple[Op, ...]
+
+
+@dataclass(slots=True)
+class _Call:
+    fn: Callable[[], Awaitable[Any]]
+    done: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Unload:
+    force: bool = False
+    done: asyncio.Future[None] | None = None
+
+
+_Item = _Join | _Leave | _Submit | _Call | _Unload
+
+
+@dataclass(slots=True)
+class _Batch:
+    entries: list[LogEntry] = field(default_factory=list)
+    acks: dict[Session, list[tuple[int, int]]] = field(default_factory=dict)
+    rejects: list[tuple[Session, Reject]] = field(default_factory=list)
+
+
+class Sanctuary:
+    """One live sanctuary. Create with :meth:`load`; run with :meth:`run`."""
+
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        config: ServerConfig,
+        metrics: Metrics,
+        tapestry: Tapestry,
+        seq: int,
+        replicas: dict[str, int],
+        recent: list[LogEntry],
+        snapshot_seq: int,
+        gate: Gate | None = None,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.config = config
+        self.metrics = metrics
+        self.tapestry = tapestry
+        self.seq = seq
+        self.gate = gate or Gate()
+        self.sessions: dict[str, Session] = {}
+        self.closing = False
+        self.last_change = time.time()
+        self._replicas = replicas  # replica -> highest stamp counter taken from it
+        self._recent: deque[LogEntry] = deque(recent, maxlen=config.resume_window)
+        self._seq_of: dict[Stamp, int] = {e.op.stamp: e.seq for e in recent}
+        self._snapshot_seq = snapshot_seq
+        self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
+        self._presence_dirty: set[str] = set()
+        self._unload_timer: asyncio.TimerHandle | None = None
+        self._welcome_cache: tuple[int, list[Any]] | None = None
+        self.finished = asyncio.Event()
+
+    # -- loading ----------------------------------------------------------
+    @classmethod
+    async def load(
+        cls, name: str, store: Store, config: ServerConfig, metrics: Metrics, gate: Gate | None = None
+    ) -> Sanctuary:
+        """Latest snapshot + the tail of the log (SPEC S3)."""
+        await store.ensure_sanctuary(name)
+        snap = await store.latest_snapshot(name)
+        if snap is None:
+            tapestry, seq, replicas = Tapestry(), 0, {}
+        else:
+            tapestry, seq, replicas = Tapestry.decode(snap.data), snap.seq, dict(snap.replicas)
+        snapshot_seq = seq
+        tail = await store.read_ops(name, seq)
+        for entry in tail:
+            tapestry.apply(entry.op)
+            stamp = entry.op.stamp
+            if stamp[0] > replicas.get(stamp[1], 0):
+                replicas[stamp[1]] = stamp[0]
+            seq = entry.seq
+        recent = tail[-config.resume_window :]
+        if len(recent) < config.resume_window and snapshot_seq > 0:
+            earlier = await store.read_ops(
+                name, max(0, snapshot_seq - (config.resume_window - len(recent))), upto=snapshot_seq
+            )
+            recent = earlier + recent
+        return cls(name, store, config, metrics, tapestry, seq, replicas, recent, snapshot_seq, gate)
+
+    # -- the public face (called from sessions and the hub) ------------------
+    async def join(self, session: Session, hello: Hello) -> None:
+        """Admit a session: it is sent its welcome and becomes a member."""
+        if self.closing:
+            raise SanctuaryClosed(self.name)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Join(session, hello, done))
+        await done
+
+    def leave(self, session: Session) -> None:
+        """A session's connection ended."""
+        self._inbox.put_nowait(_Leave(session))
+
+    def submit(self, session: Session, ops: tuple[Op, ...]) -> None:
+        """Queue a batch of a session's ops (already decoded and rate checked)."""
+        self._inbox.put_nowait(_Submit(session, ops))
+
+    def presence_changed(self, session: Session) -> None:
+        """A session's presence changed; it goes out with the next tick."""
+        self._presence_dirty.add(session.sid)
+
+    async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``fn`` inside the actor, between batches (for policy and moderation)."""
+        if self.closing:
+            raise SanctuaryClosed(self.name)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Call(fn, done))
+        return await done
+
+    async def shutdown(self) -> None:
+        """Commit what is queued, close every connection with 1001, take a snapshot, stop."""
+        if self.finished.is_set():
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Unload(force=True, done=done))
+        with contextlib.suppress(Exception):
+            await done
+        await self.finished.wait()
+
+    def peers(self) -> list[Peer]:
+        """Members as announced to others."""
+        return [s.peer for s in self.sessions.values()]
+
+    # -- the actor --------------------------------------------------------
+    async def run(self) -> None:
+        """The actor loop; returns when the sanctuary unloads."""
+        ticker = asyncio.create_task(self._presence_ticker(), name=f"presence:{self.name}")
+        try:
+            while not self.closing:
+                items = [await self._inbox.get()]
+                while not self._inbox.empty() and len(items) < self.config.max_batch_ops:
+                    items.append(self._inbox.get_nowait())
+                await self._handle(items)
+        except Exception:
+            log.exception("sanctuary %s failed; closing its connections", self.name)
+            self._fail()
+        finally:
+            self.closing = True
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            if self._unload_timer is not None:
+                self._unload_timer.cancel()
+            self._drain_after_close()
+            self.finished.set()
+
+    async def _handle(self, items: list[_Item]) -> None:
+        batch = _Batch()
+        for item in items:
+            if isinstance(item, _Submit):
+                self._admit(item.session, item.ops, batch)
+                continue
+            await self._flush(batch)
+            batch = _Batch()
+            if isinstance(item, _Join):
+                self._on_join(item)
+            elif isinstance(item, _Leave):
+                self._on_leave(item.session)
+            elif isinstance(item, _Call):
+                await self._on_call(item)
+            else:
+                await self._on_unload(item)
+                if self.closing:
+                    return
+        await self._flush(batch)
+
+    # -- ops --------------------------------------------------------------
+    def _admit(self, session: Session, ops: tuple[Op, ...], batch: _Batch) -> None:
+        if session.sid not in self.sessions:
+            return  # it left (or was closed) while its ops waited
+        acks = batch.acks.setdefault(session, [])
+        now = time.time()
+        for op in ops:
+            stamp = op.stamp
+            try:
+                if stamp[1] != session.replica:
+                    raise OpError(ErrorCode.BAD_STAMP, f"stamp replica {stamp[1]!r} is not this connection's")
+                if stamp[0] <= self._replicas.get(stamp[1], 0):
+                    acks.append((stamp[0], self._seq_of.get(stamp, self.seq)))  # a resend: F6
+                    continue
+                if stamp[0] > self.tapestry.max_counter + self.config.max_stamp_ahead:
+                    raise OpError(
+                        ErrorCode.STAMP_AHEAD, f"stamp counter is more than {self.config.max_stamp_ahead} ahead"
+                    )
+                op = self._check_existence(session, op)
+                self.gate.check(session, op, self.tapestry)
+            except OpError as exc:
+                batch.rejects.append((session, _reject(op, exc)))
+                self.metrics.ops_rejected.labels(code=exc.code.value).inc()
+                continue
+            self.seq += 1
+            self.tapestry.apply(op)
+            self._replicas[stamp[1]] = stamp[0]
+            self._seq_of[stamp] = self.seq
+            entry = LogEntry(self.seq, op, session.identity.id, now)
+            batch.entries.append(entry)
+            acks.append((stamp[0], self.seq))
+            self.gate.admitted(session, op, self.tapestry)
+
+    def _check_existence(self, session: Session, op: Op) -> Op:
+        frag = self.tapestry.get(op.id)
+        if op.t == "c":
+            if frag is not None or self.tapestry.registers(op.id):
+                raise OpError(ErrorCode.FRAGMENT_EXISTS, f"fragment {op.id!r} already exists")
+            if len(self.tapestry) >= self.config.max_fragments_per_sanctuary:
+                raise OpError(
+                    ErrorCode.TOO_MANY_FRAGMENTS,
+                    f"this sanctuary holds its maximum of {self.config.max_fragments_per_sanctuary} fragments",
+                )
+            # Provenance is the server's to say, whatever the client claimed (P1).
+            fields = dict(op.fields)
+            fields["author"] = session.identity.id
+            fields["origin"] = session.identity.origin
+            return op.with_fields(fields)
+        if frag is None:
+            raise OpError(ErrorCode.UNKNOWN_FRAGMENT, f"no fragment {op.id!r} in this sanctuary")
+        if op.t == "s" and "geom" in op.fields:
+            check_geom_kind(op.fields["geom"], frag.kind)
+        return op
+
+    async def _flush(self, batch: _Batch) -> None:
+        if batch.entries:
+            started = time.perf_counter()
+            try:
+                await self.store.append(self.name, batch.entries)
+            except Exception:
+                log.exception("commit failed in sanctuary %s", self.name)
+                raise
+            committed = time.perf_counter()
+            self.metrics.commit_latency.observe(committed - started)
+            self.metrics.ops_accepted.inc(len(batch.entries))
+            self._recent.extend(batch.entries)
+            if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
+                self._seq_of = {e.op.stamp: e.seq for e in self._recent}
+            self.last_change = time.time()
+            frame = Ops(tuple(e.op for e in batch.entries), seq=batch.entries[0].seq)
+            self._broadcast(frame)
+            self.metrics.broadcast_latency.observe(time.perf_counter() - committed)
+        for session, acks in batch.acks.items():
+            if acks:
+                session.send(Ack(tuple(acks)))
+        for session, reject in batch.rejects:
+            session.send(reject)
+        if batch.entries and self.seq - self._snapshot_seq >= self.config.snapshot_every:
+            await self._snapshot()
+
+    async def _snapshot(self) -> None:
+        snap = Snapshot(self.seq, self.tapestry.encode(), dict(self._replicas))
+        await self.store.save_snapshot(self.name, snap)
+        self._snapshot_seq = self.seq
+
+    def _broadcast(self, message: Any, *, droppable: bool = False, exclude: str | None = None) -> None:
+        """Encode once per codec in use; the same bytes go to every member."""
+        frames: dict[str, bytes] = {}
+        for sid, session in self.sessions.items():
+            if sid == exclude:
+                continue
+            name = session.codec.name
+            frame = frames.get(name)
+            if frame is None:
+                frame = frames[name] = _ENCODERS[name].encode(message)
+            session.send_frame(frame, droppable=droppable)
+
+    # -- membership -------------------------------------------------------
+    def _on_join(self, item: _Join) -> None:
+        session, hello = item.session, item.hello
+        if item.done.done():
+            return
+        if len(self.sessions) >= self.config.max_connections_per_sanctuary:
+            item.done.set_exception(SanctuaryFull(self.name))
+            return
+        for other in list(self.sessions.values()):
+            if other.replica == session.replica:
+                if other.identity.id != session.identity.id:
+                    item.done.set_exception(
+                        OpError(ErrorCode.REPLICA_IN_USE, "another connection uses this replica id: pick a new one")
+                    )
+                    return
+                self._remove(other)
+                other.close(CloseCode.REPLACED, "replaced by a newer connection of the same replica")
+        if self._unload_timer is not None:
+            self._unload_timer.cancel()
+            self._unload_timer = None
+        session.send(self._welcome(session, hello))
+        self._broadcast(Join(session.peer), exclude=session.sid)
+        self.sessions[session.sid] = session
+        self.metrics.connections.inc()
+        item.done.set_result(None)
+
+    def _welcome(self, session: Session, hello: Hello) -> Welcome:
+        since = hello.seq
+        oldest = self._recent[0].seq - 1 if self._recent else self.seq
+        resumable = since is not None and oldest <= since <= self.seq
+        snapshot: list[Any] | None = None
+        ops: tuple[Op, ...] = ()
+        if resumable:
+            assert since is not None
+            ops = tuple(e.op for e in self._recent if e.seq > since)
+        else:
+            since = self.seq
+            if self._welcome_cache is None or self._welcome_cache[0] != self.seq:
+                self._welcome_cache = (self.seq, self.tapestry.to_data())
+            snapshot = self._welcome_cache[1]
+        peers = tuple((s.peer, s.presence) for s in self.sessions.values())
+        return Welcome(
+            sanctuary=self.name,
+            sid=session.sid,
+            identity=session.identity,
+            seq=self.seq,
+            since=since,
+            snapshot=snapshot,
+            ops=ops,
+            peers=peers,
+            policy=self.gate.policy(),
+        )
+
+    def _on_leave(self, session: Session) -> None:
+        if self.sessions.get(session.sid) is session:
+            self._remove(session)
+            self._broadcast(Leave(session.sid))
+
+    def _remove(self, session: Session) -> None:
+        del self.sessions[session.sid]
+        self._presence_dirty.discard(session.sid)
+        self.metrics.connections.dec()
+        if not self.sessions:
+            loop = asyncio.get_running_loop()
+            self._unload_timer = loop.call_later(self.config.idle_unload, self._inbox.put_nowait, _Unload())
+
+    async def _on_call(self, item: _Call) -> None:
+        try:
+            result = await item.fn()
+        except Exception as exc:
+            if not item.done.done():
+                item.done.set_exception(exc)
+        else:
+            if not item.done.done():
+                item.done.set_result(result)
+
+    def broadcast_policy(self) -> None:
+        """Send the gate's current policy to every member (call from inside the actor)."""
+        self._broadcast(PolicyUpdate(self.gate.policy()))
+
+    async def apply_local(self, session: Session | None, ops: list[Op], author: str) -> list[int]:
+        """Merge, commit and broadcast ops made by the server itself (moderation, rollback).
+
+        Must run inside the actor (via :meth:`call`). Returns their seqs.
+        """
+        batch = _Batch()
+        now = time.time()
+        for op in ops:
+            self.seq += 1
+            self.tapestry.apply(op)
+            batch.entries.append(LogEntry(self.seq, op, author, now))
+        await self._flush(batch)
+        return [e.seq for e in batch.entries]
+
+    async def _on_unload(self, item: _Unload) -> None:
+        if not item.force and (self.sessions or not self._inbox.empty()):
+            if item.done is not None and not item.done.done():
+                item.done.set_result(None)
+            return
+        self.closing = True
+        # Anything queued behind the unload is still committed before we go (S1).
+        pending: list[_Item] = []
+        while not self._inbox.empty():
+            pending.append(self._inbox.get_nowait())
+        batch = _Batch()
+        for other in pending:
+            if isinstance(other, _Submit):
+                self._admit(other.session, other.ops, batch)
+        await self._flush(batch)
+        for other in pending:
+            if isinstance(other, (_Join, _Call)) and not other.done.done():
+                other.done.set_exception(SanctuaryClosed(self.name))
+        for session in list(self.sessions.values()):
+            session.close(CloseCode.GOING_AWAY, "server restarting: reconnect and resume")
+            self._remove(session)
+        if self.seq > self._snapshot_seq:
+            await self._snapshot()
+        if item.done is not None and not item.done.done():
+            item.done.set_result(None)
+
+    def _fail(self) -> None:
+        self.closing = True
+        for session in list(self.sessions.values()):
+            session.close(CloseCode.INTERNAL_ERROR, "sanctuary failed: reconnect")
+            self.sessions.pop(session.sid, None)
+            self.metrics.connections.dec()
+
+    def _drain_after_close(self) -> None:
+        while not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if isinstance(item, (_Join, _Call)) and not item.done.done():
+                item.done.set_exception(SanctuaryClosed(self.name))
+            elif isinstance(item, _Unload) and item.done is not None and not item.done.done():
+                item.done.set_result(None)
+
+    # -- presence ---------------------------------------------------------
+    async def _presence_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.presence_interval)
+            if not self._presence_dirty:
+                continue
+            dirty, self._presence_dirty = self._presence_dirty, set()
+            peers = tuple(PeerPresence(sid, self.sessions[sid].presence) for sid in dirty if sid in self.sessions)
+            if peers:
+                self._broadcast(PeersPresence(peers), droppable=True)
+
+
+def _reject(op: Op, exc: OpError) -> Reject:
+    if isinstance(exc, PolicyError):
+        return Reject(op.stamp, op.id, exc.code, exc.reason, exc.rule, exc.allowed)
+    return Reject(op.stamp, op.id, exc.code, exc.reason)
+
+
+__all__ = ["PresenceState", "Sanctuary", "SanctuaryClosed", "SanctuaryFull"]

@@ -1,0 +1,247 @@
+"""One WebSocket connection: handshake, reading, rate limits, errors (SPEC W5-W12).
+
+States: ``handshake`` (waiting for hello) -> ``member`` (joined a sanctuary)
+-> ``closed``. Reading happens here; sending goes through the outbox; all
+changes to the sanctuary go through the sanctuary actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from dreamloom.protocol import (
+    CloseCode,
+    DecodeError,
+    Error,
+    ErrorCode,
+    Hello,
+    Identity,
+    Ops,
+    Peer,
+    Ping,
+    Pong,
+    Presence,
+    PresenceState,
+    ProtocolError,
+    Reject,
+)
+from dreamloom.protocol.codec import Codec
+
+from .identity import colour_for
+from .outbox import Outbox
+from .rate import TokenBucket, Window
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
+    from .metrics import Metrics
+    from .sanctuary import Sanctuary
+
+log = logging.getLogger("dreamloom.session")
+
+#: Which errors end the connection, and with what close code (SPEC W10).
+CLOSING_ERRORS: dict[ErrorCode, CloseCode] = {
+    ErrorCode.UNSUPPORTED_VERSION: CloseCode.UNSUPPORTED_VERSION,
+    ErrorCode.HANDSHAKE_REQUIRED: CloseCode.PROTOCOL_ERROR,
+    ErrorCode.SANCTUARY_FULL: CloseCode.SANCTUARY_FULL,
+    ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
+    ErrorCode.TOKEN_EXPIRED: CloseCode.UNAUTHORIZED,
+    ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
+    ErrorCode.BANNED: CloseCode.BANNED,
+    ErrorCode.REPLICA_IN_USE: CloseCode.PROTOCOL_ERROR,
+}
+
+
+class Session:
+    """Server side of one connection."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        codec: Codec,
+        config: ServerConfig,
+        metrics: Metrics,
+    ) -> None:
+        self.ws = ws
+        self.request = request
+        self.codec = codec
+        self.config = config
+        self.metrics = metrics
+        self.sid = secrets.token_hex(8)
+        self.identity = Identity(id=f"anon-{self.sid}", name="", role="dreamer", origin="organic")
+        self.replica = ""
+        self.peer = Peer(self.sid, "", "dreamer", "organic", colour_for(self.sid))
+        self.presence = PresenceState()
+        self.sanctuary: Sanctuary | None = None
+        self.ops_bucket = TokenBucket(config.ops_rate, config.ops_burst)
+        self.presence_bucket = TokenBucket(config.presence_rate, config.presence_rate)
+        self.errors = Window(config.error_window)
+        self._limited_since: float | None = None
+        self._last_limited = 0.0
+        self.outbox = Outbox(self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow)
+        self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
+        self._writer: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def __hash__(self) -> int:
+        return hash(self.sid)
+
+    # -- sending ----------------------------------------------------------
+    async def _send_raw(self, frame: bytes) -> None:
+        await self.ws.send_frame(frame, self._opcode)
+        self.metrics.frames_sent.inc()
+
+    async def _close_raw(self, code: int, reason: str) -> None:
+        await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), timeout=2.0)
+
+    def send(self, message: Any) -> None:
+        """Encode and queue a message for this connection only."""
+        self.outbox.put(self.codec.encode(message))
+
+    def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
+        """Queue bytes already encoded with this connection's codec."""
+        if not self.outbox.put(frame, droppable=droppable) and droppable:
+            self.metrics.presence_dropped.inc()
+
+    def close(self, code: int, reason: str) -> None:
+        """Close after what is queued (used for 1001, kicks, replacement)."""
+        self.outbox.close(code, reason)
+
+    def _overflow(self) -> None:
+        # The peer stopped reading: do not wait for its socket, cut it off (F4).
+        if self.closed:
+            return
+        self.closed = True
+        self.metrics.slow_consumers_closed.inc()
+        log.info("closing slow consumer %s", self.sid)
+        self.outbox.close(CloseCode.SLOW_CONSUMER, "send buffer full: reconnect and resume", drain=False)
+        if self._writer is not None:
+            self._writer.cancel()
+        asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
+
+    async def _hard_close(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code=code, message=b"send buffer full"), timeout=1.0)
+        transport = self.request.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
+    def error(self, code: ErrorCode, reason: str) -> None:
+        """Send an ``error``; close if the code says so or too many errors came in."""
+        self.send(Error(code, reason))
+        close_code = CLOSING_ERRORS.get(code)
+        if close_code is None and self.errors.add() >= self.config.error_limit:
+            close_code = CloseCode.PROTOCOL_ERROR
+            reason = "too many invalid messages"
+        if close_code is not None:
+            self.close(close_code, reason)
+
+    # -- the connection's life ----------------------------------------------
+    async def serve(self, name: str, join: Any) -> None:
+        """Run the connection: handshake, join via ``join(session, hello)``, then read until closed."""
+        self._writer = asyncio.create_task(self.outbox.run(), name=f"writer:{self.sid}")
+        try:
+            hello = await self._handshake()
+            if hello is None:
+                return
+            self.sanctuary = await join(self, hello)
+            if self.sanctuary is None:
+                return
+            await self._read_loop()
+        finally:
+            self.closed = True
+            if self.sanctuary is not None:
+                self.sanctuary.leave(self)
+            self.outbox.close(CloseCode.NORMAL, "bye")
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._writer), timeout=3.0)
+            if not self._writer.done():
+                self._writer.cancel()
+            if not self.ws.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.ws.close(), timeout=1.0)
+
+    async def _handshake(self) -> Hello | None:
+        try:
+            msg = await self.ws.receive(timeout=self.config.handshake_timeout)
+        except TimeoutError:
+            self.send(Error(ErrorCode.HANDSHAKE_REQUIRED, "no hello within the handshake timeout"))
+            self.close(CloseCode.HANDSHAKE_TIMEOUT, "handshake timeout")
+            return None
+        if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+            return None
+        try:
+            first = self.codec.decode_client(msg.data)
+        except DecodeError as exc:
+            code = exc.code if exc.code == ErrorCode.UNSUPPORTED_VERSION else ErrorCode.HANDSHAKE_REQUIRED
+            self.error(code, exc.reason)
+            return None
+        if not isinstance(first, Hello):
+            self.error(ErrorCode.HANDSHAKE_REQUIRED, f"the first message must be hello, not {first.type}")
+            return None
+        return first
+
+    def set_identity(self, identity: Identity, replica: str) -> None:
+        """Called once the hello is accepted."""
+        self.identity = identity
+        self.replica = replica
+        self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour_for(self.sid))
+
+    async def _read_loop(self) -> None:
+        async for msg in self.ws:
+            if self.closed:
+                break
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                break
+            try:
+                message = self.codec.decode_client(msg.data)
+            except DecodeError as exc:
+                self.error(exc.code, exc.reason)
+                continue
+            self._dispatch(message)
+
+    def _dispatch(self, message: Any) -> None:
+        sanctuary = self.sanctuary
+        assert sanctuary is not None
+        match message:
+            case Ops(ops=ops):
+                if not self.ops_bucket.take(len(ops)):
+                    self._rate_limited(ops)
+                    return
+                sanctuary.submit(self, ops)
+            case Presence(state=state):
+                if not self.presence_bucket.take():
+                    self.metrics.presence_dropped.inc()
+                    # latest wins: keep the newest state, it goes out with the next tick
+                self.presence = state
+                sanctuary.presence_changed(self)
+            case Ping(t=t):
+                self.send(Pong(t))
+            case Pong():
+                pass
+            case Hello():
+                self.error(ErrorCode.ALREADY_JOINED, "hello was already accepted on this connection")
+
+    def _rate_limited(self, ops: tuple[Any, ...]) -> None:
+        reason = f"more than {self.config.ops_rate:g} ops per second: slow down and resend"
+        for op in ops:
+            self.send(Reject(op.stamp, op.id, ErrorCode.RATE_LIMITED, reason, rule="rate", allowed=reason))
+        self.metrics.ops_rejected.labels(code=ErrorCode.RATE_LIMITED.value).inc(len(ops))
+        now = time.monotonic()
+        # An episode of limiting ends after a quiet second; a flood is one long episode.
+        if self._limited_since is None or now - self._last_limited > 1.0:
+            self._limited_since = now
+        self._last_limited = now
+        if now - self._limited_since > self.config.flood_close_after:
+            self.close(CloseCode.RATE_LIMITED, "rate limit exceeded for too long")
+
+
+def is_protocol_error(exc: BaseException) -> bool:
+    return isinstance(exc, ProtocolError)

@@ -1,0 +1,134 @@
+"""The Store interface (SPEC S1-S6) and the rows it deals in.
+
+S1: ``append`` writes a batch of log entries in one transaction and returns
+only once that transaction is durable; the sanctuary acknowledges ops after it.
+S2: seqs of a sanctuary are contiguous from 1; the store never reorders them.
+S3: a snapshot at seq N holds the canonical bytes of the tapestry after op N
+plus the replica high-water marks; loading is the latest snapshot + the tail.
+S4: the op log is never truncated: history (replay, ``?at=SEQ``) stays whole.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from dreamloom.protocol import DEFAULT_LIMITS, Limits, Op
+from dreamloom.protocol.validate import check_op
+
+#: Ops in the log were validated on the way in; re-reading them must not trip on batch limits.
+_LOG_LIMITS = Limits(max_ops_per_batch=2**31)
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (bad URL, broken database...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One accepted op at its place in the sanctuary's log."""
+
+    seq: int
+    op: Op
+    author: str
+    time: float
+
+    def op_bytes(self) -> bytes:
+        return msgpack.packb(self.op.to_wire(), use_bin_type=True)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def op_from_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Op:
+        return check_op(msgpack.unpackb(data, raw=False), _LOG_LIMITS)
+
+
+@dataclass(frozen=True, slots=True)
+class SanctuaryInfo:
+    """A sanctuary's row: id, title, creation time, last seq and its settings (policy...)."""
+
+    id: str
+    title: str
+    created: float
+    last_seq: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Canonical tapestry bytes after op ``seq``, and the replica high-water marks then."""
+
+    seq: int
+    data: bytes
+    replicas: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An append-only record of a sanctuary (checkpoints, audit events...)."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+    time: float
+
+
+class Store(abc.ABC):
+    """Durable state of every sanctuary. Implementations: memory, SQLite."""
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Prepare the store (create tables...)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; pending writes are complete when this returns."""
+
+    @abc.abstractmethod
+    async def ensure_sanctuary(self, sanctuary: str, title: str | None = None) -> SanctuaryInfo:
+        """Return the sanctuary's row, creating it if missing."""
+
+    @abc.abstractmethod
+    async def get_sanctuary(self, sanctuary: str) -> SanctuaryInfo | None:
+        """The sanctuary's row, or None."""
+
+    @abc.abstractmethod
+    async def list_sanctuaries(self) -> list[SanctuaryInfo]:
+        """Every sanctuary, oldest first."""
+
+    @abc.abstractmethod
+    async def set_settings(self, sanctuary: str, settings: dict[str, Any]) -> None:
+        """Replace the sanctuary's settings map (policy and the like)."""
+
+    @abc.abstractmethod
+    async def append(self, sanctuary: str, entries: Sequence[LogEntry]) -> None:
+        """Durably append entries (contiguous seqs after the last) in one transaction."""
+
+    @abc.abstractmethod
+    async def read_ops(
+        self, sanctuary: str, after_seq: int, limit: int | None = None, upto: int | None = None
+    ) -> list[LogEntry]:
+        """Entries with ``after_seq < seq (<= upto)``, in seq order, at most ``limit``."""
+
+    @abc.abstractmethod
+    async def save_snapshot(self, sanctuary: str, snapshot: Snapshot) -> None:
+        """Store a snapshot (older ones may be thinned out)."""
+
+    @abc.abstractmethod
+    async def latest_snapshot(self, sanctuary: str, at_most: int | None = None) -> Snapshot | None:
+        """The newest snapshot (with ``seq <= at_most`` if given)."""
+
+    @abc.abstractmethod
+    async def add_record(self, sanctuary: str, kind: str, data: dict[str, Any]) -> Record:
+        """Append a record of ``kind``; returns it with its id and time."""
+
+    @abc.abstractmethod
+    async def records(self, sanctuary: str, kind: str, limit: int = 100, before: int | None = None) -> list[Record]:
+        """Records of ``kind``, newest first, ids below ``before`` if given."""
+
+
+def thin_snapshot_seqs(seqs: Sequence[int], keep_recent: int = 4, keep_every: int = 10) -> list[int]:
+    """Which snapshot seqs to drop: keep the newest few and every tenth older one."""
+    ordered = sorted(seqs)
+    old = ordered[:-keep_recent] if len(ordered) > keep_recent else []
+    return [s for i, s in enumerate(old) if i % keep_every != 0]

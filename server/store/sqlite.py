@@ -1,0 +1,244 @@
+"""The embedded default store: SQLite in WAL mode (SPEC S1-S6).
+
+One connection, owned by one worker thread: every call is a small job run
+there, so the event loop never blocks on the disk and SQLite sees a single
+writer. ``append`` is one transaction per batch (group commit): with
+``strict`` durability the commit is fsynced (``synchronous=FULL``) and survives
+power loss; ``relaxed`` uses ``synchronous=NORMAL``, which survives a crash of
+the process but may lose the last commits on power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import msgpack
+import orjson
+
+from .base import LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sanctuaries (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created REAL NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    settings BLOB NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS ops (
+    sanctuary TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    replica TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    time REAL NOT NULL,
+    op BLOB NOT NULL,
+    PRIMARY KEY (sanctuary, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    sanctuary TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    replicas BLOB NOT NULL,
+    PRIMARY KEY (sanctuary, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sanctuary TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    time REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_kind ON records (sanctuary, kind, id);
+"""
+
+
+class SqliteStore(Store):
+    """SQLite (WAL) op log, snapshots and records in one database file."""
+
+    def __init__(self, path: str, *, durability: str = "strict") -> None:
+        if durability not in ("strict", "relaxed"):
+            raise StoreError("durability must be 'strict' or 'relaxed'")
+        self.path = path
+        self.durability = durability
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._db: sqlite3.Connection | None = None
+
+    # -- plumbing ---------------------------------------------------------
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._pool is None or self._db is None:
+            raise StoreError("store is not open")
+        db = self._db
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, db)
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreamloom-sqlite")
+        loop = asyncio.get_running_loop()
+        self._db = await loop.run_in_executor(self._pool, self._connect)
+
+    def _connect(self) -> sqlite3.Connection:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'strict' else 'NORMAL'}")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        return db
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        db, pool = self._db, self._pool
+        self._db = self._pool = None
+        if db is not None:
+            await asyncio.get_running_loop().run_in_executor(pool, db.close)
+        pool.shutdown(wait=True)
+
+    # -- sanctuaries ------------------------------------------------------
+    async def ensure_sanctuary(self, sanctuary: str, title: str | None = None) -> SanctuaryInfo:
+        def job(db: sqlite3.Connection) -> SanctuaryInfo:
+            db.execute(
+                "INSERT OR IGNORE INTO sanctuaries (id, title, created) VALUES (?, ?, ?)",
+                (sanctuary, title or sanctuary, time.time()),
+            )
+            info = _get(db, sanctuary)
+            assert info is not None
+            return info
+
+        return await self._run(job)
+
+    async def get_sanctuary(self, sanctuary: str) -> SanctuaryInfo | None:
+        return await self._run(lambda db: _get(db, sanctuary))
+
+    async def list_sanctuaries(self) -> list[SanctuaryInfo]:
+        def job(db: sqlite3.Connection) -> list[SanctuaryInfo]:
+            rows = db.execute(
+                "SELECT id, title, created, last_seq, settings FROM sanctuaries ORDER BY created, id"
+            ).fetchall()
+            return [_info(row) for row in rows]
+
+        return await self._run(job)
+
+    async def set_settings(self, sanctuary: str, settings: dict[str, Any]) -> None:
+        await self.ensure_sanctuary(sanctuary)
+        blob = orjson.dumps(settings)
+        await self._run(lambda db: db.execute("UPDATE sanctuaries SET settings = ? WHERE id = ?", (blob, sanctuary)))
+
+    # -- the op log -------------------------------------------------------
+    async def append(self, sanctuary: str, entries: Sequence[LogEntry]) -> None:
+        if not entries:
+            return
+        rows = [(sanctuary, e.seq, e.op.stamp[1], e.op.stamp[0], e.author, e.time, e.op_bytes()) for e in entries]
+        last = entries[-1].seq
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT last_seq FROM sanctuaries WHERE id = ?", (sanctuary,)).fetchone()
+                if row is None:
+                    raise StoreError(f"unknown sanctuary {sanctuary!r}")
+                if rows[0][1] != row[0] + 1:
+                    raise StoreError(f"seq {rows[0][1]} does not follow {row[0]}")
+                db.executemany(
+                    "INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                db.execute("UPDATE sanctuaries SET last_seq = ? WHERE id = ?", (last, sanctuary))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._run(job)
+
+    async def read_ops(
+        self, sanctuary: str, after_seq: int, limit: int | None = None, upto: int | None = None
+    ) -> list[LogEntry]:
+        def job(db: sqlite3.Connection) -> list[LogEntry]:
+            rows = db.execute(
+                "SELECT seq, op, author, time FROM ops"
+                " WHERE sanctuary = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (sanctuary, after_seq, upto if upto is not None else 2**62, limit if limit is not None else -1),
+            ).fetchall()
+            return [LogEntry(seq, LogEntry.op_from_bytes(op), author, t) for seq, op, author, t in rows]
+
+        return await self._run(job)
+
+    # -- snapshots --------------------------------------------------------
+    async def save_snapshot(self, sanctuary: str, snapshot: Snapshot) -> None:
+        replicas = msgpack.packb(snapshot.replicas, use_bin_type=True)
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO snapshots (sanctuary, seq, data, replicas) VALUES (?, ?, ?, ?)",
+                (sanctuary, snapshot.seq, snapshot.data, replicas),
+            )
+            seqs = [r[0] for r in db.execute("SELECT seq FROM snapshots WHERE sanctuary = ?", (sanctuary,))]
+            drop = thin_snapshot_seqs(seqs)
+            if drop:
+                db.executemany("DELETE FROM snapshots WHERE sanctuary = ? AND seq = ?", [(sanctuary, s) for s in drop])
+
+        await self._run(job)
+
+    async def latest_snapshot(self, sanctuary: str, at_most: int | None = None) -> Snapshot | None:
+        def job(db: sqlite3.Connection) -> Snapshot | None:
+            row = db.execute(
+                "SELECT seq, data, replicas FROM snapshots WHERE sanctuary = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+                (sanctuary, at_most if at_most is not None else 2**62),
+            ).fetchone()
+            if row is None:
+                return None
+            return Snapshot(row[0], bytes(row[1]), msgpack.unpackb(row[2], raw=False))
+
+        return await self._run(job)
+
+    # -- records ----------------------------------------------------------
+    async def add_record(self, sanctuary: str, kind: str, data: dict[str, Any]) -> Record:
+        now = time.time()
+        blob = orjson.dumps(data)
+
+        def job(db: sqlite3.Connection) -> Record:
+            cur = db.execute(
+                "INSERT INTO records (sanctuary, kind, time, data) VALUES (?, ?, ?, ?)", (sanctuary, kind, now, blob)
+            )
+            assert cur.lastrowid is not None
+            return Record(cur.lastrowid, kind, dict(data), now)
+
+        return await self._run(job)
+
+    async def records(self, sanctuary: str, kind: str, limit: int = 100, before: int | None = None) -> list[Record]:
+        def job(db: sqlite3.Connection) -> list[Record]:
+            rows = db.execute(
+                "SELECT id, kind, data, time FROM records WHERE sanctuary = ? AND kind = ? AND id < ?"
+                " ORDER BY id DESC LIMIT ?",
+                (sanctuary, kind, before if before is not None else 2**62, limit),
+            ).fetchall()
+            return [Record(r[0], r[1], orjson.loads(r[2]), r[3]) for r in rows]
+
+        return await self._run(job)
+
+    async def integrity_check(self) -> str:
+        """SQLite's own integrity check ("ok" when the database is sound)."""
+        row = await self._run(lambda db: db.execute("PRAGMA integrity_check").fetchone())
+        return str(row[0])
+
+
+def _info(row: tuple[Any, ...]) -> SanctuaryInfo:
+    return SanctuaryInfo(row[0], row[1], row[2], row[3], orjson.loads(row[4]))
+
+
+def _get(db: sqlite3.Connection, sanctuary: str) -> SanctuaryInfo | None:
+    row = db.execute(
+        "SELECT id, title, created, last_seq, settings FROM sanctuaries WHERE id = ?", (sanctuary,)
+    ).fetchone()
+    return None if row is None else _info(row)
