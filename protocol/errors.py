@@ -81,6 +81,7 @@ class CloseCode(IntEnum):
 RECONNECTABLE: frozenset[int] = frozenset(
     {
         CloseCode.GOING_AWAY,
+        CloseCode.INTERNAL_ERROR,
         CloseCode.SLOW_CONSUMER,
         CloseCode.HEARTBEAT_TIMEOUT,
         CloseCode.RATE_LIMITED,

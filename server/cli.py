@@ -1,0 +1,102 @@
+"""``dreamloom serve``: run the server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .app import build_app
+from .config import ENV_PREFIX, ServerConfig, env_overrides
+
+HELP = {
+    "host": "interface to listen on",
+    "port": "TCP port for HTTP and WebSocket",
+    "data_dir": "folder of the embedded store and server secrets",
+    "store": "store URL: sqlite:///PATH (default: <data-dir>/dreamloom.db) or memory://",
+    "durability": "strict: each group commit is fsynced (survives power loss); "
+    "relaxed: survives a crash of the process, may lose the last commits on power loss",
+    "allow_origins": "extra browser origins allowed to open sockets (comma-separated)",
+    "public_url": "URL people use to reach this server, for printed links",
+    "max_connections_per_sanctuary": "connections one sanctuary accepts",
+    "max_fragments_per_sanctuary": "fragments one sanctuary may hold",
+    "snapshot_every": "ops between snapshots of a sanctuary",
+    "resume_window": "how many ops behind a client may resume; further back gets a snapshot",
+    "heartbeat": "seconds between pings; a silent peer is dropped after 1.5x this",
+    "idle_unload": "seconds an empty sanctuary stays in memory",
+    "send_buffer_bytes": "bytes queued for one connection before it is closed as a slow consumer",
+    "ops_rate": "ops per second one connection may send",
+    "ops_burst": "burst of ops one connection may send at once",
+    "presence_rate": "presence updates per second one connection may send before they are dropped",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dreamloom serve",
+        description="Run the Dreamloom server: the web client, the HTTP API and /ws/{sanctuary} on one port.",
+        epilog=f"Every option can also be set by an environment variable {ENV_PREFIX}<OPTION> "
+        f"(e.g. {ENV_PREFIX}PORT=9000, {ENV_PREFIX}ALLOW_ORIGINS=https://a.example,https://b.example); "
+        "flags win over the environment.",
+    )
+    defaults = ServerConfig()
+    for f in fields(ServerConfig):
+        if f.name not in HELP:
+            continue
+        flag = "--" + ("allow-origin" if f.name == "allow_origins" else f.name.replace("_", "-"))
+        default = getattr(defaults, f.name)
+        env = f"{ENV_PREFIX}{f.name.upper()}"
+        if f.name == "allow_origins":
+            p.add_argument(flag, dest=f.name, action="append", help=f"{HELP[f.name]}; repeatable [{env}]")
+        elif f.name == "durability":
+            p.add_argument(flag, dest=f.name, choices=("strict", "relaxed"), help=f"{HELP[f.name]} [{env}]")
+        else:
+            kind: Any = type(default) if not isinstance(default, Path) else Path
+            p.add_argument(flag, dest=f.name, type=kind, help=f"{HELP[f.name]} (default: {default}) [{env}]")
+    p.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    return p
+
+
+def config_from(argv: list[str], environ: dict[str, str] | None = None) -> tuple[ServerConfig, str]:
+    """The config from the environment, then flags on top."""
+    args = parser().parse_args(argv)
+    values: dict[str, Any] = env_overrides(environ)
+    for f in fields(ServerConfig):
+        value = getattr(args, f.name, None)
+        if value is None:
+            continue
+        if f.name == "allow_origins":
+            value = tuple(o.strip() for item in value for o in item.split(",") if o.strip())
+        values[f.name] = value
+    return ServerConfig(**values), args.log_level
+
+
+def _use_uvloop() -> bool:
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def main(argv: list[str]) -> int:
+    """Run until Ctrl-C or SIGTERM; then commit, close clients with 1001 and exit."""
+    config, level = config_from(argv)
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    loop_name = "uvloop" if _use_uvloop() else "asyncio"
+    app = build_app(config)
+
+    async def announce(app: web.Application) -> None:
+        print(f"Dreamloom is weaving at {config.base_url}/  (store: {config.store_url}, loop: {loop_name})")
+        sys.stdout.flush()
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=10.0, access_log=None)
+    return 0
