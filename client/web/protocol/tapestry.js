@@ -1,0 +1,241 @@
+// @ts-check
+/**
+ * The merge layer (SPEC M1-M10), a faithful port of protocol/tapestry.py.
+ *
+ * 1. A fragment is a set of registers, one per field: `[stamp, value]`.
+ * 2. A write wins iff its stamp is greater (M3). Equal stamps with different
+ *    values are settled by comparing canonical bytes (M4).
+ * 3. Applying an op applies each write independently: commutative,
+ *    associative, idempotent (M5).
+ * 4. A fragment exists once its `kind` register is written; writes that
+ *    arrive before the create are kept (M6).
+ * 5. Live counts by origin are kept incrementally.
+ * 6. The canonical encoding lists fragments by id and registers by field
+ *    name (M9): same state, same bytes, on every replica.
+ */
+
+import { canon, compareBytes, pack } from "./canon.js";
+import { sha256Hex } from "./digest.js";
+import { FIELDS } from "./ops.js";
+import { compareStamps } from "./stamps.js";
+import { checkDict, checkField, checkId, checkInt, fail } from "./validate.js";
+
+/** @typedef {import("./stamps.js").Stamp} Stamp */
+/** @typedef {import("./ops.js").Op} Op */
+/** @typedef {[Stamp, any]} Register */
+/** @typedef {Record<string, Register>} Registers */
+/**
+ * What applying one op changed: the fields it won and their registers before.
+ * @typedef {{op: Op, id: string, fields: string[], before: Record<string, Register | null>, created: boolean}} Change
+ */
+/**
+ * A read-only view of a fragment's current values.
+ * @typedef {{id: string, kind: string, x: number, y: number, geom: Record<string, any>,
+ *   style: Record<string, any>, z: string, author: string, origin: string,
+ *   inspired_by: string[], remixable: boolean, deleted: boolean}} Fragment
+ */
+
+/** @param {any} a @param {any} b */
+function tieWins(a, b) {
+  return compareBytes(pack(a), pack(b)) > 0;
+}
+
+/** @param {Registers} regs @returns {string | null} */
+function liveOrigin(regs) {
+  if (!regs.kind) return null;
+  if (regs.deleted && regs.deleted[1]) return null;
+  return regs.origin ? regs.origin[1] : null;
+}
+
+/** @param {string} a @param {string} b */
+const cmpStr = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+export class Tapestry {
+  constructor() {
+    /** @type {Map<string, Registers>} */
+    this.frags = new Map();
+    /** @type {{organic: number, ai: number}} */
+    this.liveCounts = { organic: 0, ai: 0 };
+    this.maxCounter = 0;
+  }
+
+  /**
+   * Apply `op`; return what changed, or null if it changed nothing.
+   * @param {Op} op
+   * @returns {Change | null}
+   */
+  apply(op) {
+    const stamp = op.s;
+    if (stamp[0] > this.maxCounter) this.maxCounter = stamp[0];
+    const names = Object.keys(op.f);
+    if (!names.length) return null;
+    let regs = this.frags.get(op.id);
+    /** @type {Record<string, Register | null>} */
+    const before = {};
+    if (regs === undefined) {
+      regs = Object.create(null);
+      this.frags.set(op.id, /** @type {Registers} */ (regs));
+      for (const name of names) {
+        /** @type {Registers} */ (regs)[name] = [stamp, op.f[name]];
+        before[name] = null;
+      }
+      if (op.t !== "s") this.#count(null, liveOrigin(/** @type {Registers} */ (regs)));
+      return { op, id: op.id, fields: names, before, created: "kind" in before };
+    }
+    const counted = op.t !== "s";
+    const was = counted ? liveOrigin(regs) : null;
+    const won = [];
+    for (const name of names) {
+      const cur = regs[name];
+      const value = op.f[name];
+      if (cur === undefined) {
+        before[name] = null;
+      } else {
+        const c = compareStamps(stamp, cur[0]);
+        if (c < 0 || (c === 0 && !tieWins(value, cur[1]))) continue;
+        before[name] = cur;
+      }
+      regs[name] = [stamp, value];
+      won.push(name);
+    }
+    if (!won.length) return null;
+    if (counted) this.#count(was, liveOrigin(regs));
+    return { op, id: op.id, fields: won, before, created: "kind" in before && before.kind === null };
+  }
+
+  /** @param {string | null} was @param {string | null} now */
+  #count(was, now) {
+    if (was === now) return;
+    if (was !== null) this.liveCounts[/** @type {"organic" | "ai"} */ (was)] -= 1;
+    if (now !== null) this.liveCounts[/** @type {"organic" | "ai"} */ (now)] += 1;
+  }
+
+  /** @param {Iterable<Op>} ops @returns {Change[]} */
+  applyMany(ops) {
+    const out = [];
+    for (const op of ops) {
+      const c = this.apply(op);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
+  /** @param {string} id */
+  has(id) {
+    const regs = this.frags.get(id);
+    return regs !== undefined && "kind" in regs;
+  }
+
+  /** Number of fragments that exist, deleted ones included. */
+  get size() {
+    let n = 0;
+    for (const regs of this.frags.values()) if ("kind" in regs) n++;
+    return n;
+  }
+
+  /** @param {string} id @returns {Registers} */
+  registers(id) {
+    return this.frags.get(id) ?? Object.create(null);
+  }
+
+  /** @param {string} id @returns {Fragment | null} */
+  get(id) {
+    const regs = this.frags.get(id);
+    if (regs === undefined || !("kind" in regs)) return null;
+    return view(id, regs);
+  }
+
+  /** @param {boolean} [includeDeleted] @returns {Fragment[]} */
+  fragments(includeDeleted = false) {
+    const out = [];
+    for (const [id, regs] of this.frags) {
+      if (!("kind" in regs)) continue;
+      const f = view(id, regs);
+      if (includeDeleted || !f.deleted) out.push(f);
+    }
+    return out;
+  }
+
+  /** Live fragments bottom to top, by (z, id) (SPEC M7). @returns {Fragment[]} */
+  ordered() {
+    return this.fragments().sort((a, b) => cmpStr(a.z, b.z) || cmpStr(a.id, b.id));
+  }
+
+  /** An independent copy (registers are never mutated in place). */
+  copy() {
+    const t = new Tapestry();
+    for (const [id, regs] of this.frags) t.frags.set(id, Object.assign(Object.create(null), regs));
+    t.liveCounts = { ...this.liveCounts };
+    t.maxCounter = this.maxCounter;
+    return t;
+  }
+
+  /** The canonical structure `[[id, {field: [counter, replica, value]}], ...]`. */
+  toData() {
+    const ids = [...this.frags.keys()].sort(cmpStr);
+    return ids.map((id) => {
+      const regs = /** @type {Registers} */ (this.frags.get(id));
+      /** @type {Record<string, any>} */
+      const out = {};
+      for (const f of Object.keys(regs).sort(cmpStr)) out[f] = [regs[f][0][0], regs[f][0][1], canon(regs[f][1])];
+      return [id, out];
+    });
+  }
+
+  /** Canonical bytes: equal on every replica holding the same state. */
+  encode() {
+    return pack(this.toData());
+  }
+
+  /** SHA-256 (hex) of the canonical bytes. */
+  digest() {
+    return sha256Hex(this.encode());
+  }
+
+  /**
+   * Load (and validate) a canonical structure, e.g. a welcome snapshot.
+   * @param {any} data
+   */
+  static fromData(data) {
+    const t = new Tapestry();
+    if (!Array.isArray(data)) fail("snapshot must be a list of [id, registers]");
+    for (const entry of data) {
+      if (!Array.isArray(entry) || entry.length !== 2) fail("snapshot entry must be [id, registers]");
+      const id = checkId(entry[0], "fragment id");
+      /** @type {Registers} */
+      const regs = Object.create(null);
+      for (const [name, reg] of Object.entries(checkDict(entry[1], "registers"))) {
+        if (!FIELDS.includes(name)) fail(`unknown register ${JSON.stringify(name)}`);
+        if (!Array.isArray(reg) || reg.length !== 3) fail("register must be [counter, replica, value]");
+        const counter = checkInt(reg[0], "register counter", 1);
+        const replica = checkId(reg[1], "register replica");
+        regs[name] = [[counter, replica], checkField(name, reg[2])];
+        if (counter > t.maxCounter) t.maxCounter = counter;
+      }
+      if (t.frags.has(id)) fail(`fragment ${JSON.stringify(id)} listed twice`);
+      t.frags.set(id, regs);
+      t.#count(null, liveOrigin(regs));
+    }
+    return t;
+  }
+}
+
+/** @param {string} id @param {Registers} regs @returns {Fragment} */
+function view(id, regs) {
+  /** @param {string} name @param {any} dflt */
+  const val = (name, dflt) => (regs[name] === undefined ? dflt : regs[name][1]);
+  return {
+    id,
+    kind: regs.kind[1],
+    x: val("x", 0),
+    y: val("y", 0),
+    geom: val("geom", {}),
+    style: val("style", {}),
+    z: val("z", ""),
+    author: val("author", ""),
+    origin: val("origin", "organic"),
+    inspired_by: val("inspired_by", []),
+    remixable: val("remixable", false),
+    deleted: val("deleted", false),
+  };
+}
