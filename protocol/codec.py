@@ -52,7 +52,10 @@ class Codec:
     def loads(self, data: bytes | str) -> Any:
         """Decode bytes into a plain structure, or raise :class:`DecodeError`."""
         if isinstance(data, str):
-            data = data.encode()
+            try:
+                data = data.encode()
+            except UnicodeEncodeError:  # lone surrogates: not text any peer could have sent
+                raise DecodeError(ErrorCode.BAD_ENCODING, "text is not valid UTF-8") from None
         if len(data) > self.limits.max_message_bytes:
             raise DecodeError(
                 ErrorCode.TOO_LARGE, f"message of {len(data)} bytes exceeds {self.limits.max_message_bytes}"

@@ -9,8 +9,9 @@ server-to-client messages form two closed unions, ``ClientMessage`` and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from .errors import ErrorCode
@@ -49,6 +50,15 @@ def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[st
 def _opt_str(d: Mapping[str, Any], key: str, what: str, max_len: int) -> str | None:
     v = d.get(key)
     return None if v is None else check_str(v, f"{what}.{key}", max_len)
+
+
+def _version(v: Any, what: str) -> int:
+    if v is None:
+        fail(f"{what} needs 'v'")
+    version = check_int(v, f"{what}.v", 0, 2**31)
+    if version not in SUPPORTED_VERSIONS:
+        fail(f"protocol version {version} is not supported (supported: 1)", ErrorCode.UNSUPPORTED_VERSION)
+    return version
 
 
 def _code(v: Any) -> ErrorCode:
@@ -189,10 +199,10 @@ class Hello:
 
     @classmethod
     def from_wire(cls, d: dict[str, Any], limits: Limits) -> Hello:
+        # The version first: a later version may add fields, and its client must
+        # learn that the version is the problem, not the fields (SPEC W6).
+        v = _version(d.get("v"), "hello")
         _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token"}), "hello")
-        v = check_int(d["v"], "hello.v", 0, 2**31)
-        if v not in SUPPORTED_VERSIONS:
-            fail(f"protocol version {v} is not supported (supported: 1)", ErrorCode.UNSUPPORTED_VERSION)
         seq = d.get("seq")
         return cls(
             name=check_str(d["name"], "hello.name", limits.max_name_len),
@@ -330,9 +340,8 @@ class Welcome:
         names = frozenset(
             {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
         )
+        _version(d.get("v"), "welcome")
         _keys(d, names, frozenset(), "welcome")
-        if d["v"] not in SUPPORTED_VERSIONS:
-            fail("unsupported protocol version", ErrorCode.UNSUPPORTED_VERSION)
         snapshot = d["snapshot"]
         if snapshot is not None and type(snapshot) is not list:
             fail("welcome.snapshot must be a list or null")
@@ -355,7 +364,8 @@ class Welcome:
             seq=check_int(d["seq"], "welcome.seq"),
             since=check_int(d["since"], "welcome.since"),
             snapshot=snapshot,
-            ops=tuple(check_ops(ops_v, Limits(max_ops_per_batch=2**31)) if ops_v else ()),
+            # A welcome carries every missed op: the batch bound does not apply, the others do.
+            ops=tuple(check_ops(ops_v, replace(limits, max_ops_per_batch=len(ops_v))) if ops_v else ()),
             peers=tuple(peers),
             policy=check_policy(d["policy"]),
         )
@@ -369,7 +379,10 @@ def check_policy(v: Any) -> dict[str, Any]:
         if isinstance(value, (list, tuple)):
             for item in value:
                 check_str(item, f"policy.{key} item", 128)
-        elif value is not None and type(value) not in (bool, int, float, str):
+        elif type(value) is float:
+            if not math.isfinite(value):
+                fail(f"policy.{key} must be a finite number")
+        elif value is not None and type(value) not in (bool, int, str):
             fail(f"policy.{key} must be a scalar or a list of strings")
     return d
 

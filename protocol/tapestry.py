@@ -25,7 +25,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import msgpack
 
@@ -62,9 +63,12 @@ class Fragment:
         return not self.deleted
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What applying one op changed: the fields it won and their registers before."""
+class Change(NamedTuple):
+    """What applying one op changed: the fields it won and their registers before.
+
+    A named tuple rather than a frozen dataclass: one is built per applied op,
+    and tuple construction is several times cheaper on this hot path.
+    """
 
     op: Op
     fields: tuple[str, ...]
@@ -80,19 +84,41 @@ class Change:
         return "kind" in self.before and self.before["kind"] is None
 
 
+_new_change = tuple.__new__
+_NOTHING_BEFORE: dict[tuple[str, ...], Mapping[str, None]] = {}
+
+
+def _nothing_before(names: tuple[str, ...]) -> Mapping[str, None]:
+    """A read-only ``{name: None}`` map, shared between changes with the same names.
+
+    Creates all write the same eleven names: sharing one immutable map saves
+    building a dict per create. The cache is bounded by the few name sets that
+    occur (creates, and writes that reach a fragment before its create).
+    """
+    found = _NOTHING_BEFORE.get(names)
+    if found is None:
+        found = MappingProxyType(dict.fromkeys(names))
+        if len(_NOTHING_BEFORE) < 512:
+            _NOTHING_BEFORE[names] = found
+    return found
+
+
 def _tie_wins(new: Any, old: Any) -> bool:
     return new != old and pack(new) > pack(old)
 
 
-def _live_origin(regs: dict[str, Register]) -> str | None:
-    kind = regs.get("kind")
-    if kind is None:
+def _live_origin(values: dict[str, Any]) -> str | None:
+    if "kind" not in values or values.get("deleted"):
         return None
-    deleted = regs.get("deleted")
-    if deleted is not None and deleted[1]:
-        return None
-    origin = regs.get("origin")
-    return origin[1] if origin is not None else None
+    return values.get("origin")
+
+
+#: One fragment's registers as ``(base, stamps, values)``: ``values`` maps each
+#: written field to its value; its stamp is ``stamps.get(field, base)``. A create
+#: writes every field under one stamp, so most fragments need no per-field
+#: stamps at all: three objects per fragment instead of one tuple per register
+#: keeps memory and the garbage collector's work low.
+_Slot = tuple[Stamp, dict[str, Stamp], dict[str, Any]]
 
 
 class Tapestry:
@@ -109,37 +135,57 @@ class Tapestry:
     __slots__ = ("_frags", "live_counts", "max_counter")
 
     def __init__(self) -> None:
-        self._frags: dict[str, dict[str, Register]] = {}
+        self._frags: dict[str, _Slot] = {}
         self.live_counts: dict[str, int] = {"organic": 0, "ai": 0}
         self.max_counter = 0
 
     # -- applying ---------------------------------------------------------
     def apply(self, op: Op) -> Change | None:
         """Apply ``op``; return what changed, or ``None`` if it changed nothing."""
-        regs = self._frags.get(op.id)
-        if regs is None:
-            regs = self._frags[op.id] = {}
         stamp = op.stamp
         if stamp[0] > self.max_counter:
             self.max_counter = stamp[0]
+        fields = op.fields
+        if not fields:
+            return None
+        slot = self._frags.get(op.id)
+        before: dict[str, Register | None]
+        if slot is None:
+            # First write to this id: every write wins, nothing to compare.
+            values = dict(fields)
+            self._frags[op.id] = (stamp, {}, values)
+            if op.t != "s":
+                now = _live_origin(values)
+                if now is not None:
+                    self.live_counts[now] += 1
+            names = tuple(values)
+            return _new_change(Change, (op, names, _nothing_before(names)))
+        base, stamps, values = slot
+        # Only c, d and r write kind/origin/deleted, so only they can change liveness.
         counted = op.t != "s"
-        was = _live_origin(regs) if counted else None
-        before: dict[str, Register | None] = {}
-        for name, value in op.fields.items():
-            cur = regs.get(name)
-            if cur is None or stamp > cur[0] or (stamp == cur[0] and _tie_wins(value, cur[1])):
-                before[name] = cur
-                regs[name] = (stamp, value)
+        was = _live_origin(values) if counted else None
+        before = {}
+        for name, value in fields.items():
+            if name in values:
+                cur = stamps.get(name, base)
+                if stamp > cur or (stamp == cur and _tie_wins(value, values[name])):
+                    before[name] = (cur, values[name])
+                else:
+                    continue
+            else:
+                before[name] = None
+            stamps[name] = stamp
+            values[name] = value
         if not before:
             return None
         if counted:
-            now = _live_origin(regs)
+            now = _live_origin(values)
             if now != was:
                 if was is not None:
                     self.live_counts[was] -= 1
                 if now is not None:
                     self.live_counts[now] += 1
-        return Change(op, tuple(before), before)
+        return _new_change(Change, (op, tuple(before), before))
 
     def apply_many(self, ops: Iterable[Op]) -> list[Change]:
         """Apply ops in order; return the changes of those that changed something."""
@@ -148,31 +194,33 @@ class Tapestry:
 
     # -- reading ----------------------------------------------------------
     def __contains__(self, fragment_id: object) -> bool:
-        regs = self._frags.get(fragment_id)  # type: ignore[call-overload]
-        return regs is not None and "kind" in regs
+        slot = self._frags.get(fragment_id)  # type: ignore[call-overload]
+        return slot is not None and "kind" in slot[2]
 
     def __len__(self) -> int:
         """Number of fragments that exist, deleted ones included."""
-        return sum(1 for regs in self._frags.values() if "kind" in regs)
+        return sum(1 for _, _, values in self._frags.values() if "kind" in values)
 
     def registers(self, fragment_id: str) -> Mapping[str, Register]:
-        """The raw registers of a fragment (empty if unknown)."""
-        return self._frags.get(fragment_id, {})
+        """The raw registers of a fragment (empty if unknown); a fresh map, safe to keep."""
+        slot = self._frags.get(fragment_id)
+        if slot is None:
+            return {}
+        base, stamps, values = slot
+        return {name: (stamps.get(name, base), value) for name, value in values.items()}
 
     def get(self, fragment_id: str) -> Fragment | None:
         """The fragment with this id, deleted or not; ``None`` if it does not exist."""
-        regs = self._frags.get(fragment_id)
-        if regs is None or "kind" not in regs:
+        slot = self._frags.get(fragment_id)
+        if slot is None or "kind" not in slot[2]:
             return None
-        return _view(fragment_id, regs)
+        return _view(fragment_id, slot[2])
 
     def fragments(self, include_deleted: bool = False) -> Iterator[Fragment]:
         """Every existing fragment (live ones only unless ``include_deleted``)."""
-        for fid, regs in self._frags.items():
-            if "kind" in regs:
-                frag = _view(fid, regs)
-                if include_deleted or not frag.deleted:
-                    yield frag
+        for fid, (_, _, values) in self._frags.items():
+            if "kind" in values and (include_deleted or not values.get("deleted")):
+                yield _view(fid, values)
 
     def ordered(self) -> list[Fragment]:
         """Live fragments bottom to top: by ``z``, ties broken by id (SPEC M7)."""
@@ -180,12 +228,12 @@ class Tapestry:
 
     def ids(self) -> Iterator[str]:
         """Ids of every existing fragment."""
-        return (fid for fid, regs in self._frags.items() if "kind" in regs)
+        return (fid for fid, (_, _, values) in self._frags.items() if "kind" in values)
 
     def copy(self) -> Tapestry:
-        """An independent copy (registers are immutable, so a shallow copy per fragment)."""
+        """An independent copy (values are never mutated in place, so a shallow copy per fragment)."""
         other = Tapestry()
-        other._frags = {fid: dict(regs) for fid, regs in self._frags.items()}
+        other._frags = {fid: (base, dict(stamps), dict(values)) for fid, (base, stamps, values) in self._frags.items()}
         other.live_counts = dict(self.live_counts)
         other.max_counter = self.max_counter
         return other
@@ -195,8 +243,12 @@ class Tapestry:
         """The canonical structure: ``[[id, {field: [counter, replica, value]}], ...]``."""
         out = []
         for fid in sorted(self._frags):
-            regs = self._frags[fid]
-            out.append([fid, {f: [regs[f][0][0], regs[f][0][1], canon(regs[f][1])] for f in sorted(regs)}])
+            base, stamps, values = self._frags[fid]
+            regs = {}
+            for f in sorted(values):
+                s = stamps.get(f, base)
+                regs[f] = [s[0], s[1], canon(values[f])]
+            out.append([fid, regs])
         return out
 
     def encode(self) -> bytes:
@@ -217,21 +269,25 @@ class Tapestry:
             if type(entry) is not list or len(entry) != 2:
                 fail("snapshot entry must be [id, registers]")
             fid = check_id(entry[0], "fragment id", limits)
-            regs: dict[str, Register] = {}
+            stamps: dict[str, Stamp] = {}
+            values: dict[str, Any] = {}
             for name, reg in check_dict(entry[1], "registers").items():
                 if name not in FIELDS:
                     fail(f"unknown register {name!r}")
                 if type(reg) is not list or len(reg) != 3:
                     fail("register must be [counter, replica, value]")
                 counter = check_int(reg[0], "register counter", 1)
-                replica = check_id(reg[1], "register replica", limits)
-                regs[name] = (Stamp(counter, replica), check_field(name, reg[2], limits))
+                stamps[name] = Stamp(counter, check_id(reg[1], "register replica", limits))
+                values[name] = check_field(name, reg[2], limits)
                 if counter > t.max_counter:
                     t.max_counter = counter
+            if not stamps:
+                fail(f"fragment {fid!r} has no registers")
             if fid in t._frags:
                 fail(f"fragment {fid!r} listed twice")
-            t._frags[fid] = regs
-            origin = _live_origin(regs)
+            base = next(iter(stamps.values()))
+            t._frags[fid] = (base, {f: s for f, s in stamps.items() if s != base}, values)
+            origin = _live_origin(values)
             if origin is not None:
                 t.live_counts[origin] += 1
         return t
@@ -246,22 +302,19 @@ class Tapestry:
         return cls.from_data(structure, limits)
 
 
-def _view(fid: str, regs: dict[str, Register]) -> Fragment:
-    def val(name: str, default: Any) -> Any:
-        reg = regs.get(name)
-        return default if reg is None else reg[1]
-
+def _view(fid: str, values: dict[str, Any]) -> Fragment:
+    get = values.get
     return Fragment(
         id=fid,
-        kind=regs["kind"][1],
-        x=val("x", 0),
-        y=val("y", 0),
-        geom=val("geom", {}),
-        style=val("style", {}),
-        z=val("z", ""),
-        author=val("author", ""),
-        origin=val("origin", "organic"),
-        inspired_by=tuple(val("inspired_by", ())),
-        remixable=val("remixable", False),
-        deleted=val("deleted", False),
+        kind=values["kind"],
+        x=get("x", 0),
+        y=get("y", 0),
+        geom=get("geom", {}),
+        style=get("style", {}),
+        z=get("z", ""),
+        author=get("author", ""),
+        origin=get("origin", "organic"),
+        inspired_by=tuple(get("inspired_by", ())),
+        remixable=get("remixable", False),
+        deleted=get("deleted", False),
     )

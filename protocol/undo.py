@@ -34,7 +34,9 @@ def inverse(op: Op, before: Mapping[str, Register | None], now: Tapestry, clock:
         return reg is not None and reg[0] == op.stamp
 
     if op.t == "c":
-        return [delete(op.id, clock.tick())] if owned("deleted") or _live(regs) else []
+        # Only while the create still owns ``deleted``: a later delete or restore
+        # by anyone took the fragment's life out of this create's hands.
+        return [delete(op.id, clock.tick())] if owned("deleted") else []
     if op.t == "d":
         return [restore(op.id, clock.tick())] if owned("deleted") else []
     if op.t == "r":
@@ -45,8 +47,3 @@ def inverse(op: Op, before: Mapping[str, Register | None], now: Tapestry, clock:
         if prev is not None and owned(name):
             fields[name] = prev[1]
     return [Op("s", op.id, clock.tick(), fields)] if fields else []
-
-
-def _live(regs: Mapping[str, Register]) -> bool:
-    deleted = regs.get("deleted")
-    return "kind" in regs and not (deleted is not None and deleted[1])

@@ -196,8 +196,9 @@ def check_inspired_by(value: Any, limits: Limits) -> list[str]:
 
 def check_z(value: Any, limits: Limits) -> str:
     check_str(value, "z", limits.max_z_len, 1)
-    if not Z_RE.match(value):
-        fail("z must be a base-62 fractional index key")
+    if not Z_RE.match(value) or value[-1] == "0":
+        # A key ending in 0 has no key between it and its prefix (SPEC M7).
+        fail("z must be a base-62 fractional index key not ending in 0")
     return value  # type: ignore[no-any-return]
 
 
