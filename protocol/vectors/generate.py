@@ -1,0 +1,373 @@
+"""Generate the shared merge vectors (``python protocol/vectors/generate.py``).
+
+Each vector is one JSON file::
+
+    {"name": str, "rule": "M3", "description": str,
+     "initial": <Tapestry.to_data()>, "orders": [[<wire op>, ...], ...],
+     "expected": <to_data() of the final state>, "digest": "<sha256 hex of the canonical bytes>",
+     "live_counts": {"organic": n, "ai": n}}
+
+Every order is one delivery sequence (duplicates included) applied to a fresh
+copy of ``initial``; every order must end in ``expected``. The Python test suite
+and the browser port's ``node --test`` suite both run every file. The generator
+checks that property itself before writing, and ``--check`` only compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from dreamloom.protocol import Clock, Stamp, Tapestry, ops, zorder
+from dreamloom.protocol.limits import DEFAULT_LIMITS
+from dreamloom.protocol.validate import check_op
+
+HERE = Path(__file__).resolve().parent
+Wire = dict[str, Any]
+Vector = dict[str, Any]
+
+GEOMS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
+    "stroke": lambda r: {"pts": [r.randint(-50, 50) for _ in range(2 * r.randint(1, 4))]},
+    "shape": lambda r: {"shape": r.choice(["rect", "ellipse", "line", "arrow"]), "w": r.randint(1, 90), "h": 7.5},
+    "symbol": lambda r: {"sym": r.choice(["moon", "eye", "key", "door"]), "size": r.choice([24, 32.0, 40.5])},
+    "text": lambda r: {"text": r.choice(["dream", "夢の中で", "🌙 moon", "café"]), "size": 16},
+}
+
+
+def s(counter: int, replica: str) -> Stamp:
+    return Stamp(counter, replica)
+
+
+def create(fid: str, stamp: Stamp, kind: Any = "symbol", **extra: Any) -> Wire:
+    geom = (
+        extra.pop("geom", None)
+        or {
+            "stroke": {"pts": [0, 0, 10, 5]},
+            "shape": {"shape": "rect", "w": 40, "h": 20},
+            "symbol": {"sym": "moon", "size": 32},
+            "text": {"text": "dream", "size": 16},
+        }[kind]
+    )
+    z = extra.pop("z", "V")
+    return ops.create(fid, stamp, kind=kind, geom=geom, z=z, **extra).to_wire()
+
+
+def set_(fid: str, stamp: Stamp, **fields: Any) -> Wire:
+    return ops.set_fields(fid, stamp, **fields).to_wire()
+
+
+def delete(fid: str, stamp: Stamp) -> Wire:
+    return ops.delete(fid, stamp).to_wire()
+
+
+def restore(fid: str, stamp: Stamp) -> Wire:
+    return ops.restore(fid, stamp).to_wire()
+
+
+def replay(initial: list[Any], order: Sequence[Wire]) -> Tapestry:
+    """Apply one order of wire ops (validated as a server would) to a copy of ``initial``."""
+    t = Tapestry.from_data(json.loads(json.dumps(initial)))
+    for wire in order:
+        t.apply(check_op(json.loads(json.dumps(wire)), DEFAULT_LIMITS))
+    return t
+
+
+def orders_of(batch: Sequence[Wire], rng: random.Random, count: int = 12) -> list[list[Wire]]:
+    """Delivery orders: as written, reversed, every permutation (or a sample), and with duplicates."""
+    out: list[list[Wire]] = [list(batch), list(reversed(batch))]
+    if len(batch) <= 5:
+        perms = [list(p) for p in itertools.permutations(batch)]
+        rng.shuffle(perms)
+        out += perms[:count]
+    else:
+        for _ in range(count):
+            perm = list(batch)
+            rng.shuffle(perm)
+            out.append(perm)
+    # Every op twice, the copies at random later positions; then everything doubled.
+    dup = list(batch)
+    for op in batch:
+        dup.insert(rng.randint(dup.index(op) + 1, len(dup)), op)
+    out.append(dup)
+    out.append(list(batch) + list(reversed(batch)))
+    unique: list[list[Wire]] = []
+    seen: set[str] = set()
+    for order in out:
+        key = json.dumps(order, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            unique.append(order)
+    return unique
+
+
+def vector(
+    name: str, rule: str, description: str, batch: Sequence[Wire], initial: list[Any] | None = None, seed: int = 0
+) -> Vector:
+    initial = initial or []
+    orders = orders_of(batch, random.Random(f"{name}:{seed}"), count=12 if len(batch) <= 50 else 4)
+    finals = [replay(initial, order) for order in orders]
+    first = finals[0]
+    for i, t in enumerate(finals):
+        if t.encode() != first.encode():
+            raise AssertionError(f"vector {name}: order {i} diverges")
+    return {
+        "name": name,
+        "rule": rule,
+        "description": description,
+        "initial": initial,
+        "orders": orders,
+        "expected": first.to_data(),
+        "digest": first.digest(),
+        "live_counts": dict(first.live_counts),
+    }
+
+
+def state(*wires: Wire) -> list[Any]:
+    t = Tapestry()
+    for w in wires:
+        t.apply(check_op(w, DEFAULT_LIMITS))
+    return t.to_data()
+
+
+# -- the cases ------------------------------------------------------------------
+def cases() -> Iterator[Vector]:
+    a, b, c = "r-ana", "r-ben", "r-cy"
+    yield vector(
+        "create",
+        "M3",
+        "One create writes every register; a duplicate changes nothing.",
+        [create("f1", s(1, a)), create("f2", s(2, a), "stroke", origin="ai", author="w1")],
+    )
+    yield vector(
+        "create_defaults",
+        "W8",
+        "A create that omits author, origin, x, y, style, inspired_by and remixable gets the defaults.",
+        [{"t": "c", "id": "f1", "s": [3, a], "f": {"kind": "text", "geom": {"text": "hi", "size": 12}, "z": "V"}}],
+    )
+    yield vector(
+        "set_after_create",
+        "M3",
+        "A set with a higher stamp wins over the create's values, in either delivery order.",
+        [create("f1", s(1, a), x=10, y=10), set_("f1", s(2, b), x=20, style={"color": "#112233"})],
+    )
+    yield vector(
+        "concurrent_set_same_field",
+        "M3",
+        "Three replicas set x concurrently: the highest stamp (counter, then replica) wins.",
+        [
+            create("f1", s(1, a)),
+            set_("f1", s(5, a), x=1),
+            set_("f1", s(5, b), x=2),
+            set_("f1", s(4, c), x=3, y=3),
+        ],
+    )
+    yield vector(
+        "concurrent_set_different_fields",
+        "M3",
+        "Concurrent sets of different fields of one fragment both survive: LWW is per field.",
+        [create("f1", s(1, a)), set_("f1", s(2, a), x=7), set_("f1", s(2, b), y=8), set_("f1", s(2, c), z="k")],
+    )
+    yield vector(
+        "delete_races_set",
+        "M5",
+        "A delete concurrent with a set: the fragment stays deleted and keeps the set's value; no resurrection.",
+        [create("f1", s(1, a)), delete("f1", s(3, a)), set_("f1", s(4, b), x=99)],
+    )
+    yield vector(
+        "delete_races_restore",
+        "M5",
+        "Delete and restore are writes of one register: the higher stamp decides liveness.",
+        [delete("f1", s(5, a)), restore("f1", s(5, b)), delete("f1", s(4, c))],
+        initial=state(create("f1", s(1, a), origin="ai", author="w1")),
+    )
+    yield vector(
+        "restore_after_delete",
+        "M5",
+        "Undo of a delete is an ordinary restore write with a later stamp.",
+        [restore("f1", s(3, a)), set_("f1", s(4, a), remixable=True)],
+        initial=state(create("f1", s(1, a)), delete("f1", s(2, b))),
+    )
+    yield vector(
+        "writes_before_create",
+        "M6",
+        "Sets and a delete that arrive before their create are kept; the fragment exists once the create arrives.",
+        [
+            set_("f1", s(3, b), x=5),
+            delete("f1", s(4, c)),
+            create("f1", s(2, a), "shape", x=1, y=1),
+            set_("f1", s(1, c), y=-4),
+        ],
+    )
+    yield vector(
+        "writes_without_create",
+        "M6",
+        "Writes to a fragment whose create never arrives: registers kept, but it does not exist and is not counted.",
+        [set_("ghost", s(3, b), x=5), delete("ghost", s(4, c)), restore("ghost", s(5, a))],
+    )
+    yield vector(
+        "equal_stamp_tie_break",
+        "M4",
+        "Two different values under one stamp (a misbehaving client): the larger canonical bytes win, in any order.",
+        [create("f1", s(1, a)), set_("f1", s(6, b), x=3, y=100), set_("f1", s(6, b), x=-7, y=2.5)],
+    )
+    yield vector(
+        "integral_float_is_int",
+        "M9",
+        "1.0 and 1 are one value: canonical form writes integral floats as integers; 0.5 stays a float64.",
+        [
+            create("f1", s(1, a), "stroke", geom={"pts": [0.0, 1.0, 2.5, -3.0]}, x=1.0, y=2),
+            set_("f1", s(2, a), x=1),
+            set_("f1", s(2, a), x=1.0),
+            set_("f1", s(3, b), style={"width": 2.0, "opacity": 0.5}),
+        ],
+    )
+    yield vector(
+        "unicode_text",
+        "M9",
+        "Text is any Unicode (CJK, emoji, combining marks); a tie between texts compares their UTF-8 bytes.",
+        [
+            create("t1", s(1, a), "text", geom={"text": "夢の糸 🌙 cafe\u0301", "size": 18}),
+            set_("t1", s(4, a), geom={"text": "ünïcödé ✨", "size": 18}),
+            set_("t1", s(4, a), geom={"text": "𝔡𝔯𝔢𝔞𝔪", "size": 18}),
+        ],
+    )
+    yield vector(
+        "z_ties",
+        "M7",
+        "Two fragments on one z key (both kept, painted by id); concurrent bring-to-front keys from two replicas.",
+        [
+            create("f1", s(1, a), z="V"),
+            create("f2", s(1, b), z="V"),
+            set_("f1", s(2, a), z=zorder.after_last("V", a)),
+            set_("f2", s(2, b), z=zorder.after_last("V", b)),
+            set_("f1", s(2, c), z="VV"),
+        ],
+    )
+    yield vector(
+        "live_counts_by_origin",
+        "M5",
+        "Live counts follow creates, deletes and restores per origin.",
+        [
+            create("o1", s(1, a)),
+            create("a1", s(1, "weaver-1"), origin="ai", author="w1"),
+            create("a2", s(2, "weaver-1"), "text", origin="ai", author="w1"),
+            delete("a1", s(3, a)),
+            restore("a1", s(2, b)),
+        ],
+    )
+    yield vector(
+        "inspired_by_and_style",
+        "M3",
+        "List and map registers are replaced whole, never merged element-wise.",
+        [
+            create("f1", s(1, a), inspired_by=["f0"], style={"color": "#aabbcc", "fill": "none"}),
+            set_("f1", s(2, a), inspired_by=["f0", "f9"]),
+            set_("f1", s(2, b), style={"color": "#aabbccdd"}),
+        ],
+    )
+    yield random_vector("random_300", seed=20240611, n_ops=300)
+
+
+def random_vector(name: str, seed: int, n_ops: int) -> Vector:
+    """Five replicas writing concurrently to a pool of ids, with partial knowledge of each other."""
+    rng = random.Random(seed)
+    replicas = [f"r{i}" for i in range(5)]
+    clocks = {r: Clock(r) for r in replicas}
+    kinds = {f"p{i}": rng.choice(list(GEOMS)) for i in range(24)}
+    batch: list[Wire] = []
+    for _ in range(n_ops):
+        r = rng.choice(replicas)
+        clock = clocks[r]
+        if batch and rng.random() < 0.5:  # learn of a random earlier write
+            seen = rng.choice(batch)["s"]
+            clock.observe(Stamp(seen[0], seen[1]))
+        fid = rng.choice(list(kinds))
+        kind = kinds[fid]
+        roll = rng.random()
+        if roll < 0.25:
+            batch.append(
+                create(
+                    fid,
+                    clock.tick(),
+                    kind,
+                    geom=GEOMS[kind](rng),
+                    origin=rng.choice(["organic", "ai"]),
+                    x=rng.choice([0, 1.0, 2.5, rng.randint(-999, 999)]),
+                    z=zorder.between(None, None, r),
+                )
+            )
+        elif roll < 0.75:
+            field = rng.choice(["x", "y", "geom", "style", "z", "remixable", "inspired_by"])
+            value: Any = {
+                "x": rng.choice([rng.randint(-500, 500), rng.random() * 100, 3.0]),
+                "y": rng.randint(-500, 500),
+                "geom": GEOMS[kind](rng),
+                "style": {"color": rng.choice(["#ff0000", "#00ff0080"]), "width": rng.choice([1, 2.0, 0.5])},
+                "z": zorder.between(None, None, r) if rng.random() < 0.5 else rng.choice(["A", "Vx", "k"]),
+                "remixable": rng.random() < 0.5,
+                "inspired_by": rng.sample(list(kinds), rng.randint(0, 3)),
+            }[field]
+            batch.append(set_(fid, clock.tick(), **{field: value}))
+        elif roll < 0.9:
+            batch.append(delete(fid, clock.tick()))
+        else:
+            batch.append(restore(fid, clock.tick()))
+    return vector(
+        name,
+        "M5",
+        f"{n_ops} random creates, sets, deletes and restores from 5 replicas over 24 ids (seed {seed}).",
+        batch,
+        seed=seed,
+    )
+
+
+# -- writing ----------------------------------------------------------------------
+def dumps(vec: Vector) -> str:
+    """Stable, diff-friendly JSON: one op per line."""
+    lines = ["{"]
+    for key in ("name", "rule", "description"):
+        lines.append(f"  {json.dumps(key)}: {json.dumps(vec[key], ensure_ascii=False)},")
+    lines.append(f'  "initial": {json.dumps(vec["initial"], ensure_ascii=False)},')
+    lines.append('  "orders": [')
+    for i, order in enumerate(vec["orders"]):
+        body = ",\n".join(f"    {json.dumps(op, ensure_ascii=False)}" for op in order)
+        lines.append("   [\n" + body + "\n   ]" + ("," if i < len(vec["orders"]) - 1 else ""))
+    lines.append("  ],")
+    lines.append(f'  "expected": {json.dumps(vec["expected"], ensure_ascii=False)},')
+    lines.append(f'  "digest": {json.dumps(vec["digest"])},')
+    lines.append(f'  "live_counts": {json.dumps(vec["live_counts"])}')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def rendered() -> dict[str, str]:
+    """File name -> contents of every vector."""
+    return {f"{vec['name']}.json": dumps(vec) for vec in cases()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="fail if a file is missing or differs")
+    args = parser.parse_args(argv)
+    stale = []
+    for fname, text in rendered().items():
+        path = HERE / fname
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(fname)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print("stale vectors: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
