@@ -40,21 +40,21 @@ GEOMS: dict[str, Callable[[random.Random], dict[str, Any]]] = {
 }
 
 
+DEFAULT_GEOMS: dict[str, dict[str, Any]] = {
+    "stroke": {"pts": [0, 0, 10, 5]},
+    "shape": {"shape": "rect", "w": 40, "h": 20},
+    "symbol": {"sym": "moon", "size": 32},
+    "text": {"text": "dream", "size": 16},
+}
+
+
 def s(counter: int, replica: str) -> Stamp:
     return Stamp(counter, replica)
 
 
 def create(fid: str, stamp: Stamp, kind: Any = "symbol", **extra: Any) -> Wire:
-    geom = (
-        extra.pop("geom", None)
-        or {
-            "stroke": {"pts": [0, 0, 10, 5]},
-            "shape": {"shape": "rect", "w": 40, "h": 20},
-            "symbol": {"sym": "moon", "size": 32},
-            "text": {"text": "dream", "size": 16},
-        }[kind]
-    )
-    z = extra.pop("z", "V")
+    geom: dict[str, Any] = extra.pop("geom", None) or dict(DEFAULT_GEOMS[kind])
+    z: str = extra.pop("z", "V")
     return ops.create(fid, stamp, kind=kind, geom=geom, z=z, **extra).to_wire()
 
 
