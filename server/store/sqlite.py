@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import os
 import sqlite3
 import time
@@ -140,6 +141,8 @@ class SqliteStore(Store):
             return
         rows = [(sanctuary, e.seq, e.op.stamp[1], e.op.stamp[0], e.author, e.time, e.op_bytes()) for e in entries]
         last = entries[-1].seq
+        if any(b.seq != a.seq + 1 for a, b in itertools.pairwise(entries)):
+            raise StoreError(f"seqs of a batch must be contiguous ({entries[0].seq}..{last})")  # S2
 
         def job(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
