@@ -40,7 +40,7 @@ class Weave:
 
     def add(self, kind: Any, geom: dict[str, Any], x: float = 0, y: float = 0, **kw: Any) -> str:
         fid = kw.pop("fid", None) or f"f{self.n + 1}"
-        z = kw.pop("z", None) or f"V{self.n + 1:03d}"
+        z = kw.pop("z", None) or f"V{self.n + 1:03d}V"
         self.t.apply(ops.create(fid, self._stamp(), kind=kind, geom=geom, x=x, y=y, z=z, **kw))
         return fid
 

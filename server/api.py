@@ -1,0 +1,475 @@
+"""The HTTP API: sanctuaries, their tapestry (JSON, SVG, PNG, at any seq), history and checkpoints.
+
+Every answer under ``/api/`` is JSON (or an image); every error is
+``{"error": {"code": ..., "message": ...}}`` with its HTTP status. Codes:
+``bad_request`` (400), ``not_found`` (404), ``method_not_allowed`` (405),
+``conflict`` (409), ``too_large`` (413), ``shutting_down`` (503),
+``internal`` (500).
+
+Routes::
+
+    GET  /healthz                                   liveness (503 while shutting down)
+    GET  /metrics                                   Prometheus exposition
+    GET  /api/symbols                               the dream symbol catalogue (cacheable)
+    GET  /api/sanctuaries[?limit=N]                 [{id, title, participants, fragments, organic, ai, last_seq}]
+    POST /api/sanctuaries {"title"} | {"id"[, "title"]}   create (201); the id of a title is its slug, made unique
+    GET  /api/sanctuaries/{id}                      fragments by origin, contributors, last_seq, participants
+    GET  /api/sanctuaries/{id}/tapestry.json[?at=SEQ]        {seq, digest, snapshot}
+    GET  /api/sanctuaries/{id}/tapestry.svg[?at=SEQ&threads=1]
+    GET  /api/sanctuaries/{id}/tapestry.png[?at=SEQ&width=PX&threads=1]
+    GET  /api/sanctuaries/{id}/ops?since=SEQ&limit=N         {ops: [{seq, op, author, time}], next}
+    POST /api/sanctuaries/{id}/checkpoints {"name"[, "seq"]} 201 {id, name, seq, time}
+    GET  /api/sanctuaries/{id}/checkpoints[?limit=N&before=ID]   newest first
+
+``?at=SEQ`` is the state after op ``SEQ``; a seq past the end means "now",
+and every answer says which seq it shows. Renders carry an ETag built from
+that seq, so a browser revalidating an unchanged tapestry costs a 304 and no
+rendering. Rendering runs in worker threads, at most two at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import secrets
+import time
+import unicodedata
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+import dreamloom
+from dreamloom.protocol import Tapestry
+from dreamloom.protocol.symbols import GLYPH_BOX, load_symbols
+from dreamloom.protocol.validate import ID_RE
+
+from .app import CONFIG, HUB, METRICS
+from .hub import Hub
+from .render import render_png, render_svg
+from .store import SanctuaryInfo
+
+log = logging.getLogger("dreamloom.api")
+
+MAX_LIMIT = 1000
+MAX_BODY = 16 * 1024
+MAX_TITLE = 120
+MAX_CHECKPOINT_NAME = 120
+MAX_SEQ = 2**53
+MAX_PNG_WIDTH = 4096
+RENDER_SLOTS = 2
+#: Bumped whenever rendering changes, so cached images are revalidated.
+RENDER_VERSION = "1"
+
+
+@dataclass
+class ApiState:
+    """What the API keeps per app: render slots, a creation lock, and summaries of unloaded sanctuaries."""
+
+    render_slots: asyncio.Semaphore
+    create_lock: asyncio.Lock
+    summaries: OrderedDict[tuple[str, int], tuple[int, int]]
+    started: float
+
+
+_STATE = web.AppKey("api_state", ApiState)
+
+
+class ApiError(Exception):
+    """An error answered as JSON with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+_STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "too_large"}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return _json({"error": {"code": code, "message": message}}, status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
+    """Answer every error under ``/api/`` as JSON; other paths keep aiohttp's own answers."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400:
+            raise
+        return _error(exc.status, _STATUS_CODES.get(exc.status, "bad_request"), exc.reason)
+    except Exception:
+        if not request.path.startswith("/api/"):
+            raise
+        log.exception("API request %s %s failed", request.method, request.path)
+        return _error(500, "internal", "internal server error")
+
+
+# -- parameters ------------------------------------------------------------------
+_DIGITS = re.compile(r"[0-9]{1,16}\Z")
+
+
+def _int(request: web.Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not _DIGITS.match(raw) or not lo <= int(raw) <= hi:
+        raise ApiError(400, "bad_request", f"{name} must be an integer in [{lo}, {hi}]")
+    return int(raw)
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "0").lower()
+    if raw not in ("0", "1", "true", "false", ""):
+        raise ApiError(400, "bad_request", f"{name} must be 1 or 0")
+    return raw in ("1", "true")
+
+
+def _sanctuary_id(request: web.Request) -> str:
+    name = request.match_info["id"]
+    if not 0 < len(name) <= request.app[CONFIG].limits.max_id_len or not ID_RE.match(name):
+        raise ApiError(400, "bad_request", "invalid sanctuary id")
+    return name
+
+
+async def _info(hub: Hub, name: str) -> SanctuaryInfo:
+    info = await hub.store.get_sanctuary(name)
+    if info is None:
+        raise ApiError(404, "not_found", f"no sanctuary {name!r}")
+    return info
+
+
+def _current_seq(hub: Hub, info: SanctuaryInfo) -> int:
+    live = hub.loaded(info.id)
+    return max(info.last_seq, live.seq if live is not None else 0)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body may hold at most {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body may hold at most {MAX_BODY} bytes")
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_request", "the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    return data
+
+
+def _text(data: dict[str, Any], key: str, max_len: int) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "bad_request", f"{key} must be a string")
+    value = " ".join(value.split())
+    if not 0 < len(value) <= max_len or any(unicodedata.category(c) == "Cc" for c in value):
+        raise ApiError(400, "bad_request", f"{key} must be 1..{max_len} printable characters")
+    return value
+
+
+# -- summaries -------------------------------------------------------------------
+def _counts(tapestry: Tapestry) -> tuple[int, int]:
+    return tapestry.live_counts["organic"], tapestry.live_counts["ai"]
+
+
+async def _live_counts(request: web.Request, info: SanctuaryInfo) -> tuple[int, int]:
+    """Live fragments by origin: from memory when loaded, else from a small cache keyed by last seq."""
+    hub = request.app[HUB]
+    live = hub.loaded(info.id)
+    if live is not None:
+        return _counts(live.tapestry)
+    state = request.app[_STATE]
+    key = (info.id, info.last_seq)
+    hit = state.summaries.get(key)
+    if hit is None:
+        tapestry, _ = await hub.tapestry_at(info.id, None)
+        hit = state.summaries[key] = _counts(tapestry)
+        while len(state.summaries) > 4096:
+            state.summaries.popitem(last=False)
+    else:
+        state.summaries.move_to_end(key)
+    return hit
+
+
+async def _listing(request: web.Request, info: SanctuaryInfo) -> dict[str, Any]:
+    organic, ai = await _live_counts(request, info)
+    hub = request.app[HUB]
+    return {
+        "id": info.id,
+        "title": info.title,
+        "created": info.created,
+        "participants": hub.participants(info.id),
+        "fragments": organic + ai,
+        "organic": organic,
+        "ai": ai,
+        "last_seq": _current_seq(hub, info),
+    }
+
+
+# -- handlers --------------------------------------------------------------------
+async def healthz(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    body = {
+        "status": "shutting_down" if hub.closing else "ok",
+        "version": dreamloom.__version__,
+        "uptime": round(time.monotonic() - request.app[_STATE].started, 3),
+        "sanctuaries_loaded": len(hub.live()),
+        "connections": sum(len(s.sessions) for s in hub.live()),
+    }
+    return _json(body, 503 if hub.closing else 200)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    m = request.app[METRICS]
+    return web.Response(body=m.render(), headers={"Content-Type": m.content_type})
+
+
+_SYMBOLS_CACHE: list[tuple[bytes, str]] = []
+
+
+def _symbols_body() -> tuple[bytes, str]:
+    if not _SYMBOLS_CACHE:
+        catalogue = {"version": 1, "box": GLYPH_BOX, "symbols": [s.to_data() for s in load_symbols().values()]}
+        body = orjson.dumps(catalogue)
+        _SYMBOLS_CACHE.append((body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'))
+    return _SYMBOLS_CACHE[0]
+
+
+async def symbols(request: web.Request) -> web.Response:
+    body, etag = _symbols_body()
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+async def list_sanctuaries(request: web.Request) -> web.Response:
+    limit = _int(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
+    infos = await request.app[HUB].store.list_sanctuaries()
+    return _json([await _listing(request, info) for info in infos[-(limit or MAX_LIMIT) :]])
+
+
+def slugify(title: str, max_len: int = 40) -> str:
+    """A URL-friendly id from a title: lowercase ASCII words joined by dashes."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:max_len].strip("-")
+    return slug or "sanctuary"
+
+
+async def _unique_id(hub: Hub, slug: str) -> str:
+    candidate = slug
+    for n in range(2, 52):
+        if await hub.store.get_sanctuary(candidate) is None:
+            return candidate
+        candidate = f"{slug}-{n}"
+    # a very popular title: stop probing in order and pick a random suffix
+    for _ in range(10):
+        candidate = f"{slug}-{secrets.token_hex(3)}"
+        if await hub.store.get_sanctuary(candidate) is None:
+            return candidate
+    raise ApiError(409, "conflict", "could not find a free id for this title")
+
+
+async def create_sanctuary(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    if hub.closing:
+        raise ApiError(503, "shutting_down", "server is shutting down")
+    data = await _body(request)
+    unknown = set(data) - {"id", "title"}
+    if unknown:
+        raise ApiError(400, "bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
+    title = _text(data, "title", MAX_TITLE)
+    wanted = data.get("id")
+    if wanted is not None and (
+        not isinstance(wanted, str)
+        or not 0 < len(wanted) <= request.app[CONFIG].limits.max_id_len
+        or not ID_RE.match(wanted)
+    ):
+        raise ApiError(400, "bad_request", "id may contain only letters, digits and _ . : - (at most 64)")
+    if title is None and wanted is None:
+        raise ApiError(400, "bad_request", "give a title or an id")
+    async with request.app[_STATE].create_lock:
+        if wanted is not None:
+            if await hub.store.get_sanctuary(wanted) is not None:
+                raise ApiError(409, "conflict", f"sanctuary {wanted!r} already exists")
+            name = wanted
+        else:
+            assert title is not None
+            name = await _unique_id(hub, slugify(title))
+        info = await hub.store.ensure_sanctuary(name, title or name)
+    body = await _listing(request, info)
+    return _json(body, 201, {"Location": f"/api/sanctuaries/{name}"})
+
+
+async def get_sanctuary(request: web.Request) -> web.Response:
+    name = _sanctuary_id(request)
+    hub = request.app[HUB]
+    info = await _info(hub, name)
+    tapestry, seq = await hub.tapestry_at(name, None)
+    contributors: Counter[tuple[str, str]] = Counter()
+    deleted = 0
+    for frag in tapestry.fragments(include_deleted=True):
+        if frag.deleted:
+            deleted += 1
+        else:
+            contributors[(frag.author, frag.origin)] += 1
+    organic, ai = _counts(tapestry)
+    top = sorted(contributors.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LIMIT]
+    return _json(
+        {
+            "id": name,
+            "title": info.title,
+            "created": info.created,
+            "fragments": {"organic": organic, "ai": ai, "deleted": deleted, "total": organic + ai + deleted},
+            "contributors": [{"author": a, "origin": o, "fragments": n} for (a, o), n in top],
+            "last_seq": seq,
+            "participants": hub.participants(name),
+        }
+    )
+
+
+async def _tapestry(request: web.Request) -> tuple[str, Tapestry, int]:
+    name = _sanctuary_id(request)
+    at = _int(request, "at", None, 0, MAX_SEQ)
+    hub = request.app[HUB]
+    await _info(hub, name)
+    try:
+        tapestry, seq = await hub.tapestry_at(name, at)
+    except KeyError:
+        raise ApiError(404, "not_found", f"no sanctuary {name!r}") from None
+    return name, tapestry, seq
+
+
+async def tapestry_json(request: web.Request) -> web.Response:
+    _, tapestry, seq = await _tapestry(request)
+    return _json({"seq": seq, "digest": tapestry.digest(), "snapshot": tapestry.to_data()})
+
+
+async def _seq_for_etag(request: web.Request) -> int:
+    """The seq a render would show, known before loading anything (for a cheap 304)."""
+    name = _sanctuary_id(request)
+    hub = request.app[HUB]
+    info = await _info(hub, name)
+    now = _current_seq(hub, info)
+    at = _int(request, "at", None, 0, MAX_SEQ)
+    return now if at is None else min(at, now)
+
+
+async def _render(
+    request: web.Request, variant: str, content_type: str, draw: Callable[[Tapestry], bytes]
+) -> web.Response:
+    seq = await _seq_for_etag(request)
+    etag = f'W/"{RENDER_VERSION}-{seq}-{variant}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    _, tapestry, shown = await _tapestry(request)
+    headers["ETag"] = f'W/"{RENDER_VERSION}-{shown}-{variant}"'
+    headers["X-Dreamloom-Seq"] = str(shown)
+    async with request.app[_STATE].render_slots:
+        body = await asyncio.to_thread(draw, tapestry)
+    return web.Response(body=body, content_type=content_type, headers=headers)
+
+
+async def tapestry_svg(request: web.Request) -> web.Response:
+    threads = _flag(request, "threads")
+    return await _render(
+        request, f"svg-t{int(threads)}", "image/svg+xml", lambda t: render_svg(t, threads=threads).encode()
+    )
+
+
+async def tapestry_png(request: web.Request) -> web.Response:
+    threads = _flag(request, "threads")
+    width = _int(request, "width", None, 1, MAX_PNG_WIDTH)
+    return await _render(
+        request,
+        f"png-t{int(threads)}-w{width or 0}",
+        "image/png",
+        lambda t: render_png(t, width=width, threads=threads),
+    )
+
+
+async def op_history(request: web.Request) -> web.Response:
+    name = _sanctuary_id(request)
+    since = _int(request, "since", 0, 0, MAX_SEQ) or 0
+    limit = _int(request, "limit", 200, 1, MAX_LIMIT) or 200
+    hub = request.app[HUB]
+    info = await _info(hub, name)
+    entries = await hub.store.read_ops(name, since, limit=limit)
+    last = _current_seq(hub, info)
+    more = len(entries) == limit and entries[-1].seq < last
+    return _json(
+        {
+            "ops": [{"seq": e.seq, "op": e.op.to_wire(), "author": e.author, "time": e.time} for e in entries],
+            "next": entries[-1].seq if more else None,
+        }
+    )
+
+
+def _checkpoint(record: Any) -> dict[str, Any]:
+    return {"id": record.id, "name": record.data.get("name"), "seq": record.data.get("seq"), "time": record.time}
+
+
+async def create_checkpoint(request: web.Request) -> web.Response:
+    name = _sanctuary_id(request)
+    hub = request.app[HUB]
+    info = await _info(hub, name)
+    data = await _body(request)
+    unknown = set(data) - {"name", "seq"}
+    if unknown:
+        raise ApiError(400, "bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
+    label = _text(data, "name", MAX_CHECKPOINT_NAME)
+    if label is None:
+        raise ApiError(400, "bad_request", "a checkpoint needs a name")
+    now = _current_seq(hub, info)
+    seq = data.get("seq", now)
+    if type(seq) is not int or not 0 <= seq <= now:
+        raise ApiError(400, "bad_request", f"seq must be an integer in [0, {now}]")
+    record = await hub.store.add_record(name, "checkpoint", {"name": label, "seq": seq})
+    return _json(_checkpoint(record), 201)
+
+
+async def list_checkpoints(request: web.Request) -> web.Response:
+    name = _sanctuary_id(request)
+    limit = _int(request, "limit", 100, 1, MAX_LIMIT) or 100
+    before = _int(request, "before", None, 1, MAX_SEQ)
+    hub = request.app[HUB]
+    await _info(hub, name)
+    records = await hub.store.records(name, "checkpoint", limit=limit, before=before)
+    return _json([_checkpoint(r) for r in records])
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the HTTP API to the app (called while the app is built, before it starts)."""
+    app[_STATE] = ApiState(asyncio.Semaphore(RENDER_SLOTS), asyncio.Lock(), OrderedDict(), time.monotonic())
+    app.middlewares.append(json_errors)
+    r = app.router
+    r.add_get("/healthz", healthz)
+    r.add_get("/metrics", metrics)
+    r.add_get("/api/symbols", symbols)
+    r.add_get("/api/sanctuaries", list_sanctuaries)
+    r.add_post("/api/sanctuaries", create_sanctuary)
+    base = "/api/sanctuaries/{id}"
+    r.add_get(base, get_sanctuary)
+    r.add_get(base + "/tapestry.json", tapestry_json)
+    r.add_get(base + "/tapestry.svg", tapestry_svg)
+    r.add_get(base + "/tapestry.png", tapestry_png)
+    r.add_get(base + "/ops", op_history)
+    r.add_post(base + "/checkpoints", create_checkpoint)
+    r.add_get(base + "/checkpoints", list_checkpoints)
