@@ -334,8 +334,11 @@ class Sanctuary:
             if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
                 self._seq_of = {e.op.stamp: e.seq for e in self._recent}
             self.last_change = time.time()
-            frame = Ops(tuple(e.op for e in batch.entries), seq=batch.entries[0].seq)
-            self._broadcast(frame)
+            # A frame carries at most max_ops_per_batch ops: clients decode broadcasts with that limit (W4).
+            step = self.config.limits.max_ops_per_batch
+            for i in range(0, len(batch.entries), step):
+                chunk = batch.entries[i : i + step]
+                self._broadcast(Ops(tuple(e.op for e in chunk), seq=chunk[0].seq))
             self.metrics.broadcast_latency.observe(time.perf_counter() - committed)
         for session, acks in batch.acks.items():
             if acks:
