@@ -148,6 +148,10 @@ class Outbox:
             if e.group == group:
                 e.held = False
 
+    def in_flight(self) -> int:
+        """How many entries are sent and not yet answered."""
+        return sum(1 for e in self._entries.values() if e.sent)
+
     def has_unsent(self) -> bool:
         """Whether ``take`` would return something."""
         return any(not e.sent and not e.held for e in self._entries.values())

@@ -78,6 +78,8 @@ _TRANSIENT: Final = frozenset({1006, 1011, 1012, 1013, 1014})
 #: Handshake statuses worth retrying (the server is starting, overloaded or throttling).
 _RETRY_STATUS: Final = frozenset({408, 425, 429})
 _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
+#: Most ops in flight (sent, not yet answered). A rate refusal halves the window; acks reopen it.
+_MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
 
 
 class _Dropped(Exception):
@@ -133,6 +135,7 @@ class Session:
         self._presence_dirty = False
         self._presence_sent = 0.0
         self._pause_until = 0.0
+        self._window = _MAX_WINDOW
         self._fresh = False
         self._last_error: Error | None = None
         self._wake = asyncio.Event()
@@ -435,7 +438,11 @@ class Session:
             self.replica.note_ack(stamp, seq)
             if not entry.future.done():
                 entry.future.set_result(seq)
-        self._retry.reset()
+        self._window = min(_MAX_WINDOW, self._window + len(msg.acks))
+        if asyncio.get_running_loop().time() >= self._pause_until:
+            self._retry.reset()
+        if self.outbox.has_unsent():
+            self._wake.set()
 
     def _on_reject(self, msg: Reject) -> None:
         entry = self.outbox.pop(msg.stamp)
@@ -443,7 +450,7 @@ class Session:
             return
         self.replica.drop_local(msg.stamp)
         if msg.code in BACK_OFF:
-            self._hold()
+            self._hold(msg.code in RETRYABLE)
         if msg.code in RETRYABLE and entry.attempts < self._max_retries:
             entry.attempts += 1
             retry = Op(entry.op.t, entry.op.id, self.clock.tick(), entry.op.fields)
@@ -457,10 +464,14 @@ class Session:
             entry.future.set_exception(error)
         self._emit(error)
 
-    def _hold(self) -> None:
+    def _hold(self, rate: bool) -> None:
         now = asyncio.get_running_loop().time()
         if now >= self._pause_until:
             self._pause_until = now + self._retry.next()
+            if rate:
+                # Sending faster than the server admits only earns more refusals: keep fewer
+                # ops in flight (and so smaller batches, which also fit a small burst).
+                self._window = max(1, min(self._window, self.outbox.in_flight()) // 2)
 
     # -- writing ------------------------------------------------------------------
     async def _write(self, ws: ClientConnection) -> None:
@@ -472,7 +483,10 @@ class Session:
                 hold = self._pause_until - loop.time()
                 if hold > 0:
                     await asyncio.sleep(hold)  # a back-off the server asked for, not a synchronisation
-                while batch := self.outbox.take(DEFAULT_LIMITS.max_ops_per_batch, _MAX_BATCH_BYTES):
+                while (room := self._window - self.outbox.in_flight()) > 0:
+                    batch = self.outbox.take(min(room, DEFAULT_LIMITS.max_ops_per_batch), _MAX_BATCH_BYTES)
+                    if not batch:
+                        break
                     await ws.send(self._frame(Ops(tuple(e.op for e in batch))))
             if self._presence_dirty:
                 wait = self._presence_sent + self._presence_interval - loop.time()

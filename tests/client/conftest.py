@@ -1,0 +1,21 @@
+"""Fixtures of the weaver SDK tests: a real server in-process and fast back-offs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dreamloom.client.testing import serve_in_process
+
+#: Every wait of these tests, scaled for slow machines by DREAMLOOM_TIMEOUT_FACTOR.
+WAIT = 10.0 * float(os.environ.get("DREAMLOOM_TIMEOUT_FACTOR", "1"))
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Any]:
+    async with serve_in_process(data_dir=tmp_path) as srv:
+        yield srv

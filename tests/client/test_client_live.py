@@ -1,0 +1,224 @@
+"""The SDK against a real in-process server: events, rejections, retries, resume, convergence."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import WAIT
+
+from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
+from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, serve_in_process
+from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
+
+
+class Recorder(Weaver):
+    """Records every event it is given."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**fast_backoff(), **options)
+        self.events: list[object] = []
+        self.rejections: list[Rejected] = []
+
+    async def on_ready(self, event: Ready) -> None:
+        self.events.append(event)
+
+    async def on_fragment_added(self, event: FragmentEvent) -> None:
+        self.events.append(event)
+
+    async def on_fragment_changed(self, event: FragmentEvent) -> None:
+        self.events.append(event)
+
+    async def on_fragment_deleted(self, event: FragmentEvent) -> None:
+        self.events.append(event)
+
+    async def on_peer_joined(self, event: PeerEvent) -> None:
+        self.events.append(event)
+
+    async def on_peer_left(self, event: PeerEvent) -> None:
+        self.events.append(event)
+
+    async def on_presence(self, event: PeerEvent) -> None:
+        self.events.append(event)
+
+    async def on_rejected(self, error: Rejected) -> None:
+        self.rejections.append(error)
+
+    async def on_disconnect(self, event: Disconnect) -> None:
+        self.events.append(event)
+
+    def fragment_events(self, fid: str) -> list[FragmentEvent]:
+        return [e for e in self.events if isinstance(e, FragmentEvent) and e.id == fid]
+
+
+async def server_tapestry(server: Any, sanctuary: str) -> Tapestry:
+    tapestry: Tapestry = (await server.hub.sanctuary(sanctuary)).tapestry
+    return tapestry
+
+
+async def test_events_carry_who_did_what_and_presence(server: Any) -> None:
+    rec = Recorder(name="recorder")
+    async with rec.connect(server.url, "events"), dreamer(server.url, "events", name="ada") as ada:
+        assert ada.identity is not None
+        assert rec.identity is not None
+        await rec.wait_until(lambda: any(p.name == "ada" for p in rec.peers.values()), WAIT)
+        stroke = ada.add_stroke([0, 0, 10, 5], x=3, y=4, style={"color": "#ff7a90"})
+        await stroke
+        ada.update(stroke.id, x=50)
+        ada.delete(stroke.id)
+        ada.restore(stroke.id)
+        await ada.flush(WAIT)
+        ada.show_cursor(12, 34)
+        await rec.wait_until(lambda: len(rec.fragment_events(stroke.id)) == 4, WAIT)
+        added, changed, deleted, restored = rec.fragment_events(stroke.id)
+        assert [added.action, changed.action, deleted.action, restored.action] == [
+            "added",
+            "changed",
+            "deleted",
+            "restored",
+        ]
+        for event in (added, changed, deleted, restored):
+            assert event.author == ada.identity.id
+            assert event.origin == ada.identity.origin
+            assert not event.mine
+        assert changed.fields == ("x",)
+        assert changed.fragment.x == 50
+        assert added.fragment.style["color"] == "#ff7a90"
+        assert added.seq is not None
+        assert rec.tapestry.changed_at(stroke.id) == restored.seq
+        await rec.wait_until(
+            lambda: any(
+                isinstance(e, PeerEvent) and e.action == "moved" and e.peer.cursor == (12, 34) for e in rec.events
+            ),
+            WAIT,
+        )
+
+
+async def test_peers_see_joins_and_leaves(server: Any) -> None:
+    rec = Recorder()
+    async with rec.connect(server.url, "hall"):
+        async with dreamer(server.url, "hall", name="bo"):
+            await rec.wait_until(lambda: any(p.name == "bo" for p in rec.peers.values()), WAIT)
+        await rec.wait_until(lambda: not rec.peers, WAIT)
+    actions = [e.action for e in rec.events if isinstance(e, PeerEvent) and e.peer.name == "bo"]
+    assert actions[0] == "joined"
+    assert actions[-1] == "left"
+
+
+async def test_a_rejected_op_raises_the_typed_error_and_reaches_on_rejected(server: Any) -> None:
+    rec = Recorder()
+    async with rec.connect(server.url, "strict"):
+        with pytest.raises(Rejected) as info:
+            await rec.update("no-such-fragment", x=1)
+        assert info.value.code is ErrorCode.UNKNOWN_FRAGMENT
+        assert info.value.fragment_id == "no-such-fragment"
+        assert info.value.reason
+        await rec.wait_until(lambda: bool(rec.rejections), WAIT)
+        assert rec.rejections[0].code is ErrorCode.UNKNOWN_FRAGMENT
+        assert "no-such-fragment" not in rec.tapestry  # the optimistic write was taken back
+        assert rec.tapestry.pending == 0
+
+
+async def test_rate_limited_ops_are_retried_until_they_land(tmp_path: Path) -> None:
+    async with serve_in_process(data_dir=tmp_path, ops_rate=100.0, ops_burst=8.0) as server:
+        rec = Recorder()
+        async with rec.connect(server.url, "busy"):
+            actions = []
+            for i in range(40):
+                actions.append(rec.add_symbol("star", i * 10, 0))
+                await asyncio.sleep(0)  # let the writer send them as several messages
+            seqs = await asyncio.wait_for(asyncio.gather(*actions), 3 * WAIT)
+            assert len(set(seqs)) == 40
+            assert rec.rejections == []
+            assert any(a.op.stamp.counter != int(a.id.rsplit(".", 1)[1]) for a in actions), "nothing was rate limited"
+            server_t = await server_tapestry(server, "busy")
+            assert sorted(f.id for f in server_t.fragments()) == sorted(a.id for a in actions)
+
+
+async def test_a_final_close_code_stops_with_a_typed_error(server: Any) -> None:
+    rec = Recorder()
+    task = asyncio.create_task(rec.serve(server.url, "moderated"))
+    await rec.wait_until(lambda: rec.connected, WAIT)
+    sanctuary = await server.hub.sanctuary("moderated")
+    sanctuary.sessions[rec._session.sid].close(CloseCode.KICKED, "kicked by the steward")
+    with pytest.raises(Closed) as info:
+        await asyncio.wait_for(task, WAIT)
+    assert info.value.code == CloseCode.KICKED
+    final = [e for e in rec.events if isinstance(e, Disconnect)]
+    assert final
+    assert final[-1].reconnecting is False
+    assert final[-1].code == CloseCode.KICKED
+
+
+async def test_ops_made_while_disconnected_arrive_once_after_reconnect(tmp_path: Path) -> None:
+    async with serve_in_process(data_dir=tmp_path) as server:
+        rec = Recorder()
+        async with rec.connect(server.url, "offline"):
+            first = await rec.add_text("before", 0, 0)
+            await server.stop()
+            await rec.wait_until(lambda: not rec.connected, WAIT)
+            queued = [rec.add_symbol("moon", 10 * i, 10) for i in range(5)]
+            assert all(a.id in rec.tapestry for a in queued)  # applied optimistically meanwhile
+            await server.start()
+            seqs = await asyncio.wait_for(asyncio.gather(*queued), WAIT)
+            assert seqs == sorted(seqs)
+            assert seqs[0] > first
+            server_t = await server_tapestry(server, "offline")
+            assert len(server_t) == 6
+            await rec.wait_until(lambda: rec.seq == max(seqs) and rec.tapestry.pending == 0, WAIT)
+            assert rec.tapestry.confirmed.encode() == server_t.encode()
+            ready = [e for e in rec.events if isinstance(e, Ready)]
+            assert [r.resumed for r in ready] == [False, True]
+
+
+async def _random_workload(person: Dreamer, rng: random.Random, n: int) -> None:
+    for _ in range(n):
+        live = [f.id for f in person.tapestry]
+        roll = rng.random()
+        if roll < 0.45 or not live:
+            kind = rng.choice(["stroke", "symbol", "text", "shape"])
+            x, y = rng.uniform(-500, 500), rng.uniform(-500, 500)
+            if kind == "stroke":
+                person.add_stroke([rng.uniform(-50, 50) for _ in range(8)], x=x, y=y, style={"color": "#5cd3ff"})
+            elif kind == "symbol":
+                person.add_symbol(
+                    rng.choice(["moon", "star", "key"]), x, y, inspired_by=rng.sample(live, min(2, len(live)))
+                )
+            elif kind == "text":
+                person.add_text(rng.choice(["tide", "door", "owl"]), x, y)
+            else:
+                person.add_shape(rng.choice(["rect", "ellipse", "line", "arrow"]), x, y, 30, -20)
+        elif roll < 0.8:
+            person.update(rng.choice(live), x=rng.randint(-99, 99), y=rng.uniform(-1, 1))
+        elif roll < 0.9:
+            person.delete(rng.choice(live))
+        else:
+            with person.batch():
+                for fid in rng.sample(live, min(3, len(live))):
+                    person.bring_to_front(fid)
+        if rng.random() < 0.3:
+            await asyncio.sleep(0)  # interleave the clients' messages
+
+
+async def test_replicas_equal_the_server_tapestry_byte_for_byte_after_a_random_workload(server: Any) -> None:
+    rng = random.Random(2024)
+    async with (
+        dreamer(server.url, "fuzz", name="a") as a,
+        dreamer(server.url, "fuzz", name="b") as b,
+        dreamer(server.url, "fuzz", name="c") as c,
+    ):
+        people = [a, b, c]
+        await asyncio.gather(*(_random_workload(p, random.Random(rng.random()), 120) for p in people))
+        await asyncio.gather(*(p.flush(WAIT) for p in people))
+        server_t = await server_tapestry(server, "fuzz")
+        seq = (await server.hub.sanctuary("fuzz")).seq
+        for p in people:
+            await p.wait_until(lambda p=p: p.seq == seq and p.tapestry.pending == 0, WAIT)
+        expected = server_t.encode()
+        assert len(server_t) > 50
+        for p in people:
+            assert p.tapestry.confirmed.encode() == expected
+            assert p.tapestry.view.encode() == expected

@@ -1,0 +1,327 @@
+"""Units of the weaver SDK that need no server: URLs, back-off, outbox, replica, CLI parsing."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import random
+
+import pytest
+
+from dreamloom.client import Backoff, Box, Weaver, sanctuary_url
+from dreamloom.client.cli import main as weave_main
+from dreamloom.client.cli import parse_option
+from dreamloom.client.errors import Rejected
+from dreamloom.client.outbox import Outbox
+from dreamloom.client.replica import Replica
+from dreamloom.protocol import ErrorCode, Op, Stamp, Tapestry, UsageError, ops
+
+MODULES = [
+    "dreamloom.client.backoff",
+    "dreamloom.client.geometry",
+    "dreamloom.client.urls",
+    "dreamloom.client.cli",
+    "dreamloom.client.weavers",
+    "dreamloom.client.weavers.kaleidoscope",
+    "dreamloom.client.weavers.interpreter",
+    "dreamloom.client.weavers.harmonizer",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_every_public_name_has_a_docstring_with_an_example() -> None:
+    import dreamloom.client as sdk
+
+    missing = []
+    for name in sdk.__all__:
+        obj = getattr(sdk, name)
+        if name in ("ErrorCode", "Fragment", "Identity"):
+            continue  # re-exported from the protocol
+        doc = obj.__doc__ or ""
+        if "Example" not in doc and ">>>" not in doc:
+            missing.append(name)
+    for attr, value in vars(Weaver).items():
+        if attr.startswith("_") or (not callable(value) and not isinstance(value, property)):
+            continue
+        doc = getattr(value, "__doc__", "") or ""
+        if "Example" not in doc:
+            missing.append(f"Weaver.{attr}")
+    assert missing == []
+
+
+# -- URLs ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "sanctuary", "expected"),
+    [
+        ("http://127.0.0.1:8765", "dreams", "ws://127.0.0.1:8765/ws/dreams"),
+        ("https://loom.example/", "dreams", "wss://loom.example/ws/dreams"),
+        ("ws://h:1/prefix", "a b", "ws://h:1/prefix/ws/a%20b"),
+        ("wss://h/ws/night", None, "wss://h/ws/night"),
+        ("ws://h/ws/night/", "night", "ws://h/ws/night"),
+    ],
+)
+def test_sanctuary_url_derives_the_socket_path(url: str, sanctuary: str | None, expected: str) -> None:
+    assert sanctuary_url(url, sanctuary)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "sanctuary"), [("ftp://h", "a"), ("http://h", None), ("ws://h/ws/a", "b"), ("h:1", "a")]
+)
+def test_sanctuary_url_refuses_what_it_cannot_use(url: str, sanctuary: str | None) -> None:
+    with pytest.raises(UsageError):
+        sanctuary_url(url, sanctuary)
+
+
+# -- back-off -----------------------------------------------------------------
+def test_backoff_grows_with_jitter_up_to_its_cap_and_resets() -> None:
+    b = Backoff(0.1, 1.0, rng=random.Random(1))
+    delays = [b.next() for _ in range(8)]
+    for i, d in enumerate(delays):
+        step = min(1.0, 0.1 * 2**i)
+        assert step / 2 <= d <= step
+    assert len(set(delays)) == len(delays)  # jittered, not a fixed ladder
+    b.reset()
+    assert b.next() <= 0.1
+
+
+# -- outbox -------------------------------------------------------------------
+def _op(counter: int, fid: str = "f") -> Op:
+    return ops.set_fields(f"{fid}{counter}", Stamp(counter, "me"), x=counter)
+
+
+async def test_outbox_keeps_batches_whole_and_splits_only_what_cannot_fit() -> None:
+    box = Outbox()
+    box.add([(_op(1), 10), (_op(2), 10)])
+    box.add([(_op(3), 10), (_op(4), 10), (_op(5), 10)])
+    box.add([(_op(6), 10)])
+    first = box.take(max_ops=4, max_bytes=1000)
+    assert [e.op.stamp.counter for e in first] == [1, 2]  # the second group would not fit whole
+    second = box.take(max_ops=4, max_bytes=1000)
+    assert [e.op.stamp.counter for e in second] == [3, 4, 5, 6]
+    assert box.take(4, 1000) == []
+    big = Outbox()
+    big.add([(_op(i), 10) for i in range(1, 8)])
+    assert [len(big.take(3, 1000)) for _ in range(4)] == [3, 3, 1, 0]
+
+
+async def test_outbox_holds_a_batch_until_released_and_resends_after_reconnect() -> None:
+    box = Outbox()
+    group = box.new_group()
+    actions = box.add([(_op(1), 5)], group, held=True)
+    assert not box.has_unsent()
+    box.release(group)
+    assert [e.op.stamp.counter for e in box.take(10, 100)] == [1]
+    box.unsend_all()
+    assert [e.op.stamp.counter for e in box.take(10, 100)] == [1]
+    entry = box.pop(Stamp(1, "me"))
+    assert entry is not None
+    entry.future.set_result(42)
+    assert await actions[0] == 42
+    assert box.empty.is_set()
+
+
+async def test_outbox_requeue_moves_an_op_to_the_end_under_its_new_stamp() -> None:
+    box = Outbox()
+    box.add([(_op(1), 5), (_op(2), 5)])
+    entries = box.take(10, 100)
+    box.requeue(entries[0], Op("s", "f1", Stamp(3, "me"), {"x": 1}))
+    assert box.pop(Stamp(1, "me")) is None
+    assert [e.op.stamp for e in box.take(10, 100)] == [Stamp(3, "me")]
+
+
+async def test_failed_actions_raise_the_typed_error() -> None:
+    box = Outbox()
+    (action,) = box.add([(_op(1), 5)])
+    box.fail_all(Rejected(ErrorCode.UNKNOWN_FRAGMENT, "no such fragment", fragment_id="f1"))
+    with pytest.raises(Rejected) as info:
+        await action
+    assert info.value.code is ErrorCode.UNKNOWN_FRAGMENT
+
+
+# -- replica ------------------------------------------------------------------
+def _create(fid: str, counter: int, replica: str, **kw: object) -> Op:
+    fields: dict[str, object] = {"kind": "symbol", "geom": {"sym": "moon", "size": 40}, "z": "V"}
+    fields.update(kw)
+    return ops.create(fid, Stamp(counter, replica), **fields)  # type: ignore[arg-type]
+
+
+def test_local_ops_show_at_once_and_leave_the_overlay_when_confirmed() -> None:
+    r = Replica("me")
+    local = _create("a", 1, "me", author="", origin="organic")
+    r.apply_local(local)
+    assert "a" in r
+    assert r.confirmed.get("a") is None
+    # The server stamps provenance: the confirmed op differs from the local one.
+    confirmed = local.with_fields({**local.fields, "author": "w-1", "origin": "ai"})
+    event = r.apply_remote(confirmed, 1)
+    assert event is not None
+    assert event.action == "added"
+    assert event.mine
+    assert event.origin == "ai"
+    assert r.pending == 0
+    assert r.view is r.confirmed
+    assert r.get("a") is not None
+    assert r.get("a").origin == "ai"
+
+
+def test_a_rejected_local_op_is_taken_back() -> None:
+    r = Replica("me")
+    r.apply_remote(_create("a", 1, "other", x=5), 1)
+    move = ops.set_fields("a", Stamp(2, "me"), x=99)
+    r.apply_local(move)
+    assert r.get("a").x == 99  # type: ignore[union-attr]
+    r.drop_local(move.stamp)
+    assert r.get("a").x == 5  # type: ignore[union-attr]
+    assert r.view.encode() == r.confirmed.encode()
+
+
+def test_an_acked_op_covered_by_a_snapshot_leaves_the_overlay() -> None:
+    r = Replica("me")
+    op = _create("a", 1, "me")
+    r.apply_local(op)
+    server = Tapestry()
+    server.apply(op)
+    events = r.load_snapshot(server, 7, diff=True)
+    assert [e.action for e in events] == ["added"]
+    r.note_ack(op.stamp, 7)
+    assert r.pending == 0
+    assert r.view.encode() == server.encode()
+
+
+def test_snapshot_diff_reports_changes_deletes_and_restores() -> None:
+    r = Replica("me")
+    r.apply_remote(_create("a", 1, "p"), 1)
+    r.apply_remote(_create("b", 2, "p"), 2)
+    r.apply_remote(ops.delete("b", Stamp(3, "p")), 3)
+    later = r.confirmed.copy()
+    later.apply(ops.set_fields("a", Stamp(4, "q"), x=10))
+    later.apply(ops.restore("b", Stamp(5, "q")))
+    later.apply(_create("c", 6, "q"))
+    events = {e.id: e.action for e in r.load_snapshot(later, 9, diff=True)}
+    assert events == {"a": "changed", "b": "restored", "c": "added"}
+    assert r.changed_at("a") == 9
+    assert r.changed_at("c") == 9
+
+
+def test_events_say_who_did_it_by_the_replica_that_wrote() -> None:
+    r = Replica("me")
+    r.apply_remote(_create("a", 1, "p", author="ada", origin="organic"), 1)
+    r.apply_remote(_create("w", 2, "bot", author="weaver-1", origin="ai"), 2)
+    event = r.apply_remote(ops.set_fields("a", Stamp(3, "bot"), x=3), 3)
+    assert event is not None
+    assert (event.action, event.author, event.origin) == ("changed", "weaver-1", "ai")
+    deleted = r.apply_remote(ops.delete("w", Stamp(4, "p")), 4)
+    assert deleted is not None
+    assert (deleted.action, deleted.author) == ("deleted", "ada")
+    assert r.apply_remote(ops.set_fields("a", Stamp(2, "x"), x=1), 5) is None  # an older write loses
+
+
+def test_queries_by_kind_author_origin_region_and_recency() -> None:
+    r = Replica("me")
+    r.apply_remote(_create("s1", 1, "p", author="ada", origin="organic", x=0, y=0), 1)
+    r.apply_remote(
+        _create("k1", 2, "w", kind="stroke", geom={"pts": [0, 0, 10, 10]}, author="bot", origin="ai", x=500, y=500), 2
+    )
+    r.apply_remote(_create("t1", 3, "p", kind="text", geom={"text": "hi", "size": 10}, author="ada", x=100, y=100), 3)
+    r.apply_remote(ops.set_fields("s1", Stamp(4, "p"), x=1), 4)
+    assert [f.id for f in r.by_kind("stroke")] == ["k1"]
+    assert {f.id for f in r.by_author("ada")} == {"s1", "t1"}
+    assert [f.id for f in r.by_origin("ai")] == ["k1"]
+    assert {f.id for f in r.in_region(-50, -50, 50, 50)} == {"s1"}
+    assert {f.id for f in r.fragments(region=Box(495, 495, 520, 520))} == {"k1"}
+    assert {f.id for f in r.changed_since(2)} == {"t1", "s1"}
+    assert [f.id for f in r.recent(2)] == ["s1", "t1"]
+    assert r.ai_share == pytest.approx(1 / 3)
+    r.apply_local(_create("mine", 5, "me", x=0, y=0))
+    assert r.recent(1)[0].id == "mine"
+    assert len(r) == 4
+
+
+def test_optimistic_replicas_converge_on_the_server_order() -> None:
+    """Several replicas apply their own ops at once and everyone's in server order; once all
+    is confirmed every view equals the server's tapestry byte for byte."""
+    rng = random.Random(5)
+    names = ["r0", "r1", "r2"]
+    replicas = {n: Replica(n) for n in names}
+    server = Tapestry()
+    counters = dict.fromkeys(names, 0)
+    log: list[Op] = []
+    ids: list[str] = []
+    for _ in range(400):
+        who = rng.choice(names)
+        counters[who] = max(counters.values()) + rng.randint(0, 1) if rng.random() < 0.5 else counters[who] + 1
+        stamp = Stamp(counters[who], who)
+        roll = rng.random()
+        if roll < 0.4 or not ids:
+            op = _create(f"{who}.{stamp.counter}", stamp.counter, who, x=rng.randint(0, 99))
+            ids.append(op.id)
+        elif roll < 0.8:
+            op = ops.set_fields(rng.choice(ids), stamp, x=rng.randint(0, 99), z=rng.choice(["V", "a", "k"]))
+        else:
+            op = (ops.delete if rng.random() < 0.6 else ops.restore)(rng.choice(ids), stamp)
+        replicas[who].apply_local(op)
+        if rng.random() < 0.3 and rng.random() < 0.5:
+            replicas[who].drop_local(op.stamp)  # refused: never reaches the log
+            continue
+        log.append(op)
+        server.apply(op)
+        if rng.random() < 0.5:  # deliver the log so far to a random replica
+            target = replicas[rng.choice(names)]
+            for seq in range(target.seq + 1, len(log) + 1):
+                target.apply_remote(log[seq - 1], seq)
+    for replica in replicas.values():
+        for seq in range(replica.seq + 1, len(log) + 1):
+            replica.apply_remote(log[seq - 1], seq)
+        assert replica.pending == 0
+        assert replica.view.encode() == replica.confirmed.encode() == server.encode()
+
+
+# -- actions checked before they leave -----------------------------------------
+async def test_invalid_actions_fail_locally_with_a_usage_error() -> None:
+    w = Weaver()
+    with pytest.raises(UsageError):
+        w.add_stroke([1])  # odd number of coordinates
+    with pytest.raises(UsageError):
+        w.update("f1", author="me")  # provenance is never settable
+    with pytest.raises(UsageError):
+        w.update("f1", style={"color": "red"})
+    with pytest.raises(UsageError):
+        w.add_symbol("Not A Symbol", 0, 0)
+    assert w.tapestry.pending == 0
+
+
+# -- CLI ----------------------------------------------------------------------
+def test_weave_list_names_every_builtin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert weave_main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("kaleidoscope", "interpreter", "harmonizer"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["kaleidoscope"],
+        ["no.such.module:Thing", "--url", "ws://127.0.0.1:1", "--sanctuary", "a"],
+        ["dreamloom.client.errors:Closed", "--url", "ws://127.0.0.1:1", "--sanctuary", "a"],
+        ["kaleidoscope", "--url", "ws://127.0.0.1:1", "--sanctuary", "a", "-o", "folds=1"],
+        ["kaleidoscope", "--url", "ftp://x", "--sanctuary", "a"],
+    ],
+)
+def test_weave_refuses_bad_arguments_with_status_2(argv: list[str]) -> None:
+    assert weave_main(argv) == 2
+
+
+def test_options_parse_as_json_pairs_or_text() -> None:
+    assert parse_option("folds=8") == ("folds", 8)
+    assert parse_option("centre=[1, 2]") == ("centre", [1, 2])
+    assert parse_option("centre=1.5,-2") == ("centre", (1.5, -2.0))
+    with pytest.raises(UsageError):
+        parse_option("no-equals")
