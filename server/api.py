@@ -374,6 +374,7 @@ async def _seq_for_etag(request: web.Request) -> int:
 async def _render(
     request: web.Request, variant: str, content_type: str, draw: Callable[[Tapestry], bytes]
 ) -> web.Response:
+    """Answer with ``draw(tapestry)`` in a worker thread, or a 304 when the client has that seq already."""
     seq = await _seq_for_etag(request)
     etag = f'W/"{RENDER_VERSION}-{seq}-{variant}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
@@ -383,7 +384,9 @@ async def _render(
     headers["ETag"] = f'W/"{RENDER_VERSION}-{shown}-{variant}"'
     headers["X-Dreamloom-Seq"] = str(shown)
     async with request.app[_STATE].render_slots:
+        started = time.perf_counter()
         body = await asyncio.to_thread(draw, tapestry)
+        request.app[METRICS].render_seconds.labels(format=variant.split("-")[0]).observe(time.perf_counter() - started)
     return web.Response(body=body, content_type=content_type, headers=headers)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_RENDER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Metrics:
@@ -33,6 +34,14 @@ class Metrics:
         )
         self.slow_consumers_closed = Counter(
             "dreamloom_slow_consumers_closed", "Connections closed because their send buffer overflowed", registry=r
+        )
+
+        self.render_seconds = Histogram(
+            "dreamloom_render_seconds",
+            "Time to draw a tapestry image for the HTTP API, by format",
+            ["format"],
+            buckets=_RENDER_BUCKETS,
+            registry=r,
         )
 
     def render(self) -> bytes:
