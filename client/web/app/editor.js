@@ -1,0 +1,274 @@
+// @ts-check
+/**
+ * Every edit a participant makes goes through here: ops are stamped, applied
+ * to the local replica at once, recorded for undo and queued for the server.
+ *
+ * Undo is per participant (SPEC M10): an undo step holds the changes of one
+ * action; undoing writes their inverses with new stamps, and only registers
+ * our ops still own are written back, so another participant's later edit is
+ * never undone. Redo is the undo of the undo.
+ */
+
+import { create, del, restore, setFields } from "../protocol/ops.js";
+import { canon } from "../protocol/canon.js";
+import { inverse } from "../protocol/undo.js";
+import { afterLast, beforeFirst, between } from "../protocol/zorder.js";
+
+/** @typedef {import("../protocol/ops.js").Op} Op */
+/** @typedef {import("../protocol/tapestry.js").Change} Change */
+/** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
+/** @typedef {import("./replica.js").Replica} Replica */
+/** @typedef {import("./sync.js").Sync} Sync */
+/** @typedef {{label: string, changes: {op: Op, before: Record<string, any>}[]}} Step */
+
+const MAX_STEPS = 500;
+
+/** A fresh fragment id: unique without coordination. */
+export function newId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(10));
+  return "f" + [...bytes].map((b) => b.toString(36).padStart(2, "0")).join("").slice(0, 16);
+}
+
+export class Editor extends EventTarget {
+  /** @param {Replica} replica @param {Sync} sync */
+  constructor(replica, sync) {
+    super();
+    this.replica = replica;
+    this.sync = sync;
+    /** @type {Step[]} */
+    this.undoStack = [];
+    /** @type {Step[]} */
+    this.redoStack = [];
+    this.readOnly = false;
+  }
+
+  stamp() {
+    return this.sync.tick();
+  }
+
+  /**
+   * Apply, record and queue ops as one undo step.
+   * @param {string} label @param {Op[]} ops @param {{record?: boolean}} [opts]
+   */
+  commit(label, ops, opts = {}) {
+    if (!ops.length || this.readOnly) return [];
+    const changes = this.replica.apply(ops);
+    this.sync.submit(ops);
+    if (opts.record !== false && changes.length) {
+      this.undoStack.push({ label, changes: changes.map((c) => ({ op: c.op, before: c.before })) });
+      if (this.undoStack.length > MAX_STEPS) this.undoStack.shift();
+      this.redoStack.length = 0;
+    }
+    this.#emit();
+    return changes;
+  }
+
+  undo() {
+    return this.#reverse(this.undoStack, this.redoStack);
+  }
+
+  redo() {
+    return this.#reverse(this.redoStack, this.undoStack);
+  }
+
+  /** @param {Step[]} from @param {Step[]} to */
+  #reverse(from, to) {
+    if (this.readOnly) return false;
+    while (from.length) {
+      const step = /** @type {Step} */ (from.pop());
+      const clock = { tick: () => this.stamp() };
+      /** @type {Op[]} */
+      const ops = [];
+      for (const c of [...step.changes].reverse()) {
+        // @ts-ignore the clock only needs tick()
+        ops.push(...inverse(c.op, c.before, this.replica.tapestry, clock));
+      }
+      if (!ops.length) continue; // everything of this step was overwritten since: skip to the one before
+      const changes = this.replica.apply(ops);
+      this.sync.submit(ops);
+      to.push({ label: step.label, changes: changes.map((c) => ({ op: c.op, before: c.before })) });
+      this.#emit();
+      return true;
+    }
+    this.#emit();
+    return false;
+  }
+
+  #emit() {
+    this.dispatchEvent(new Event("change"));
+  }
+
+  // -- the edits ------------------------------------------------------------------
+  /**
+   * Create a fragment on top of the paint order.
+   * @param {{kind: string, x: number, y: number, geom: Record<string, any>, style: Record<string, any>, inspired_by?: string[]}} f
+   */
+  add(f) {
+    const id = newId();
+    const [, top] = this.replica.zRange();
+    const op = create(id, this.stamp(), {
+      ...f,
+      x: round(f.x),
+      y: round(f.y),
+      z: afterLast(top, this.sync.replica),
+      ...this.sync.provenance(),
+    });
+    this.commit(`add ${f.kind}`, [op]);
+    return id;
+  }
+
+  /** @param {string[]} ids @param {number} dx @param {number} dy */
+  move(ids, dx, dy) {
+    const ops = [];
+    for (const id of ids) {
+      const f = this.replica.get(id);
+      if (f) ops.push(setFields(id, this.stamp(), { x: round(f.x + dx), y: round(f.y + dy) }));
+    }
+    this.commit("move", ops);
+  }
+
+  /** Write whole new values of fragments (resize, text edit). @param {string} label @param {Fragment[]} frags */
+  replace(label, frags) {
+    const ops = [];
+    for (const f of frags) {
+      const cur = this.replica.get(f.id);
+      if (!cur) continue;
+      /** @type {Record<string, any>} */
+      const fields = {};
+      for (const name of ["x", "y", "geom", "style"]) {
+        // @ts-ignore indexing a fragment view by field name
+        const v = f[name];
+        // @ts-ignore
+        if (JSON.stringify(canon(v)) !== JSON.stringify(canon(cur[name]))) fields[name] = roundDeep(v);
+      }
+      if (Object.keys(fields).length) ops.push(setFields(f.id, this.stamp(), fields));
+    }
+    this.commit(label, ops);
+  }
+
+  /** @param {string[]} ids @param {Record<string, any>} style */
+  restyle(ids, style) {
+    const ops = [];
+    for (const id of ids) {
+      const f = this.replica.get(id);
+      if (!f) continue;
+      const next = { ...f.style, ...style };
+      if (JSON.stringify(canon(next)) !== JSON.stringify(canon(f.style))) ops.push(setFields(id, this.stamp(), { style: next }));
+    }
+    this.commit("restyle", ops);
+  }
+
+  /** @param {string[]} ids */
+  remove(ids) {
+    this.commit(
+      "delete",
+      ids.filter((id) => this.replica.get(id)).map((id) => del(id, this.stamp())),
+    );
+  }
+
+  /** @param {string[]} ids @param {number} [offset] @returns {string[]} */
+  duplicate(ids, offset = 24) {
+    const frags = this.#inPaintOrder(ids);
+    let [, top] = this.replica.zRange();
+    const out = [];
+    const ops = [];
+    for (const f of frags) {
+      const id = newId();
+      const z = afterLast(top, this.sync.replica);
+      top = z;
+      ops.push(
+        create(id, this.stamp(), {
+          kind: f.kind,
+          x: f.x + offset,
+          y: f.y + offset,
+          geom: structuredClone(f.geom),
+          style: structuredClone(f.style),
+          z,
+          inspired_by: [...f.inspired_by],
+          remixable: f.remixable,
+          ...this.sync.provenance(),
+        }),
+      );
+      out.push(id);
+    }
+    this.commit("duplicate", ops);
+    return out;
+  }
+
+  /** Bring to front, keeping the selection's own order. @param {string[]} ids */
+  toFront(ids) {
+    const frags = this.#inPaintOrder(ids);
+    let [, top] = this.replica.zRange();
+    const ops = [];
+    for (const f of frags) {
+      top = afterLast(top, this.sync.replica);
+      ops.push(setFields(f.id, this.stamp(), { z: top }));
+    }
+    this.commit("bring to front", ops);
+  }
+
+  /** @param {string[]} ids */
+  toBack(ids) {
+    const frags = this.#inPaintOrder(ids).reverse();
+    let [bottom] = this.replica.zRange();
+    const ops = [];
+    for (const f of frags) {
+      bottom = beforeFirst(bottom, this.sync.replica);
+      ops.push(setFields(f.id, this.stamp(), { z: bottom }));
+    }
+    this.commit("send to back", ops);
+  }
+
+  /** @param {string[]} ids */
+  #inPaintOrder(ids) {
+    const want = new Set(ids);
+    return this.replica
+      .ordered()
+      .filter((e) => want.has(e.frag.id))
+      .map((e) => e.frag);
+  }
+
+  /**
+   * Bring the tapestry back to an earlier state as new ops (nothing is erased,
+   * and the restore is one undo step).
+   * @param {import("../protocol/tapestry.js").Tapestry} old
+   */
+  restoreVersion(old) {
+    const now = this.replica.tapestry;
+    const ops = [];
+    const ids = new Set([...now.frags.keys(), ...old.frags.keys()]);
+    for (const id of ids) {
+      const a = old.get(id);
+      const b = now.get(id);
+      if (!b) continue;
+      const wasLive = a !== null && !a.deleted;
+      if (!wasLive) {
+        if (!b.deleted) ops.push(del(id, this.stamp()));
+        continue;
+      }
+      if (b.deleted) ops.push(restore(id, this.stamp()));
+      /** @type {Record<string, any>} */
+      const fields = {};
+      for (const name of ["x", "y", "geom", "style", "z", "inspired_by", "remixable"]) {
+        // @ts-ignore indexing views by field name
+        if (JSON.stringify(canon(a[name])) !== JSON.stringify(canon(b[name]))) fields[name] = structuredClone(a[name]);
+      }
+      if (Object.keys(fields).length) ops.push(setFields(id, this.stamp(), fields));
+    }
+    this.commit("restore version", ops);
+    return ops.length;
+  }
+}
+
+/** Keep coordinates short on the wire: a hundredth of a unit is plenty. @param {number} v */
+export const round = (v) => Math.round(v * 100) / 100;
+
+/** @param {any} v @returns {any} */
+function roundDeep(v) {
+  if (typeof v === "number") return round(v);
+  if (Array.isArray(v)) return v.map(roundDeep);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, roundDeep(x)]));
+  return v;
+}
+
+export { between };

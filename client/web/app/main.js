@@ -1,0 +1,635 @@
+// @ts-check
+/**
+ * The sanctuary page: wires the replica, the connection, the renderer, the
+ * tools and the panels together, and exposes `window.dreamloom` (a read-only
+ * debug hook: canonical state, seq, connection and queue).
+ */
+
+import { toHex } from "../protocol/canon.js";
+import { sha256Hex } from "../protocol/digest.js";
+import { Tapestry } from "../protocol/tapestry.js";
+import { Editor } from "./editor.js";
+import { download, pngBlob, svgBlob } from "./exporter.js";
+import { grow, LINE_HEIGHT, union } from "./geometry.js";
+import { Renderer } from "./render.js";
+import { Replay } from "./replay.js";
+import { Replica } from "./replica.js";
+import { claimReplica, getName, loadCache, setName } from "./storage.js";
+import { Sync } from "./sync.js";
+import { drawPreviewStroke, Tools } from "./tools.js";
+import { $, buildPalette, renderDiversity, renderPeople, renderStatus, StylePanel, toast } from "./ui.js";
+
+const sanctuary = decodeURIComponent(location.pathname.replace(/^\/s\//, "").replace(/\/$/, "")) || "lobby";
+document.title = `${sanctuary} — Dreamloom`;
+$("title").textContent = sanctuary;
+
+async function askName() {
+  const fromUrl = new URLSearchParams(location.search).get("name");
+  if (fromUrl && fromUrl.trim()) {
+    setName(fromUrl.trim().slice(0, 40));
+  }
+  const known = getName();
+  if (known) return known;
+  $("name-dialog").hidden = false;
+  $("name-input").focus();
+  return new Promise((resolve) => {
+    $("name-form").addEventListener("submit", (/** @type {Event} */ e) => {
+      e.preventDefault();
+      const name = $("name-input").value.trim().slice(0, 40) || "dreamer";
+      setName(name);
+      $("name-dialog").hidden = true;
+      resolve(name);
+    });
+  });
+}
+
+async function loadSymbols() {
+  try {
+    const res = await fetch("/api/symbols");
+    if (!res.ok) throw new Error(String(res.status));
+    const body = await res.json();
+    return Array.isArray(body) ? body : body.symbols ?? [];
+  } catch (err) {
+    toast(`Dream symbols unavailable: ${err}`);
+    return [];
+  }
+}
+
+async function main() {
+  const name = await askName();
+  const { replica: replicaId } = claimReplica(sanctuary);
+
+  // The last known state, so a reload while offline still shows the tapestry.
+  const live = new Replica();
+  const cache = loadCache(sanctuary);
+  let seq = null;
+  if (cache && typeof cache.seq === "number") {
+    try {
+      live.reset(Tapestry.fromData(cache.data));
+      seq = cache.seq;
+    } catch {
+      seq = null;
+    }
+  }
+  const sync = new Sync({ sanctuary, name, replica: replicaId, replicaState: live, seq });
+  const editor = new Editor(live, sync);
+  /** @type {Replay | null} */
+  let replay = null;
+  const canvas = /** @type {HTMLCanvasElement} */ ($("canvas"));
+  const renderer = new Renderer(canvas, () => (replay ? replay.replica : live));
+  const style = new StylePanel();
+  const tools = new Tools(canvas, renderer, editor, () => style.current());
+  /** @type {string | null} */
+  let following = null;
+
+  live.listeners.add(() => {
+    renderer.invalidate();
+    renderDiversity(live.tapestry.liveCounts);
+  });
+  renderDiversity(live.tapestry.liveCounts);
+
+  // -- connection ---------------------------------------------------------------
+  const showStatus = () => renderStatus(sync.status, sync.statusDetail, sync.pending.length);
+  sync.addEventListener("status", showStatus);
+  sync.addEventListener("pending", showStatus);
+  sync.addEventListener("toast", (/** @type {any} */ e) => toast(e.detail));
+  const people = () =>
+    renderPeople({ peers: sync.peers, sid: sync.sid, identity: sync.identity, name }, following, (sid) => {
+      following = following === sid ? null : sid;
+      people();
+      followNow();
+    });
+  sync.addEventListener("peers", () => {
+    if (following && !sync.peers.has(following)) following = null;
+    people();
+    renderer.invalidate();
+  });
+  sync.addEventListener("presence", () => {
+    followNow();
+    renderer.invalidate();
+  });
+  people();
+  showStatus();
+
+  // -- presence -----------------------------------------------------------------
+  const sendPresence = () => {
+    const c = renderer.camera;
+    const view = [c.x + renderer.width / 2 / c.zoom, c.y + renderer.height / 2 / c.zoom, c.zoom].map(
+      (v) => Math.round(v * 1000) / 1000,
+    );
+    const preview = tools.preview && tools.preview.pts.length >= 2 ? { pts: tools.preview.pts.slice(-8192), style: tools.preview.style } : null;
+    sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view });
+  };
+  tools.addEventListener("presence", sendPresence);
+  tools.addEventListener("interact", () => {
+    if (following) {
+      following = null;
+      people();
+    }
+  });
+
+  function followNow() {
+    if (!following) return;
+    const p = sync.peers.get(following);
+    if (!p || !p.view) return;
+    const [x, y, zoom] = p.view;
+    renderer.camera.centreOn(x, y, zoom, renderer.width, renderer.height);
+    renderer.invalidate();
+  }
+
+  renderer.worldOverlays.push((ctx) => {
+    if (replay) return;
+    for (const p of sync.peers.values()) {
+      if (p.preview && Array.isArray(p.preview.pts) && p.preview.pts.length >= 2) {
+        drawPreviewStroke(ctx, p.preview.pts, { ...(p.preview.style ?? {}), opacity: 0.6 * (p.preview.style?.opacity ?? 1) });
+      }
+      if (p.sel?.length) {
+        ctx.save();
+        ctx.strokeStyle = p.color;
+        ctx.lineWidth = 1.5 / renderer.camera.zoom;
+        ctx.setLineDash([3 / renderer.camera.zoom, 3 / renderer.camera.zoom]);
+        for (const id of p.sel) {
+          const b = live.entries.get(id)?.box;
+          if (b) {
+            const g = grow(b, 3 / renderer.camera.zoom);
+            ctx.strokeRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0);
+          }
+        }
+        ctx.restore();
+      }
+    }
+  });
+  renderer.screenOverlays.push((ctx) => {
+    if (replay) return;
+    for (const p of sync.peers.values()) {
+      if (!p.cursor) continue;
+      const [sx, sy] = renderer.camera.toScreen(p.cursor[0], p.cursor[1]);
+      if (sx < -20 || sy < -20 || sx > renderer.width + 20 || sy > renderer.height + 20) continue;
+      ctx.save();
+      ctx.translate(sx, sy);
+      ctx.fillStyle = p.color;
+      ctx.beginPath();
+      ctx.moveTo(0, 0);
+      ctx.lineTo(0, 16);
+      ctx.lineTo(4.5, 12);
+      ctx.lineTo(11, 12);
+      ctx.closePath();
+      ctx.fill();
+      const weaver = p.origin === "ai" || p.role === "weaver";
+      const label = `${weaver ? "✦ " : ""}${p.name || "dreamer"}`;
+      ctx.font = "12px system-ui, sans-serif";
+      const w = ctx.measureText(label).width + 10;
+      ctx.beginPath();
+      ctx.roundRect(10, 16, w, 18, 6);
+      ctx.fill();
+      ctx.fillStyle = "#0f1020";
+      ctx.fillText(label, 15, 29);
+      ctx.restore();
+    }
+  });
+
+  // -- tools and style ----------------------------------------------------------
+  const toolButtons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll("#tools [data-tool]")]);
+  const refreshTools = () => {
+    for (const b of toolButtons) b.classList.toggle("on", b.dataset.tool === tools.tool);
+    $("symbols").hidden = tools.tool !== "symbol";
+  };
+  for (const b of toolButtons) b.addEventListener("click", () => tools.setTool(/** @type {any} */ (b.dataset.tool)));
+  tools.addEventListener("tool", refreshTools);
+  tools.setTool("pen");
+
+  const refreshSelection = () => {
+    const ids = tools.selected;
+    $("selection-actions").hidden = !ids.length;
+    if (ids.length === 1) {
+      const f = live.get(ids[0]);
+      if (f) style.show(f.style);
+    }
+  };
+  tools.addEventListener("selection", refreshSelection);
+  style.addEventListener("change", (/** @type {any} */ e) => {
+    const ids = tools.selected;
+    if (ids.length) editor.restyle(ids, e.detail);
+  });
+
+  const refreshUndo = () => {
+    $("undo").disabled = !editor.undoStack.length || editor.readOnly;
+    $("redo").disabled = !editor.redoStack.length || editor.readOnly;
+  };
+  editor.addEventListener("change", refreshUndo);
+  refreshUndo();
+  $("undo").addEventListener("click", () => editor.undo());
+  $("redo").addEventListener("click", () => editor.redo());
+
+  /** @type {Record<string, () => void>} */
+  const actions = {
+    front: () => editor.toFront(tools.selected),
+    back: () => editor.toBack(tools.selected),
+    duplicate: () => tools.select(editor.duplicate(tools.selected)),
+    delete: () => {
+      editor.remove(tools.selected);
+      tools.select([]);
+    },
+    respond: () => {
+      tools.respondTo = tools.selected;
+      toast("Your next fragment will respond to the selection (a thread)");
+      tools.setTool("pen");
+    },
+  };
+  for (const b of document.querySelectorAll("#selection-actions [data-action]")) {
+    b.addEventListener("click", () => actions[/** @type {string} */ (/** @type {HTMLElement} */ (b).dataset.action)]());
+  }
+
+  const symbols = await loadSymbols();
+  renderer.setSymbols(symbols);
+  const palette = buildPalette(symbols, (sym) => {
+    tools.symbol = sym;
+    if (tools.tool !== "symbol") tools.setTool("symbol");
+  });
+  if (symbols.length) {
+    tools.symbol = symbols[0].name;
+    palette.get(symbols[0].name)?.classList.add("on");
+  }
+
+  // -- text captions ------------------------------------------------------------
+  /** @type {{x: number, y: number, frag?: any} | null} */
+  let editing = null;
+  const textBox = $("text-editor");
+  const textInput = /** @type {HTMLTextAreaElement} */ ($("text-input"));
+  const fitText = () => {
+    const lines = textInput.value.split("\n");
+    textInput.rows = Math.max(1, lines.length);
+    textInput.style.width = `${Math.max(40, ...lines.map((l) => l.length * 0.62 * parseFloat(textInput.style.fontSize || "24") + 16))}px`;
+  };
+  tools.onTextRequest = (x, y, frag) => {
+    const size = frag ? frag.geom.size : 24 / renderer.camera.zoom;
+    editing = { x, y, frag };
+    const [sx, sy] = renderer.camera.toScreen(x, y);
+    const px = size * renderer.camera.zoom;
+    textBox.hidden = false;
+    textBox.style.left = `${sx}px`;
+    textBox.style.top = `${sy - px * 0.95}px`;
+    textInput.style.fontSize = `${px}px`;
+    textInput.style.fontFamily = "DejaVu Sans, Verdana, Arial, sans-serif";
+    textInput.style.color = style.color;
+    textInput.value = frag ? frag.geom.text : "";
+    fitText();
+    setTimeout(() => textInput.focus(), 0);
+  };
+  const finishText = (/** @type {boolean} */ keep) => {
+    if (!editing) return;
+    const e = editing;
+    editing = null;
+    textBox.hidden = true;
+    const text = textInput.value.replace(/\s+$/, "");
+    if (!keep) return;
+    if (e.frag) {
+      if (!text.trim()) editor.remove([e.frag.id]);
+      else if (text !== e.frag.geom.text) editor.replace("edit text", [{ ...e.frag, geom: { ...e.frag.geom, text } }]);
+    } else tools.commitText(e.x, e.y, text);
+    canvas.focus();
+  };
+  textInput.addEventListener("input", fitText);
+  textInput.addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
+    e.stopPropagation();
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      finishText(true);
+    } else if (e.key === "Escape") finishText(false);
+  });
+  textInput.addEventListener("blur", () => finishText(true));
+  void LINE_HEIGHT;
+
+  // -- view panel ---------------------------------------------------------------
+  for (const b of document.querySelectorAll("#filter [data-filter]")) {
+    b.addEventListener("click", () => {
+      renderer.filter = /** @type {any} */ (/** @type {HTMLElement} */ (b).dataset.filter);
+      for (const o of document.querySelectorAll("#filter [data-filter]")) o.classList.toggle("on", o === b);
+      renderer.invalidate();
+    });
+  }
+  $("threads").addEventListener("change", (/** @type {any} */ e) => {
+    renderer.threads = e.target.checked;
+    renderer.invalidate();
+  });
+  const zoomBy = (/** @type {number} */ f) => {
+    renderer.camera.zoomAt(f, renderer.width / 2, renderer.height / 2);
+    afterView();
+  };
+  const afterView = () => {
+    $("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`;
+    renderer.invalidate();
+    sendPresence();
+  };
+  tools.addEventListener("view", () => ($("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`));
+  const zoomToFit = () => {
+    const r = replay ? replay.replica : live;
+    const box = union([...r.entries.values()].map((e) => e.box).filter((b) => !!b).map((b) => /** @type {any} */ (b)));
+    if (!box) return;
+    const g = grow(box, 40);
+    const zoom = Math.min(renderer.width / (g.x1 - g.x0), renderer.height / (g.y1 - g.y0), 4);
+    renderer.camera.centreOn((g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2, zoom, renderer.width, renderer.height);
+    afterView();
+  };
+  $("zoom-in").addEventListener("click", () => zoomBy(1.25));
+  $("zoom-out").addEventListener("click", () => zoomBy(0.8));
+  $("zoom-reset").addEventListener("click", () => {
+    renderer.camera.zoomAt(1 / renderer.camera.zoom, renderer.width / 2, renderer.height / 2);
+    afterView();
+  });
+  $("zoom-fit").addEventListener("click", zoomToFit);
+  renderer.camera.centreOn(0, 0, 1, renderer.width, renderer.height);
+
+  // -- export -------------------------------------------------------------------
+  $("export-button").addEventListener("click", () => ($("export-menu").hidden = !$("export-menu").hidden));
+  for (const b of document.querySelectorAll("#export-menu [data-export]")) {
+    b.addEventListener("click", async () => {
+      $("export-menu").hidden = true;
+      const [kind, what] = /** @type {string} */ (/** @type {HTMLElement} */ (b).dataset.export).split("-");
+      const w = /** @type {"view" | "all"} */ (what);
+      try {
+        if (kind === "png") download(await pngBlob(renderer, w), `${sanctuary}-${what}.png`);
+        else download(await svgBlob(renderer, sanctuary, w, { threads: renderer.threads, at: replay ? replay.seq : null }), `${sanctuary}-${what}.svg`);
+      } catch (err) {
+        toast(`Export failed: ${err}`);
+      }
+    });
+  }
+
+  // -- history: replay and versions ------------------------------------------------
+  /** @type {ReturnType<typeof setInterval> | null} */
+  let playing = null;
+  const scrub = /** @type {HTMLInputElement} */ ($("scrub"));
+  const showPosition = () => {
+    if (!replay) return;
+    const n = replay.position;
+    const e = n ? replay.entries[n - 1] : null;
+    $("scrub-label").textContent = `${n} / ${replay.entries.length} ops${e ? ` · ${new Date(e.time * 1000).toLocaleString()}` : ""}`;
+    scrub.value = String(n);
+    renderer.invalidate();
+  };
+  const stopPlay = () => {
+    if (playing) clearInterval(playing);
+    playing = null;
+    $("play").textContent = "▶";
+  };
+  const refreshCheckpoints = async () => {
+    if (!replay) return;
+    const list = await replay.checkpoints();
+    const sel = $("checkpoints");
+    sel.textContent = "";
+    const first = document.createElement("option");
+    first.value = "";
+    first.textContent = list.length ? "Saved versions" : "No saved versions";
+    sel.append(first);
+    for (const c of list) {
+      const o = document.createElement("option");
+      o.value = String(c.seq);
+      o.textContent = `${c.name} (#${c.seq})`;
+      sel.append(o);
+    }
+  };
+  const openHistory = async () => {
+    if (replay) return;
+    const r = new Replay(sanctuary);
+    try {
+      await r.load();
+    } catch (err) {
+      toast(`History unavailable: ${err}`);
+      return;
+    }
+    replay = r;
+    editor.readOnly = true;
+    tools.select([]);
+    tools.cancel();
+    scrub.max = String(r.entries.length);
+    r.seek(r.entries.length);
+    $("timeline").hidden = false;
+    document.body.classList.add("replaying");
+    refreshUndo();
+    showPosition();
+    refreshCheckpoints();
+  };
+  const closeHistory = () => {
+    stopPlay();
+    replay = null;
+    editor.readOnly = false;
+    $("timeline").hidden = true;
+    document.body.classList.remove("replaying");
+    refreshUndo();
+    renderer.invalidate();
+  };
+  $("history-button").addEventListener("click", () => (replay ? closeHistory() : openHistory()));
+  $("timeline-close").addEventListener("click", closeHistory);
+  scrub.addEventListener("input", () => {
+    stopPlay();
+    replay?.seek(Number(scrub.value));
+    showPosition();
+  });
+  $("play").addEventListener("click", () => {
+    if (!replay) return;
+    if (playing) return stopPlay();
+    if (replay.position >= replay.entries.length) replay.seek(0);
+    const step = Math.max(1, Math.ceil(replay.entries.length / 300)); // about ten seconds end to end
+    $("play").textContent = "❚❚";
+    playing = setInterval(() => {
+      if (!replay) return stopPlay();
+      replay.seek(replay.position + step);
+      showPosition();
+      if (replay.position >= replay.entries.length) stopPlay();
+    }, 33);
+  });
+  $("checkpoints").addEventListener("change", (/** @type {any} */ e) => {
+    if (!replay || e.target.value === "") return;
+    stopPlay();
+    replay.seek(replay.positionOf(Number(e.target.value)));
+    showPosition();
+  });
+  $("save-checkpoint").addEventListener("click", async () => {
+    const label = prompt("Name this version", `Version ${new Date().toLocaleString()}`);
+    if (!label || !replay) return;
+    try {
+      await replay.saveCheckpoint(label.slice(0, 120), replay.seq);
+      toast(`Saved “${label}”`);
+      refreshCheckpoints();
+    } catch (err) {
+      toast(`Could not save: ${err}`);
+    }
+  });
+  $("restore-here").addEventListener("click", () => {
+    if (!replay) return;
+    const old = replay.replica.tapestry.copy();
+    closeHistory();
+    const n = editor.restoreVersion(old);
+    toast(n ? `Restored that version with ${n} edit${n === 1 ? "" : "s"} (Ctrl+Z to undo)` : "That version is what you see already");
+  });
+
+  // -- keyboard -----------------------------------------------------------------
+  /** @type {Record<string, string>} */
+  const toolKeys = { v: "select", h: "hand", p: "pen", b: "pen", r: "rect", o: "ellipse", l: "line", a: "arrow", s: "symbol", t: "text" };
+  addEventListener("keydown", (e) => {
+    const target = /** @type {HTMLElement} */ (e.target);
+    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    const mod = e.ctrlKey || e.metaKey;
+    const key = e.key.toLowerCase();
+    if (mod && key === "z") {
+      e.preventDefault();
+      if (e.shiftKey) editor.redo();
+      else editor.undo();
+      return;
+    }
+    if (mod && key === "y") {
+      e.preventDefault();
+      editor.redo();
+      return;
+    }
+    if (mod && key === "d") {
+      e.preventDefault();
+      if (tools.selected.length && !editor.readOnly) actions.duplicate();
+      return;
+    }
+    if (mod && key === "a") {
+      e.preventDefault();
+      tools.setTool("select");
+      tools.select(live.ordered().filter((en) => renderer.visible(en.frag)).map((en) => en.frag.id));
+      return;
+    }
+    if (mod) return;
+    if (e.key === " ") {
+      tools.space = true;
+      canvas.style.cursor = "grab";
+      e.preventDefault();
+      return;
+    }
+    if (e.key === "?") {
+      $("help").hidden = !$("help").hidden;
+      return;
+    }
+    if (e.key === "Escape") {
+      $("help").hidden = true;
+      $("export-menu").hidden = true;
+      if (replay) closeHistory();
+      following = null;
+      people();
+      tools.cancel();
+      tools.select([]);
+      return;
+    }
+    if ((e.key === "Delete" || e.key === "Backspace") && tools.selected.length && !editor.readOnly) {
+      e.preventDefault();
+      actions.delete();
+      return;
+    }
+    if (e.key === "]" && tools.selected.length) return actions.front();
+    if (e.key === "[" && tools.selected.length) return actions.back();
+    if (e.key === "+" || e.key === "=") return zoomBy(1.25);
+    if (e.key === "-" || e.key === "_") return zoomBy(0.8);
+    if (e.key === "0") {
+      renderer.camera.zoomAt(1 / renderer.camera.zoom, renderer.width / 2, renderer.height / 2);
+      return afterView();
+    }
+    if (e.key === "!" || (e.shiftKey && e.code === "Digit1")) return zoomToFit();
+    if (key === "y") return replay ? closeHistory() : void openHistory();
+    if (e.key.startsWith("Arrow") && tools.selected.length && !editor.readOnly) {
+      e.preventDefault();
+      const d = e.shiftKey ? 10 : 1;
+      const dx = e.key === "ArrowLeft" ? -d : e.key === "ArrowRight" ? d : 0;
+      const dy = e.key === "ArrowUp" ? -d : e.key === "ArrowDown" ? d : 0;
+      editor.move(tools.selected, dx, dy);
+      return;
+    }
+    if (toolKeys[key] && !e.altKey) tools.setTool(/** @type {any} */ (toolKeys[key]));
+  });
+  addEventListener("keyup", (e) => {
+    if (e.key === " ") {
+      tools.space = false;
+      tools.setToolCursor();
+    }
+  });
+  $("help-button").addEventListener("click", () => ($("help").hidden = false));
+  $("help-close").addEventListener("click", () => ($("help").hidden = true));
+  $("help").addEventListener("click", (/** @type {MouseEvent} */ e) => {
+    if (e.target === $("help")) $("help").hidden = true;
+  });
+
+  live.listeners.add(() => {
+    // Drop selected fragments that someone deleted.
+    const sel = tools.selected;
+    if (sel.length !== renderer.selection.size) tools.select(sel);
+  });
+
+  // -- debug hook ---------------------------------------------------------------
+  const hook = {
+    get seq() {
+      return sync.seq;
+    },
+    get connected() {
+      return sync.status === "live";
+    },
+    get status() {
+      return sync.status;
+    },
+    get pendingCount() {
+      return sync.pending.length;
+    },
+    get fragmentCount() {
+      return live.entries.size;
+    },
+    get replica() {
+      return sync.replica;
+    },
+    get identity() {
+      return sync.identity;
+    },
+    get peers() {
+      return [...sync.peers.values()].map((p) => ({ ...p }));
+    },
+    get selection() {
+      return tools.selected;
+    },
+    get replaying() {
+      return replay !== null;
+    },
+    get replayFragmentCount() {
+      return replay ? replay.replica.entries.size : null;
+    },
+    get drawn() {
+      return renderer.drawn;
+    },
+    get frames() {
+      return renderer.frames;
+    },
+    get lastFrameMs() {
+      return renderer.lastFrameMs;
+    },
+    canonicalHex: () => toHex(live.tapestry.encode()),
+    digest: () => sha256Hex(live.tapestry.encode()),
+    liveCounts: () => ({ ...live.tapestry.liveCounts }),
+    /** @param {string} id */
+    fragment: (id) => live.tapestry.get(id),
+    ids: () => live.ordered().map((e) => e.frag.id),
+    camera: () => ({ x: renderer.camera.x, y: renderer.camera.y, zoom: renderer.camera.zoom }),
+    /** World point -> page (client) coordinates, for driving the pointer. @param {number} x @param {number} y */
+    toClient: (x, y) => {
+      const r = canvas.getBoundingClientRect();
+      const [sx, sy] = renderer.camera.toScreen(x, y);
+      return [sx + r.left, sy + r.top];
+    },
+    undo: () => editor.undo(),
+    redo: () => editor.redo(),
+    openHistory,
+    closeHistory,
+    /** @param {number} n */
+    seek: (n) => {
+      replay?.seek(n);
+      showPosition();
+    },
+  };
+  Object.defineProperty(window, "dreamloom", { value: Object.freeze(hook), configurable: false });
+  sync.start();
+}
+
+main().catch((err) => {
+  console.error(err);
+  toast(`Something went wrong: ${err}`);
+});

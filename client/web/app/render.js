@@ -1,0 +1,399 @@
+// @ts-check
+/**
+ * Canvas rendering of a replica: redraw only when something changed (a dirty
+ * flag read by requestAnimationFrame), cull fragments outside the view by
+ * their bounds, cache one Path2D per fragment version.
+ *
+ * Visual language (shared with the server's SVG renderer): AI fragments get a
+ * thin dashed #9ad0ff outline over a faint glow of the same colour; threads
+ * are faint #c7b8ff curves bowed by a fifth of their length.
+ */
+
+import {
+  centre,
+  DEFAULT_COLOR,
+  FONT_FAMILY,
+  GLYPH_BOX,
+  GLYPH_STROKE,
+  grow,
+  intersects,
+  LINE_HEIGHT,
+  localBox,
+  num,
+  strokeWidth,
+  traceArrowHead,
+  traceStroke,
+  union,
+  worldBox,
+} from "./geometry.js";
+
+/** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
+/** @typedef {import("./replica.js").Entry} Entry */
+/** @typedef {import("./replica.js").Replica} Replica */
+/** @typedef {import("./geometry.js").Box} Box */
+/** @typedef {{name: string, label: string, path: string, fill: boolean, meaning?: string, keywords?: string[]}} Symbol */
+
+export const AI_ACCENT = "#9ad0ff";
+export const THREAD_COLOR = "#c7b8ff";
+export const BACKGROUND = "#0f1020";
+const SELECT_COLOR = "#ffd27a";
+
+/** @param {any} v @param {string} d */
+const colour = (v, d) => (typeof v === "string" && /^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/.test(v) ? v : d);
+
+export class Camera {
+  constructor() {
+    this.x = -400; // world coordinate at the screen's left edge
+    this.y = -300;
+    this.zoom = 1;
+  }
+
+  /** @param {number} sx @param {number} sy */
+  toWorld(sx, sy) {
+    return [this.x + sx / this.zoom, this.y + sy / this.zoom];
+  }
+
+  /** @param {number} wx @param {number} wy */
+  toScreen(wx, wy) {
+    return [(wx - this.x) * this.zoom, (wy - this.y) * this.zoom];
+  }
+
+  /** Zoom by `factor` keeping screen point (sx, sy) fixed. @param {number} factor @param {number} sx @param {number} sy */
+  zoomAt(factor, sx, sy) {
+    const z = Math.min(40, Math.max(0.02, this.zoom * factor));
+    const [wx, wy] = this.toWorld(sx, sy);
+    this.zoom = z;
+    this.x = wx - sx / z;
+    this.y = wy - sy / z;
+  }
+
+  /** Centre on world point at zoom. @param {number} wx @param {number} wy @param {number} zoom @param {number} w @param {number} h */
+  centreOn(wx, wy, zoom, w, h) {
+    this.zoom = Math.min(40, Math.max(0.02, zoom));
+    this.x = wx - w / 2 / this.zoom;
+    this.y = wy - h / 2 / this.zoom;
+  }
+}
+
+export class Renderer {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {() => Replica} replica which replica to draw (live or replay)
+   */
+  constructor(canvas, replica) {
+    this.canvas = canvas;
+    this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+    this.replica = replica;
+    this.camera = new Camera();
+    /** @type {Map<string, {symbol: Symbol, path: Path2D}>} */
+    this.glyphs = new Map();
+    this.dirty = true;
+    this.filter = /** @type {"all" | "organic" | "ai"} */ ("all");
+    this.threads = false;
+    /** @type {Set<string>} */
+    this.selection = new Set();
+    /** @type {Map<string, Fragment>} fragments shown with uncommitted changes (drag, resize) */
+    this.overrides = new Map();
+    /** @type {((ctx: CanvasRenderingContext2D) => void)[]} world-space overlays (previews) */
+    this.worldOverlays = [];
+    /** @type {((ctx: CanvasRenderingContext2D) => void)[]} screen-space overlays (cursors, marquee) */
+    this.screenOverlays = [];
+    this.width = 0;
+    this.height = 0;
+    this.dpr = 1;
+    this.frames = 0;
+    this.lastFrameMs = 0;
+    this.drawn = 0;
+    this.#resize();
+    new ResizeObserver(() => this.#resize()).observe(canvas);
+    const loop = () => {
+      if (this.dirty) {
+        const t0 = performance.now();
+        this.dirty = false;
+        this.draw(this.ctx, this.width, this.height, this.camera, this.dpr);
+        this.lastFrameMs = performance.now() - t0;
+        this.frames++;
+      }
+      requestAnimationFrame(loop);
+    };
+    requestAnimationFrame(loop);
+  }
+
+  #resize() {
+    const r = this.canvas.getBoundingClientRect();
+    this.dpr = Math.min(window.devicePixelRatio || 1, 2);
+    this.width = Math.max(1, r.width);
+    this.height = Math.max(1, r.height);
+    this.canvas.width = Math.round(this.width * this.dpr);
+    this.canvas.height = Math.round(this.height * this.dpr);
+    this.invalidate();
+  }
+
+  invalidate() {
+    this.dirty = true;
+  }
+
+  /** @param {Symbol[]} symbols */
+  setSymbols(symbols) {
+    this.glyphs.clear();
+    for (const s of symbols) {
+      try {
+        this.glyphs.set(s.name, { symbol: s, path: new Path2D(s.path) });
+      } catch {
+        // an unparsable path draws as an unknown symbol
+      }
+    }
+    for (const e of this.replica().entries.values()) e.path = undefined;
+    this.invalidate();
+  }
+
+  /** The world box on screen. */
+  viewBox() {
+    const c = this.camera;
+    return { x0: c.x, y0: c.y, x1: c.x + this.width / c.zoom, y1: c.y + this.height / c.zoom };
+  }
+
+  /** @param {Fragment} f */
+  visible(f) {
+    return this.filter === "all" || f.origin === this.filter;
+  }
+
+  /**
+   * Draw the tapestry into any 2D context (the screen, or an export canvas).
+   * @param {CanvasRenderingContext2D} ctx @param {number} w @param {number} h @param {Camera} cam @param {number} dpr
+   * @param {{overlays?: boolean, background?: boolean}} [opts]
+   */
+  draw(ctx, w, h, cam, dpr, opts = {}) {
+    const overlays = opts.overlays ?? true;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = BACKGROUND;
+    ctx.fillRect(0, 0, w, h);
+    ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
+    const view = { x0: cam.x, y0: cam.y, x1: cam.x + w / cam.zoom, y1: cam.y + h / cam.zoom };
+    const replica = this.replica();
+    /** @type {Map<string, Box>} */
+    const boxes = new Map();
+    let drawn = 0;
+    for (const entry of replica.ordered()) {
+      let e = entry;
+      const o = this.overrides.get(entry.frag.id);
+      if (o) e = overrideEntry(entry, o);
+      const f = e.frag;
+      if (!e.box || !this.visible(f)) continue;
+      if (this.threads) boxes.set(f.id, e.box);
+      if (!intersects(e.box, view)) continue;
+      this.drawEntry(ctx, e, cam.zoom);
+      drawn++;
+    }
+    this.drawn = drawn;
+    if (this.threads) this.drawThreads(ctx, replica, boxes, cam.zoom);
+    if (!overlays) return;
+    this.drawSelection(ctx, replica, cam.zoom);
+    for (const fn of this.worldOverlays) fn(ctx);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (const fn of this.screenOverlays) fn(ctx);
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {Entry} e @param {number} zoom */
+  drawEntry(ctx, e, zoom) {
+    const f = e.frag;
+    const box = /** @type {Box} */ (e.box);
+    // Below a pixel or two a fragment is a speck: draw it as one.
+    if ((box.x1 - box.x0) * zoom < 1.5 && (box.y1 - box.y0) * zoom < 1.5) {
+      ctx.fillStyle = colour(f.style.color, DEFAULT_COLOR);
+      ctx.fillRect(box.x0, box.y0, 1.5 / zoom, 1.5 / zoom);
+      return;
+    }
+    const opacity = Math.max(0, Math.min(1, num(f.style.opacity, 1)));
+    if (opacity <= 0) return;
+    ctx.save();
+    ctx.globalAlpha = opacity;
+    const rot = num(f.geom.rot);
+    if (rot) {
+      ctx.translate(f.x, f.y);
+      ctx.rotate(rot);
+      ctx.translate(-f.x, -f.y);
+    }
+    if (f.origin === "ai") this.drawHalo(ctx, f, zoom);
+    const color = colour(f.style.color, DEFAULT_COLOR);
+    const fill = f.style.fill && f.style.fill !== "none" ? colour(f.style.fill, "") : "";
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    if (f.kind === "symbol") this.#drawSymbol(ctx, f, color, fill);
+    else if (f.kind === "text") this.#drawText(ctx, f, color);
+    else {
+      if (!e.path) e.path = buildPath(f);
+      if (fill && !(f.kind === "shape" && (f.geom.shape === "line" || f.geom.shape === "arrow"))) {
+        ctx.fillStyle = fill;
+        ctx.fill(e.path);
+      }
+      ctx.strokeStyle = color;
+      ctx.lineWidth = strokeWidth(f.style);
+      if (ctx.lineWidth > 0) ctx.stroke(e.path);
+    }
+    ctx.restore();
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {Fragment} f @param {string} color @param {string} fill */
+  #drawSymbol(ctx, f, color, fill) {
+    const size = num(f.geom.size);
+    if (size <= 0) return;
+    const k = size / GLYPH_BOX;
+    const glyph = this.glyphs.get(f.geom.sym);
+    ctx.translate(f.x - size / 2, f.y - size / 2);
+    ctx.scale(k, k);
+    ctx.lineWidth = "width" in f.style ? strokeWidth(f.style) / k : GLYPH_STROKE;
+    ctx.strokeStyle = color;
+    if (!glyph) {
+      ctx.setLineDash([8, 6]);
+      ctx.beginPath();
+      ctx.arc(50, 50, 40, 0, Math.PI * 2);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = color;
+      ctx.font = `40px ${FONT_FAMILY}`;
+      ctx.textAlign = "center";
+      ctx.fillText("?", 50, 64);
+      return;
+    }
+    const paint = fill || (glyph.symbol.fill ? color : "");
+    if (paint) {
+      ctx.fillStyle = paint;
+      ctx.fill(glyph.path, "evenodd");
+    }
+    if (ctx.lineWidth > 0) ctx.stroke(glyph.path);
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {Fragment} f @param {string} color */
+  #drawText(ctx, f, color) {
+    const size = num(f.geom.size);
+    if (size <= 0 || typeof f.geom.text !== "string") return;
+    ctx.fillStyle = color;
+    ctx.font = `${size}px ${FONT_FAMILY}`;
+    ctx.textBaseline = "alphabetic";
+    ctx.textAlign = "left";
+    const lines = f.geom.text.split("\n");
+    for (let i = 0; i < lines.length; i++) ctx.fillText(lines[i], f.x, f.y + i * LINE_HEIGHT * size);
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {Fragment} f @param {number} zoom */
+  drawHalo(ctx, f, zoom) {
+    const b = localBox(f);
+    if (!b) return;
+    const g = grow(b, 6);
+    ctx.save();
+    ctx.beginPath();
+    ctx.roundRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0, 6);
+    ctx.strokeStyle = AI_ACCENT;
+    ctx.globalAlpha *= 0.15;
+    ctx.lineWidth = 4;
+    ctx.stroke();
+    ctx.globalAlpha /= 0.15;
+    ctx.globalAlpha *= 0.6;
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash([4, 3]);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {Replica} replica @param {Map<string, Box>} boxes @param {number} zoom */
+  drawThreads(ctx, replica, boxes, zoom) {
+    ctx.save();
+    ctx.strokeStyle = THREAD_COLOR;
+    ctx.globalAlpha = 0.45;
+    ctx.lineWidth = Math.max(1.5, 1.5 / zoom);
+    ctx.beginPath();
+    for (const [id, box] of boxes) {
+      const f = replica.get(id);
+      if (!f || !f.inspired_by.length) continue;
+      const [x1, y1] = centre(box);
+      for (const src of f.inspired_by) {
+        const sb = boxes.get(src);
+        if (!sb) continue;
+        const [x0, y0] = centre(sb);
+        if (x0 === x1 && y0 === y1) continue;
+        ctx.moveTo(x0, y0);
+        ctx.quadraticCurveTo((x0 + x1) / 2 - (y1 - y0) / 5, (y0 + y1) / 2 + (x1 - x0) / 5, x1, y1);
+      }
+    }
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  /** Bounds of the current selection (overrides included). @param {Replica} replica */
+  selectionBox(replica = this.replica()) {
+    const boxes = [];
+    for (const id of this.selection) {
+      const e = replica.entries.get(id);
+      if (!e) continue;
+      const o = this.overrides.get(id);
+      const box = o ? overrideEntry(e, o).box : e.box;
+      if (box) boxes.push(box);
+    }
+    return union(boxes);
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {Replica} replica @param {number} zoom */
+  drawSelection(ctx, replica, zoom) {
+    if (!this.selection.size) return;
+    ctx.save();
+    ctx.strokeStyle = SELECT_COLOR;
+    ctx.lineWidth = 1 / zoom;
+    for (const id of this.selection) {
+      const e = replica.entries.get(id);
+      if (!e) continue;
+      const o = this.overrides.get(id);
+      const box = o ? overrideEntry(e, o).box : e.box;
+      if (box) ctx.strokeRect(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0);
+    }
+    const all = this.selectionBox(replica);
+    if (all) {
+      const g = grow(all, 4 / zoom);
+      ctx.setLineDash([5 / zoom, 4 / zoom]);
+      ctx.strokeRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0);
+      ctx.setLineDash([]);
+      ctx.fillStyle = BACKGROUND;
+      const s = 8 / zoom;
+      for (const [hx, hy] of handlePoints(g)) {
+        ctx.fillRect(hx - s / 2, hy - s / 2, s, s);
+        ctx.strokeRect(hx - s / 2, hy - s / 2, s, s);
+      }
+    }
+    ctx.restore();
+  }
+}
+
+/** The four corner handles of a box: nw, ne, se, sw. @param {Box} b */
+export function handlePoints(b) {
+  return [
+    [b.x0, b.y0],
+    [b.x1, b.y0],
+    [b.x1, b.y1],
+    [b.x0, b.y1],
+  ];
+}
+
+/** @param {Entry} e @param {Fragment} f @returns {Entry} */
+function overrideEntry(e, f) {
+  return { frag: f, box: worldBox(f) };
+}
+
+/** @param {Fragment} f */
+export function buildPath(f) {
+  const p = new Path2D();
+  const g = f.geom;
+  if (f.kind === "stroke") {
+    traceStroke(p, Array.isArray(g.pts) ? g.pts : [], f.x, f.y);
+    return p;
+  }
+  const w = num(g.w);
+  const h = num(g.h);
+  if (g.shape === "rect") p.rect(Math.min(f.x, f.x + w), Math.min(f.y, f.y + h), Math.abs(w), Math.abs(h));
+  else if (g.shape === "ellipse") p.ellipse(f.x + w / 2, f.y + h / 2, Math.abs(w) / 2, Math.abs(h) / 2, 0, 0, Math.PI * 2);
+  else {
+    p.moveTo(f.x, f.y);
+    p.lineTo(f.x + w, f.y + h);
+    if (g.shape === "arrow") traceArrowHead(p, f.x, f.y, f.x + w, f.y + h, strokeWidth(f.style));
+  }
+  return p;
+}

@@ -1,0 +1,147 @@
+// @ts-check
+/**
+ * The local replica: a Tapestry plus what the screen needs from it — a
+ * paint-ordered list of live fragments, their bounds, and change events —
+ * kept up to date incrementally as ops apply.
+ */
+
+import { compareBytes, pack } from "../protocol/canon.js";
+import { compareStamps } from "../protocol/stamps.js";
+import { Tapestry } from "../protocol/tapestry.js";
+import { worldBox } from "./geometry.js";
+
+/** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
+/** @typedef {import("../protocol/tapestry.js").Change} Change */
+/** @typedef {import("../protocol/ops.js").Op} Op */
+/** @typedef {import("./geometry.js").Box} Box */
+/** @typedef {{frag: Fragment, box: Box | null, path?: Path2D | null, pathKey?: string}} Entry */
+
+export class Replica {
+  /** @param {Tapestry} [tapestry] */
+  constructor(tapestry = new Tapestry()) {
+    this.tapestry = tapestry;
+    /** @type {Map<string, Entry>} live fragments */
+    this.entries = new Map();
+    /** @type {Entry[]} */
+    this.order = [];
+    this.orderDirty = true;
+    this.version = 0;
+    /** @type {Set<(ids: Set<string>) => void>} */
+    this.listeners = new Set();
+    this.rebuild();
+  }
+
+  /** Replace the whole state (a welcome snapshot, a replay position). @param {Tapestry} t */
+  reset(t) {
+    this.tapestry = t;
+    this.rebuild();
+    this.#emit(new Set(["*"]));
+  }
+
+  rebuild() {
+    this.entries.clear();
+    for (const f of this.tapestry.fragments()) this.entries.set(f.id, { frag: f, box: worldBox(f) });
+    this.orderDirty = true;
+    this.version++;
+  }
+
+  /**
+   * Apply ops; returns the changes that won something.
+   * @param {Op[]} ops
+   * @returns {Change[]}
+   */
+  apply(ops) {
+    const changes = [];
+    const touched = new Set();
+    for (const op of ops) {
+      const c = this.tapestry.apply(op);
+      if (!c) continue;
+      changes.push(c);
+      touched.add(op.id);
+    }
+    if (touched.size) this.#refresh(touched);
+    return changes;
+  }
+
+  /**
+   * The server is the authority on what an op of ours says (it stamps author
+   * and origin on creates). When its copy differs from the one we applied
+   * under the same stamp, take its values.
+   * @param {Op} op
+   */
+  adopt(op) {
+    const regs = this.tapestry.frags.get(op.id);
+    if (!regs) return;
+    let differs = false;
+    for (const [name, value] of Object.entries(op.f)) {
+      const reg = regs[name];
+      if (reg && compareStamps(reg[0], op.s) === 0 && compareBytes(pack(reg[1]), pack(value)) !== 0) differs = true;
+    }
+    if (!differs) return;
+    const t = this.tapestry;
+    const was = t.get(op.id);
+    for (const [name, value] of Object.entries(op.f)) {
+      const reg = regs[name];
+      if (reg && compareStamps(reg[0], op.s) === 0) regs[name] = [op.s, value];
+    }
+    const now = t.get(op.id);
+    /** @param {Fragment | null} f */
+    const live = (f) => (f && !f.deleted ? /** @type {"organic" | "ai"} */ (f.origin) : null);
+    const a = live(was);
+    const b = live(now);
+    if (a !== b) {
+      if (a) t.liveCounts[a]--;
+      if (b) t.liveCounts[b]++;
+    }
+    this.#refresh(new Set([op.id]));
+  }
+
+  /** @param {Set<string>} ids */
+  #refresh(ids) {
+    for (const id of ids) {
+      const f = this.tapestry.get(id);
+      const old = this.entries.get(id);
+      if (!f || f.deleted) {
+        if (old) {
+          this.entries.delete(id);
+          this.orderDirty = true;
+        }
+        continue;
+      }
+      if (!old || old.frag.z !== f.z) this.orderDirty = true;
+      this.entries.set(id, { frag: f, box: worldBox(f) });
+    }
+    this.version++;
+    this.#emit(ids);
+  }
+
+  /** @param {Set<string>} ids */
+  #emit(ids) {
+    for (const fn of this.listeners) fn(ids);
+  }
+
+  /** Live fragments bottom to top, by (z, id). */
+  ordered() {
+    if (this.orderDirty) {
+      this.order = [...this.entries.values()].sort((a, b) => {
+        const za = a.frag.z;
+        const zb = b.frag.z;
+        if (za !== zb) return za < zb ? -1 : 1;
+        return a.frag.id < b.frag.id ? -1 : a.frag.id > b.frag.id ? 1 : 0;
+      });
+      this.orderDirty = false;
+    }
+    return this.order;
+  }
+
+  /** @param {string} id */
+  get(id) {
+    return this.entries.get(id)?.frag ?? null;
+  }
+
+  /** The z keys at the bottom and the top of the paint order. */
+  zRange() {
+    const o = this.ordered();
+    return o.length ? [o[0].frag.z, o[o.length - 1].frag.z] : [null, null];
+  }
+}

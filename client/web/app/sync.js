@@ -1,0 +1,428 @@
+// @ts-check
+/**
+ * The live connection of one tab to one sanctuary.
+ *
+ * States: offline -> connecting -> live -> (closed) offline -> connecting ...
+ *
+ * Rules:
+ * 1. Local ops apply to the replica at once (the caller does that), join the
+ *    pending queue and persist; the queue is sent in stamp order once live.
+ * 2. One batch is in flight at a time: the server treats an op whose counter
+ *    is not above the last it accepted from this replica as a resend, so a
+ *    later batch must never overtake an earlier one that was refused for rate.
+ * 3. `ack` removes ops from the queue. A `reject` for rate is retried after a
+ *    pause; any other reject drops the op and resynchronises from a snapshot
+ *    (the op was already applied locally and must be taken back).
+ * 4. Reconnect resumes from the last seq seen; the server answers with the
+ *    missed ops or a snapshot. Every pending op is resent (idempotent).
+ * 5. Broadcast ops arrive in seq order; a gap means we lost something, and we
+ *    reconnect to resume.
+ */
+
+import { toWire } from "../protocol/ops.js";
+import { Clock } from "../protocol/stamps.js";
+import { Tapestry } from "../protocol/tapestry.js";
+import { checkOp, checkOps, DecodeError } from "../protocol/validate.js";
+import { loadQueue, saveCache, saveQueue } from "./storage.js";
+
+/** @typedef {import("../protocol/ops.js").Op} Op */
+/** @typedef {import("./replica.js").Replica} Replica */
+/** @typedef {{sid: string, name: string, role: string, origin: string, color: string,
+ *   cursor: number[] | null, sel: string[], preview: any, view: number[] | null}} Peer */
+
+const SUBPROTOCOL = "dreamloom.v1.json";
+const MAX_BATCH = 256;
+/** Close codes after which reconnecting would only repeat the refusal. */
+const FINAL_CLOSES = new Set([4001, 4002, 4003, 4004, 4006, 4007]);
+const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
+  4001: "not authorised to join",
+  4002: "this page is too old for the server: reload",
+  4003: "not allowed here",
+  4004: "you were banned from this sanctuary",
+  4006: "you were removed by the steward",
+  4007: "your access was revoked",
+});
+
+export class Sync extends EventTarget {
+  /**
+   * @param {{sanctuary: string, name: string, replica: string, replicaState: Replica,
+   *   seq: number | null, wsUrl?: string}} opts
+   */
+  constructor(opts) {
+    super();
+    this.sanctuary = opts.sanctuary;
+    this.name = opts.name;
+    this.replica = opts.replica;
+    this.local = opts.replicaState;
+    /** @type {number | null} last server seq folded into the replica */
+    this.seq = opts.seq;
+    this.url = opts.wsUrl ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/${encodeURIComponent(this.sanctuary)}`;
+    /** @type {"offline" | "connecting" | "live" | "closed"} */
+    this.status = "offline";
+    this.statusDetail = "";
+    /** @type {WebSocket | null} */
+    this.ws = null;
+    /** @type {Op[]} */
+    this.pending = [];
+    /** @type {Set<number>} counters of the batch in flight */
+    this.inflight = new Set();
+    /** @type {Map<string, Peer>} */
+    this.peers = new Map();
+    /** @type {{id: string, name: string, role: string, origin: string} | null} */
+    this.identity = null;
+    this.sid = "";
+    /** @type {Record<string, any>} */
+    this.policy = {};
+    this.retry = 0;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.timer = null;
+    /** @type {any} */
+    this.presenceState = null;
+    this.presenceTimer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+    this.lastPresence = 0;
+    this.cacheTimer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+    this.stopped = false;
+    this.clock = new Clock(this.replica);
+    this.#loadQueue();
+    addEventListener("online", () => this.connectSoon(0));
+    addEventListener("offline", () => this.ws?.close(1000, "offline"));
+    addEventListener("pagehide", () => this.#saveCache(true));
+  }
+
+  // -- the queue ------------------------------------------------------------
+  #loadQueue() {
+    const q = loadQueue(this.sanctuary, this.replica);
+    if (!q) return;
+    this.clock.observeCounter(Number(q.counter) || 0);
+    if (q.identity) this.identity = q.identity;
+    for (const wire of q.ops ?? []) {
+      try {
+        this.pending.push(checkOp(wire));
+      } catch {
+        // a corrupted entry cannot be sent anyway
+      }
+    }
+    this.pending.sort((a, b) => a.s[0] - b.s[0]);
+    // They were applied in the replica's last life; apply them to this one.
+    if (this.pending.length) this.local.apply(this.pending);
+  }
+
+  #persist() {
+    saveQueue(this.sanctuary, this.replica, {
+      ops: this.pending.map(toWire),
+      counter: this.clock.counter,
+      identity: this.identity,
+    });
+  }
+
+  /** A new stamp for a local write. */
+  tick() {
+    this.clock.observeCounter(this.local.tapestry.maxCounter);
+    const s = this.clock.tick();
+    return s;
+  }
+
+  /** Author and origin for a create (the server stamps them; we match so nothing flips). */
+  provenance() {
+    return { author: this.identity?.id ?? "", origin: this.identity?.origin ?? "organic" };
+  }
+
+  /**
+   * Queue local ops that are already applied to the replica.
+   * @param {Op[]} ops
+   */
+  submit(ops) {
+    if (!ops.length) return;
+    this.pending.push(...ops);
+    this.#persist();
+    this.#emit("pending");
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush() {
+    if (this.status !== "live" || this.inflight.size || !this.ws) return;
+    const batch = this.pending.slice(0, MAX_BATCH);
+    if (!batch.length) {
+      this.#scheduleCache();
+      return;
+    }
+    for (const op of batch) this.inflight.add(op.s[0]);
+    this.#send({ type: "ops", ops: batch.map(toWire) });
+  }
+
+  /** @param {number} counter @returns {Op | undefined} */
+  #take(counter) {
+    const i = this.pending.findIndex((op) => op.s[0] === counter);
+    if (i < 0) return undefined;
+    return this.pending.splice(i, 1)[0];
+  }
+
+  // -- the connection ---------------------------------------------------------
+  start() {
+    this.stopped = false;
+    this.connectSoon(0);
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ws?.close(1000, "bye");
+  }
+
+  /** @param {number} delay */
+  connectSoon(delay) {
+    if (this.stopped || this.ws) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.#connect();
+    }, delay);
+  }
+
+  #connect() {
+    if (this.stopped || this.ws) return;
+    if (navigator.onLine === false) {
+      this.#setStatus("offline", "no network: edits are kept and will sync");
+      return; // the online event brings us back
+    }
+    this.#setStatus("connecting", this.retry ? `reconnecting (attempt ${this.retry + 1})` : "connecting");
+    let ws;
+    try {
+      ws = new WebSocket(this.url, SUBPROTOCOL);
+    } catch (err) {
+      this.#setStatus("closed", String(err));
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.#send({ type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq });
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== "string") return;
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+        this.#receive(msg);
+      } catch (err) {
+        console.error("bad message from server", err, ev.data?.slice?.(0, 200));
+        if (err instanceof DecodeError) ws.close(4000, "invalid message");
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.inflight.clear();
+      this.peers.clear();
+      this.#emit("peers");
+      if (FINAL_CLOSES.has(ev.code)) {
+        this.stopped = true;
+        this.#setStatus("closed", CLOSE_REASONS[ev.code] ?? ev.reason ?? "closed");
+        return;
+      }
+      if (ev.code === 4012) {
+        // Another tab took this replica id over: it owns the queue now.
+        this.stopped = true;
+        this.#setStatus("closed", "this sanctuary was opened in another tab");
+        return;
+      }
+      this.retry++;
+      const wait = Math.min(10000, 300 * 2 ** Math.min(this.retry, 6)) * (0.7 + Math.random() * 0.6);
+      this.#setStatus("offline", navigator.onLine === false ? "no network: edits are kept and will sync" : "reconnecting…");
+      this.connectSoon(this.retry === 1 ? 100 : wait);
+    };
+  }
+
+  /** @param {any} msg */
+  #send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** @param {"offline" | "connecting" | "live" | "closed"} status @param {string} detail */
+  #setStatus(status, detail) {
+    this.status = status;
+    this.statusDetail = detail;
+    this.#emit("status");
+  }
+
+  /** @param {string} type @param {any} [detail] */
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** @param {any} msg */
+  #receive(msg) {
+    switch (msg?.type) {
+      case "welcome":
+        return this.#onWelcome(msg);
+      case "ops":
+        return this.#onOps(msg);
+      case "ack":
+        return this.#onAck(msg);
+      case "reject":
+        return this.#onReject(msg);
+      case "presence":
+        for (const p of msg.peers ?? []) {
+          const peer = this.peers.get(p.sid);
+          if (peer) Object.assign(peer, pickPresence(p));
+        }
+        return this.#emit("presence");
+      case "join":
+        this.peers.set(msg.peer.sid, { cursor: null, sel: [], preview: null, view: null, ...msg.peer });
+        return this.#emit("peers");
+      case "leave":
+        this.peers.delete(msg.sid);
+        return this.#emit("peers");
+      case "policy":
+        this.policy = msg.policy ?? {};
+        return this.#emit("policy");
+      case "ping":
+        return this.#send({ type: "pong", t: msg.t });
+      case "pong":
+        return;
+      case "error":
+        if (msg.code === "replica_in_use") this.#emit("toast", "This tab's replica id is in use elsewhere");
+        else this.#emit("toast", `Server: ${msg.reason}`);
+        return;
+      default:
+        throw new DecodeError(`unknown message type ${String(msg?.type).slice(0, 30)}`);
+    }
+  }
+
+  /** @param {any} msg */
+  #onWelcome(msg) {
+    this.sid = msg.sid;
+    this.identity = msg.identity;
+    this.policy = msg.policy ?? {};
+    this.#persist();
+    if (msg.snapshot !== null && msg.snapshot !== undefined) {
+      const t = Tapestry.fromData(msg.snapshot);
+      t.applyMany(this.pending);
+      this.local.reset(t);
+    } else {
+      const ops = checkOps(msg.ops, Infinity);
+      this.#applyRemote(ops);
+    }
+    this.seq = msg.seq;
+    this.peers.clear();
+    for (const p of msg.peers ?? []) this.peers.set(p.sid, { cursor: null, sel: [], preview: null, view: null, ...p });
+    this.retry = 0;
+    this.#setStatus("live", "live");
+    this.#emit("peers");
+    this.#emit("synced");
+    if (this.presenceState) this.setPresence(this.presenceState);
+    this.#flush();
+  }
+
+  /** @param {Op[]} ops */
+  #applyRemote(ops) {
+    const changes = this.local.apply(ops);
+    for (const op of ops) if (op.s[1] === this.replica && op.t === "c") this.local.adopt(op);
+    if (changes.length) this.#emit("remote", changes);
+  }
+
+  /** @param {any} msg */
+  #onOps(msg) {
+    let ops = checkOps(msg.ops, Infinity);
+    const first = msg.seq;
+    if (typeof first !== "number" || this.seq === null) return;
+    const skip = this.seq + 1 - first;
+    if (skip < 0) {
+      // We missed ops: resume from what we have.
+      this.ws?.close(4000, "gap in seq");
+      return;
+    }
+    if (skip > 0) ops = ops.slice(skip);
+    if (!ops.length) return;
+    this.#applyRemote(ops);
+    this.seq = first + msg.ops.length - 1;
+    this.#emit("seq");
+  }
+
+  /** @param {any} msg */
+  #onAck(msg) {
+    let changed = false;
+    for (const [counter] of msg.acks ?? []) {
+      this.inflight.delete(counter);
+      if (this.#take(counter)) changed = true;
+    }
+    if (changed) {
+      this.#persist();
+      this.#emit("pending");
+    }
+    this.#flush();
+  }
+
+  /** @param {any} msg */
+  #onReject(msg) {
+    const counter = msg.s?.[0];
+    this.inflight.delete(counter);
+    if (msg.code === "rate_limited") {
+      // Keep the op, pause, and resend the whole queue from the start (rule 2).
+      this.inflight.clear();
+      this.inflight.add(-1);
+      setTimeout(() => {
+        this.inflight.delete(-1);
+        this.#flush();
+      }, 1000);
+      return;
+    }
+    this.#take(counter);
+    this.#persist();
+    this.#emit("pending");
+    this.#emit("rejected", msg);
+    this.#emit("toast", rejectText(msg));
+    if (!this.inflight.size) {
+      // Our replica applied an op the sanctuary refused: take a fresh snapshot.
+      this.seq = null;
+      this.ws?.close(4000, "resync");
+    }
+  }
+
+  // -- presence -----------------------------------------------------------------
+  /** @param {{cursor: number[] | null, sel: string[], preview: any, view: number[] | null}} state */
+  setPresence(state) {
+    this.presenceState = state;
+    if (this.status !== "live" || this.presenceTimer) return;
+    const wait = Math.max(0, 50 - (performance.now() - this.lastPresence));
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = null;
+      this.lastPresence = performance.now();
+      this.#send({ type: "presence", ...this.presenceState });
+    }, wait);
+  }
+
+  // -- cache --------------------------------------------------------------------
+  #scheduleCache() {
+    if (this.cacheTimer) return;
+    this.cacheTimer = setTimeout(() => {
+      this.cacheTimer = null;
+      this.#saveCache(false);
+    }, 3000);
+  }
+
+  /** @param {boolean} now */
+  #saveCache(now) {
+    // Only a state with nothing pending equals the server's at this seq.
+    if (this.pending.length || this.seq === null || this.status !== "live") return;
+    if (!now && this.local.tapestry.frags.size > 20000) return;
+    saveCache(this.sanctuary, { seq: this.seq, data: this.local.tapestry.toData() });
+  }
+}
+
+/** @param {any} p */
+function pickPresence(p) {
+  return { cursor: p.cursor ?? null, sel: p.sel ?? [], preview: p.preview ?? null, view: p.view ?? null };
+}
+
+/** @param {any} msg */
+function rejectText(msg) {
+  const texts = /** @type {Record<string, string>} */ ({
+    canvas_locked: "The steward locked the canvas",
+    muted: "You are muted in this sanctuary",
+    consent_required: "That fragment's author has not allowed remixes",
+    too_many_fragments: "This sanctuary is full of fragments",
+    unknown_fragment: "That fragment no longer exists here",
+    forbidden: "You may not do that here",
+  });
+  return `${texts[msg.code] ?? "Edit refused"}: ${msg.reason ?? msg.code}`;
+}

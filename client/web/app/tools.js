@@ -1,0 +1,590 @@
+// @ts-check
+/**
+ * Pointer and keyboard interaction on the canvas: the tools (select, hand,
+ * pen, shapes, symbol, text), pan and zoom, selection, move and resize.
+ *
+ * A gesture never writes ops while it runs: moves and resizes are shown as
+ * overrides and a stroke as a preview (also sent as presence so others see it
+ * being drawn); the ops are committed once, when the pointer lifts.
+ */
+
+import { checkPoints } from "../protocol/validate.js";
+import { round } from "./editor.js";
+import { contains, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
+import { handlePoints } from "./render.js";
+
+/** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
+/** @typedef {import("./render.js").Renderer} Renderer */
+/** @typedef {import("./editor.js").Editor} Editor */
+/** @typedef {"select" | "hand" | "pen" | "rect" | "ellipse" | "line" | "arrow" | "symbol" | "text"} Tool */
+
+const MAX_STROKE_POINTS = 4096;
+
+export class Tools extends EventTarget {
+  /**
+   * @param {HTMLCanvasElement} canvas @param {Renderer} renderer @param {Editor} editor
+   * @param {() => Record<string, any>} style the style panel's current style
+   */
+  constructor(canvas, renderer, editor, style) {
+    super();
+    this.canvas = canvas;
+    this.r = renderer;
+    this.editor = editor;
+    this.style = style;
+    /** @type {Tool} */
+    this.tool = "pen";
+    this.symbol = "moon";
+    /** @type {string[]} next fragment responds to these (a thread) */
+    this.respondTo = [];
+    /** @type {any} */
+    this.gesture = null;
+    /** @type {Map<number, {x: number, y: number}>} */
+    this.pointers = new Map();
+    this.space = false;
+    /** @type {number[] | null} world cursor */
+    this.cursor = null;
+    /** @type {{pts: number[], style: Record<string, any>} | null} */
+    this.preview = null;
+    this.marquee = /** @type {{x0: number, y0: number, x1: number, y1: number} | null} */ (null);
+    /** @type {((x: number, y: number, f?: Fragment) => void) | null} */
+    this.onTextRequest = null;
+    canvas.addEventListener("pointerdown", (e) => this.#down(e));
+    canvas.addEventListener("pointermove", (e) => this.#move(e));
+    canvas.addEventListener("pointerup", (e) => this.#up(e));
+    canvas.addEventListener("pointercancel", (e) => this.#up(e, true));
+    canvas.addEventListener("pointerleave", () => {
+      this.cursor = null;
+      this.#presence();
+    });
+    canvas.addEventListener("wheel", (e) => this.#wheel(e), { passive: false });
+    canvas.addEventListener("dblclick", (e) => this.#dblclick(e));
+    renderer.worldOverlays.push((ctx) => this.#drawPreview(ctx));
+    renderer.screenOverlays.push((ctx) => this.#drawMarquee(ctx));
+  }
+
+  /** @param {Tool} tool */
+  setTool(tool) {
+    this.tool = tool;
+    this.canvas.style.cursor = tool === "hand" ? "grab" : tool === "select" ? "default" : tool === "text" ? "text" : "crosshair";
+    if (tool !== "select") this.select([]);
+    this.#emit("tool");
+  }
+
+  /** @param {string[]} ids */
+  select(ids) {
+    this.r.selection = new Set(ids);
+    this.r.invalidate();
+    this.#emit("selection");
+    this.#presence();
+  }
+
+  get selected() {
+    return [...this.r.selection].filter((id) => this.editor.replica.get(id));
+  }
+
+  /** @param {string} type */
+  #emit(type) {
+    this.dispatchEvent(new Event(type));
+  }
+
+  #presence() {
+    this.dispatchEvent(new Event("presence"));
+  }
+
+  /** @param {PointerEvent | WheelEvent | MouseEvent} e */
+  #screen(e) {
+    const rect = this.canvas.getBoundingClientRect();
+    return [e.clientX - rect.left, e.clientY - rect.top];
+  }
+
+  /** @param {PointerEvent | MouseEvent} e */
+  #world(e) {
+    const [sx, sy] = this.#screen(e);
+    return this.r.camera.toWorld(sx, sy);
+  }
+
+  /** Top-most visible fragment under a world point. @param {number} wx @param {number} wy */
+  hit(wx, wy) {
+    const tol = 6 / this.r.camera.zoom;
+    const order = this.editor.replica.ordered();
+    for (let i = order.length - 1; i >= 0; i--) {
+      const e = order[i];
+      if (!e.box || !this.r.visible(e.frag)) continue;
+      if (wx < e.box.x0 - tol || wx > e.box.x1 + tol || wy < e.box.y0 - tol || wy > e.box.y1 + tol) continue;
+      if (hitTest(e.frag, wx, wy, tol)) return e.frag;
+    }
+    return null;
+  }
+
+  /** @param {PointerEvent} e */
+  #down(e) {
+    this.canvas.focus();
+    this.dispatchEvent(new Event("interact"));
+    const [sx, sy] = this.#screen(e);
+    this.pointers.set(e.pointerId, { x: sx, y: sy });
+    this.canvas.setPointerCapture(e.pointerId);
+    if (this.pointers.size === 2) {
+      // A second finger: abandon the gesture, pinch-zoom and pan instead.
+      this.#cancelGesture();
+      this.gesture = { kind: "pinch", ...this.#pinchState() };
+      return;
+    }
+    if (this.pointers.size > 2) return;
+    const [wx, wy] = this.r.camera.toWorld(sx, sy);
+    if (e.button === 1 || this.tool === "hand" || this.space || (e.button === 0 && e.altKey && this.tool !== "select")) {
+      this.gesture = { kind: "pan", sx, sy, cx: this.r.camera.x, cy: this.r.camera.y };
+      this.canvas.style.cursor = "grabbing";
+      return;
+    }
+    if (e.button !== 0 && e.pointerType === "mouse") return;
+    if (this.editor.readOnly) {
+      this.gesture = { kind: "pan", sx, sy, cx: this.r.camera.x, cy: this.r.camera.y };
+      return;
+    }
+    switch (this.tool) {
+      case "select":
+        return this.#downSelect(e, wx, wy);
+      case "pen":
+        this.gesture = { kind: "stroke", pts: [wx, wy], last: [sx, sy], smooth: [wx, wy] };
+        this.preview = { pts: [wx, wy], style: this.#style("stroke") };
+        this.r.invalidate();
+        return;
+      case "rect":
+      case "ellipse":
+      case "line":
+      case "arrow":
+        this.gesture = { kind: "shape", shape: this.tool, x0: wx, y0: wy, x1: wx, y1: wy };
+        return;
+      case "symbol":
+        this.gesture = { kind: "place" };
+        return;
+      case "text":
+        this.gesture = { kind: "place" };
+        return;
+    }
+  }
+
+  /** @param {PointerEvent} e @param {number} wx @param {number} wy */
+  #downSelect(e, wx, wy) {
+    const box = this.r.selectionBox();
+    if (box) {
+      const g = grow(box, 4 / this.r.camera.zoom);
+      const tol = 8 / this.r.camera.zoom;
+      const handles = handlePoints(g);
+      for (let i = 0; i < 4; i++) {
+        const [hx, hy] = handles[i];
+        if (Math.abs(wx - hx) <= tol && Math.abs(wy - hy) <= tol) {
+          const [ax, ay] = handles[(i + 2) % 4];
+          this.gesture = { kind: "resize", box: g, ax, ay, hx, hy, ids: this.selected };
+          return;
+        }
+      }
+    }
+    const f = this.hit(wx, wy);
+    if (f) {
+      if (e.shiftKey) {
+        const sel = new Set(this.r.selection);
+        if (sel.has(f.id)) sel.delete(f.id);
+        else sel.add(f.id);
+        this.select([...sel]);
+      } else if (!this.r.selection.has(f.id)) this.select([f.id]);
+      this.gesture = { kind: "move", x0: wx, y0: wy, dx: 0, dy: 0, ids: this.selected };
+      return;
+    }
+    if (!e.shiftKey) this.select([]);
+    this.gesture = { kind: "marquee", x0: wx, y0: wy, add: e.shiftKey ? this.selected : [] };
+  }
+
+  /** @param {PointerEvent} e */
+  #move(e) {
+    const [sx, sy] = this.#screen(e);
+    if (this.pointers.has(e.pointerId)) this.pointers.set(e.pointerId, { x: sx, y: sy });
+    const [wx, wy] = this.r.camera.toWorld(sx, sy);
+    this.cursor = [round(wx), round(wy)];
+    const g = this.gesture;
+    if (!g) {
+      this.#presence();
+      return;
+    }
+    switch (g.kind) {
+      case "pinch": {
+        const now = this.#pinchState();
+        if (!now.d || !g.d) break;
+        this.r.camera.zoomAt(now.d / g.d, now.cx, now.cy);
+        this.r.camera.x -= (now.cx - g.cx) / this.r.camera.zoom;
+        this.r.camera.y -= (now.cy - g.cy) / this.r.camera.zoom;
+        Object.assign(g, now);
+        this.#viewChanged();
+        break;
+      }
+      case "pan":
+        this.r.camera.x = g.cx - (sx - g.sx) / this.r.camera.zoom;
+        this.r.camera.y = g.cy - (sy - g.sy) / this.r.camera.zoom;
+        this.#viewChanged();
+        break;
+      case "stroke":
+        for (const ev of e.getCoalescedEvents?.() ?? [e]) this.#addPoint(g, ...this.#screen(ev));
+        break;
+      case "shape":
+        g.x1 = wx;
+        g.y1 = wy;
+        if (e.shiftKey) this.#constrain(g);
+        this.r.invalidate();
+        break;
+      case "move":
+        g.dx = wx - g.x0;
+        g.dy = wy - g.y0;
+        this.r.overrides.clear();
+        for (const id of g.ids) {
+          const f = this.editor.replica.get(id);
+          if (f) this.r.overrides.set(id, { ...f, x: f.x + g.dx, y: f.y + g.dy });
+        }
+        this.r.invalidate();
+        break;
+      case "resize":
+        this.#resizeTo(g, wx, wy, e.shiftKey);
+        break;
+      case "marquee":
+        this.marquee = { x0: g.x0, y0: g.y0, x1: wx, y1: wy };
+        this.r.invalidate();
+        break;
+    }
+    this.#presence();
+  }
+
+  /** @param {any} g */
+  #constrain(g) {
+    const dx = g.x1 - g.x0;
+    const dy = g.y1 - g.y0;
+    if (g.shape === "line" || g.shape === "arrow") {
+      const angle = Math.round(Math.atan2(dy, dx) / (Math.PI / 4)) * (Math.PI / 4);
+      const len = Math.hypot(dx, dy);
+      g.x1 = g.x0 + Math.cos(angle) * len;
+      g.y1 = g.y0 + Math.sin(angle) * len;
+    } else {
+      const s = Math.max(Math.abs(dx), Math.abs(dy));
+      g.x1 = g.x0 + Math.sign(dx || 1) * s;
+      g.y1 = g.y0 + Math.sign(dy || 1) * s;
+    }
+  }
+
+  /**
+   * Smoothing: drop points closer than 2 screen pixels, and ease each point
+   * toward the pointer (an exponential moving average) so jitter disappears
+   * without lag you can feel.
+   * @param {any} g @param {number} sx @param {number} sy
+   */
+  #addPoint(g, sx, sy) {
+    if (Math.hypot(sx - g.last[0], sy - g.last[1]) < 2) return;
+    g.last = [sx, sy];
+    const [wx, wy] = this.r.camera.toWorld(sx, sy);
+    const a = 0.55;
+    g.smooth = [g.smooth[0] + (wx - g.smooth[0]) * a, g.smooth[1] + (wy - g.smooth[1]) * a];
+    g.pts.push(round(g.smooth[0]), round(g.smooth[1]));
+    if (g.pts.length / 2 >= MAX_STROKE_POINTS) {
+      // A very long stroke continues as a new fragment.
+      const tail = g.pts.slice(-2);
+      this.#commitStroke(g.pts);
+      g.pts = tail;
+    }
+    if (this.preview) this.preview.pts = g.pts;
+    this.r.invalidate();
+  }
+
+  /** @param {PointerEvent} e @param {boolean} [cancel] */
+  #up(e, cancel = false) {
+    this.pointers.delete(e.pointerId);
+    const g = this.gesture;
+    if (!g) return;
+    if (g.kind === "pinch") {
+      if (this.pointers.size === 0) this.gesture = null;
+      return;
+    }
+    this.gesture = null;
+    const [wx, wy] = this.#world(e);
+    if (cancel) return this.#cancelGesture(g);
+    switch (g.kind) {
+      case "pan":
+        this.setToolCursor();
+        break;
+      case "stroke":
+        g.pts.push(round(wx), round(wy));
+        this.#commitStroke(g.pts);
+        this.preview = null;
+        break;
+      case "shape":
+        this.#commitShape(g);
+        break;
+      case "place":
+        if (this.tool === "symbol") this.#commitSymbol(wx, wy);
+        else this.onTextRequest?.(wx, wy);
+        break;
+      case "move":
+        this.r.overrides.clear();
+        if (g.dx || g.dy) this.editor.move(g.ids, g.dx, g.dy);
+        break;
+      case "resize": {
+        const frags = g.ids.map((/** @type {string} */ id) => this.r.overrides.get(id)).filter(Boolean);
+        this.r.overrides.clear();
+        this.editor.replace("resize", frags);
+        break;
+      }
+      case "marquee": {
+        const m = this.marquee;
+        this.marquee = null;
+        if (m) {
+          const box = { x0: Math.min(m.x0, m.x1), y0: Math.min(m.y0, m.y1), x1: Math.max(m.x0, m.x1), y1: Math.max(m.y0, m.y1) };
+          const ids = this.editor.replica
+            .ordered()
+            .filter((en) => en.box && this.r.visible(en.frag) && contains(box, en.box))
+            .map((en) => en.frag.id);
+          this.select([...new Set([...g.add, ...ids])]);
+        }
+        break;
+      }
+    }
+    this.r.invalidate();
+    this.#presence();
+  }
+
+  setToolCursor() {
+    this.canvas.style.cursor = this.tool === "hand" ? "grab" : this.tool === "select" ? "default" : "crosshair";
+  }
+
+  /** @param {any} [g] */
+  #cancelGesture(g = this.gesture) {
+    this.gesture = null;
+    this.preview = null;
+    this.marquee = null;
+    this.r.overrides.clear();
+    this.r.invalidate();
+    void g;
+  }
+
+  cancel() {
+    this.#cancelGesture();
+    this.#presence();
+  }
+
+  /** @param {string} kind */
+  #style(kind) {
+    const s = { ...this.style() };
+    if (kind === "stroke" || kind === "symbol" || kind === "text") {
+      if (kind !== "symbol") delete s.fill;
+    }
+    if (kind === "text" || kind === "symbol") delete s.width;
+    return s;
+  }
+
+  /** @returns {string[]} */
+  #threads() {
+    const ids = this.respondTo.filter((id) => this.editor.replica.get(id)).slice(0, 16);
+    if (this.respondTo.length) {
+      this.respondTo = [];
+      this.#emit("respond");
+    }
+    return ids;
+  }
+
+  /** @param {number[]} pts */
+  #commitStroke(pts) {
+    if (pts.length < 2) return;
+    const x = pts[0];
+    const y = pts[1];
+    const rel = [];
+    for (let i = 0; i < pts.length; i += 2) rel.push(round(pts[i] - x), round(pts[i + 1] - y));
+    checkPoints(rel, "stroke");
+    this.editor.add({ kind: "stroke", x, y, geom: { pts: rel }, style: this.#style("stroke"), inspired_by: this.#threads() });
+  }
+
+  /** @param {any} g */
+  #commitShape(g) {
+    let w = g.x1 - g.x0;
+    let h = g.y1 - g.y0;
+    if (Math.hypot(w, h) * this.r.camera.zoom < 4) {
+      // A click: a shape of a sensible default size.
+      w = 120 / this.r.camera.zoom;
+      h = (g.shape === "line" || g.shape === "arrow" ? 0 : 80) / this.r.camera.zoom;
+    }
+    const id = this.editor.add({
+      kind: "shape",
+      x: g.x0,
+      y: g.y0,
+      geom: { shape: g.shape, w: round(w), h: round(h) },
+      style: this.#style("shape"),
+      inspired_by: this.#threads(),
+    });
+    void id;
+  }
+
+  /** @param {number} wx @param {number} wy */
+  #commitSymbol(wx, wy) {
+    const size = round(72 / this.r.camera.zoom);
+    this.editor.add({
+      kind: "symbol",
+      x: wx,
+      y: wy,
+      geom: { sym: this.symbol, size },
+      style: this.#style("symbol"),
+      inspired_by: this.#threads(),
+    });
+  }
+
+  /** @param {number} wx @param {number} wy @param {string} text */
+  commitText(wx, wy, text) {
+    if (!text.trim()) return;
+    this.editor.add({
+      kind: "text",
+      x: wx,
+      y: wy,
+      geom: { text: text.slice(0, 2000), size: round(24 / this.r.camera.zoom) },
+      style: this.#style("text"),
+      inspired_by: this.#threads(),
+    });
+  }
+
+  /** @param {MouseEvent} e */
+  #dblclick(e) {
+    if (this.editor.readOnly) return;
+    const [wx, wy] = this.#world(e);
+    const f = this.hit(wx, wy);
+    if (f && f.kind === "text") this.onTextRequest?.(f.x, f.y, f);
+    else if (!f && this.tool === "select") this.onTextRequest?.(wx, wy);
+  }
+
+  /** @param {any} g @param {number} wx @param {number} wy @param {boolean} keepRatio */
+  #resizeTo(g, wx, wy, keepRatio) {
+    const bw = g.hx - g.ax || 1e-9;
+    const bh = g.hy - g.ay || 1e-9;
+    let sx = (wx - g.ax) / bw;
+    let sy = (wy - g.ay) / bh;
+    const single = g.ids.length === 1 ? this.editor.replica.get(g.ids[0]) : null;
+    const uniform = keepRatio || (single && (single.kind === "symbol" || single.kind === "text")) || g.ids.some((/** @type {string} */ id) => {
+      const k = this.editor.replica.get(id)?.kind;
+      return k === "symbol" || k === "text";
+    });
+    if (uniform) {
+      const s = Math.max(Math.abs(sx), Math.abs(sy));
+      sx = s;
+      sy = s;
+    }
+    this.r.overrides.clear();
+    for (const id of g.ids) {
+      const f = this.editor.replica.get(id);
+      if (f) this.r.overrides.set(id, scaled(f, g.ax, g.ay, sx, sy));
+    }
+    this.r.invalidate();
+  }
+
+  /** @param {WheelEvent} e */
+  #wheel(e) {
+    e.preventDefault();
+    const [sx, sy] = this.#screen(e);
+    if (e.ctrlKey || e.metaKey) {
+      this.r.camera.zoomAt(Math.exp(-e.deltaY * 0.01), sx, sy);
+    } else {
+      this.r.camera.x += e.deltaX / this.r.camera.zoom;
+      this.r.camera.y += e.deltaY / this.r.camera.zoom;
+    }
+    this.#viewChanged();
+  }
+
+  #viewChanged() {
+    this.r.invalidate();
+    this.#emit("view");
+    this.#presence();
+  }
+
+  #pinchState() {
+    const [a, b] = [...this.pointers.values()];
+    return { d: Math.hypot(a.x - b.x, a.y - b.y), cx: (a.x + b.x) / 2, cy: (a.y + b.y) / 2 };
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx */
+  #drawPreview(ctx) {
+    const g = this.gesture;
+    if (this.preview && this.preview.pts.length >= 2) {
+      drawPreviewStroke(ctx, this.preview.pts, this.preview.style);
+    }
+    if (g && g.kind === "shape") {
+      const style = this.#style("shape");
+      const p = new Path2D();
+      const w = g.x1 - g.x0;
+      const h = g.y1 - g.y0;
+      if (g.shape === "rect") p.rect(Math.min(g.x0, g.x1), Math.min(g.y0, g.y1), Math.abs(w), Math.abs(h));
+      else if (g.shape === "ellipse") p.ellipse(g.x0 + w / 2, g.y0 + h / 2, Math.abs(w) / 2, Math.abs(h) / 2, 0, 0, Math.PI * 2);
+      else {
+        p.moveTo(g.x0, g.y0);
+        p.lineTo(g.x1, g.y1);
+      }
+      ctx.save();
+      ctx.globalAlpha = num(style.opacity, 1);
+      ctx.strokeStyle = style.color;
+      ctx.lineWidth = strokeWidth(style);
+      ctx.lineCap = "round";
+      if (style.fill && style.fill !== "none" && (g.shape === "rect" || g.shape === "ellipse")) {
+        ctx.fillStyle = style.fill;
+        ctx.fill(p);
+      }
+      ctx.stroke(p);
+      ctx.restore();
+    }
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx */
+  #drawMarquee(ctx) {
+    const m = this.marquee;
+    if (!m) return;
+    const [x0, y0] = this.r.camera.toScreen(m.x0, m.y0);
+    const [x1, y1] = this.r.camera.toScreen(m.x1, m.y1);
+    ctx.save();
+    ctx.fillStyle = "rgba(255, 210, 122, 0.08)";
+    ctx.strokeStyle = "rgba(255, 210, 122, 0.8)";
+    ctx.setLineDash([4, 3]);
+    ctx.fillRect(x0, y0, x1 - x0, y1 - y0);
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    ctx.restore();
+  }
+
+  /** Whole-selection bounds, for the keyboard and the UI. */
+  selectionBounds() {
+    return union(this.selected.map((id) => this.editor.replica.entries.get(id)?.box).filter((b) => !!b).map((b) => /** @type {any} */ (b)));
+  }
+
+  /** Fragments whose bounds meet a box. @param {import("./geometry.js").Box} box */
+  within(box) {
+    return this.editor.replica.ordered().filter((e) => e.box && intersects(e.box, box));
+  }
+}
+
+/**
+ * A fragment scaled about an anchor point.
+ * @param {Fragment} f @param {number} ax @param {number} ay @param {number} sx @param {number} sy
+ * @returns {Fragment}
+ */
+export function scaled(f, ax, ay, sx, sy) {
+  const x = ax + (f.x - ax) * sx;
+  const y = ay + (f.y - ay) * sy;
+  const g = { ...f.geom };
+  const s = Math.max(0.01, Math.sqrt(Math.abs(sx * sy)));
+  if (f.kind === "stroke") g.pts = g.pts.map((/** @type {number} */ v, /** @type {number} */ i) => round(v * (i % 2 ? sy : sx)));
+  else if (f.kind === "shape") {
+    g.w = round(g.w * sx);
+    g.h = round(g.h * sy);
+  } else g.size = Math.max(1, round(num(g.size) * s));
+  return { ...f, x: round(x), y: round(y), geom: g };
+}
+
+/** @param {CanvasRenderingContext2D} ctx @param {number[]} pts absolute world points @param {Record<string, any>} style */
+export function drawPreviewStroke(ctx, pts, style) {
+  const p = new Path2D();
+  traceStroke(p, pts, 0, 0);
+  ctx.save();
+  ctx.globalAlpha = Math.max(0.05, Math.min(1, num(style?.opacity, 1)));
+  ctx.strokeStyle = typeof style?.color === "string" ? style.color : "#ece8ff";
+  ctx.lineWidth = strokeWidth(style ?? {});
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.stroke(p);
+  ctx.restore();
+}

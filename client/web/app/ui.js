@@ -1,0 +1,215 @@
+// @ts-check
+/**
+ * The panels around the canvas: style, dream symbols, participants,
+ * connection state, Dream Diversity, toasts and the help overlay.
+ */
+
+import { DEFAULT_COLOR } from "./geometry.js";
+
+/** @typedef {import("./render.js").Symbol} Symbol */
+/** @typedef {import("./sync.js").Peer} Peer */
+
+/** @param {string} id @returns {any} */
+export const $ = (id) => /** @type {any} */ (document.getElementById(id));
+
+export const SWATCHES = [
+  "#ece8ff", "#c7b8ff", "#9ad0ff", "#5cd3ff", "#7be0a8", "#b5f07a",
+  "#f4e06d", "#ffb35c", "#ff7a90", "#ff8fd8", "#8f9bff", "#1b1c33",
+];
+
+export class StylePanel extends EventTarget {
+  constructor() {
+    super();
+    this.color = DEFAULT_COLOR;
+    this.width = 3;
+    this.opacity = 1;
+    this.fill = "none";
+    const sw = $("swatches");
+    for (const c of SWATCHES) {
+      const b = document.createElement("button");
+      b.style.background = c;
+      b.title = c;
+      b.dataset.color = c;
+      b.addEventListener("click", () => this.setColor(c, true));
+      sw.append(b);
+    }
+    $("color").addEventListener("input", (/** @type {any} */ e) => this.setColor(e.target.value, true));
+    $("fill").addEventListener("change", (/** @type {any} */ e) => {
+      this.fill = e.target.value;
+      this.#changed({ fill: this.fill === "none" ? "none" : this.color });
+    });
+    $("width").addEventListener("input", (/** @type {any} */ e) => {
+      this.width = Number(e.target.value);
+      $("width-out").textContent = String(this.width);
+      this.#changed({ width: this.width });
+    });
+    $("opacity").addEventListener("input", (/** @type {any} */ e) => {
+      this.opacity = Number(e.target.value) / 100;
+      $("opacity-out").textContent = `${e.target.value}%`;
+      this.#changed({ opacity: this.opacity });
+    });
+    this.setColor(this.color, false);
+  }
+
+  /** @param {string} c @param {boolean} apply */
+  setColor(c, apply) {
+    this.color = c;
+    $("color").value = c.slice(0, 7);
+    for (const b of $("swatches").children) b.classList.toggle("on", b.dataset.color === c);
+    if (apply) this.#changed(this.fill === "none" ? { color: c } : { color: c, fill: c });
+  }
+
+  /** Show a selected fragment's style in the controls. @param {Record<string, any>} s */
+  show(s) {
+    if (typeof s.color === "string") this.setColor(s.color.slice(0, 7), false);
+    if (typeof s.width === "number") {
+      this.width = s.width;
+      $("width").value = String(s.width);
+      $("width-out").textContent = String(s.width);
+    }
+    if (typeof s.opacity === "number") {
+      this.opacity = s.opacity;
+      $("opacity").value = String(Math.round(s.opacity * 100));
+      $("opacity-out").textContent = `${Math.round(s.opacity * 100)}%`;
+    }
+    this.fill = s.fill && s.fill !== "none" ? "same" : "none";
+    $("fill").value = this.fill;
+  }
+
+  /** @param {Record<string, any>} patch */
+  #changed(patch) {
+    this.dispatchEvent(new CustomEvent("change", { detail: patch }));
+  }
+
+  /** The style new fragments get. */
+  current() {
+    /** @type {Record<string, any>} */
+    const s = { color: this.color, width: this.width };
+    if (this.opacity < 1) s.opacity = this.opacity;
+    if (this.fill !== "none") s.fill = this.color;
+    return s;
+  }
+}
+
+/**
+ * The palette of dream symbols, drawn from the catalogue's paths.
+ * @param {Symbol[]} symbols @param {(name: string) => void} pick
+ */
+export function buildPalette(symbols, pick) {
+  const grid = $("symbol-grid");
+  grid.textContent = "";
+  /** @type {Map<string, HTMLButtonElement>} */
+  const buttons = new Map();
+  for (const s of symbols) {
+    const b = document.createElement("button");
+    b.dataset.sym = s.name;
+    b.title = `${s.label}: ${s.meaning ?? ""}`;
+    const c = document.createElement("canvas");
+    c.width = 72;
+    c.height = 72;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
+    ctx.scale(0.6, 0.6);
+    ctx.translate(10, 10);
+    try {
+      const p = new Path2D(s.path);
+      ctx.strokeStyle = "#ece8ff";
+      ctx.fillStyle = "#ece8ff";
+      ctx.lineWidth = 5;
+      ctx.lineCap = "round";
+      ctx.lineJoin = "round";
+      if (s.fill) ctx.fill(p, "evenodd");
+      ctx.stroke(p);
+    } catch {
+      // unparsable: the label alone
+    }
+    const label = document.createElement("span");
+    label.textContent = s.label;
+    b.append(c, label);
+    b.addEventListener("click", () => {
+      for (const other of buttons.values()) other.classList.toggle("on", other === b);
+      $("symbol-meaning").textContent = s.meaning ?? "";
+      pick(s.name);
+    });
+    buttons.set(s.name, b);
+    grid.append(b);
+  }
+  $("symbol-search").addEventListener("input", (/** @type {any} */ e) => {
+    const q = e.target.value.trim().toLowerCase();
+    for (const s of symbols) {
+      const hay = [s.name, s.label, s.meaning ?? "", ...(s.keywords ?? [])].join(" ").toLowerCase();
+      /** @type {HTMLButtonElement} */ (buttons.get(s.name)).hidden = !!q && !hay.includes(q);
+    }
+  });
+  return buttons;
+}
+
+/**
+ * @param {{peers: Map<string, Peer>, sid: string, identity: any, name: string}} state
+ * @param {string | null} following @param {(sid: string) => void} follow
+ */
+export function renderPeople(state, following, follow) {
+  const ul = $("people");
+  ul.textContent = "";
+  const me = document.createElement("li");
+  me.className = "me human";
+  me.innerHTML = `<span class="dot" style="background:#ece8ff"></span><span class="who"></span>`;
+  /** @type {HTMLElement} */ (me.querySelector(".who")).textContent = `${state.name} (you)`;
+  ul.append(me);
+  for (const p of state.peers.values()) {
+    const li = document.createElement("li");
+    const weaver = p.origin === "ai" || p.role === "weaver";
+    li.className = `${weaver ? "weaver" : "human"}${following === p.sid ? " following" : ""}`;
+    li.dataset.sid = p.sid;
+    li.style.color = p.color;
+    li.title = weaver ? `${p.name}: a weaver (AI). Click to follow its view.` : `${p.name}: click to follow their view`;
+    const dot = document.createElement("span");
+    dot.className = "dot";
+    dot.style.background = p.color;
+    dot.textContent = weaver ? "AI" : (p.name || "?").slice(0, 1).toUpperCase();
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = p.name || "dreamer";
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = weaver ? "weaver" : p.role === "steward" ? "steward" : "dreamer";
+    li.append(dot, who, badge);
+    li.addEventListener("click", () => follow(p.sid));
+    ul.append(li);
+  }
+}
+
+/** @param {{organic: number, ai: number}} counts */
+export function renderDiversity(counts) {
+  const total = counts.organic + counts.ai;
+  const organic = total ? (100 * counts.organic) / total : 0;
+  const ai = total ? 100 - organic : 0;
+  const root = $("diversity");
+  /** @type {HTMLElement} */ (root.querySelector(".organic")).style.width = `${organic}%`;
+  /** @type {HTMLElement} */ (root.querySelector(".ai")).style.width = `${ai}%`;
+  /** @type {HTMLElement} */ (root.querySelector(".figures")).textContent = total
+    ? `${Math.round(organic)}% organic · ${Math.round(ai)}% AI`
+    : "empty";
+}
+
+/** @param {string} status @param {string} detail @param {number} pending */
+export function renderStatus(status, detail, pending) {
+  const el = $("status");
+  el.className = `status ${status}`;
+  el.dataset.state = status;
+  const labels = /** @type {Record<string, string>} */ ({ live: "live", connecting: "connecting", offline: "offline", closed: "disconnected" });
+  /** @type {HTMLElement} */ (el.querySelector("b")).textContent = labels[status] ?? status;
+  const parts = [];
+  if (status !== "live" && detail) parts.push(detail);
+  if (pending) parts.push(`${pending} edit${pending === 1 ? "" : "s"} to sync`);
+  /** @type {HTMLElement} */ (el.querySelector("small")).textContent = parts.join(" · ");
+}
+
+/** @param {string} text */
+export function toast(text) {
+  const box = $("toasts");
+  const div = document.createElement("div");
+  div.textContent = text;
+  box.append(div);
+  while (box.children.length > 4) box.firstChild.remove();
+  setTimeout(() => div.remove(), 6000);
+}
