@@ -445,6 +445,11 @@ class Sanctuary:
         """Send the gate's current policy to every member (call from inside the actor)."""
         self._broadcast(PolicyUpdate(self.gate.policy()))
 
+    def peer_changed(self, session: Session) -> None:
+        """A member's role changed: announce it as a leave and a join (call from inside the actor)."""
+        self._broadcast(Leave(session.sid))
+        self._broadcast(Join(session.peer))
+
     async def apply_local(self, session: Session | None, ops: list[Op], author: str) -> list[int]:
         """Merge, commit and broadcast ops made by the server itself (moderation, rollback).
 
