@@ -79,7 +79,10 @@ class RandomWriter:
             return op
         if roll < 0.8:
             fields: dict[str, Any] = {}
-            for name in rng.sample(("x", "y", "style", "z", "geom", "remixable", "inspired_by"), rng.randint(1, 3)):
+            names = ["x", "y", "style", "z", "geom", "inspired_by"]
+            if pool is self.own:
+                names.append("remixable")  # consent is its author's to give (P: consent)
+            for name in rng.sample(names, rng.randint(1, 3)):
                 if name in ("x", "y"):
                     fields[name] = rng.choice((rng.uniform(-900, 900), rng.randint(-9, 9)))
                 elif name == "style":
