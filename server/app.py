@@ -12,10 +12,12 @@ from dreamloom.protocol import SUBPROTOCOLS, ErrorCode, Hello, Identity, OpError
 from dreamloom.protocol.codec import codec_for
 from dreamloom.protocol.validate import ID_RE
 
+from .auth import TokenAuthority, load_or_create_secret
 from .config import ServerConfig
 from .hub import GateFactory, Hub
 from .identity import guest_identity
 from .metrics import Metrics
+from .moderation import STEWARDSHIP, Stewardship
 from .origin import origin_allowed
 from .sanctuary import Sanctuary, SanctuaryClosed, SanctuaryFull
 from .session import Session
@@ -132,10 +134,16 @@ def build_app(
     app[CONFIG] = config
     app[STORE] = store
     app[METRICS] = metrics
-    app[HUB] = Hub(store, config, metrics, gate_factory)
-    app[AUTHENTICATOR] = authenticator or guest_authenticator
+    # Access, the Harmony policy and moderation; tests may pass their own gate or authenticator.
+    stewardship = Stewardship(store, TokenAuthority(load_or_create_secret(config.data_dir, config.token_secret)))
+    app[STEWARDSHIP] = stewardship
+    app[HUB] = stewardship.hub = Hub(store, config, metrics, gate_factory or stewardship.gate_for)
+    app[AUTHENTICATOR] = authenticator or stewardship.authenticate
     app.router.add_get("/ws/{sanctuary}", websocket_handler)
     setup_web(app)
+    from .steward_api import setup_steward_routes  # imports this module: load it late
+
+    setup_steward_routes(app)
     try:
         from .api import setup_routes  # the HTTP API lives in its own module
     except ImportError:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .app import build_app
 from .config import ENV_PREFIX, ServerConfig, env_overrides
+from .moderation import STEWARDSHIP, steward_link
 
 HELP = {
     "host": "interface to listen on",
@@ -24,6 +25,8 @@ HELP = {
     "relaxed: survives a crash of the process, may lose the last commits on power loss",
     "allow_origins": "extra browser origins allowed to open sockets (comma-separated)",
     "public_url": "URL people use to reach this server, for printed links",
+    "token_secret": "secret that signs access tokens, 32+ characters (default: generated into "
+    "<data-dir>/token-secret); prefer the environment variable",
     "max_connections_per_sanctuary": "connections one sanctuary accepts",
     "max_fragments_per_sanctuary": "fragments one sanctuary may hold",
     "snapshot_every": "ops between snapshots of a sanctuary",
@@ -95,6 +98,9 @@ def main(argv: list[str]) -> int:
 
     async def announce(app: web.Application) -> None:
         print(f"Dreamloom is weaving at {config.base_url}/  (store: {config.store_url}, loop: {loop_name})")
+        # Like Jupyter: the local operator gets a steward link (a steward of every sanctuary).
+        link = steward_link(app[STEWARDSHIP].authority, config.base_url)
+        print(f"Steward link (keep it private; valid 7 days):\n    {link}")
         sys.stdout.flush()
 
     app.on_startup.append(announce)

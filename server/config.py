@@ -21,6 +21,7 @@ class ServerConfig:
     durability: str = "strict"  # strict (fsync each group commit) | relaxed
     allow_origins: tuple[str, ...] = ()  # extra origins allowed to open sockets
     public_url: str = ""  # how users reach us (for printed links); default http://host:port
+    token_secret: str = ""  # signs access tokens; empty: generated into <data_dir>/token-secret
     max_connections_per_sanctuary: int = 100
     max_fragments_per_sanctuary: int = 100_000
     snapshot_every: int = 1000  # ops between snapshots
