@@ -44,6 +44,22 @@ def serve_in_process(data_dir: str | Path | None = None, **config: Any) -> conte
     return manager
 
 
+def issue_token(server: Any, sanctuary: str, *, name: str, role: str = "weaver") -> str:
+    """A token the in-process ``server`` accepts, for a ``role`` (``weaver``, ``dreamer``,
+    ``steward``, ``viewer``) in ``sanctuary``: a weaver's fragments are then ``ai``.
+
+    Example::
+
+        token = issue_token(server, "garden", name="echo")
+        async with Echo().connect(server.url, "garden", token=token) as echo:
+            assert echo.identity.origin == "ai"
+    """
+    auth = importlib.import_module("dreamloom.server.auth")
+    secret = auth.load_or_create_secret(server.config.data_dir, server.config.token_secret)
+    token: str = auth.TokenAuthority(secret).issue(role=role, sanctuary=sanctuary, name=name)[0]
+    return token
+
+
 class Dreamer(Weaver):
     """A plain connection with no handlers, for scripting what a person does in a test
     (tests tell people and weavers apart by the server-stamped identity, never by name).

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from conftest import WAIT
 
-from dreamloom.client import Fragment, FragmentEvent, Ready, Weaver
+from dreamloom.client import ErrorCode, Fragment, FragmentEvent, Ready, Rejected, Weaver
 from dreamloom.client.geometry import bounds
-from dreamloom.client.testing import dreamer, fast_backoff, serve_in_process
+from dreamloom.client.testing import dreamer, fast_backoff, issue_token, serve_in_process
 from dreamloom.client.weavers.harmonizer import Harmonizer
 from dreamloom.client.weavers.interpreter import Interpreter, stems
 from dreamloom.client.weavers.kaleidoscope import Kaleidoscope
@@ -200,3 +200,32 @@ async def test_a_weaver_catches_up_on_what_it_missed_while_away(tmp_path: Path, 
             assert len(server_t) == 8  # 4 strokes, 4 mirrors: nothing lost, nothing twice
             await ada.wait_until(lambda: ada.seq == kal.seq, WAIT)
             assert ada.tapestry.confirmed.encode() == kal.tapestry.confirmed.encode() == server_t.encode()
+
+
+class CountingInterpreter(Interpreter):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.rejections: list[Rejected] = []
+
+    async def on_rejected(self, error: Rejected) -> None:
+        self.rejections.append(error)
+
+
+async def test_a_weaver_with_a_weaver_token_weaves_ai_fragments_within_the_share_cap(server: Any) -> None:
+    interp = CountingInterpreter(**fast_backoff())
+    token = issue_token(server, "harmony", name="interpreter")
+    async with interp.connect(server.url, "harmony", token=token), dreamer(server.url, "harmony") as ada:
+        assert interp.identity is not None
+        assert interp.identity.role == "weaver"
+        caption = ada.add_text("lost in a maze of mirrors", 0, 0)
+        await caption
+        assert len(interp.lexicon.answer(stems("lost in a maze of mirrors"))) == 2
+        # One caption, a 50 % cap: one answer lands, the second is refused by the policy.
+        await interp.wait_until(lambda: bool(interp.rejections), WAIT)
+        await interp.flush(WAIT)
+        assert [r.code for r in interp.rejections] == [ErrorCode.AI_SHARE_CAP]
+        (answer,) = answers_to(interp, caption.id)
+        assert answer.origin == "ai"
+        assert_made_by(answer, interp)
+        await ada.wait_until(lambda: len(answers_to(ada, caption.id)) == 1, WAIT)
+        assert interp.tapestry.ai_share == 0.5
