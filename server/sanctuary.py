@@ -149,6 +149,9 @@ class Sanctuary:
         self._presence_dirty: set[str] = set()
         self._unload_timer: asyncio.TimerHandle | None = None
         self._welcome_cache: tuple[int, list[Any]] | None = None
+        # Fragments in the tapestry (deleted included), kept up to date by _admit so the cap check
+        # of a create is O(1); None when the tapestry was changed elsewhere and it must be recounted.
+        self._fragment_count: int | None = None
         self.finished = asyncio.Event()
 
     # -- loading ----------------------------------------------------------
@@ -291,6 +294,8 @@ class Sanctuary:
                 continue
             self.seq += 1
             self.tapestry.apply(op)
+            if op.t == "c" and self._fragment_count is not None:
+                self._fragment_count += 1  # _check_existence made sure the id was unused
             self._replicas[stamp[1]] = stamp[0]
             self._seq_of[stamp] = self.seq
             entry = LogEntry(self.seq, op, session.identity.id, now)
@@ -299,11 +304,13 @@ class Sanctuary:
             self.gate.admitted(session, op, self.tapestry)
 
     def _check_existence(self, session: Session, op: Op) -> Op:
-        frag = self.tapestry.get(op.id)
+        exists = op.id in self.tapestry
         if op.t == "c":
-            if frag is not None or self.tapestry.registers(op.id):
+            if exists or self.tapestry.registers(op.id):
                 raise OpError(ErrorCode.FRAGMENT_EXISTS, f"fragment {op.id!r} already exists")
-            if len(self.tapestry) >= self.config.max_fragments_per_sanctuary:
+            if self._fragment_count is None:
+                self._fragment_count = len(self.tapestry)  # counts every fragment: once, not per create
+            if self._fragment_count >= self.config.max_fragments_per_sanctuary:
                 raise OpError(
                     ErrorCode.TOO_MANY_FRAGMENTS,
                     f"this sanctuary holds its maximum of {self.config.max_fragments_per_sanctuary} fragments",
@@ -313,9 +320,11 @@ class Sanctuary:
             fields["author"] = session.identity.id
             fields["origin"] = session.identity.origin
             return op.with_fields(fields)
-        if frag is None:
+        if not exists:
             raise OpError(ErrorCode.UNKNOWN_FRAGMENT, f"no fragment {op.id!r} in this sanctuary")
         if op.t == "s" and "geom" in op.fields:
+            frag = self.tapestry.get(op.id)
+            assert frag is not None
             check_geom_kind(op.fields["geom"], frag.kind)
         return op
 
@@ -440,6 +449,8 @@ class Sanctuary:
         else:
             if not item.done.done():
                 item.done.set_result(result)
+        finally:
+            self._fragment_count = None  # calls (moderation, rollback) may write the tapestry directly
 
     def broadcast_policy(self) -> None:
         """Send the gate's current policy to every member (call from inside the actor)."""
@@ -457,6 +468,7 @@ class Sanctuary:
         """
         batch = _Batch()
         now = time.time()
+        self._fragment_count = None
         for op in ops:
             self.seq += 1
             self.tapestry.apply(op)
