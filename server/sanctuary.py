@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from dreamloom.protocol import (
     Ack,
     CloseCode,
+    DecodeError,
     ErrorCode,
     Hello,
     Join,
@@ -325,7 +326,10 @@ class Sanctuary:
         if op.t == "s" and "geom" in op.fields:
             frag = self.tapestry.get(op.id)
             assert frag is not None
-            check_geom_kind(op.fields["geom"], frag.kind)
+            try:
+                check_geom_kind(op.fields["geom"], frag.kind)
+            except DecodeError as exc:  # a reject of this op, not a failure of the sanctuary
+                raise OpError(exc.code, exc.reason) from None
         return op
 
     async def _flush(self, batch: _Batch) -> None:
