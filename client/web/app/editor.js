@@ -127,6 +127,15 @@ export class Editor extends EventTarget {
     this.commit("move", ops);
   }
 
+  /** Put fragments at absolute positions. @param {[string, number, number][]} targets */
+  moveTo(targets) {
+    const ops = [];
+    for (const [id, x, y] of targets) {
+      if (this.replica.get(id)) ops.push(setFields(id, this.stamp(), { x: round(x), y: round(y) }));
+    }
+    this.commit("move", ops);
+  }
+
   /** Write whole new values of fragments (resize, text edit). @param {string} label @param {Fragment[]} frags */
   replace(label, frags) {
     const ops = [];

@@ -108,8 +108,16 @@ export class Replica {
         }
         continue;
       }
-      if (!old || old.frag.z !== f.z) this.orderDirty = true;
-      this.entries.set(id, { frag: f, box: worldBox(f) });
+      if (!old) {
+        this.entries.set(id, { frag: f, box: worldBox(f) });
+        this.orderDirty = true;
+        continue;
+      }
+      // Update in place: the paint-order array holds these same objects.
+      if (old.frag.z !== f.z) this.orderDirty = true;
+      old.frag = f;
+      old.box = worldBox(f);
+      old.path = undefined;
     }
     this.version++;
     this.#emit(ids);

@@ -85,7 +85,8 @@ export class Sync extends EventTarget {
     this.clock = new Clock(this.replica);
     this.#loadQueue();
     addEventListener("online", () => this.connectSoon(0));
-    addEventListener("offline", () => this.ws?.close(1000, "offline"));
+    // Without network a socket can take a long time to notice it is dead: drop it now.
+    addEventListener("offline", () => this.#drop(this.ws, 1000, "offline"));
     addEventListener("pagehide", () => this.#saveCache(true));
   }
 
@@ -205,31 +206,41 @@ export class Sync extends EventTarget {
         this.#receive(msg);
       } catch (err) {
         console.error("bad message from server", err, ev.data?.slice?.(0, 200));
-        if (err instanceof DecodeError) ws.close(4000, "invalid message");
+        if (err instanceof DecodeError) this.#drop(ws, 4000, "invalid message");
       }
     };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.inflight.clear();
-      this.peers.clear();
-      this.#emit("peers");
-      if (FINAL_CLOSES.has(ev.code)) {
-        this.stopped = true;
-        this.#setStatus("closed", CLOSE_REASONS[ev.code] ?? ev.reason ?? "closed");
-        return;
-      }
-      if (ev.code === 4012) {
-        // Another tab took this replica id over: it owns the queue now.
-        this.stopped = true;
-        this.#setStatus("closed", "this sanctuary was opened in another tab");
-        return;
-      }
-      this.retry++;
-      const wait = Math.min(10000, 300 * 2 ** Math.min(this.retry, 6)) * (0.7 + Math.random() * 0.6);
-      this.#setStatus("offline", navigator.onLine === false ? "no network: edits are kept and will sync" : "reconnecting…");
-      this.connectSoon(this.retry === 1 ? 100 : wait);
-    };
+    ws.onclose = (ev) => this.#drop(ws, ev.code, ev.reason);
+  }
+
+  /**
+   * Forget a socket (closed by either side, or abandoned) and plan what comes next.
+   * @param {WebSocket | null} ws @param {number} code @param {string} reason
+   */
+  #drop(ws, code, reason) {
+    if (!ws || this.ws !== ws) return;
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.onopen = null;
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000, "bye");
+    this.ws = null;
+    this.inflight.clear();
+    this.peers.clear();
+    this.#emit("peers");
+    if (FINAL_CLOSES.has(code)) {
+      this.stopped = true;
+      this.#setStatus("closed", CLOSE_REASONS[code] ?? (reason || "closed"));
+      return;
+    }
+    if (code === 4012) {
+      // Another tab took this replica id over: it owns the queue now.
+      this.stopped = true;
+      this.#setStatus("closed", "this sanctuary was opened in another tab");
+      return;
+    }
+    this.retry++;
+    const wait = Math.min(10000, 300 * 2 ** Math.min(this.retry, 6)) * (0.7 + Math.random() * 0.6);
+    this.#setStatus("offline", navigator.onLine === false ? "no network: edits are kept and will sync" : "reconnecting…");
+    this.connectSoon(this.retry === 1 ? 100 : wait);
   }
 
   /** @param {any} msg */
@@ -328,7 +339,7 @@ export class Sync extends EventTarget {
     const skip = this.seq + 1 - first;
     if (skip < 0) {
       // We missed ops: resume from what we have.
-      this.ws?.close(4000, "gap in seq");
+      this.#drop(this.ws, 4000, "gap in seq");
       return;
     }
     if (skip > 0) ops = ops.slice(skip);
@@ -374,7 +385,7 @@ export class Sync extends EventTarget {
     if (!this.inflight.size) {
       // Our replica applied an op the sanctuary refused: take a fresh snapshot.
       this.seq = null;
-      this.ws?.close(4000, "resync");
+      this.#drop(this.ws, 4000, "resync");
     }
   }
 

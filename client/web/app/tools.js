@@ -188,7 +188,14 @@ export class Tools extends EventTarget {
         else sel.add(f.id);
         this.select([...sel]);
       } else if (!this.r.selection.has(f.id)) this.select([f.id]);
-      this.gesture = { kind: "move", x0: wx, y0: wy, dx: 0, dy: 0, ids: this.selected };
+      // Where each fragment was when the drag began: it lands where it is dropped,
+      // whatever others did to it meanwhile.
+      const starts = new Map();
+      for (const id of this.selected) {
+        const sf = this.editor.replica.get(id);
+        if (sf) starts.set(id, [sf.x, sf.y]);
+      }
+      this.gesture = { kind: "move", x0: wx, y0: wy, dx: 0, dy: 0, ids: this.selected, starts };
       return;
     }
     if (!e.shiftKey) this.select([]);
@@ -237,7 +244,8 @@ export class Tools extends EventTarget {
         this.r.overrides.clear();
         for (const id of g.ids) {
           const f = this.editor.replica.get(id);
-          if (f) this.r.overrides.set(id, { ...f, x: f.x + g.dx, y: f.y + g.dy });
+          const s = g.starts.get(id);
+          if (f && s) this.r.overrides.set(id, { ...f, x: s[0] + g.dx, y: s[1] + g.dy });
         }
         this.r.invalidate();
         break;
@@ -321,7 +329,12 @@ export class Tools extends EventTarget {
         break;
       case "move":
         this.r.overrides.clear();
-        if (g.dx || g.dy) this.editor.move(g.ids, g.dx, g.dy);
+        if (g.dx || g.dy) {
+          /** @type {[string, number, number][]} */
+          const to = [];
+          for (const [id, [sx0, sy0]] of g.starts) to.push([id, sx0 + g.dx, sy0 + g.dy]);
+          this.editor.moveTo(to);
+        }
         break;
       case "resize": {
         const frags = g.ids.map((/** @type {string} */ id) => this.r.overrides.get(id)).filter(Boolean);
