@@ -530,7 +530,7 @@ class Stewardship:
         result = await self._in_actor(name, apply, load=True)
         return await self.audit(
             name, by, "undo_rollback", target=data.get("of"), undoes=rollback_id, ops=len(result["seqs"]),
-            rollback=result["rollback"],
+            seqs=result["seqs"][:1] + result["seqs"][-1:], rollback=result["rollback"],
         )  # fmt: skip
 
     async def _write_undoable(
