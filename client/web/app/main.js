@@ -274,7 +274,8 @@ async function main() {
     textInput.style.color = style.color;
     textInput.value = frag ? frag.geom.text : "";
     fitText();
-    setTimeout(() => textInput.focus(), 0);
+    // Focus now, not later: keys typed right after the click must land in the caption.
+    textInput.focus();
   };
   const finishText = (/** @type {boolean} */ keep) => {
     if (!editing) return;
