@@ -2,6 +2,7 @@
 /** The landing page: the sanctuaries that exist, and creating one. */
 
 import { getName, setName } from "./app/storage.js";
+import "./steward.js"; // keeps a ?token= of the steward link out of the address bar
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);

@@ -24,6 +24,7 @@ import { Clock } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp, checkOps, DecodeError } from "../protocol/validate.js";
 import { loadQueue, saveCache, saveQueue } from "./storage.js";
+import { tokenFor } from "../steward.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
 /** @typedef {import("./replica.js").Replica} Replica */
@@ -196,7 +197,8 @@ export class Sync extends EventTarget {
     }
     this.ws = ws;
     ws.onopen = () => {
-      this.#send({ type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq });
+      const token = tokenFor(this.sanctuary);
+      this.#send({ type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq, ...(token ? { token } : {}) });
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== "string") return;

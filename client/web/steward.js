@@ -1,0 +1,359 @@
+// @ts-check
+/**
+ * Access tokens in the browser, and the steward panel.
+ *
+ * Tokens: a link may carry `?token=...` (an invite, or the steward link the
+ * server prints). On load this module takes it out of the address bar
+ * (history.replaceState, so it is neither in the history nor in a bookmark)
+ * and keeps it in localStorage under its sanctuary scope until it expires.
+ * `tokenFor(sanctuary)` gives the token to send in `hello`.
+ *
+ * The panel: on a sanctuary page, when the token is a steward's here, a
+ * "Steward" button joins the top bar. The panel talks to the steward HTTP API
+ * (Authorization: Bearer): the Harmony policy, members with role and origin
+ * and moderation buttons, invite links, and the audit log.
+ */
+
+const PREFIX = "dreamloom:token:";
+
+/** @param {string} token @returns {{sub: string, name: string, role: string, snc: string, exp: number, jti: string} | null} */
+export function claimsOf(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const json = decodeURIComponent(
+      [...atob(part + "===".slice((part.length + 3) % 4))].map((c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0")).join(""),
+    );
+    const claims = JSON.parse(json);
+    return typeof claims === "object" && claims && typeof claims.snc === "string" ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Take `?token=` out of the address bar and keep it. Returns the token, if there was one. */
+export function captureToken() {
+  const url = new URL(location.href);
+  const token = url.searchParams.get("token");
+  if (!token) return null;
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", url.pathname + (url.search === "?" ? "" : url.search) + url.hash);
+  const claims = claimsOf(token);
+  if (!claims) return null;
+  try {
+    localStorage.setItem(PREFIX + claims.snc, token);
+  } catch {
+    // private mode: the token still serves this page
+  }
+  memory.set(claims.snc, token);
+  return token;
+}
+
+/** @type {Map<string, string>} */
+const memory = new Map();
+
+/** @param {string} scope */
+function stored(scope) {
+  let token = memory.get(scope) ?? null;
+  if (!token) {
+    try {
+      token = localStorage.getItem(PREFIX + scope);
+    } catch {
+      token = null;
+    }
+  }
+  if (!token) return null;
+  const claims = claimsOf(token);
+  if (!claims || claims.exp * 1000 <= Date.now()) {
+    try {
+      localStorage.removeItem(PREFIX + scope);
+    } catch {
+      // nothing to clean
+    }
+    memory.delete(scope);
+    return null;
+  }
+  return token;
+}
+
+/** The token to present in a sanctuary: one scoped to it, else one for every sanctuary. @param {string} sanctuary */
+export function tokenFor(sanctuary) {
+  return stored(sanctuary) ?? stored("*");
+}
+
+// -- the panel ------------------------------------------------------------------
+
+/**
+ * @param {string} tag
+ * @param {Record<string, any>} [props]
+ * @param {(Node | string)[]} children
+ * @returns {any}
+ */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") el.className = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false && v != null) el.setAttribute(k, String(v));
+  }
+  el.append(...children);
+  return el;
+}
+
+class StewardPanel {
+  /** @param {string} sanctuary @param {string} token */
+  constructor(sanctuary, token) {
+    this.sanctuary = sanctuary;
+    this.token = token;
+    /** @type {ReturnType<typeof setInterval> | null} */
+    this.timer = null;
+    this.status = h("p", { class: "steward-status", role: "status", "aria-live": "polite" });
+    this.policyForm = h("form", { class: "steward-policy", id: "steward-policy" });
+    this.members = h("div", { class: "steward-members" });
+    this.invites = h("div", { class: "steward-invites" });
+    this.audit = h("ol", { class: "steward-audit", id: "steward-audit" });
+    const tabs = ["policy", "members", "invites", "audit"];
+    this.sections = {
+      policy: h("section", {}, this.policyForm),
+      members: h("section", { hidden: true }, this.members),
+      invites: h("section", { hidden: true }, this.invites),
+      audit: h("section", { hidden: true }, this.audit),
+    };
+    this.tabBar = h(
+      "div",
+      { class: "steward-tabs", role: "tablist" },
+      ...tabs.map((t) => h("button", { type: "button", dataset: { tab: t }, onclick: () => this.show(t) }, t[0].toUpperCase() + t.slice(1))),
+    );
+    this.root = h(
+      "aside",
+      { class: "panel steward-panel", id: "steward-panel", hidden: true, "aria-label": "Steward" },
+      h("header", {}, h("b", {}, "Steward"), h("button", { type: "button", class: "close", title: "Close", onclick: () => this.toggle(false) }, "✕")),
+      this.tabBar,
+      ...Object.values(this.sections),
+      this.status,
+    );
+    document.body.append(this.root);
+    this.tab = "policy";
+  }
+
+  /** @param {string} method @param {string} path @param {any} [body] */
+  async api(method, path, body) {
+    const res = await fetch(`/api/sanctuaries/${encodeURIComponent(this.sanctuary)}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${this.token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(data?.error?.message ?? `the server answered ${res.status}`);
+    return data;
+  }
+
+  /** @param {string} text @param {boolean} [bad] */
+  say(text, bad = false) {
+    this.status.textContent = text;
+    this.status.classList.toggle("bad", bad);
+  }
+
+  /** @param {() => Promise<any>} fn @param {string} done */
+  async run(fn, done) {
+    try {
+      await fn();
+      this.say(done);
+    } catch (err) {
+      this.say(String(/** @type {any} */ (err).message ?? err), true);
+    }
+    await this.refresh();
+  }
+
+  /** @param {boolean} [open] */
+  toggle(open = this.root.hidden) {
+    this.root.hidden = !open;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (open) {
+      this.show(this.tab);
+      this.timer = setInterval(() => {
+        if (this.tab === "members" || this.tab === "audit") this.refresh();
+      }, 3000);
+    }
+  }
+
+  /** @param {string} tab */
+  show(tab) {
+    this.tab = tab;
+    for (const [name, el] of Object.entries(this.sections)) el.hidden = name !== tab;
+    for (const b of this.tabBar.children) b.classList.toggle("on", b.dataset.tab === tab);
+    this.refresh();
+  }
+
+  async refresh() {
+    try {
+      if (this.tab === "policy") this.renderPolicy((await this.api("GET", "/policy")).policy);
+      else if (this.tab === "members") this.renderMembers(await this.api("GET", "/members"));
+      else if (this.tab === "invites") this.renderInvites((await this.api("GET", "/invites")).invites);
+      else this.renderAudit((await this.api("GET", "/audit?limit=200")).audit);
+    } catch (err) {
+      this.say(String(/** @type {any} */ (err).message ?? err), true);
+    }
+  }
+
+  // -- policy ---------------------------------------------------------------------
+  /** @param {Record<string, any>} p */
+  renderPolicy(p) {
+    const f = this.policyForm;
+    if (f.contains(document.activeElement)) return; // do not overwrite what the steward is typing
+    const select = (/** @type {string} */ name, /** @type {string[]} */ options) =>
+      h("select", { name }, ...options.map((o) => h("option", { value: o, selected: p[name] === o }, o)));
+    f.replaceChildren(
+      h("label", {}, "Access ", select("access", ["open", "invite"])),
+      h("label", {}, "AI share cap ", h("input", { name: "ai_share_cap", id: "steward-cap", type: "number", min: 0, max: 1, step: 0.05, value: p.ai_share_cap })),
+      h("label", {}, "AI ops/min per weaver ", h("input", { name: "ai_rate_per_weaver", type: "number", min: 0, step: 1, value: p.ai_rate_per_weaver })),
+      h("label", {}, "AI ops/min, all weavers ", h("input", { name: "ai_rate_total", type: "number", min: 0, step: 1, value: p.ai_rate_total })),
+      h("label", {}, "Consent ", select("consent", ["never", "consent", "always"])),
+      h("label", {}, "Weaver allow-list ", h("input", { name: "weaver_allow", placeholder: "any weaver", value: (p.weaver_allow ?? []).join(", ") })),
+      h("label", { class: "check" }, h("input", { name: "locked", type: "checkbox", checked: !!p.locked }), " Lock the canvas (only stewards write)"),
+      h("button", { type: "submit", id: "steward-save" }, "Save policy"),
+    );
+    f.onsubmit = (/** @type {Event} */ e) => {
+      e.preventDefault();
+      const v = (/** @type {string} */ n) => f.elements.namedItem(n);
+      const changes = {
+        access: v("access").value,
+        ai_share_cap: Number(v("ai_share_cap").value),
+        ai_rate_per_weaver: Math.round(Number(v("ai_rate_per_weaver").value)),
+        ai_rate_total: Math.round(Number(v("ai_rate_total").value)),
+        consent: v("consent").value,
+        weaver_allow: v("weaver_allow").value.split(/[\s,]+/).filter(Boolean),
+        locked: v("locked").checked,
+      };
+      /** @type {HTMLElement} */ (document.activeElement)?.blur?.();
+      this.run(() => this.api("PATCH", "/policy", changes), "Policy saved: everyone has it now.");
+    };
+  }
+
+  // -- members --------------------------------------------------------------------
+  /** @param {any} m */
+  renderMembers(m) {
+    const act = (/** @type {Record<string, any>} */ body, /** @type {string} */ done) => () =>
+      this.run(() => this.api("POST", "/moderation", body), done);
+    const rows = m.connected.map((/** @type {any} */ p) => {
+      const roles = p.origin === "ai" ? ["weaver", "viewer"] : ["steward", "dreamer", "viewer"];
+      const role = h("select", { title: "Role here", onchange: (/** @type {any} */ e) => act({ action: "role", identity: p.id, role: e.target.value }, `${p.name} is now a ${e.target.value}.`)() },
+        ...roles.map((r) => h("option", { value: r, selected: r === p.role }, r)));
+      const actions = [
+        role,
+        p.muted_until
+          ? h("button", { type: "button", onclick: act({ action: "unmute", identity: p.id }, `${p.name} may write again.`) }, "Unmute")
+          : h("button", { type: "button", onclick: act({ action: "mute", identity: p.id, seconds: 600 }, `${p.name} is muted for 10 minutes.`) }, "Mute 10 min"),
+        h("button", { type: "button", onclick: act({ action: "kick", identity: p.id }, `${p.name} was removed.`) }, "Kick"),
+        h("button", { type: "button", class: "danger", onclick: act({ action: "ban", identity: p.id }, `${p.name} is banned.`) }, "Ban"),
+      ];
+      if (p.token) actions.push(h("button", { type: "button", onclick: act({ action: "revoke", jti: p.token }, `${p.name}'s token is revoked.`) }, "Revoke token"));
+      if (p.origin === "ai") {
+        actions.push(h("button", {
+          type: "button",
+          title: "Undo everything this weaver did in the last 10 minutes (undoable from the audit log)",
+          onclick: act({ action: "rollback", identity: p.id, since_time: Date.now() / 1000 - 600 }, `${p.name}'s last 10 minutes are rolled back.`),
+        }, "Roll back 10 min"));
+      }
+      return h("li", { dataset: { identity: p.id } },
+        h("span", { class: "who" }, h("i", { class: "dot", style: `background:${p.color}` }), p.name || p.id),
+        h("span", { class: `badge role-${p.role}` }, p.role),
+        h("span", { class: `badge origin-${p.origin}` }, p.origin === "ai" ? "AI" : "organic"),
+        h("span", { class: "actions" }, ...actions));
+    });
+    const banned = m.banned.map((/** @type {any} */ b) =>
+      h("li", {}, h("span", { class: "who" }, b.name || b.id), h("span", { class: "badge" }, "banned"),
+        h("button", { type: "button", onclick: act({ action: "unban", identity: b.id }, `${b.name || b.id} may come back.`) }, "Unban")));
+    const fragment = h("input", { placeholder: "fragment id", size: 14 });
+    this.members.replaceChildren(
+      h("ul", { class: "steward-list" }, ...rows),
+      rows.length ? "" : h("p", { class: "muted" }, "Nobody is connected."),
+      banned.length ? h("h4", {}, "Banned") : "",
+      h("ul", { class: "steward-list" }, ...banned),
+      h("form", { class: "row", onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        act({ action: "remove", fragment: fragment.value.trim() }, "Fragment removed.")();
+      } }, fragment, h("button", { type: "submit" }, "Remove fragment")),
+    );
+  }
+
+  // -- invites --------------------------------------------------------------------
+  /** @param {any[]} list */
+  renderInvites(list) {
+    const role = h("select", {}, ...["dreamer", "weaver", "viewer", "steward"].map((r) => h("option", { value: r }, r)));
+    const name = h("input", { placeholder: "name (shown to others)", maxlength: 64 });
+    const days = h("input", { type: "number", min: 1, max: 366, value: 7, title: "valid for (days)", style: "width:4em" });
+    const out = h("div", { class: "steward-invite-out" });
+    const form = h("form", { class: "row", onsubmit: async (/** @type {Event} */ e) => {
+      e.preventDefault();
+      try {
+        const inv = await this.api("POST", "/invites", { role: role.value, name: name.value.trim(), ttl: Number(days.value) * 86400 });
+        const text = inv.role === "weaver" ? inv.token : inv.url;
+        const field = h("input", { readonly: true, value: text, onfocus: (/** @type {any} */ ev) => ev.target.select() });
+        out.replaceChildren(
+          h("p", {}, inv.role === "weaver" ? "Token for the weaver (run it with --token):" : `Link for ${inv.name || "a " + inv.role}:`),
+          field,
+          h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(text) }, "Copy"),
+        );
+        this.say("Invite created.");
+      } catch (err) {
+        this.say(String(/** @type {any} */ (err).message ?? err), true);
+      }
+      this.renderInviteList(await this.api("GET", "/invites").then((d) => d.invites, () => []));
+    } }, role, name, days, h("button", { type: "submit" }, "Create invite"));
+    this.inviteList = h("ul", { class: "steward-list" });
+    this.invites.replaceChildren(form, out, h("h4", {}, "Invites"), this.inviteList);
+    this.renderInviteList(list);
+  }
+
+  /** @param {any[]} list */
+  renderInviteList(list) {
+    if (!this.inviteList) return;
+    this.inviteList.replaceChildren(...list.map((i) => {
+      const state = i.revoked ? "revoked" : i.expired ? "expired" : `until ${new Date(i.exp * 1000).toLocaleDateString()}`;
+      return h("li", {},
+        h("span", { class: "who" }, i.name || i.sub), h("span", { class: `badge role-${i.role}` }, i.role), h("small", {}, state),
+        i.revoked || i.expired ? "" : h("button", { type: "button", onclick: () => this.run(() => this.api("DELETE", `/invites/${i.jti}`), "Invite revoked: its connections are closed.") }, "Revoke"));
+    }));
+  }
+
+  // -- audit ----------------------------------------------------------------------
+  /** @param {any[]} entries */
+  renderAudit(entries) {
+    this.audit.replaceChildren(...entries.map((e) => {
+      const detail = e.act === "policy" ? JSON.stringify(e.changes) : [e.target, e.role, e.label, e.seconds && `${e.seconds}s`, e.ops != null && `${e.ops} ops`].filter(Boolean).join(" · ");
+      const undo = e.act === "rollback" || e.act === "undo_rollback"
+        ? h("button", { type: "button", onclick: () => this.run(() => this.api("POST", "/moderation", { action: "undo_rollback", rollback: e.rollback }), "Undone.") }, "Undo")
+        : "";
+      return h("li", { dataset: { act: e.act } },
+        h("time", {}, new Date(e.time * 1000).toLocaleTimeString()), h("b", {}, e.act), h("span", {}, detail), h("small", {}, `by ${e.by_name || e.by}`), undo);
+    }));
+  }
+}
+
+/** Add the steward button to a sanctuary page when this browser holds a steward token for it. */
+async function mount() {
+  const match = location.pathname.match(/^\/s\/([^/]+)\/?$/);
+  if (!match) return;
+  const sanctuary = decodeURIComponent(match[1]);
+  const token = tokenFor(sanctuary);
+  if (!token) return;
+  const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/me`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!res.ok) return;
+  const me = await res.json();
+  if (me.role !== "steward") return;
+  document.head.append(h("link", { rel: "stylesheet", href: "/static/steward.css" }));
+  const panel = new StewardPanel(sanctuary, token);
+  const button = h("button", { type: "button", id: "steward-button", class: "steward-button", title: "Steward: policy, members, invites, audit", onclick: () => panel.toggle() }, "⚖ Steward");
+  const bar = document.querySelector(".topbar");
+  if (bar) bar.insertBefore(button, document.getElementById("help-button"));
+  else document.body.append(button);
+}
+
+if (typeof document !== "undefined" && typeof location !== "undefined") {
+  captureToken();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => mount());
+  else mount();
+}
