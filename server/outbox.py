@@ -29,6 +29,7 @@ class Outbox:
         self._on_overflow = on_overflow
         self._frames: deque[bytes] = deque()
         self.queued_bytes = 0
+        self._in_flight = 0  # size of the frame the writer is sending now
         self._wake = asyncio.Event()
         self._closing: tuple[int, str] | None = None
         self.closed = False
@@ -43,7 +44,10 @@ class Outbox:
         if droppable and self.queued_bytes + size > self.limit // 2:
             self.dropped += 1
             return False
-        if self.queued_bytes + size > self.limit:
+        # The bound is on what waits behind the frame being written: one frame bigger than the
+        # bound (a group commit of big strokes) must not make every connection a slow consumer.
+        head = self._in_flight or (len(self._frames[0]) if self._frames else 0)
+        if self.queued_bytes and self.queued_bytes - head + size > self.limit:
             self._on_overflow()
             return False
         self._frames.append(frame)
@@ -67,7 +71,9 @@ class Outbox:
             while True:
                 while self._frames:
                     frame = self._frames.popleft()
+                    self._in_flight = len(frame)
                     await self._send(frame)
+                    self._in_flight = 0
                     self.queued_bytes -= len(frame)
                     self.sent += 1
                 if self._closing is not None:

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dreamloom.session")
 
+#: Seconds a slow consumer has to read up to its close frame before its connection is aborted.
+SLOW_CONSUMER_GRACE = 2.0
+
 #: Which errors end the connection, and with what close code (SPEC W10).
 CLOSING_ERRORS: dict[ErrorCode, CloseCode] = {
     ErrorCode.UNSUPPORTED_VERSION: CloseCode.UNSUPPORTED_VERSION,
@@ -88,6 +91,7 @@ class Session:
         self.outbox = Outbox(self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow)
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self.closed = False
 
     def __hash__(self) -> int:
@@ -124,13 +128,19 @@ class Session:
         self.outbox.close(CloseCode.SLOW_CONSUMER, "send buffer full: reconnect and resume", drain=False)
         if self._writer is not None:
             self._writer.cancel()
-        asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
+        if self.sanctuary is not None:
+            self.sanctuary.leave(self)  # free its place and tell the others now, not when its socket ends
+        self._closer = asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
 
     async def _hard_close(self, code: int) -> None:
+        transport = self.request.transport
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(code=code, message=b"send buffer full"), timeout=1.0)
-        transport = self.request.transport
-        if transport is not None and not transport.is_closing():
+        # The close frame waits behind what the peer has not read yet (closing the transport only
+        # flushes, which a stalled peer never lets finish): give it a moment to read up to the code
+        # that tells it to resume, then drop the connection whatever it does.
+        if transport is not None:
+            await asyncio.sleep(SLOW_CONSUMER_GRACE)
             transport.abort()
 
     def error(self, code: ErrorCode, reason: str) -> None:

@@ -56,6 +56,15 @@ class Wire:
         await client.hello(seq=seq)
         return client
 
+    async def resume(self, url: str, old: WireClient, seq: int | None = None) -> WireClient:
+        """Reconnect as ``old``'s replica, keeping its replica state, and resume from its seq (or ``seq``)."""
+        client = await self.open(url, replica=old.replica, codec=old.codec.name)
+        client.tapestry = old.tapestry.copy()
+        client.seq = old.seq
+        client.clock.observe_counter(old.clock.counter)
+        await client.hello(seq=old.seq if seq is None else seq)
+        return client
+
     async def close_all(self) -> None:
         for client in self.clients:
             await client.close()

@@ -10,13 +10,7 @@ from dreamloom.server.testing import InProcessServer
 
 
 async def rejoin(wire: Wire, server: InProcessServer, old: WireClient, seq: int | None = None) -> WireClient:
-    """Reconnect as the same replica, keeping the replica state it had, and resume from ``seq``."""
-    client = await wire.open(server.ws_url("garden"), replica=old.replica, codec=old.codec.name)
-    client.tapestry = old.tapestry.copy()
-    client.seq = old.seq
-    client.clock.observe_counter(old.clock.counter)
-    await client.hello(seq=old.seq if seq is None else seq)
-    return client
+    return await wire.resume(server.ws_url("garden"), old, seq)
 
 
 async def write(client: WireClient, n: int, prefix: str) -> dict[int, int]:
