@@ -1,0 +1,63 @@
+"""The steward panel in Chromium: the steward lowers the AI share cap and a weaver's next op is refused."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from conftest import Harmony
+from harmony_client import acked, rejected
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _require_chromium() -> None:
+    if os.path.exists(CHROMIUM):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing (browser tests never skip under CI=true)")
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium")
+
+
+async def test_the_steward_changes_the_cap_in_the_panel(harmony: Harmony) -> None:
+    _require_chromium()
+    from playwright.async_api import async_playwright
+
+    owner = await harmony.connect("dreamer")
+    weaver = await harmony.connect("weaver")
+    for i in range(3):
+        acked(await owner.write(owner.symbol(f"o{i}")))
+    acked(await weaver.write(weaver.symbol("w0")))  # 1 of 4 live fragments is AI
+    steward_token = harmony.token("steward", "*", sub="steward-ana", name="Ana")
+    errors: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+            await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Ana'))")
+            page: Any = await ctx.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{harmony.server.url}/s/garden?token={steward_token}")
+            await page.wait_for_function("!location.search.includes('token')")
+            await page.click("#steward-button", timeout=10_000)
+            cap = page.locator("#steward-cap")
+            await cap.wait_for(state="visible")
+            assert await cap.input_value() == "0.5"
+            await cap.fill("0.25")
+            await page.click("#steward-save")
+            await page.wait_for_function(
+                "document.querySelector('.steward-status')?.textContent.startsWith('Policy saved')", timeout=10_000
+            )
+            # The weaver hears of it, and its next op over the new cap (2 of 5 = 40% > 25%) is refused.
+            await weaver.wait_for(lambda: any(pol["ai_share_cap"] == 0.25 for pol in weaver.policies), "policy")
+            refused = rejected(await weaver.write(weaver.symbol("w1")), "ai_share_cap")
+            assert "25%" in refused["reason"]
+            # The panel's audit view shows the change; the page joined as the steward.
+            await page.click("button[data-tab=audit]")
+            await page.locator("#steward-audit li[data-act=policy]").first.wait_for(timeout=10_000)
+            members = await harmony.steward().call("GET", "/members")
+            assert any(m["id"] == "steward-ana" and m["role"] == "steward" for m in members["connected"])
+        finally:
+            await browser.close()
+    assert not errors, errors
