@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 import pytest
-from conftest import Harmony
 from harmony_client import acked, rejected
+from harmony_kit import Harmony
 
 CHROMIUM = "/usr/bin/chromium"
 

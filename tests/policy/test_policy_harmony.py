@@ -6,8 +6,8 @@ import asyncio
 import itertools
 from typing import Any
 
-from conftest import FakeClock, Harmony
 from harmony_client import Client, acked, rejected
+from harmony_kit import FakeClock, Harmony
 
 _ids = itertools.count(1)
 

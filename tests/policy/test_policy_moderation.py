@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import FakeClock, Harmony
 from harmony_client import Client, acked, rejected
+from harmony_kit import FakeClock, Harmony
 
 from dreamloom.protocol import Tapestry
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jwt
 import pytest
-from conftest import Harmony
+from harmony_kit import Harmony
 
 from dreamloom.protocol import ErrorCode, ProtocolError
 from dreamloom.server.auth import SECRET_FILE, TokenAuthority, load_or_create_secret
