@@ -29,7 +29,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("vector_generator", VECTORS / "generate.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -73,7 +73,8 @@ def test_M7_examples_and_errors() -> None:
     assert zorder.between("V", "W") == "VV"
     assert zorder.between("zzz", None) == "zzzV"
     assert zorder.between("V", "V1") == "V0V"
-    assert len(zorder.replica_tag("r1")) == 3 and not zorder.replica_tag("r1").endswith("0")
+    assert len(zorder.replica_tag("r1")) == 3
+    assert not zorder.replica_tag("r1").endswith("0")
     for bad in [("W", "V"), ("V", "V"), ("V0", None), (None, "W0"), ("", None), ("V-", None)]:
         with pytest.raises(UsageError):
             zorder.between(*bad)
@@ -174,7 +175,8 @@ def test_M10_nothing_left_to_undo() -> None:
     # A set that reached a fragment before its create has no previous value to restore.
     t2 = Tapestry()
     early = t2.apply(ops.set_fields("g", Stamp(5, "me"), x=3))
-    assert early is not None and early.before == {"x": None}
+    assert early is not None
+    assert early.before == {"x": None}
     assert inverse(early.op, early.before, t2, me) == []
 
 
@@ -188,7 +190,8 @@ def test_M9_canonical_encode_decode_round_trip(script: list[Any]) -> None:
     assert Tapestry.from_data(t.to_data()).encode() == data
     assert back.live_counts == t.live_counts == recount(t)
     assert back.max_counter == t.max_counter
-    assert len(back) == len(t) and sorted(back.ids()) == sorted(t.ids())
+    assert len(back) == len(t)
+    assert sorted(back.ids()) == sorted(t.ids())
     assert back.copy().encode() == data
     assert msgpack.unpackb(data, raw=False) == t.to_data()
 
@@ -198,7 +201,8 @@ def test_M9_canon_rules() -> None:
     assert list(canon({"b": 1, "a": 2})) == ["a", "b"]
     assert pack(1.0) == pack(1) == b"\x01"
     assert pack(0.5) == b"\xcb" + (0.5).hex().encode()[:0] + bytes.fromhex("3fe0000000000000")
-    assert type(canon(2.0**53)) is float and canon(2.0**53 - 1) == 2**53 - 1
+    assert type(canon(2.0**53)) is float
+    assert canon(2.0**53 - 1) == 2**53 - 1
     assert canon((1.0, 2)) == [1, 2]
     with pytest.raises(TypeError):
         canon(b"bytes")
@@ -224,21 +228,32 @@ def test_M1_M2_M8_stamps_and_clock() -> None:
 def test_tapestry_reading_api() -> None:
     t, c = Tapestry(), Clock("r")
     change = _create(t, c)
-    assert change.created and change.id == "f1" and set(change.fields) == set(change.before)
-    assert "f1" in t and "nope" not in t and len(t) == 1
+    assert change.created
+    assert change.id == "f1"
+    assert set(change.fields) == set(change.before)
+    assert "f1" in t
+    assert "nope" not in t
+    assert len(t) == 1
     frag = t.get("f1")
-    assert frag is not None and frag.live and frag.geom == {"sym": "eye", "size": 30}
+    assert frag is not None
+    assert frag.live
+    assert frag.geom == {"sym": "eye", "size": 30}
     t.apply(ops.set_fields("ghost", c.tick(), x=1))
-    assert "ghost" not in t and t.get("ghost") is None and t.registers("ghost")["x"][1] == 1
+    assert "ghost" not in t
+    assert t.get("ghost") is None
+    assert t.registers("ghost")["x"][1] == 1
     assert t.registers("none") == {}
     t.apply(ops.delete("f1", c.tick()))
-    assert [f.id for f in t.fragments()] == [] and [f.id for f in t.fragments(include_deleted=True)] == ["f1"]
-    assert list(t.ids()) == ["f1"] and t.live_counts == {"organic": 0, "ai": 0}
+    assert [f.id for f in t.fragments()] == []
+    assert [f.id for f in t.fragments(include_deleted=True)] == ["f1"]
+    assert list(t.ids()) == ["f1"]
+    assert t.live_counts == {"organic": 0, "ai": 0}
     assert t.apply(ops.delete("f1", Stamp(1, "a"))) is None  # loses to the later delete
     assert t.apply(ops.Op("s", "f1", c.tick(), {})) is None
     assert [fid for fid, _ in t.to_data()] == ["f1", "ghost"]
     changes = t.apply_many([ops.set_fields("f1", c.tick(), x=2), ops.set_fields("f1", Stamp(1, "r"), x=3)])
-    assert len(changes) == 1 and changes[0].before["x"] == (Stamp(1, "r"), 1)  # type: ignore[index]
+    assert len(changes) == 1
+    assert changes[0].before["x"] == (Stamp(1, "r"), 1)
     assert ops.Op("d", "f1", Stamp(1, "r"), {"deleted": True}).with_fields({"deleted": False}).fields == {
         "deleted": False
     }

@@ -64,7 +64,7 @@ scalars = st.one_of(
     st.integers(-(2**63), 2**64 - 1),
     st.floats(),
     st.text(max_size=8),
-    st.sampled_from(TYPES + ["c", "s", "d", "r", "#000000", "V", "moon", "rect", "organic", "ai"]),
+    st.sampled_from([*TYPES, "c", "s", "d", "r", "#000000", "V", "moon", "rect", "organic", "ai"]),
     st.binary(max_size=8),
 )
 trees = st.recursive(

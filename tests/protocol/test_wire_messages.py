@@ -65,8 +65,10 @@ def test_W2_json_codec_accepts_text_frames() -> None:
 
 def test_W2_subprotocols_and_codec_for() -> None:
     assert SUBPROTOCOLS == ("dreamloom.v1.msgpack", "dreamloom.v1.json")
-    assert isinstance(codec_for(MSGPACK), MsgpackCodec) and codec_for(MSGPACK).binary
-    assert isinstance(codec_for(JSON), JsonCodec) and not codec_for(JSON).binary
+    assert isinstance(codec_for(MSGPACK), MsgpackCodec)
+    assert codec_for(MSGPACK).binary
+    assert isinstance(codec_for(JSON), JsonCodec)
+    assert not codec_for(JSON).binary
     with pytest.raises(DecodeError):
         codec_for("dreamloom.v2.json")
 
