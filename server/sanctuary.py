@@ -31,6 +31,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgpack
+
 from dreamloom.protocol import (
     Ack,
     CloseCode,
@@ -52,6 +54,7 @@ from dreamloom.protocol import (
     Tapestry,
     Welcome,
 )
+from dreamloom.protocol.canon import canon
 from dreamloom.protocol.codec import CODECS, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
@@ -116,6 +119,49 @@ class _Batch:
     rejects: list[tuple[Session, Reject]] = field(default_factory=list)
 
 
+class _SnapshotBytes:
+    """``Tapestry.encode()`` of a changing tapestry, re-encoding only the fragments written since last time.
+
+    The canonical bytes are a msgpack array of ``[id, registers]`` sorted by id, and a msgpack
+    array is its header followed by its packed items: so the bytes are the header plus each
+    fragment's packed item, kept here. Encoding every fragment (its points one by one) each
+    ``snapshot_every`` ops cost more CPU than merging and broadcasting those ops once the
+    tapestry held thousands of strokes.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, bytes] | None = None  # None: rebuild from the whole tapestry
+        self._dirty: set[str] = set()
+        self._packer = msgpack.Packer(use_bin_type=True)
+
+    def touch(self, fragment_id: str) -> None:
+        """A write to this fragment was merged."""
+        if self._items is not None:
+            self._dirty.add(fragment_id)
+
+    def forget(self) -> None:
+        """The tapestry changed in ways not told through :meth:`touch`: rebuild next time."""
+        self._items = None
+        self._dirty.clear()
+
+    def encode(self, tapestry: Tapestry) -> bytes:
+        pack = self._packer.pack
+        items = self._items
+        if items is None:
+            items = self._items = {entry[0]: pack(entry) for entry in tapestry.to_data()}
+        else:
+            for fid in self._dirty:
+                registers = tapestry.registers(fid)
+                if registers:
+                    # The same item as Tapestry.to_data(): fields sorted, [counter, replica, canonical value].
+                    regs = {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}
+                    items[fid] = pack([fid, regs])
+                else:
+                    items.pop(fid, None)
+        self._dirty.clear()
+        return self._packer.pack_array_header(len(items)) + b"".join([items[fid] for fid in sorted(items)])
+
+
 class Sanctuary:
     """One live sanctuary. Create with :meth:`load`; run with :meth:`run`."""
 
@@ -153,6 +199,7 @@ class Sanctuary:
         # Fragments in the tapestry (deleted included), kept up to date by _admit so the cap check
         # of a create is O(1); None when the tapestry was changed elsewhere and it must be recounted.
         self._fragment_count: int | None = None
+        self._snapshot_bytes = _SnapshotBytes()
         self.finished = asyncio.Event()
 
     # -- loading ----------------------------------------------------------
@@ -297,6 +344,7 @@ class Sanctuary:
             self.tapestry.apply(op)
             if op.t == "c" and self._fragment_count is not None:
                 self._fragment_count += 1  # _check_existence made sure the id was unused
+            self._snapshot_bytes.touch(op.id)
             self._replicas[stamp[1]] = stamp[0]
             self._seq_of[stamp] = self.seq
             entry = LogEntry(self.seq, op, session.identity.id, now)
@@ -362,7 +410,7 @@ class Sanctuary:
             await self._snapshot()
 
     async def _snapshot(self) -> None:
-        snap = Snapshot(self.seq, self.tapestry.encode(), dict(self._replicas))
+        snap = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
         await self.store.save_snapshot(self.name, snap)
         self._snapshot_seq = self.seq
 
@@ -454,7 +502,9 @@ class Sanctuary:
             if not item.done.done():
                 item.done.set_result(result)
         finally:
-            self._fragment_count = None  # calls (moderation, rollback) may write the tapestry directly
+            # Calls (moderation, rollback) may write the tapestry directly.
+            self._fragment_count = None
+            self._snapshot_bytes.forget()
 
     def broadcast_policy(self) -> None:
         """Send the gate's current policy to every member (call from inside the actor)."""
@@ -476,6 +526,7 @@ class Sanctuary:
         for op in ops:
             self.seq += 1
             self.tapestry.apply(op)
+            self._snapshot_bytes.touch(op.id)
             batch.entries.append(LogEntry(self.seq, op, author, now))
         await self._flush(batch)
         return [e.seq for e in batch.entries]
