@@ -46,15 +46,19 @@ def test_flags_win_over_the_environment() -> None:
     assert {f.name for f in fields(ServerConfig)} >= set(HELP)
 
 
+def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dreamloom", "serve"], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+
+
 async def test_env_port_is_honoured_and_sigterm_closes_clients_with_1001(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DREAMLOOM_")}
     env |= {"DREAMLOOM_PORT": str(port), "DREAMLOOM_DATA_DIR": str(tmp_path / "data")}
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dreamloom", "serve"], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
+    proc = spawn(env, log)
     try:
         await wait_listening(proc, port, log)
         client = await WireClient.join(f"ws://127.0.0.1:{port}/ws/garden")
