@@ -616,6 +616,36 @@ async function main() {
       const [sx, sy] = renderer.camera.toScreen(x, y);
       return [sx + r.left, sy + r.top];
     },
+    zoomToFit,
+    /**
+     * Pan `dx` screen pixels per frame for `n` frames (a benchmark): resolves with
+     * the draw time of each frame and the intervals between frames, in ms.
+     * @param {number} n @param {number} dx
+     */
+    pan: (n, dx) =>
+      new Promise((resolve) => {
+        /** @type {number[]} */
+        const draw = [];
+        /** @type {number[]} */
+        const gaps = [];
+        let last = performance.now();
+        let i = 0;
+        const step = () => {
+          const now = performance.now();
+          if (i > 0) {
+            gaps.push(now - last);
+            draw.push(renderer.lastFrameMs);
+          }
+          last = now;
+          if (i++ >= n) return resolve({ draw, gaps });
+          // Circle around the start, so the view stays over the tapestry.
+          renderer.camera.x += (dx * Math.cos(i / 30)) / renderer.camera.zoom;
+          renderer.camera.y += (dx * Math.sin(i / 30)) / renderer.camera.zoom;
+          renderer.invalidate();
+          requestAnimationFrame(step);
+        };
+        requestAnimationFrame(step);
+      }),
     undo: () => editor.undo(),
     redo: () => editor.redo(),
     openHistory,

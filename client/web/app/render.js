@@ -11,6 +11,7 @@
 
 import {
   centre,
+  contains,
   DEFAULT_COLOR,
   FONT_FAMILY,
   GLYPH_BOX,
@@ -100,6 +101,10 @@ export class Renderer {
     this.screenOverlays = [];
     this.width = 0;
     this.height = 0;
+    /** Whether the last full draw was slow enough to be worth a cached layer. */
+    this.heavy = false;
+    /** @type {{canvas: HTMLCanvasElement, box: Box, key: string, replica: Replica} | null} */
+    this.layer = null;
     this.dpr = 1;
     this.frames = 0;
     this.lastFrameMs = 0;
@@ -160,17 +165,43 @@ export class Renderer {
 
   /**
    * Draw the tapestry into any 2D context (the screen, or an export canvas).
+   *
+   * On screen, a heavy scene (one that took more than a few ms to draw) is
+   * drawn once into a cached layer a quarter larger than the view on every
+   * side; while only the camera pans, frames blit that layer and draw the
+   * overlays (selection, previews, cursors) on top. Any change to the
+   * tapestry, the zoom, the filter or the threads redraws the layer.
    * @param {CanvasRenderingContext2D} ctx @param {number} w @param {number} h @param {Camera} cam @param {number} dpr
-   * @param {{overlays?: boolean, background?: boolean}} [opts]
+   * @param {{overlays?: boolean}} [opts]
    */
   draw(ctx, w, h, cam, dpr, opts = {}) {
     const overlays = opts.overlays ?? true;
+    const view = { x0: cam.x, y0: cam.y, x1: cam.x + w / cam.zoom, y1: cam.y + h / cam.zoom };
+    const replica = this.replica();
+    if (overlays && this.overrides.size === 0 && this.heavy) this.#drawCached(ctx, w, h, cam, dpr, view, replica);
+    else {
+      const t0 = performance.now();
+      this.drawn = this.#drawScene(ctx, w, h, cam, dpr, view, replica);
+      if (overlays) this.heavy = performance.now() - t0 > 4;
+    }
+    if (!overlays) return;
+    ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
+    this.drawSelection(ctx, replica, cam.zoom);
+    for (const fn of this.worldOverlays) fn(ctx);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (const fn of this.screenOverlays) fn(ctx);
+  }
+
+  /**
+   * Background, fragments (culled to `view`) and threads; returns how many fragments were drawn.
+   * @param {CanvasRenderingContext2D} ctx @param {number} w @param {number} h @param {Camera} cam @param {number} dpr
+   * @param {Box} view @param {Replica} replica
+   */
+  #drawScene(ctx, w, h, cam, dpr, view, replica) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = BACKGROUND;
     ctx.fillRect(0, 0, w, h);
     ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
-    const view = { x0: cam.x, y0: cam.y, x1: cam.x + w / cam.zoom, y1: cam.y + h / cam.zoom };
-    const replica = this.replica();
     /** @type {Map<string, Box>} */
     const boxes = new Map();
     let drawn = 0;
@@ -185,13 +216,46 @@ export class Renderer {
       this.drawEntry(ctx, e, cam.zoom);
       drawn++;
     }
-    this.drawn = drawn;
     if (this.threads) this.drawThreads(ctx, replica, boxes, cam.zoom);
-    if (!overlays) return;
-    this.drawSelection(ctx, replica, cam.zoom);
-    for (const fn of this.worldOverlays) fn(ctx);
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    for (const fn of this.screenOverlays) fn(ctx);
+    return drawn;
+  }
+
+  /**
+   * @param {CanvasRenderingContext2D} ctx @param {number} w @param {number} h @param {Camera} cam @param {number} dpr
+   * @param {Box} view @param {Replica} replica
+   */
+  #drawCached(ctx, w, h, cam, dpr, view, replica) {
+    const key = `${replica.version}|${cam.zoom}|${dpr}|${this.filter}|${this.threads}|${this.glyphs.size}`;
+    let c = this.layer;
+    if (!c || c.replica !== replica || c.key !== key || !contains(c.box, view)) {
+      const mx = (view.x1 - view.x0) / 4;
+      const my = (view.y1 - view.y0) / 4;
+      const box = { x0: view.x0 - mx, y0: view.y0 - my, x1: view.x1 + mx, y1: view.y1 + my };
+      const lw = (box.x1 - box.x0) * cam.zoom;
+      const lh = (box.y1 - box.y0) * cam.zoom;
+      const canvas = c?.canvas ?? document.createElement("canvas");
+      canvas.width = Math.ceil(lw * dpr);
+      canvas.height = Math.ceil(lh * dpr);
+      const lctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+      const lcam = new Camera();
+      lcam.x = box.x0;
+      lcam.y = box.y0;
+      lcam.zoom = cam.zoom;
+      const t0 = performance.now();
+      this.#drawScene(lctx, lw, lh, lcam, dpr, box, replica);
+      // A layer that became cheap to draw is not worth keeping.
+      this.heavy = performance.now() - t0 > 8;
+      c = this.layer = { canvas, box, key, replica };
+    }
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = BACKGROUND;
+    ctx.fillRect(0, 0, w * dpr, h * dpr);
+    const dx = Math.round((c.box.x0 - cam.x) * cam.zoom * dpr);
+    const dy = Math.round((c.box.y0 - cam.y) * cam.zoom * dpr);
+    ctx.drawImage(c.canvas, dx, dy);
+    let drawn = 0;
+    for (const e of replica.ordered()) if (e.box && this.visible(e.frag) && intersects(e.box, view)) drawn++;
+    this.drawn = drawn;
   }
 
   /** @param {CanvasRenderingContext2D} ctx @param {Entry} e @param {number} zoom */

@@ -1,0 +1,145 @@
+"""Browser client benchmark: load and first render of a large sanctuary, and panning it.
+
+A real server (in-process, SQLite) holds a sanctuary of N fragments (strokes of 24
+points, shapes, dream symbols and captions, spread over a large area); headless
+Chromium opens it and we measure:
+
+- ``load_ms``: from navigation to the first frame that has every fragment (welcome
+  snapshot decoded, validated, merged, ordered and drawn);
+- ``first_draw_ms``: the draw time of that frame;
+- frame times while panning, at 100% zoom (a few hundred fragments on screen) and
+  zoomed to fit (every fragment on screen): median and p95 of the draw time, and
+  the median interval between frames (16.7 ms is 60 fps).
+
+Run: ``python bench/run_all.py browser`` (``--quick`` for 2,000 fragments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from dreamloom.protocol import Stamp, ops, zorder
+from dreamloom.server.testing import serve_in_process
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SYMBOLS = ("moon", "eye", "key", "door", "wave", "feather", "owl", "spiral")
+
+
+def fragments(n: int, seed: int = 7) -> list[ops.Op]:
+    rng = random.Random(seed)
+    side = math.sqrt(n) * 60  # about one fragment per 60x60 units
+    out = []
+    for i in range(n):
+        x, y = rng.uniform(-side / 2, side / 2), rng.uniform(-side / 2, side / 2)
+        # Fixed-width keys in paint order (ending in V: a key never ends in 0).
+        z = "".join(zorder.DIGITS[(i // 62**k) % 62] for k in (2, 1, 0)) + "V"
+        stamp = Stamp(i + 1, "bench")
+        kind = ("stroke", "stroke", "shape", "symbol", "text")[i % 5]
+        style = {"color": rng.choice(("#ece8ff", "#9ad0ff", "#ffb35c", "#7be0a8")), "width": 2}
+        if kind == "stroke":
+            pts: list[float] = []
+            px = py = 0.0
+            for _ in range(24):
+                px += rng.uniform(-6, 8)
+                py += rng.uniform(-6, 6)
+                pts += [round(px, 2), round(py, 2)]
+            geom: dict[str, Any] = {"pts": pts}
+        elif kind == "shape":
+            geom = {
+                "shape": rng.choice(("rect", "ellipse", "arrow")),
+                "w": rng.uniform(20, 60),
+                "h": rng.uniform(10, 40),
+            }
+        elif kind == "symbol":
+            geom = {"sym": rng.choice(SYMBOLS), "size": rng.uniform(24, 48)}
+        else:
+            geom = {"text": rng.choice(("tide", "the door", "a silver key", "falling")), "size": 14}
+        out.append(
+            ops.create(
+                f"b{i}", stamp, kind=kind, geom=geom, z=z, x=round(x, 2), y=round(y, 2), style=style, origin="organic"
+            )
+        )
+    return out
+
+
+def _summary(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
+async def measure(n: int, frames: int) -> list[dict[str, Any]]:
+    from playwright.async_api import async_playwright
+
+    with tempfile.TemporaryDirectory(prefix="dreamloom-bench-") as tmp:
+        async with serve_in_process(data_dir=tmp) as server:
+            s = await server.hub.sanctuary("bench")
+            batch = fragments(n)
+            for i in range(0, n, 1000):
+                chunk = batch[i : i + 1000]
+                await s.call(lambda chunk=chunk: s.apply_local(None, chunk, "bench"))
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+                await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('bench'))")
+                page = await ctx.new_page()
+                started = time.perf_counter()
+                await page.goto(f"{server.url}/s/bench")
+                await page.wait_for_function(
+                    f"window.dreamloom && window.dreamloom.fragmentCount === {n} && window.dreamloom.frames > 0"
+                    " && window.dreamloom.connected",
+                    timeout=120_000,
+                    polling="raf",
+                )
+                load_ms = (time.perf_counter() - started) * 1000
+                first_draw = await page.evaluate("window.dreamloom.lastFrameMs")
+                rows = [
+                    {"fragments": n, "case": "load + first render", "load_ms": load_ms, "first_draw_ms": first_draw}
+                ]
+                for case, fit in (("pan at 100%", False), ("pan, zoomed to fit", True)):
+                    if fit:
+                        await page.evaluate("window.dreamloom.zoomToFit()")
+                    await page.evaluate("window.dreamloom.pan(10, 3)")  # warm up
+                    result = await page.evaluate(f"window.dreamloom.pan({frames}, 4)")
+                    on_screen = await page.evaluate("window.dreamloom.drawn")
+                    med, p95 = _summary(result["draw"])
+                    gap, _ = _summary(result["gaps"])
+                    rows.append(
+                        {
+                            "fragments": n,
+                            "case": case,
+                            "on_screen": on_screen,
+                            "draw_ms_median": med,
+                            "draw_ms_p95": p95,
+                            "draw_ms_max": max(result["draw"]),
+                            "frame_interval_ms": gap,
+                            "fps": 1000 / gap if gap else math.nan,
+                        }
+                    )
+                await browser.close()
+    return rows
+
+
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    return asyncio.run(measure(2000 if quick else 10_000, 60 if quick else 240))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from run_all import table
+
+    print(table(main(quick="--quick" in sys.argv)))
