@@ -537,15 +537,20 @@ class Stewardship:
         self, sanctuary: Sanctuary, by: Claims, written: list[Op], meta: dict[str, Any]
     ) -> dict[str, Any]:
         """Apply server ops and record them with the registers they overwrote (inside the actor)."""
+        # The registers each op overwrites, without touching the tapestry before apply_local commits:
+        # a later op of this same act sees what an earlier one wrote through the overlay.
         befores = []
+        overlay: dict[tuple[str, str], list[Any]] = {}
         for op in written:
             regs = sanctuary.tapestry.registers(op.id)
-            befores.append(
-                {k: (None if k not in regs else [regs[k][0][0], regs[k][0][1], regs[k][1]]) for k in op.fields}
-            )
-            # A later op of this same act may touch the fragment again: the next befores must see this one.
-            sanctuary.tapestry.apply(op)
-        # apply_local applies them again: idempotent, so the state is the same and the live counts hold.
+            before: dict[str, list[Any] | None] = {}
+            for k in op.fields:
+                prev = overlay.get((op.id, k))
+                if prev is None and k in regs:
+                    prev = [regs[k][0][0], regs[k][0][1], regs[k][1]]
+                before[k] = prev
+                overlay[(op.id, k)] = [op.stamp[0], op.stamp[1], op.fields[k]]
+            befores.append(before)
         seqs = await sanctuary.apply_local(None, written, by.sub) if written else []
         record = await self.store.add_record(
             sanctuary.name,
