@@ -56,6 +56,7 @@ async function loadSymbols() {
 }
 
 async function main() {
+  const symbolsLoading = loadSymbols();
   const name = await askName();
   const { replica: replicaId } = claimReplica(sanctuary);
 
@@ -110,6 +111,8 @@ async function main() {
   });
   people();
   showStatus();
+  // Connect now: the rest of the page is wired before the welcome can arrive or is ready for it.
+  sync.start();
 
   // -- presence -----------------------------------------------------------------
   const sendPresence = () => {
@@ -240,7 +243,7 @@ async function main() {
     b.addEventListener("click", () => actions[/** @type {string} */ (/** @type {HTMLElement} */ (b).dataset.action)]());
   }
 
-  const symbols = await loadSymbols();
+  const symbols = await symbolsLoading;
   renderer.setSymbols(symbols);
   const palette = buildPalette(symbols, (sym) => {
     tools.symbol = sym;
@@ -657,7 +660,6 @@ async function main() {
     },
   };
   Object.defineProperty(window, "dreamloom", { value: Object.freeze(hook), configurable: false });
-  sync.start();
 }
 
 main().catch((err) => {

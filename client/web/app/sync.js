@@ -417,7 +417,9 @@ export class Sync extends EventTarget {
   #saveCache(now) {
     // Only a state with nothing pending equals the server's at this seq.
     if (this.pending.length || this.seq === null || this.status !== "live") return;
-    if (!now && this.local.tapestry.frags.size > 20000) return;
+    // Large tapestries are saved only when the page goes away (encoding them takes a while).
+    const size = this.local.tapestry.frags.size;
+    if ((!now && size > 3000) || size > 8000) return; // past that it would not fit local storage either
     saveCache(this.sanctuary, { seq: this.seq, data: this.local.tapestry.toData() });
   }
 }
