@@ -25,7 +25,9 @@ export function inverse(op, before, now, clock) {
   const regs = now.registers(op.id);
   /** @param {string} name */
   const owned = (name) => regs[name] !== undefined && compareStamps(regs[name][0], op.s) === 0;
-  if (op.t === "c") return owned("deleted") || isLive(regs) ? [del(op.id, clock.tick())] : [];
+  // A create is undone only while it owns `deleted`: a later delete or restore
+  // by anyone took the fragment's life out of this create's hands.
+  if (op.t === "c") return owned("deleted") ? [del(op.id, clock.tick())] : [];
   if (op.t === "d") return owned("deleted") ? [restore(op.id, clock.tick())] : [];
   if (op.t === "r") return owned("deleted") ? [del(op.id, clock.tick())] : [];
   /** @type {Record<string, any>} */
@@ -41,7 +43,3 @@ export function inverse(op, before, now, clock) {
   return any ? [{ t: "s", id: op.id, s: clock.tick(), f: fields }] : [];
 }
 
-/** @param {Record<string, Register>} regs */
-function isLive(regs) {
-  return "kind" in regs && !(regs.deleted && regs.deleted[1]);
-}

@@ -176,7 +176,8 @@ function checkInspiredBy(v) {
 /** @param {any} v @returns {string} */
 export function checkZ(v) {
   checkStr(v, "z", LIMITS.maxZLen, 1);
-  if (!Z_RE.test(v)) fail("z must be a base-62 fractional index key");
+  // A key ending in 0 has no key between it and its prefix (SPEC M7).
+  if (!Z_RE.test(v) || v.endsWith("0")) fail("z must be a base-62 fractional index key not ending in 0");
   return v;
 }
 

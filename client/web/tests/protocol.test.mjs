@@ -60,6 +60,7 @@ test("validation refuses what the Python validator refuses", () => {
     { t: "s", id: "a", s: [1, "r"], f: { style: { color: "red" } } },
     { t: "s", id: "a", s: [1, "r"], f: { x: Infinity } },
     { t: "d", id: "a", s: [1, "r"], f: {} },
+    { t: "s", id: "a", s: [1, "r"], f: { z: "V0" } },
   ];
   for (const v of bad) assert.throws(() => checkOp(v), DecodeError, JSON.stringify(v));
   const ok = checkOp({ t: "c", id: "a", s: [1, "r"], f: { kind: "text", geom: { text: "hi", size: 12 }, z: "V" } });
