@@ -121,7 +121,13 @@ class Stewardship:
     def gate_for(self, name: str) -> HarmonyGate:
         """The gate of a sanctuary being loaded (the hub's gate factory)."""
         # Through a lambda: tests may swap the clock of a running server.
-        return HarmonyGate(self._rules.setdefault(name, SanctuaryRules()), lambda: self.clock())
+        return HarmonyGate(self._rules.setdefault(name, SanctuaryRules()), lambda: self.clock(), self._session_revoked)
+
+    def _session_revoked(self, session: Session) -> bool:
+        if not self._revoked:
+            return False
+        claims = session.request.get(CLAIMS)
+        return claims is not None and claims.jti in self._revoked
 
     async def rules(self, name: str) -> SanctuaryRules:
         """The rules of a sanctuary, loaded from its settings on first use."""

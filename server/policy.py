@@ -202,9 +202,15 @@ def liveness_delta(op: Op, tapestry: Tapestry, origin: str) -> tuple[int, int]:
 class HarmonyGate(Gate):
     """The gate of one sanctuary: roles, mutes, lock, allow-list, consent, the AI share cap and AI rates."""
 
-    def __init__(self, rules: SanctuaryRules, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        rules: SanctuaryRules,
+        clock: Callable[[], float] = time.time,
+        revoked: Callable[[Session], bool] | None = None,
+    ) -> None:
         self.rules = rules
         self.clock = clock
+        self.revoked = revoked  # whether a session's token was revoked (its close may still be on its way)
         self._rate_each: dict[str, RateWindow] = {}
         self._rate_all = RateWindow()
 
@@ -218,6 +224,8 @@ class HarmonyGate(Gate):
         role = ident.role
         if role == "viewer":
             raise PolicyError(ErrorCode.FORBIDDEN, "viewers cannot write", rule="role", allowed="nothing: read only")
+        if self.revoked is not None and self.revoked(session):
+            raise PolicyError(ErrorCode.UNAUTHORIZED, "your token was revoked", rule="revoked", allowed="nothing")
         if ident.id in rules.banned:
             raise PolicyError(ErrorCode.BANNED, "you are banned from this sanctuary", rule="ban", allowed="nothing")
         now = self.clock() if rules.muted or ident.origin == "ai" else 0.0  # the hot path skips the clock

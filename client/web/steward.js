@@ -267,6 +267,13 @@ class StewardPanel {
       h("li", {}, h("span", { class: "who" }, b.name || b.id), h("span", { class: "badge" }, "banned"),
         h("button", { type: "button", onclick: act({ action: "unban", identity: b.id }, `${b.name || b.id} may come back.`) }, "Unban")));
     const fragment = h("input", { placeholder: "fragment id", size: 14 });
+    const removeSelected = () =>
+      this.run(async () => {
+        /** @type {string[]} */
+        const ids = /** @type {any} */ (globalThis).dreamloom?.selection ?? [];
+        if (!ids.length) throw new Error("select fragments on the canvas first");
+        for (const id of ids) await this.api("POST", "/moderation", { action: "remove", fragment: id });
+      }, "Selected fragments removed.");
     this.members.replaceChildren(
       h("ul", { class: "steward-list" }, ...rows),
       rows.length ? "" : h("p", { class: "muted" }, "Nobody is connected."),
@@ -275,7 +282,8 @@ class StewardPanel {
       h("form", { class: "row", onsubmit: (/** @type {Event} */ e) => {
         e.preventDefault();
         act({ action: "remove", fragment: fragment.value.trim() }, "Fragment removed.")();
-      } }, fragment, h("button", { type: "submit" }, "Remove fragment")),
+      } }, fragment, h("button", { type: "submit" }, "Remove fragment"),
+        h("button", { type: "button", id: "steward-remove-selected", onclick: removeSelected }, "Remove selected")),
     );
   }
 

@@ -3,10 +3,12 @@ rollback of a weaver (and its undo), and the audit log of all of it."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from harmony_client import Client, acked, rejected
 from harmony_kit import FakeClock, Harmony
+from websockets.exceptions import ConnectionClosed
 
 from dreamloom.protocol import Tapestry
 
@@ -91,7 +93,11 @@ async def test_revoking_a_connected_weavers_token_closes_it_at_once(harmony: Har
     jti = next(m["token"] for m in members["connected"] if m["id"] == "weaver-revoked")
     entry = await steward.act("revoke", jti=jti)
     assert entry["connections"] == 1
+    late = weaver.symbol("late")
+    with contextlib.suppress(ConnectionClosed):
+        await weaver.send(late)  # may still reach the server before the close: it must not be applied
     assert await weaver.wait_closed() == 4007
+    assert late.stamp[0] not in weaver.acks
     assert not keeper.closed.is_set()
     refused = await harmony.refused(token)
     assert refused.errors[0]["code"] == "unauthorized"
