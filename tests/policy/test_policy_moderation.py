@@ -249,3 +249,25 @@ async def test_members_show_role_and_origin(harmony: Harmony) -> None:
     )
     assert guest.identity["id"].startswith("guest-")
     assert len(clients) == 3
+
+
+async def test_bad_moderation_requests_are_refused_with_reasons(harmony: Harmony) -> None:
+    steward = harmony.steward()
+    cases: list[dict[str, Any]] = [
+        {"action": "explode"},
+        {"action": "mute"},
+        {"action": "mute", "identity": "x", "seconds": True},
+        {"action": "mute", "identity": "bad id!", "seconds": 5},
+        {"action": "rollback", "identity": "w", "since_seq": 1, "since_time": 2.0},
+        {"action": "rollback", "identity": "w"},
+        {"action": "undo_rollback", "rollback": "1"},
+        {"action": "role", "identity": "x", "role": "admin"},
+        {"action": "ban", "identity": "steward-ana"},
+    ]
+    for body in cases:
+        answer = await steward.call("POST", "/moderation", body, expect=400)
+        assert answer["error"]["code"] == "bad_request", body
+        assert answer["error"]["message"], body
+    await steward.call("POST", "/invites", {"role": "weaver", "ttl": -1}, expect=400)
+    await steward.call("POST", "/moderation", {"action": "undo_rollback", "rollback": 999}, expect=404)
+    assert await steward.audit() == []
