@@ -271,3 +271,20 @@ async def test_bad_moderation_requests_are_refused_with_reasons(harmony: Harmony
     await steward.call("POST", "/invites", {"role": "weaver", "ttl": -1}, expect=400)
     await steward.call("POST", "/moderation", {"action": "undo_rollback", "rollback": 999}, expect=404)
     assert await steward.audit() == []
+
+
+async def test_bans_roles_mutes_and_revocations_survive_a_restart(harmony: Harmony) -> None:
+    steward = harmony.steward()
+    revoked = harmony.token("weaver", sub="weaver-gone")
+    jti = harmony.stewardship.authority.verify(revoked).jti
+    await steward.act("revoke", jti=jti)
+    await steward.act("ban", identity="weaver-banned")
+    await steward.act("role", identity="dreamer-quiet", role="viewer")
+    await steward.act("mute", identity="dreamer-muted", seconds=600)
+    await harmony.server.restart()
+    assert (await harmony.refused(revoked)).errors[0]["code"] == "unauthorized"
+    assert (await harmony.refused(harmony.token("weaver", sub="weaver-banned"))).close_code == 4004
+    quiet = await harmony.connect("dreamer", sub="dreamer-quiet")
+    assert quiet.identity["role"] == "viewer"
+    muted = await harmony.connect("dreamer", sub="dreamer-muted")
+    rejected(await muted.write(muted.symbol("m")), "muted")
