@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -54,6 +55,8 @@ WARMUP_RATE = 10
 WARMUP_DURATION = 1.0
 
 TICKS = os.sysconf("SC_CLK_TCK")
+#: Extra py-spy flags, e.g. DREAMLOOM_BENCH_PYSPY="--gil" to count only samples holding the GIL.
+PROFILE_FLAGS = os.environ.get("DREAMLOOM_BENCH_PYSPY", "").split()
 
 
 # -- measuring a process ------------------------------------------------------
@@ -77,6 +80,25 @@ def machine_busy() -> tuple[float, float]:
     total = sum(parts[:8])
     idle = parts[3] + parts[4]
     return total - idle, total
+
+
+def scrape(port: int | None) -> dict[str, float]:
+    """Dreamloom's Prometheus counters (summed over labels); empty for the baseline or on failure."""
+    if port is None:
+        return {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name = name_labels.split("{", 1)[0]
+        out[name] = out.get(name, 0.0) + float(value)
+    return out
 
 
 def free_port() -> int:
@@ -225,6 +247,14 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _short_frame(frame: str) -> str:
+    """``func (/long/path/file.py:12)`` -> ``func (file.py)``: one entry per function, not per line."""
+    name, sep, where = frame.rpartition(" (")
+    if not sep:
+        return frame
+    return f"{name} ({where.split(':')[0].rsplit('/', 1)[-1].rstrip(')')})"
+
+
 def profile_summary(path: Path, top: int = 25) -> str:
     """Self and inclusive shares of the hottest functions in py-spy's collapsed stacks."""
     own: dict[str, int] = {}
@@ -236,12 +266,7 @@ def profile_summary(path: Path, top: int = 25) -> str:
             continue
         count = int(count_s)
         total += count
-        frames = [
-            f.rsplit(" (", 1)[0] + " (" + f.rsplit(" (", 1)[1].split(":")[0].rsplit("/", 1)[-1] + ")"
-            if " (" in f
-            else f
-            for f in stack.split(";")
-        ]
+        frames = [_short_frame(f) for f in stack.split(";")]
         own[frames[-1]] = own.get(frames[-1], 0) + count
         for f in set(frames):
             inclusive[f] = inclusive.get(f, 0) + count
@@ -299,7 +324,8 @@ def run_server(kind: str, plan: Plan, workdir: Path, profile: bool = False) -> l
         for index, (rate, duration, warmup) in enumerate(ladder):
             if profile and not warmup and spy is None:
                 spy = start_profiler(server.pid, OUTPUT / f"profile-{kind}.txt")
-            row = run_level(kind, server.pid, children, plan, epoch, index, rate, duration)
+            metrics_port = port if kind == "dreamloom" else None
+            row = run_level(kind, server.pid, metrics_port, children, plan, epoch, index, rate, duration)
             if not warmup:
                 rows.append(row)
                 print(f"  {kind:9} {rate:>4} ops/s/writer: {summary(row)}", file=sys.stderr, flush=True)
@@ -319,10 +345,19 @@ def run_server(kind: str, plan: Plan, workdir: Path, profile: bool = False) -> l
 
 
 def run_level(
-    kind: str, pid: int, children: list[Child], plan: Plan, epoch: float, index: int, rate: int, duration: float
+    kind: str,
+    pid: int,
+    metrics_port: int | None,
+    children: list[Child],
+    plan: Plan,
+    epoch: float,
+    index: int,
+    rate: int,
+    duration: float,
 ) -> dict[str, Any]:
     """Run one level on every generator; measure the server over the level and its drain."""
     start = time.monotonic() + 0.3
+    m0 = scrape(metrics_port)
     user0, sys0 = proc_cpu(pid)
     busy0, total0 = machine_busy()
     for child in children:
@@ -336,6 +371,7 @@ def run_level(
     user1, sys1 = proc_cpu(pid)
     busy1, total1 = machine_busy()
     wall = time.monotonic() - start
+    m1 = scrape(metrics_port)
     peak_rss_kb = proc_status_kb(pid, "VmHWM")
 
     lat = array.array("d")
@@ -392,6 +428,15 @@ def run_level(
         "closed_connections": [c for r in reports for c in r["closed"]],
         "drain_timed_out": any(r["drain_timed_out"] for r in reports),
     }
+    if m0 and m1:
+        # Where a Dreamloom batch's time goes: the group commit (fsync) versus the rest.
+        def delta(name: str) -> float:
+            return m1.get(name, 0.0) - m0.get(name, 0.0)
+
+        commits = delta("dreamloom_commit_latency_seconds_count")
+        row["commits"] = int(commits)
+        row["mean_commit_ms"] = 1000.0 * delta("dreamloom_commit_latency_seconds_sum") / commits if commits else 0.0
+        row["slow_consumers_closed"] = int(delta("dreamloom_slow_consumers_closed_total"))
     return row
 
 
@@ -429,6 +474,7 @@ COLUMNS = (
     ("server_cpu_s", "cpu s", "{:.2f}"),
     ("peak_rss_mb", "peakRSS MB", "{:.0f}"),
     ("ops_per_frame", "ops/frame", "{:.1f}"),
+    ("mean_commit_ms", "commit ms", "{:.1f}"),
     ("gen_cpu_util_max", "gen cpu", "{:.0%}"),
     ("server_cpu_share", "srv core", "{:.0%}"),
     ("others_cpu_s", "others s", "{:.1f}"),
@@ -457,11 +503,19 @@ def notes(rows: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in rows:
         where = f"{r['server']} at {r['rate_per_writer']} ops/s/writer"
-        if r["gen_cpu_util_max"] > 0.9 or r["gen_worst_send_lateness_ms"] > 100:
+        if r["gen_cpu_util_max"] > 0.9:
             out.append(
-                f"{where}: load generator near its limit (cpu {r['gen_cpu_util_max']:.0%} of a core, "
-                f"sends up to {r['gen_worst_send_lateness_ms']:.0f} ms late): latency includes generator lag"
+                f"{where}: a load generator used {r['gen_cpu_util_max']:.0%} of a core: it could not keep up, "
+                "latency includes its lag"
             )
+        elif r["gen_worst_send_lateness_ms"] > 100:
+            out.append(
+                f"{where}: writers sent up to {r['gen_worst_send_lateness_ms']:.0f} ms late with the generators "
+                f"mostly idle (at most {r['gen_cpu_util_max']:.0%} of a core): they were not given the CPU in time "
+                f"or the server pushed back; others used {r['others_cpu_s']:.1f} s of CPU meanwhile"
+            )
+        if r.get("slow_consumers_closed"):
+            out.append(f"{where}: {r['slow_consumers_closed']} clients closed as slow consumers (4008)")
         if r["closed_connections"]:
             out.append(f"{where}: connections closed by the server: {sorted(set(r['closed_connections']))}")
         if r["rejected"] or r["seq_gaps"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import math
 import sys
@@ -61,7 +62,9 @@ def run(names: tuple[str, ...], quick: bool) -> int:
         started = time.monotonic()
         try:
             module = importlib.import_module(name)
-            rows = module.main(quick=quick)
+            # A benchmark without a short mode takes no argument.
+            accepts_quick = "quick" in inspect.signature(module.main).parameters
+            rows = module.main(quick=quick) if accepts_quick else module.main()
         except Exception:
             traceback.print_exc()
             failed.append(name)
