@@ -174,7 +174,8 @@ class StewardPanel {
     if (open) {
       this.show(this.tab);
       this.timer = setInterval(() => {
-        if (this.tab === "members" || this.tab === "audit") this.refresh();
+        const busy = this.root.contains(document.activeElement) && /^(SELECT|INPUT)$/.test(document.activeElement?.tagName ?? "");
+        if ((this.tab === "members" || this.tab === "audit") && !busy) this.refresh(); // never under the steward's cursor
       }, 3000);
     }
   }
