@@ -116,6 +116,7 @@ def test_W3_direction_matters() -> None:
         ({"type": "ops", "ops": [{"t": "s", "id": "a", "s": [1, "r"]}]}, ErrorCode.BAD_MESSAGE),
         ({"type": "ping", "t": -1}, ErrorCode.BAD_MESSAGE),
         ({"type": "presence", "cursor": [1]}, ErrorCode.BAD_MESSAGE),
+        ({"type": "presence", "cursor": [1, 2, 3, 4]}, ErrorCode.BAD_MESSAGE),
         ({"type": "presence", "view": [0, 0, 0]}, ErrorCode.BAD_MESSAGE),
         ({"type": "presence", "view": [0, 0]}, ErrorCode.BAD_MESSAGE),
         ({"type": "presence", "preview": {"pts": [0, 0], "x": 1}}, ErrorCode.BAD_MESSAGE),
@@ -148,6 +149,7 @@ def _create(**f: object) -> dict[str, object]:
         _create(kind="shape", geom={"shape": "star", "w": 1, "h": 1}),
         _create(kind="stroke", geom={"pts": [0, 0, 1]}),
         _create(kind="stroke", geom={"pts": []}),
+        _create(kind="stroke", geom={"pts": "0,0"}),
         _create(kind="stroke", geom={"pts": [0, "1"]}),
         _create(kind="text", geom={"text": 5, "size": 1}),
         _create(z=""),
@@ -286,3 +288,13 @@ def test_W5_welcome_ops_are_not_bounded_by_the_batch_limit_but_by_the_others() -
 def test_W6_hello_defaults() -> None:
     hello = JsonCodec().decode_client(b'{"type":"hello","v":1,"name":"n","replica":"r"}')
     assert hello == Hello(name="n", replica="r", seq=None, token=None)
+
+
+def test_W8_geom_checked_against_a_kind() -> None:
+    """What the server runs for a set of geom (W13): the keys must be those of the fragment's kind."""
+    from dreamloom.protocol import DEFAULT_LIMITS
+    from dreamloom.protocol.validate import check_geom
+
+    assert check_geom({"sym": "moon", "size": 2}, DEFAULT_LIMITS, kind="symbol") == {"sym": "moon", "size": 2}
+    with pytest.raises(DecodeError):
+        check_geom({"sym": "moon", "size": 2}, DEFAULT_LIMITS, kind="text")
