@@ -65,7 +65,11 @@ async def static_handler(request: web.Request) -> web.StreamResponse:
     path = (root / rel).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise web.HTTPNotFound(text="not found")
-    return file_response(request, path)
+    response = file_response(request, path)
+    if rel == "sw.js":
+        # The browser app's offline shell lives under /static/ but serves the /s/ pages.
+        response.headers["Service-Worker-Allowed"] = "/"
+    return response
 
 
 async def landing_page(request: web.Request) -> web.StreamResponse:

@@ -170,3 +170,28 @@ async def test_page_sees_the_other_pages_cursor_and_stroke_preview(
     assert "Bob" in await people.inner_text()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     await a.page.screenshot(path=str(OUTPUT / "presence.png"))
+
+
+async def test_reload_while_offline_keeps_the_tapestry_and_the_queue(
+    dreamers: NewDreamer, server: InProcessServer
+) -> None:
+    a = await dreamers("Alice")
+    b = await dreamers("Bob")
+    sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
+    await a.stroke(-150, 0)
+    await converged(server, sanctuary, a, b)
+    # The offline shell is installed once the page is controlled by its service worker.
+    await b.page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    await b.context.set_offline(True)
+    await b.wait("!d.connected")
+    await b.stroke(60, 60)
+    await b.tool("s")
+    await b.click(-60, 120)
+    assert await b.hook("pendingCount") == 2
+    await b.page.reload()
+    await b.wait("d.fragmentCount === 3 && d.pendingCount === 2 && !d.connected")
+    shot = await b.page.locator("#canvas").screenshot()
+    assert non_background_pixels(shot) > 300
+    await b.context.set_offline(False)
+    await converged(server, sanctuary, a, b)
+    assert await a.hook("fragmentCount") == 3

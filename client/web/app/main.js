@@ -662,6 +662,13 @@ async function main() {
   Object.defineProperty(window, "dreamloom", { value: Object.freeze(hook), configurable: false });
 }
 
+// The offline shell (sw.js) lets a reload without network open the page again.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/static/sw.js", { scope: "/" }).catch((err) => {
+    console.info("offline reload unavailable:", String(err));
+  });
+}
+
 main().catch((err) => {
   console.error(err);
   toast(`Something went wrong: ${err}`);

@@ -220,6 +220,7 @@ export class Sync extends EventTarget {
    */
   #drop(ws, code, reason) {
     if (!ws || this.ws !== ws) return;
+    this.#saveCache(true); // while still live: the last state known to equal the server's
     ws.onclose = null;
     ws.onmessage = null;
     ws.onopen = null;

@@ -1,0 +1,93 @@
+// The offline shell: the sanctuary page and its modules, so a page reloaded
+// without network still opens, shows the last known tapestry and keeps the
+// queue of edits made offline (they sync once the network is back).
+//
+// Network first, cache as fallback: online, every load revalidates with the
+// server (ETag) exactly as without this worker. WebSockets and the HTTP API
+// (except the symbol catalogue) are never cached.
+
+const CACHE = "dreamloom-shell-v1";
+const SHELL = [
+  "/static/style.css",
+  "/static/favicon.svg",
+  "/static/landing.js",
+  "/static/steward.js",
+  "/static/steward.css",
+  "/static/app/main.js",
+  "/static/app/editor.js",
+  "/static/app/exporter.js",
+  "/static/app/geometry.js",
+  "/static/app/render.js",
+  "/static/app/replay.js",
+  "/static/app/replica.js",
+  "/static/app/storage.js",
+  "/static/app/sync.js",
+  "/static/app/tools.js",
+  "/static/app/ui.js",
+  "/static/protocol/canon.js",
+  "/static/protocol/digest.js",
+  "/static/protocol/ops.js",
+  "/static/protocol/stamps.js",
+  "/static/protocol/tapestry.js",
+  "/static/protocol/undo.js",
+  "/static/protocol/validate.js",
+  "/static/protocol/zorder.js",
+  "/api/symbols",
+];
+const PAGE = "/s/";
+const LANDING = "/";
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      // One by one: a file missing from a release must not cost the whole shell.
+      await Promise.allSettled(SHELL.map((url) => cache.add(url)));
+      // Any /s/<name> answers with the same page: keep one copy under /s/.
+      const page = await fetch("/s/offline");
+      if (page.ok) await cache.put(PAGE, page);
+      const landing = await fetch(LANDING);
+      if (landing.ok) await cache.put(LANDING, landing);
+      await self.skipWaiting();
+    })(),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    (async () => {
+      for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
+      await self.clients.claim();
+    })(),
+  );
+});
+
+/** The cache key of a request we keep, or null for one we leave alone. */
+function keyOf(url) {
+  if (url.origin !== self.location.origin) return null;
+  if (url.pathname.startsWith("/s/")) return PAGE;
+  if (url.pathname === "/") return LANDING;
+  if (url.pathname.startsWith("/static/") || url.pathname === "/api/symbols") return url.pathname;
+  return null;
+}
+
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  if (req.method !== "GET") return;
+  const key = keyOf(new URL(req.url));
+  if (key === null) return;
+  event.respondWith(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      try {
+        const res = await fetch(req);
+        if (res.ok) await cache.put(key, res.clone());
+        return res;
+      } catch (err) {
+        const hit = await cache.match(key);
+        if (hit) return hit;
+        throw err;
+      }
+    })(),
+  );
+});
