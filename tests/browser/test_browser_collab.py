@@ -168,6 +168,15 @@ async def test_page_sees_the_other_pages_cursor_and_stroke_preview(
     people = a.page.locator("#people li[data-sid]")
     assert await people.count() == 1
     assert "Bob" in await people.inner_text()
+    # Follow mode: Alice clicks Bob and her view goes where his goes.
+    await people.click()
+    await b.page.locator("#canvas").focus()
+    for _ in range(3):
+        await b.page.keyboard.press("-")  # Bob zooms out...
+    await b.page.mouse.wheel(400, 250)  # ...and pans
+    bob = await b.hook("camera()")
+    await a.wait(f"Math.abs(d.camera().zoom - {bob['zoom']}) < 1e-3 && Math.abs(d.camera().x - {bob['x']}) < 1")
+    assert "following" in (await people.get_attribute("class") or "")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     await a.page.screenshot(path=str(OUTPUT / "presence.png"))
 
