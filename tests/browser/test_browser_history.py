@@ -71,11 +71,19 @@ async def test_replay_slider_runs_from_empty_to_the_full_tapestry(
     empty = non_background_pixels(await a.page.locator("#canvas").screenshot())
     await scrub.fill("3")
     await a.wait("d.replayFragmentCount === 3 && d.drawn === 3")
+    # Name this point of the history: a checkpoint the server keeps.
+    a.page.once("dialog", lambda dialog: dialog.accept("three marks"))
+    await a.page.locator("#save-checkpoint").click()
+    option = a.page.locator("#checkpoints option", has_text="three marks")
+    await option.wait_for(state="attached")
+    assert await option.get_attribute("value") == "3"
     await scrub.fill("7")
     await a.wait("d.replayFragmentCount === 7 && d.drawn === 7")
     full = non_background_pixels(await a.page.locator("#canvas").screenshot())
     assert full > empty + 2000
     await a.page.screenshot(path=str(_out("replay.png")))
+    await a.page.locator("#checkpoints").select_option("3")
+    await a.wait("d.replayFragmentCount === 3")
     # Play from the start runs to the end on its own.
     await scrub.fill("0")
     await a.page.locator("#play").click()
