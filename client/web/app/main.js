@@ -109,6 +109,12 @@ async function main() {
     followNow();
     renderer.invalidate();
   });
+  sync.addEventListener("synced", () => {
+    // A viewer's ops would all be refused: say so instead of letting them draw in vain.
+    const viewer = sync.identity?.role === "viewer";
+    if (viewer && !editor.readOnly) toast("You are a viewer in this sanctuary: you can look, follow and export");
+    if (!replay) editor.readOnly = viewer;
+  });
   people();
   showStatus();
   // Connect now: the rest of the page is wired before the welcome can arrive or is ready for it.
@@ -417,7 +423,7 @@ async function main() {
   const closeHistory = () => {
     stopPlay();
     replay = null;
-    editor.readOnly = false;
+    editor.readOnly = sync.identity?.role === "viewer";
     $("timeline").hidden = true;
     document.body.classList.remove("replaying");
     refreshUndo();
