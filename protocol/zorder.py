@@ -81,11 +81,46 @@ def between(a: str | None, b: str | None, replica: str | None = None) -> str:
     return key + replica_tag(replica)
 
 
+def _bump_up(key: str) -> str:
+    """A short key above ``key``: its first digit below ``z`` raised by one (the rest dropped)."""
+    for i, c in enumerate(key):
+        if c != "z":
+            return key[:i] + DIGITS[_INDEX[c] + 1]
+    return key + "V"
+
+
+def _bump_down(key: str) -> str | None:
+    """A short key below ``key``: its first non-zero digit lowered by one (``1`` becomes ``0z``)."""
+    for i, c in enumerate(key):
+        d = _INDEX[c]
+        if d > 1:
+            return key[:i] + DIGITS[d - 1]
+        if d == 1:
+            return key[:i] + "0z"
+    return None
+
+
 def before_first(first: str | None, replica: str | None = None) -> str:
-    """A key below ``first`` (the current bottom), or the first key of an empty tapestry."""
-    return between(None, first, replica)
+    """A key below ``first`` (the current bottom), or the first key of an empty tapestry.
+
+    Steps down one digit instead of halving the gap, so sending to the back over
+    and over grows keys by one character per ~60 moves, not per ~6.
+    """
+    if first is None:
+        return between(None, None, replica)
+    validate_key(first)
+    key = _bump_down(first)
+    if key is None:
+        return between(None, first, replica)
+    return key + (replica_tag(replica) if replica is not None else "")
 
 
 def after_last(last: str | None, replica: str | None = None) -> str:
-    """A key above ``last`` (the current top): "bring to front"."""
-    return between(last, None, replica)
+    """A key above ``last`` (the current top): "bring to front".
+
+    Steps up one digit instead of halving the gap (see :func:`before_first`).
+    """
+    if last is None:
+        return between(None, None, replica)
+    validate_key(last)
+    return _bump_up(last) + (replica_tag(replica) if replica is not None else "")

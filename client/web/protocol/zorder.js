@@ -69,8 +69,42 @@ export function between(a, b, replica = null) {
   return key + replicaTag(replica);
 }
 
-/** A key below `first` (the current bottom). @param {string | null} first @param {string | null} [replica] */
-export const beforeFirst = (first, replica = null) => between(null, first, replica);
+/** A short key above `key`: its first digit below `z` raised by one (the rest dropped). @param {string} key */
+function bumpUp(key) {
+  for (let i = 0; i < key.length; i++) {
+    if (key[i] !== "z") return key.slice(0, i) + DIGITS[INDEX[key[i]] + 1];
+  }
+  return key + "V";
+}
 
-/** A key above `last` (the current top): "bring to front". @param {string | null} last @param {string | null} [replica] */
-export const afterLast = (last, replica = null) => between(last, null, replica);
+/** A short key below `key`: its first non-zero digit lowered by one (`1` becomes `0z`). @param {string} key */
+function bumpDown(key) {
+  for (let i = 0; i < key.length; i++) {
+    const d = INDEX[key[i]];
+    if (d > 1) return key.slice(0, i) + DIGITS[d - 1];
+    if (d === 1) return key.slice(0, i) + "0z";
+  }
+  return null;
+}
+
+/**
+ * A key below `first` (the current bottom); steps down one digit rather than halving the gap.
+ * @param {string | null} first @param {string | null} [replica]
+ */
+export function beforeFirst(first, replica = null) {
+  if (first === null) return between(null, null, replica);
+  validateKey(first);
+  const key = bumpDown(first);
+  if (key === null) return between(null, first, replica);
+  return key + (replica === null ? "" : replicaTag(replica));
+}
+
+/**
+ * A key above `last` (the current top): "bring to front"; steps up one digit rather than halving.
+ * @param {string | null} last @param {string | null} [replica]
+ */
+export function afterLast(last, replica = null) {
+  if (last === null) return between(null, null, replica);
+  validateKey(last);
+  return bumpUp(last) + (replica === null ? "" : replicaTag(replica));
+}
