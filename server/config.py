@@ -31,7 +31,6 @@ class ServerConfig:
     handshake_timeout: float = 10.0
     idle_unload: float = 60.0  # seconds an empty sanctuary stays in memory
     send_buffer_bytes: int = 1024 * 1024  # per connection, then closed as a slow consumer
-    batch_window: float = 0.002  # seconds the actor waits to gather more ops into one commit
     max_batch_ops: int = 2000
     presence_interval: float = 0.05  # presence fan-out tick
     ops_rate: float = 200.0  # ops per second per connection (token bucket)

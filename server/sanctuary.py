@@ -195,6 +195,7 @@ class Sanctuary:
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._presence_dirty: set[str] = set()
         self._unload_timer: asyncio.TimerHandle | None = None
+        self._commit_error: Exception | None = None
         self._welcome_cache: tuple[int, list[Any]] | None = None
         # Fragments in the tapestry (deleted included), kept up to date by _admit so the cap check
         # of a create is O(1); None when the tapestry was changed elsewhere and it must be recounted.
@@ -277,6 +278,7 @@ class Sanctuary:
     async def run(self) -> None:
         """The actor loop; returns when the sanctuary unloads."""
         ticker = asyncio.create_task(self._presence_ticker(), name=f"presence:{self.name}")
+        self._schedule_unload()  # loaded but nobody joins (an HTTP read, a moderation act)
         try:
             while not self.closing:
                 items = [await self._inbox.get()]
@@ -385,8 +387,10 @@ class Sanctuary:
             started = time.perf_counter()
             try:
                 await self.store.append(self.name, batch.entries)
-            except Exception:
+            except Exception as exc:
                 log.exception("commit failed in sanctuary %s", self.name)
+                # Memory is now ahead of the store: nothing may be served from it (rule 6).
+                self._commit_error = exc
                 raise
             committed = time.perf_counter()
             self.metrics.commit_latency.observe(committed - started)
@@ -488,9 +492,16 @@ class Sanctuary:
         del self.sessions[session.sid]
         self._presence_dirty.discard(session.sid)
         self.metrics.connections.dec()
-        if not self.sessions:
+        self._schedule_unload()
+
+    def _schedule_unload(self) -> None:
+        if not self.sessions and self._unload_timer is None and not self.closing:
             loop = asyncio.get_running_loop()
-            self._unload_timer = loop.call_later(self.config.idle_unload, self._inbox.put_nowait, _Unload())
+            self._unload_timer = loop.call_later(self.config.idle_unload, self._unload_due)
+
+    def _unload_due(self) -> None:
+        self._unload_timer = None
+        self._inbox.put_nowait(_Unload())
 
     async def _on_call(self, item: _Call) -> None:
         try:
@@ -505,6 +516,10 @@ class Sanctuary:
             # Calls (moderation, rollback) may write the tapestry directly.
             self._fragment_count = None
             self._snapshot_bytes.forget()
+        if self._commit_error is not None:
+            raise self._commit_error
+        # A call may have loaded an empty sanctuary (moderation from the HTTP API).
+        self._schedule_unload()
 
     def broadcast_policy(self) -> None:
         """Send the gate's current policy to every member (call from inside the actor)."""
