@@ -17,13 +17,47 @@ from collections.abc import Awaitable, Callable
 
 SendFn = Callable[[bytes], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
+WriteNowFn = Callable[[bytes], bool]
+
+_last_frame: dict[bool, tuple[bytes, bytes]] = {}
+
+
+def wire_frame(payload: bytes, binary: bool) -> bytes:
+    """The whole unmasked server WebSocket frame (RFC 6455 §5.2) carrying ``payload``.
+
+    A broadcast hands the same payload object to every connection of a codec one
+    after the other, so the last frame built is cached: the header is built and
+    the bytes joined once per broadcast, not once per connection.
+    """
+    hit = _last_frame.get(binary)
+    if hit is not None and hit[0] is payload:
+        return hit[1]
+    first = 0x82 if binary else 0x81  # FIN + binary/text opcode
+    n = len(payload)
+    if n < 126:
+        header = bytes((first, n))
+    elif n < 1 << 16:
+        header = bytes((first, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((first, 127)) + n.to_bytes(8, "big")
+    frame = header + payload
+    _last_frame[binary] = (payload, frame)
+    return frame
 
 
 class Outbox:
     """Bounded FIFO of frames for one connection."""
 
-    def __init__(self, send: SendFn, close: CloseFn, limit_bytes: int, on_overflow: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        send: SendFn,
+        close: CloseFn,
+        limit_bytes: int,
+        on_overflow: Callable[[], None],
+        write_now: WriteNowFn | None = None,
+    ) -> None:
         self._send = send
+        self._write_now = write_now
         self._close = close
         self.limit = limit_bytes
         self._on_overflow = on_overflow
@@ -46,6 +80,10 @@ class Outbox:
             return False
         # The bound is on what waits behind the frame being written: one frame bigger than the
         # bound (a group commit of big strokes) must not make every connection a slow consumer.
+        if not self._frames and not self._in_flight and self._write_now is not None and self._write_now(frame):
+            # Idle connection with an empty socket buffer: write in place, no task wake-up.
+            self.sent += 1
+            return True
         head = self._in_flight or (len(self._frames[0]) if self._frames else 0)
         if self.queued_bytes and self.queued_bytes - head + size > self.limit:
             self._on_overflow()

@@ -421,6 +421,7 @@ class Sanctuary:
     def _broadcast(self, message: Any, *, droppable: bool = False, exclude: str | None = None) -> None:
         """Encode once per codec in use; the same bytes go to every member."""
         frames: dict[str, bytes] = {}
+        sent = 0
         for sid, session in self.sessions.items():
             if sid == exclude:
                 continue
@@ -429,6 +430,8 @@ class Sanctuary:
             if frame is None:
                 frame = frames[name] = _ENCODERS[name].encode(message)
             session.send_frame(frame, droppable=droppable)
+            sent += 1
+        self.metrics.frames_sent.inc(sent)  # once per broadcast, not per socket
 
     # -- membership -------------------------------------------------------
     def _on_join(self, item: _Join) -> None:

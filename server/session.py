@@ -35,7 +35,7 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import Codec
 
 from .identity import colour_for
-from .outbox import Outbox
+from .outbox import Outbox, wire_frame
 from .rate import TokenBucket, Window
 
 if TYPE_CHECKING:
@@ -88,7 +88,9 @@ class Session:
         self.errors = Window(config.error_window)
         self._limited_since: float | None = None
         self._last_limited = 0.0
-        self.outbox = Outbox(self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow)
+        self.outbox = Outbox(
+            self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow, write_now=self._write_now
+        )
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -100,7 +102,17 @@ class Session:
     # -- sending ----------------------------------------------------------
     async def _send_raw(self, frame: bytes) -> None:
         await self.ws.send_frame(frame, self._opcode)
-        self.metrics.frames_sent.inc()
+
+    def _write_now(self, payload: bytes) -> bool:
+        # The fast path of fan-out: when nothing waits in the socket's buffer, hand the whole
+        # frame (built once per broadcast) to the transport synchronously. Frames are written
+        # whole, so they interleave safely with aiohttp's own pings and close frames. Anything
+        # buffered means the peer is behind: then the writer task and aiohttp's drain take over.
+        transport = self.request.transport
+        if self.ws.closed or transport is None or transport.is_closing() or transport.get_write_buffer_size():
+            return False
+        transport.write(wire_frame(payload, self.codec.binary))
+        return True
 
     async def _close_raw(self, code: int, reason: str) -> None:
         await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), timeout=2.0)
@@ -108,6 +120,7 @@ class Session:
     def send(self, message: Any) -> None:
         """Encode and queue a message for this connection only."""
         self.outbox.put(self.codec.encode(message))
+        self.metrics.frames_sent.inc()
 
     def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
         """Queue bytes already encoded with this connection's codec."""

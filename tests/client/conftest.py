@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dreamloom.client.testing import serve_in_process
-
 #: Every wait of these tests, scaled for slow machines by DREAMLOOM_TIMEOUT_FACTOR.
-WAIT = 10.0 * float(os.environ.get("DREAMLOOM_TIMEOUT_FACTOR", "1"))
+from dreamloom.client.testing import serve_in_process
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import WAIT
+from client_kit import WAIT
 
 from dreamloom.client import Fragment
 from dreamloom.client.testing import dreamer, fast_backoff, serve_in_process

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import WAIT
+from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
 from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, serve_in_process

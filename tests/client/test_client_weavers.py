@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import WAIT
+from client_kit import WAIT
 
 from dreamloom.client import ErrorCode, Fragment, FragmentEvent, Ready, Rejected, Weaver
 from dreamloom.client.geometry import bounds

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from acked import AckedLedger, missing_from_log, read_log, unreflected
-from conftest import StartServer, Wire
 from fuzz import KIND_GEOMS, RandomWriter, create, seed
+from server_kit import StartServer, Wire
 from test_ws_convergence import poll_until
 from wire import JSON, WireClient
 

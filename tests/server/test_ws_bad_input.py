@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import msgpack
 import pytest
-from conftest import StartServer, Wire
+from server_kit import StartServer, Wire
 from wire import JSON, MSGPACK, WireClient
 
 from dreamloom.protocol import CloseCode, Error, ErrorCode, Leave, Stamp, ops

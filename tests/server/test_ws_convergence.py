@@ -6,8 +6,8 @@ import asyncio
 import random
 from collections.abc import Callable
 
-from conftest import StartServer, Wire
 from fuzz import KIND_GEOMS, RandomWriter, create, seed
+from server_kit import StartServer, Wire
 from wire import JSON, MSGPACK, WireClient, scaled
 
 from dreamloom.protocol import Tapestry

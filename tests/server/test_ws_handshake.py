@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import StartServer, Wire
+from server_kit import StartServer, Wire
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from wire import CODECS, JSON, MSGPACK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import StartServer, Wire
+from server_kit import StartServer, Wire
 from websockets.exceptions import ConnectionClosed
 from wire import JSON, scaled
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import StartServer, Wire
+from server_kit import StartServer, Wire
 from wire import JSON, scaled
 
 from dreamloom.protocol import Join, Leave, PeersPresence

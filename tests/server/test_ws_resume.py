@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import StartServer, Wire
+from server_kit import StartServer, Wire
 from wire import JSON, WireClient
 
 from dreamloom.protocol import Ops
