@@ -34,6 +34,7 @@ HELP = {
     "heartbeat": "seconds between pings; a silent peer is dropped after 1.5x this",
     "idle_unload": "seconds an empty sanctuary stays in memory",
     "send_buffer_bytes": "bytes queued for one connection before it is closed as a slow consumer",
+    "batch_window": "seconds the sanctuary gathers ops after the first for one commit and one frame per client",
     "ops_rate": "ops per second one connection may send",
     "ops_burst": "burst of ops one connection may send at once",
     "presence_rate": "presence updates per second one connection may send before they are dropped",
