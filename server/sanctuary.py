@@ -48,7 +48,6 @@ from dreamloom.protocol import (
     PeerPresence,
     PeersPresence,
     PolicyUpdate,
-    PresenceState,
     Reject,
     Stamp,
     Tapestry,
@@ -612,4 +611,4 @@ def _reject(op: Op, exc: OpError) -> Reject:
     return Reject(op.stamp, op.id, exc.code, exc.reason)
 
 
-__all__ = ["PresenceState", "Sanctuary", "SanctuaryClosed", "SanctuaryFull"]
+__all__ = ["Sanctuary", "SanctuaryClosed", "SanctuaryFull"]

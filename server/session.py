@@ -29,7 +29,6 @@ from dreamloom.protocol import (
     Pong,
     Presence,
     PresenceState,
-    ProtocolError,
     Reject,
 )
 from dreamloom.protocol.codec import Codec
@@ -264,7 +263,3 @@ class Session:
         self._last_limited = now
         if now - self._limited_since > self.config.flood_close_after:
             self.close(CloseCode.RATE_LIMITED, "rate limit exceeded for too long")
-
-
-def is_protocol_error(exc: BaseException) -> bool:
-    return isinstance(exc, ProtocolError)
