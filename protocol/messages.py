@@ -19,6 +19,8 @@ from .limits import Limits
 from .ops import Op
 from .stamps import Stamp
 from .validate import (
+    InvalidOp,
+    check_client_ops,
     check_color,
     check_dict,
     check_id,
@@ -36,6 +38,9 @@ PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 Role = Literal["steward", "dreamer", "weaver", "viewer"]
 ROLES = ("steward", "dreamer", "weaver", "viewer")
+#: What a client says it is in ``hello.client``: a person's app or a weaver (SPEC W5, P1).
+ClientKind = Literal["person", "weaver"]
+CLIENT_KINDS = ("person", "weaver")
 
 
 def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
@@ -183,7 +188,13 @@ class Hello:
     replica: str
     seq: int | None = None
     token: str | None = None
+    client: ClientKind | None = None
     v: int = PROTOCOL_VERSION
+
+    @property
+    def weaver(self) -> bool:
+        """The client says it is a weaver (absent means a person's app)."""
+        return self.client == "weaver"
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -195,6 +206,8 @@ class Hello:
         }
         if self.token is not None:
             wire["token"] = self.token
+        if self.client is not None:
+            wire["client"] = self.client
         return wire
 
     @classmethod
@@ -202,13 +215,17 @@ class Hello:
         # The version first: a later version may add fields, and its client must
         # learn that the version is the problem, not the fields (SPEC W6).
         v = _version(d.get("v"), "hello")
-        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token"}), "hello")
+        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token", "client"}), "hello")
         seq = d.get("seq")
+        client = d.get("client")
+        if client is not None and client not in CLIENT_KINDS:
+            fail(f"hello.client must be one of {', '.join(CLIENT_KINDS)}")
         return cls(
             name=check_str(d["name"], "hello.name", limits.max_name_len),
             replica=check_id(d["replica"], "hello.replica", limits),
             seq=None if seq is None else check_int(seq, "hello.seq"),
             token=_opt_str(d, "token", "hello", limits.max_token_len),
+            client=client,
             v=v,
         )
 
@@ -221,6 +238,8 @@ class Ops:
     type: ClassVar[str] = "ops"
     ops: tuple[Op, ...]
     seq: int | None = None
+    #: Ops of a client batch that broke a rule but name their stamp: each is rejected alone (W10a).
+    invalid: tuple[InvalidOp, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"type": "ops"}
@@ -232,7 +251,8 @@ class Ops:
     @classmethod
     def from_wire(cls, d: dict[str, Any], limits: Limits) -> Ops:
         _keys(d, frozenset({"type", "ops"}), frozenset(), "ops")
-        return cls(tuple(check_ops(d["ops"], limits)))
+        valid, invalid = check_client_ops(d["ops"], limits)
+        return cls(tuple(valid), invalid=tuple(invalid))
 
     @classmethod
     def from_server_wire(cls, d: dict[str, Any], limits: Limits) -> Ops:
@@ -318,10 +338,12 @@ class Welcome:
     ops: tuple[Op, ...] = ()
     peers: tuple[tuple[Peer, PresenceState], ...] = ()
     policy: Mapping[str, Any] = field(default_factory=dict)
+    #: A guest token the server issued to a hello without one: send it in every later hello.
+    token: str | None = None
     v: int = PROTOCOL_VERSION
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "type": "welcome",
             "v": self.v,
             "sanctuary": self.sanctuary,
@@ -334,6 +356,9 @@ class Welcome:
             "peers": [{**p.to_wire(), **s.to_wire()} for p, s in self.peers],
             "policy": dict(self.policy),
         }
+        if self.token is not None:
+            wire["token"] = self.token
+        return wire
 
     @classmethod
     def from_wire(cls, d: dict[str, Any], limits: Limits) -> Welcome:
@@ -341,7 +366,7 @@ class Welcome:
             {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
         )
         _version(d.get("v"), "welcome")
-        _keys(d, names, frozenset(), "welcome")
+        _keys(d, names, frozenset({"token"}), "welcome")
         snapshot = d["snapshot"]
         if snapshot is not None and type(snapshot) is not list:
             fail("welcome.snapshot must be a list or null")
@@ -368,6 +393,7 @@ class Welcome:
             ops=tuple(check_ops(ops_v, replace(limits, max_ops_per_batch=len(ops_v))) if ops_v else ()),
             peers=tuple(peers),
             policy=check_policy(d["policy"]),
+            token=_opt_str(d, "token", "welcome", limits.max_token_len),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from .errors import DecodeError, ErrorCode
@@ -294,10 +295,49 @@ def check_create_fields(fields: dict[str, Any], limits: Limits) -> dict[str, Any
 
 def check_ops(value: Any, limits: Limits) -> list[Op]:
     """Validate a batch of wire ops."""
+    _check_batch(value, limits)
+    return [check_op(v, limits) for v in value]
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidOp:
+    """An op of a client batch that broke a field rule but names its stamp and id (SPEC W10a)."""
+
+    stamp: Stamp
+    id: str
+    code: ErrorCode
+    reason: str
+
+
+def check_client_ops(value: Any, limits: Limits) -> tuple[list[Op], list[InvalidOp]]:
+    """Validate a client batch op by op (SPEC W10a).
+
+    An op that breaks a rule but whose ``s`` and ``id`` are readable is returned
+    as an :class:`InvalidOp`, to be rejected alone; the rest of the batch stands.
+    An op whose stamp or id cannot be read cannot be answered by a reject, so
+    it makes the whole message invalid (:class:`DecodeError`, nothing applied).
+    """
+    _check_batch(value, limits)
+    valid: list[Op] = []
+    invalid: list[InvalidOp] = []
+    for i, item in enumerate(value):
+        try:
+            valid.append(check_op(item, limits))
+        except DecodeError as exc:
+            try:
+                d = check_dict(item, "op")
+                stamp = check_stamp(d.get("s"), limits)
+                fid = check_id(d.get("id"), "op id", limits)
+            except DecodeError:
+                raise DecodeError(exc.code, f"op {i}: {exc.reason}") from None
+            invalid.append(InvalidOp(stamp, fid, exc.code, exc.reason))
+    return valid, invalid
+
+
+def _check_batch(value: Any, limits: Limits) -> None:
     if type(value) is not list:
         fail("ops must be a list")
     if not 1 <= len(value) <= limits.max_ops_per_batch:
         fail(
             f"a batch holds 1..{limits.max_ops_per_batch} ops", ErrorCode.TOO_LARGE if value else ErrorCode.BAD_MESSAGE
         )
-    return [check_op(v, limits) for v in value]

@@ -8,6 +8,7 @@ A token is a JWT signed with HS256 by the server's secret. Claims::
     snc   the sanctuary it is valid for, or "*" for every sanctuary
     iat, exp, jti   issue time, expiry, unique token id (revocation is by jti)
     iss, aud        always "dreamloom"
+    gst   optional, true on a guest token the server issued to a visitor (P3)
 
 Only HS256 is accepted (never ``none``, never an algorithm named by the token),
 tokens longer than the protocol's limit are refused before decoding, and every
@@ -37,6 +38,9 @@ ALL_SANCTUARIES = "*"
 SECRET_FILE = "token-secret"
 DEFAULT_TTL = 30 * 24 * 3600.0
 MAX_TTL = 366 * 24 * 3600.0
+#: A guest keeps one identity for a year of visits; then a new one is issued.
+GUEST_TTL = 365 * 24 * 3600.0
+GUEST_PREFIX = "guest-"
 _REQUIRED = ["sub", "name", "role", "snc", "iat", "exp", "jti", "iss", "aud"]
 
 
@@ -51,6 +55,7 @@ class Claims:
     iat: float
     exp: float
     jti: str
+    guest: bool = False
 
     def covers(self, sanctuary: str) -> bool:
         return self.sanctuary in (ALL_SANCTUARIES, sanctuary)
@@ -64,6 +69,7 @@ class Claims:
             "iat": self.iat,
             "exp": self.exp,
             "jti": self.jti,
+            "guest": self.guest,
         }
 
 
@@ -123,6 +129,7 @@ class TokenAuthority:
         ttl: float = DEFAULT_TTL,
         sub: str | None = None,
         now: float | None = None,
+        guest: bool = False,
     ) -> tuple[str, Claims]:
         """Sign a token; returns it with its claims."""
         if role not in ROLES:
@@ -137,8 +144,8 @@ class TokenAuthority:
         if not _valid_id(sub):
             raise ValueError("sub may contain only letters, digits and _ . : -")
         iat = int(time.time() if now is None else now)
-        claims = Claims(sub, name, role, sanctuary, iat, iat + int(ttl), secrets.token_hex(12))
-        payload = {
+        claims = Claims(sub, name, role, sanctuary, iat, iat + int(ttl), secrets.token_hex(12), guest)
+        payload: dict[str, Any] = {
             "sub": claims.sub,
             "name": claims.name,
             "role": claims.role,
@@ -149,7 +156,27 @@ class TokenAuthority:
             "iss": ISSUER,
             "aud": AUDIENCE,
         }
+        if guest:
+            payload["gst"] = True
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+
+    def issue_guest(self, name: str, *, weaver: bool = False, now: float | None = None) -> tuple[str, Claims]:
+        """A guest token for a visitor without one: a fresh identity nobody else can present (P3).
+
+        A person's app gets role ``dreamer``, a weaver role ``weaver`` (stamped ``ai``). The
+        scope is every sanctuary, but a guest token never opens an ``invite`` sanctuary.
+        """
+        sub = f"{GUEST_PREFIX}{secrets.token_hex(8)}"
+        role = "weaver" if weaver else "dreamer"
+        return self.issue(
+            role=role,
+            sanctuary=ALL_SANCTUARIES,
+            name=name[: DEFAULT_LIMITS.max_name_len],
+            ttl=GUEST_TTL,
+            sub=sub,
+            now=now,
+            guest=True,
+        )
 
     def verify(self, token: str) -> Claims:
         """The claims of a valid token, or :class:`ProtocolError` ``unauthorized``/``token_expired``."""
@@ -187,7 +214,17 @@ def _claims(p: dict[str, Any]) -> Claims:
         raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token: bad sanctuary scope")
     if type(jti) is not str or not 8 <= len(jti) <= 64:
         raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token: bad token id")
-    return Claims(sub, name, role, snc, float(p["iat"]), float(p["exp"]), jti)
+    iat, exp, gst = p["iat"], p["exp"], p.get("gst", False)
+    # RFC 7519 NumericDate: a JSON number. PyJWT converts strings with int(); we do not.
+    if not _numeric_date(iat) or not _numeric_date(exp):
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token: iat and exp must be numbers")
+    if type(gst) is not bool:
+        raise ProtocolError(ErrorCode.UNAUTHORIZED, "invalid token: gst must be a boolean")
+    return Claims(sub, name, role, snc, float(iat), float(exp), jti, gst)
+
+
+def _numeric_date(value: Any) -> bool:
+    return type(value) in (int, float) and value == value and abs(value) < 2**53
 
 
 def _valid_id(value: str) -> bool:

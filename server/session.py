@@ -233,11 +233,16 @@ class Session:
         sanctuary = self.sanctuary
         assert sanctuary is not None
         match message:
-            case Ops(ops=ops):
-                if not self.ops_bucket.take(len(ops)):
+            case Ops(ops=ops, invalid=invalid):
+                if not self.ops_bucket.take(len(ops) + len(invalid)):
                     self._rate_limited(ops)
                     return
-                sanctuary.submit(self, ops)
+                for bad in invalid:  # W10a: refused alone, the rest of the batch stands
+                    self.send(Reject(bad.stamp, bad.id, bad.code, bad.reason, rule="W8"))
+                if invalid:
+                    self.metrics.ops_rejected.labels(code=ErrorCode.BAD_MESSAGE.value).inc(len(invalid))
+                if ops:
+                    sanctuary.submit(self, ops)
             case Presence(state=state):
                 if not self.presence_bucket.take():
                     self.metrics.presence_dropped.inc()
