@@ -197,20 +197,6 @@ class Stewardship:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this token is for another sanctuary")
         return claims
 
-    async def steward(self, token: str | None, sanctuary: str) -> Claims:
-        """The claims of a steward of ``sanctuary`` (HTTP API), or :class:`StewardError`."""
-        if not token:
-            raise StewardError(401, ErrorCode.UNAUTHORIZED, "a steward token is required (Authorization: Bearer)")
-        try:
-            claims = await self.verify(token, sanctuary)
-        except ProtocolError as exc:
-            raise StewardError(403 if exc.code == ErrorCode.FORBIDDEN else 401, exc.code, exc.reason) from None
-        rules = await self.rules(sanctuary)
-        role = rules.roles.get(claims.sub, claims.role)
-        if claims.sub in rules.banned or role != "steward":
-            raise StewardError(403, ErrorCode.FORBIDDEN, "only a steward of this sanctuary may do this")
-        return claims
-
     # -- running inside the actor --------------------------------------------
     def _hub(self) -> Hub:
         if self.hub is None:
