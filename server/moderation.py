@@ -270,7 +270,8 @@ class Stewardship:
                         "role": s.identity.role,
                         "origin": s.identity.origin,
                         "color": s.peer.color,
-                        "token": claims.jti if claims is not None else None,
+                        # A wider token (scoped to "*") is not this sanctuary's to see or revoke (P11).
+                        "token": claims.jti if claims is not None and claims.sanctuary == name else None,
                         "muted_until": rules.muted_until(s.identity.id, now),
                     }
                 )
@@ -415,9 +416,19 @@ class Stewardship:
         return out
 
     async def revoke(self, name: str, by: Claims, jti: str) -> dict[str, Any]:
-        """Revoke a token everywhere; its live connections close with 4007 at once."""
+        """Revoke a token everywhere; its live connections close with 4007 at once.
+
+        A steward of one sanctuary may revoke only tokens the server knows to be scoped to it
+        (its invites, or a connection's token); a server-wide steward may revoke any (P11).
+        """
         if type(jti) is not str or not 8 <= len(jti) <= 64 or not ID_RE.match(jti):
             raise _bad("jti must be a token id")
+        if not server_wide_steward(by) and not await self._scoped_here(name, jti):
+            raise StewardError(
+                403,
+                ErrorCode.FORBIDDEN,
+                "this is not a token of this sanctuary: only a steward of every sanctuary may revoke it",
+            )
         await self.is_revoked(jti)  # loads the list before we add to it
         if jti not in self._revoked:
             await self.store.add_record(SERVER_RECORDS, REVOCATION, {"jti": jti, "by": by.sub, "sanctuary": name})
@@ -435,6 +446,23 @@ class Stewardship:
 
             closed += await self._in_actor(sanctuary.name, apply)
         return await self.audit(name, by, "revoke", token=jti, connections=closed)
+
+    async def _scoped_here(self, name: str, jti: str) -> bool:
+        """Whether ``jti`` is a token scoped to ``name`` alone: a live connection's, or one of its invites."""
+        live = self._hub().loaded(name)
+        for session in list(live.sessions.values()) if live is not None else []:
+            claims = session.request.get(CLAIMS)
+            if claims is not None and claims.jti == jti:
+                return claims.sanctuary == name
+        # Invites are issued by this server for this sanctuary only, so their record proves the scope.
+        before: int | None = None
+        while True:
+            page = await self.store.records(name, INVITE, limit=500, before=before)
+            if any(r.data.get("jti") == jti for r in page):
+                return True
+            if len(page) < 500:
+                return False
+            before = page[-1].id
 
     # -- fragments --------------------------------------------------------
     async def remove(self, name: str, by: Claims, fragment: str) -> dict[str, Any]:
@@ -613,6 +641,11 @@ async def _read_all(store: Store, name: str, after: int, upto: int) -> list[LogE
         out.extend(page)
         after = page[-1].seq
     return out
+
+
+def server_wide_steward(claims: Claims) -> bool:
+    """A steward of every sanctuary by token (the operator's): the only one whose authority spans sanctuaries."""
+    return claims.sanctuary == ALL_SANCTUARIES and claims.role == "steward"
 
 
 def _check_identity(value: Any) -> None:
