@@ -302,6 +302,7 @@ class Stewardship:
         return await self.audit(name, by, "mute", target=identity, seconds=seconds, until=until, connections=live)
 
     async def unmute(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
         rules = await self.rules(name)
 
         async def apply(sanctuary: Sanctuary | None) -> None:
@@ -312,6 +313,8 @@ class Stewardship:
         return await self.audit(name, by, "unmute", target=identity)
 
     async def kick(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
+
         async def apply(sanctuary: Sanctuary | None) -> int:
             hit = self._sessions_of(sanctuary, identity)
             for s in hit:
@@ -342,6 +345,7 @@ class Stewardship:
         return await self.audit(name, by, "ban", target=identity, reason=reason[:200], connections=n)
 
     async def unban(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
         rules = await self.rules(name)
 
         async def apply(sanctuary: Sanctuary | None) -> None:
