@@ -2,7 +2,8 @@
 
 Every answer under ``/api/`` is JSON (or an image); every error is
 ``{"error": {"code": ..., "message": ...}}`` with its HTTP status. Codes:
-``bad_request`` (400), ``not_found`` (404), ``method_not_allowed`` (405),
+``bad_request`` (400), ``unauthorized`` and ``token_expired`` (401),
+``forbidden`` and ``banned`` (403), ``not_found`` (404), ``method_not_allowed`` (405),
 ``conflict`` (409), ``too_large`` (413), ``shutting_down`` (503),
 ``internal`` (500).
 
