@@ -29,7 +29,7 @@ from aiohttp import web
 from dreamloom.protocol import ErrorCode, ProtocolError
 
 from .auth import Claims
-from .moderation import STEWARDSHIP, StewardError, Stewardship, compatible
+from .moderation import STEWARDSHIP, StewardError, compatible
 from .policy import SanctuaryRules
 
 
@@ -93,12 +93,16 @@ async def verified_claims(request: web.Request) -> Claims | None:
 
 async def admit(request: web.Request, sanctuary: str, need: Need) -> Caller:
     """The caller of a route of ``sanctuary`` if it may do what ``need`` says, else :class:`StewardError`."""
-    stewardship = request.app[STEWARDSHIP]
-    rules = await stewardship.rules(sanctuary)
     claims = await verified_claims(request)
+    # Refusals that need no sanctuary rules come first, so such callers never make the server load any.
+    if claims is None and need in (Need.SELF, Need.STEWARD):
+        raise StewardError(401, ErrorCode.UNAUTHORIZED, "a token is required (Authorization: Bearer)")
+    if claims is not None and not claims.covers(sanctuary):
+        raise StewardError(403, ErrorCode.FORBIDDEN, "this token is for another sanctuary")
+    rules = await request.app[STEWARDSHIP].rules(sanctuary)
     if claims is None:
-        return _guest(rules, need)
-    caller = _token_holder(rules, claims, sanctuary)
+        return _guest(rules)
+    caller = _token_holder(rules, claims)
     if caller.banned and need is not Need.SELF:
         raise StewardError(403, ErrorCode.BANNED, "you are banned from this sanctuary")
     if need is Need.WRITE and caller.role not in WRITERS:
@@ -108,9 +112,9 @@ async def admit(request: web.Request, sanctuary: str, need: Need) -> Caller:
     return caller
 
 
-async def may_enter(request: web.Request, stewardship: Stewardship, sanctuary: str) -> bool:
+async def may_enter(request: web.Request, sanctuary: str) -> bool:
     """Whether the caller may read ``sanctuary`` (the landing list shows only those)."""
-    rules = await stewardship.rules(sanctuary)
+    rules = await request.app[STEWARDSHIP].rules(sanctuary)
     if rules.policy.access == "open":
         return True
     try:
@@ -120,9 +124,7 @@ async def may_enter(request: web.Request, stewardship: Stewardship, sanctuary: s
     return True
 
 
-def _guest(rules: SanctuaryRules, need: Need) -> Caller:
-    if need in (Need.SELF, Need.STEWARD):
-        raise StewardError(401, ErrorCode.UNAUTHORIZED, "a token is required (Authorization: Bearer)")
+def _guest(rules: SanctuaryRules) -> Caller:
     if rules.policy.access == "invite":
         raise StewardError(
             401, ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: send your token (Authorization: Bearer)"
@@ -130,9 +132,7 @@ def _guest(rules: SanctuaryRules, need: Need) -> Caller:
     return Caller(GUEST_ROLE)
 
 
-def _token_holder(rules: SanctuaryRules, claims: Claims, sanctuary: str) -> Caller:
-    if not claims.covers(sanctuary):
-        raise StewardError(403, ErrorCode.FORBIDDEN, "this token is for another sanctuary")
+def _token_holder(rules: SanctuaryRules, claims: Claims) -> Caller:
     if claims.guest and rules.policy.access == "invite":
         raise StewardError(
             401, ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: a guest token does not open it, an invite does"

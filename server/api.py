@@ -60,7 +60,7 @@ from dreamloom.protocol.validate import ID_RE
 from .access import Need, admit, may_enter, verified_claims
 from .app import CONFIG, HUB, METRICS
 from .hub import Hub
-from .moderation import STEWARDSHIP, StewardError
+from .moderation import StewardError
 from .render import render_png, render_svg
 from .store import SanctuaryInfo
 
@@ -272,8 +272,7 @@ async def symbols(request: web.Request) -> web.Response:
 async def list_sanctuaries(request: web.Request) -> web.Response:
     limit = _int(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
     await verified_claims(request)  # a token sent is checked before anything is listed
-    stewardship = request.app[STEWARDSHIP]
-    infos = [i for i in await request.app[HUB].store.list_sanctuaries() if await may_enter(request, stewardship, i.id)]
+    infos = [i for i in await request.app[HUB].store.list_sanctuaries() if await may_enter(request, i.id)]
     return _json([await _listing(request, info) for info in infos[-(limit or MAX_LIMIT) :]])
 
 

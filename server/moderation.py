@@ -455,7 +455,7 @@ class Stewardship:
         """Whether ``jti`` is a token scoped to ``name`` alone: a live connection's, or one of its invites."""
         live = self._hub().loaded(name)
         for session in list(live.sessions.values()) if live is not None else []:
-            claims = session.request.get(CLAIMS)
+            claims: Claims | None = session.request.get(CLAIMS)
             if claims is not None and claims.jti == jti:
                 return claims.sanctuary == name
         # Invites are issued by this server for this sanctuary only, so their record proves the scope.
