@@ -260,3 +260,16 @@ async def test_P14_unknown_sanctuaries_are_not_found_for_everyone(world: World) 
     for token in (None, world.tokens[("dreamer", INVITE)], world.operator):
         status, code, _ = await _request(world, "GET", "nowhere", "/ops", token)
         assert (status, code) == (404, "not_found")
+
+
+async def test_P14_the_table_covers_every_route_of_a_sanctuary(world: World) -> None:
+    """A route added later without a row here fails this test, so none escapes the access rule unchecked."""
+    app = world.harmony.server.app
+    assert app is not None
+    served = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith("/api/sanctuaries/{") and route.method != "HEAD":
+            served.add((route.method, path.split("}", 1)[1]))
+    tested = {(r.method, r.path.split("?")[0]) for r in ROUTES}
+    assert served == tested
