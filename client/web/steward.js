@@ -89,6 +89,17 @@ export function tokenFor(sanctuary) {
   return stored(sanctuary) ?? stored("*");
 }
 
+/**
+ * Headers for the HTTP API: every route applies the same access rule as the hello (SPEC P14),
+ * so reads of an invite-only sanctuary carry the token this browser holds for it.
+ * @param {string} sanctuary a sanctuary id, or "*" for the landing list
+ * @returns {Record<string, string>}
+ */
+export function authHeaders(sanctuary) {
+  const token = tokenFor(sanctuary);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 // -- the panel ------------------------------------------------------------------
 
 /**
