@@ -71,10 +71,8 @@ async def set_policy(server: Any, sanctuary: str, **changes: Any) -> dict[str, A
         await set_policy(server, "garden", ai_share_cap=1.0)
     """
     auth = importlib.import_module("dreamloom.server.auth")
-    moderation = importlib.import_module("dreamloom.server.moderation")
-    stewardship = server.app[moderation.STEWARDSHIP]
     operator = auth.Claims("operator", "operator", "steward", auth.ALL_SANCTUARIES, 0.0, 0.0, "test-operator")
-    policy: dict[str, Any] = await stewardship.set_policy(sanctuary, operator, changes)
+    policy: dict[str, Any] = await server.services.stewardship.acts.set_policy(sanctuary, operator, changes)
     return policy
 
 

@@ -32,7 +32,7 @@ from dreamloom.protocol.validate import ID_RE
 from .gate import Gate, PolicyError
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .member import Member
 
 ACCESS_MODES = ("open", "invite")
 CONSENT_MODES = ("never", "consent", "always")
@@ -209,25 +209,25 @@ class HarmonyGate(Gate):
         self,
         rules: SanctuaryRules,
         clock: Callable[[], float] = time.time,
-        revoked: Callable[[Session], bool] | None = None,
+        revoked: Callable[[Member], bool] | None = None,
     ) -> None:
         self.rules = rules
         self.clock = clock
-        self.revoked = revoked  # whether a session's token was revoked (its close may still be on its way)
+        self.revoked = revoked  # whether a member's token was revoked (its close may still be on its way)
         self._rate_each: dict[str, RateWindow] = {}
         self._rate_all = RateWindow()
 
     def policy(self) -> dict[str, Any]:
         return self.rules.policy.to_wire()
 
-    def check(self, session: Session, op: Op, tapestry: Tapestry) -> None:
-        ident = session.identity
+    def check(self, member: Member, op: Op, tapestry: Tapestry) -> None:
+        ident = member.identity
         rules = self.rules
         policy = rules.policy
         role = ident.role
         if role == "viewer":
             raise PolicyError(ErrorCode.FORBIDDEN, "viewers cannot write", rule="role", allowed="nothing: read only")
-        if self.revoked is not None and self.revoked(session):
+        if self.revoked is not None and self.revoked(member):
             raise PolicyError(ErrorCode.UNAUTHORIZED, "your token was revoked", rule="revoked", allowed="nothing")
         if ident.id in rules.banned:
             raise PolicyError(ErrorCode.BANNED, "you are banned from this sanctuary", rule="ban", allowed="nothing")
@@ -248,7 +248,7 @@ class HarmonyGate(Gate):
                 allowed="reading and presence until the steward unlocks the canvas",
             )
         if op.t != "c" and (ident.origin == "ai" or (op.t == "s" and "remixable" in op.fields)):
-            self._check_fragment_rights(session, op, tapestry)
+            self._check_fragment_rights(member, op, tapestry)
         if ident.origin != "ai":
             return
         if policy.weaver_allow and ident.id not in policy.weaver_allow:
@@ -261,11 +261,11 @@ class HarmonyGate(Gate):
         self._check_cap(op, tapestry)
         self._check_rate(ident.id, now)
 
-    def _check_fragment_rights(self, session: Session, op: Op, tapestry: Tapestry) -> None:
+    def _check_fragment_rights(self, member: Member, op: Op, tapestry: Tapestry) -> None:
         frag = tapestry.get(op.id)
         if frag is None:
             return  # the sanctuary reports unknown fragments itself
-        ident = session.identity
+        ident = member.identity
         if op.t == "s" and "remixable" in op.fields and frag.author != ident.id and ident.role != "steward":
             raise PolicyError(
                 ErrorCode.FORBIDDEN,
@@ -334,8 +334,8 @@ class HarmonyGate(Gate):
                 f"retry in {self._rate_all.next_free(now):.1f} s",
             )
 
-    def admitted(self, session: Session, op: Op, tapestry: Tapestry) -> None:
-        ident = session.identity
+    def admitted(self, member: Member, op: Op, tapestry: Tapestry) -> None:
+        ident = member.identity
         if ident.origin != "ai":
             return
         now = self.clock()

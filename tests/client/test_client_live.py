@@ -144,7 +144,7 @@ async def test_a_final_close_code_stops_with_a_typed_error(server: Any) -> None:
     task = asyncio.create_task(rec.serve(server.url, "moderated"))
     await rec.wait_until(lambda: rec.connected, WAIT)
     sanctuary = await server.hub.sanctuary("moderated")
-    sanctuary.sessions[rec._session.sid].close(CloseCode.KICKED, "kicked by the steward")
+    sanctuary.members[rec._session.sid].close(CloseCode.KICKED, "kicked by the steward")
     with pytest.raises(Closed) as info:
         await asyncio.wait_for(task, WAIT)
     assert info.value.code == CloseCode.KICKED

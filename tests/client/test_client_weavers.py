@@ -112,7 +112,7 @@ async def test_harmonizer_threads_organic_and_ai_fragments_that_relate(server: A
         origin="ai",
     )
     sanctuary = await server.hub.sanctuary("woven")
-    await sanctuary.call(lambda: sanctuary.apply_local(None, [seed], "some-weaver"))
+    await sanctuary.call(lambda: sanctuary.apply_local([seed], "some-weaver"))
     harm = Harmonizer(reach=200, most=2, **fast_backoff())
     async with harm.connect(server.url, "woven"), dreamer(server.url, "woven", name="ada") as ada:
         near = ada.add_stroke([0, 0, 30, 10], x=40, y=40, style={"color": "#ff7a91"})

@@ -83,7 +83,7 @@ async def test_F2_ops_committed_together_are_broadcast_in_frames_clients_can_dec
     counters: list[int] = []
     for frame in range(3):
         counters += await writer.send_ops(*(writer.symbol(f"f{frame}-{i}") for i in range(256)))
-    await poll_until(lambda: sanctuary._inbox.qsize() >= 3, "three queued frames")
+    await poll_until(lambda: sanctuary.backlog >= 3, "three queued frames")
     release.set()
     await held
     await writer.wait_acked(counters)

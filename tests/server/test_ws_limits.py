@@ -9,7 +9,6 @@ from websockets.exceptions import ConnectionClosed
 from wire import JSON, scaled
 
 from dreamloom.protocol import CloseCode, ErrorCode, Join, Leave
-from dreamloom.server.app import METRICS
 
 
 async def test_W11_op_rate_limit_rejects_then_a_flood_is_closed_with_4009(
@@ -85,7 +84,7 @@ async def test_F4_a_client_that_stops_reading_is_closed_with_4008_and_the_others
     start_server: StartServer, wire: Wire
 ) -> None:
     server = await start_server(send_buffer_bytes=64 * 1024, ops_rate=10_000.0, ops_burst=10_000.0)
-    metrics = server.app[METRICS]  # type: ignore[index]
+    metrics = server.services.metrics
     writer = await wire.join(server.ws_url("garden"))
     reader = await wire.join(server.ws_url("garden"), codec=JSON)
     stalled = await wire.join(server.ws_url("garden"), rcvbuf=4096, max_queue=1)

@@ -1,8 +1,8 @@
-"""One WebSocket connection: handshake, reading, rate limits, errors (SPEC W5-W12).
+"""One WebSocket connection: handshake, reading, rate limits, heartbeat, errors (SPEC W5-W12).
 
-States: ``handshake`` (waiting for hello) -> ``member`` (joined a sanctuary)
--> ``closed``. Reading happens here; sending goes through the outbox; all
-changes to the sanctuary go through the sanctuary actor.
+States: ``handshake`` (waiting for hello) -> ``member`` (joined a room)
+-> ``closed``. Reading happens here; sending goes through the send buffer;
+all changes to the sanctuary go through its :class:`~.member.Room`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -35,15 +36,16 @@ from dreamloom.protocol.codec import Codec
 from dreamloom.protocol.validate import InvalidOp
 
 from .identity import colour_for
-from .outbox import Outbox, wire_frame
 from .rate import TokenBucket, Window
+from .send_buffer import SendBuffer, wire_frame
 
 if TYPE_CHECKING:
+    from .auth import Claims
     from .config import ServerConfig
+    from .member import Room
     from .metrics import Metrics
-    from .sanctuary import Sanctuary
 
-log = logging.getLogger("dreamloom.session")
+log = logging.getLogger("dreamloom.connection")
 
 #: Seconds a slow consumer has to read up to its close frame before its connection is aborted.
 SLOW_CONSUMER_GRACE = 2.0
@@ -61,8 +63,8 @@ CLOSING_ERRORS: dict[ErrorCode, CloseCode] = {
 }
 
 
-class Session:
-    """Server side of one connection."""
+class Connection:
+    """Server side of one connection: a :class:`~.member.Member` of the sanctuary it joins."""
 
     def __init__(
         self,
@@ -83,13 +85,14 @@ class Session:
         self.issued_token: str | None = None  # a guest token to hand over in the welcome
         self.peer = Peer(self.sid, "", "dreamer", "organic", colour_for(self.sid))
         self.presence = PresenceState()
-        self.sanctuary: Sanctuary | None = None
+        self.room: Room | None = None
+        self.claims: Claims | None = None
         self.ops_bucket = TokenBucket(config.ops_rate, config.ops_burst)
         self.presence_bucket = TokenBucket(config.presence_rate, config.presence_rate)
         self.errors = Window(config.error_window)
         self._limited_since: float | None = None
         self._last_limited = 0.0
-        self.outbox = Outbox(
+        self.buffer = SendBuffer(
             self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow, write_now=self._write_now
         )
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
@@ -101,6 +104,10 @@ class Session:
 
     def __hash__(self) -> int:
         return hash(self.sid)
+
+    @property
+    def codec_name(self) -> str:
+        return self.codec.name
 
     # -- sending ----------------------------------------------------------
     async def _send_raw(self, frame: bytes) -> None:
@@ -122,17 +129,17 @@ class Session:
 
     def send(self, message: Any) -> None:
         """Encode and queue a message for this connection only."""
-        self.outbox.put(self.codec.encode(message))
+        self.buffer.put(self.codec.encode(message))
         self.metrics.frames_sent.inc()
 
     def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
         """Queue bytes already encoded with this connection's codec."""
-        if not self.outbox.put(frame, droppable=droppable) and droppable:
+        if not self.buffer.put(frame, droppable=droppable) and droppable:
             self.metrics.presence_dropped.inc()
 
     def close(self, code: int, reason: str) -> None:
         """Close after what is queued (used for 1001, kicks, replacement)."""
-        self.outbox.close(code, reason)
+        self.buffer.close(code, reason)
 
     def _overflow(self) -> None:
         # The peer stopped reading: do not wait for its socket, cut it off (F4).
@@ -141,11 +148,11 @@ class Session:
         self.closed = True
         self.metrics.slow_consumers_closed.inc()
         log.info("closing slow consumer %s", self.sid)
-        self.outbox.close(CloseCode.SLOW_CONSUMER, "send buffer full: reconnect and resume", drain=False)
+        self.buffer.close(CloseCode.SLOW_CONSUMER, "send buffer full: reconnect and resume", drain=False)
         if self._writer is not None:
             self._writer.cancel()
-        if self.sanctuary is not None:
-            self.sanctuary.leave(self)  # free its place and tell the others now, not when its socket ends
+        if self.room is not None:
+            self.room.leave(self)  # free its place and tell the others now, not when its socket ends
         self._closer = asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
 
     async def _hard_close(self, code: int, reason: str = "send buffer full") -> None:
@@ -170,24 +177,24 @@ class Session:
             self.close(close_code, reason)
 
     # -- the connection's life ----------------------------------------------
-    async def serve(self, name: str, join: Any) -> None:
-        """Run the connection: handshake, join via ``join(session, hello)``, then read until closed."""
-        self._writer = asyncio.create_task(self.outbox.run(), name=f"writer:{self.sid}")
+    async def serve(self, join: Callable[[Connection, Hello], Awaitable[Room | None]]) -> None:
+        """Run the connection: handshake, join a room via ``join(self, hello)``, then read until closed."""
+        self._writer = asyncio.create_task(self.buffer.run(), name=f"writer:{self.sid}")
         self._watchdog = asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.sid}")
         try:
             hello = await self._handshake()
             if hello is None:
                 return
-            self.sanctuary = await join(self, hello)
-            if self.sanctuary is None:
+            self.room = await join(self, hello)
+            if self.room is None:
                 return
             await self._read_loop()
         finally:
             self.closed = True
             self._watchdog.cancel()
-            if self.sanctuary is not None:
-                self.sanctuary.leave(self)
-            self.outbox.close(CloseCode.NORMAL, "bye")
+            if self.room is not None:
+                self.room.leave(self)
+            self.buffer.close(CloseCode.NORMAL, "bye")
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._writer), timeout=3.0)
             if not self._writer.done():
@@ -204,8 +211,8 @@ class Session:
             if silent >= timeout:
                 log.info("dropping silent peer %s after %.1f s", self.sid, silent)
                 self.closed = True
-                if self.sanctuary is not None:
-                    self.sanctuary.leave(self)  # free its place and tell the others now
+                if self.room is not None:
+                    self.room.leave(self)  # free its place and tell the others now
                 await self._hard_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: reconnect and resume")
                 return
             if silent >= interval:
@@ -270,8 +277,8 @@ class Session:
             self._dispatch(message)
 
     def _dispatch(self, message: Any) -> None:
-        sanctuary = self.sanctuary
-        assert sanctuary is not None
+        room = self.room
+        assert room is not None
         match message:
             case Ops(ops=ops, invalid=invalid):
                 if not self.ops_bucket.take(len(ops) + len(invalid)):
@@ -280,13 +287,13 @@ class Session:
                 if invalid:
                     self._reject_invalid(invalid)
                 if ops:
-                    sanctuary.submit(self, ops)
+                    room.submit(self, ops)
             case Presence(state=state):
                 if not self.presence_bucket.take():
                     self.metrics.presence_dropped.inc()
                     # latest wins: keep the newest state, it goes out with the next tick
                 self.presence = state
-                sanctuary.presence_changed(self)
+                room.presence_changed(self)
             case Ping(t=t):
                 self.send(Pong(t))
             case Pong():
