@@ -17,15 +17,27 @@ Theory of operation:
    :class:`Closed`.
 5. A gap in broadcast seqs (never expected on one connection) or a welcome that cannot
    resume makes the session reconnect and resynchronise rather than guess.
+6. Identity (SPEC W5): the hello carries the token the weaver was given, else the guest
+   token the server issued it earlier (``welcome.token``), kept in an
+   :class:`IdentityStore`. A stored guest token the server refuses (4001) is set aside for
+   one attempt without a token: a welcome there replaces it, a refusal there is final.
+7. A replica id belongs to the identity that first used it. ``replica_in_use`` (then 4000)
+   makes the session take a new replica id and re-stamp its unacknowledged ops, in order,
+   before it connects again at once; nothing queued is lost. Ops are never re-stamped
+   otherwise: a resend with its own stamp is applied once, or acked with its original seq.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
 import logging
+import secrets
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -39,9 +51,11 @@ from dreamloom.protocol import (
     RECONNECTABLE,
     Ack,
     Clock,
+    CloseCode,
     Codec,
     DecodeError,
     Error,
+    ErrorCode,
     Hello,
     Identity,
     Join,
@@ -61,10 +75,12 @@ from dreamloom.protocol import (
     Welcome,
     codec_for,
 )
+from dreamloom.protocol.messages import ClientKind
 
 from .backoff import Backoff
 from .errors import BACK_OFF, RETRYABLE, Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
+from .identity import IdentityStore, server_key
 from .outbox import Action, Outbox
 from .replica import Replica
 
@@ -80,6 +96,33 @@ _RETRY_STATUS: Final = frozenset({408, 425, 429})
 _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 #: Most ops in flight (sent, not yet answered). A rate refusal halves the window; acks reopen it.
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
+#: New replica ids in a row (replica_in_use without a welcome between) before giving up.
+_MAX_RENEWALS: Final = 3
+_REFUSED_TOKEN: Final = frozenset({ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED})
+
+
+def new_replica_id() -> str:
+    """A fresh random replica id for a weaver.
+
+    >>> len(new_replica_id()), new_replica_id()[0]
+    (17, 'w')
+    """
+    return f"w{secrets.token_hex(8)}"
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT, read without checking its signature (the server checks it;
+    the SDK only reads them to warn its author). Empty when it is not a readable JWT.
+
+    >>> token_claims("not a token")
+    {}
+    """
+    try:
+        part = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 class _Dropped(Exception):
@@ -88,6 +131,15 @@ class _Dropped(Exception):
     def __init__(self, code: int | None, reason: str) -> None:
         super().__init__(reason)
         self.code = code
+        self.reason = reason
+
+
+class _Renew(Exception):
+    """Connect again at once, as someone new: a new replica id, or no guest token this time."""
+
+    def __init__(self, what: Literal["replica", "guest"], reason: str) -> None:
+        super().__init__(reason)
+        self.what = what
         self.reason = reason
 
 
@@ -107,11 +159,15 @@ class Session:
         open_timeout: float = 10.0,
         handshake_timeout: float = 10.0,
         presence_interval: float = 0.05,
+        client: ClientKind = "weaver",
+        identities: IdentityStore | None = None,
     ) -> None:
         if codec not in (MSGPACK, JSON):
             raise ValueError(f"codec must be {MSGPACK!r} or {JSON!r}")
         self.replica_id = replica_id
         self.name = name
+        self.client: ClientKind = client
+        self.identities = identities or IdentityStore()
         self.replica = Replica(replica_id)
         self.clock = Clock(replica_id)
         self.outbox = Outbox()
@@ -143,6 +199,12 @@ class Session:
         self._abort = asyncio.Event()
         self._flush_timeout = 5.0
         self._changed = asyncio.Event()
+        self._server = ""
+        self._token: str | None = None
+        self._sent_guest = False
+        self._skip_guest = False
+        self._renewals = 0
+        self._warned = False
 
     # -- what the weaver calls -------------------------------------------------
     def submit(self, ops: list[Op], group: int | None = None, *, held: bool = False) -> list[Action]:
@@ -202,11 +264,20 @@ class Session:
 
     # -- the loop ---------------------------------------------------------------
     async def run(self, url: str, token: str | None) -> None:
-        """Stay connected to ``url`` until stopped; raise :class:`Closed` on a final close."""
+        """Stay connected to ``url`` until stopped; raise :class:`Closed` on a final close.
+
+        ``token`` is the one the weaver was given; without it the guest token kept in
+        ``identities`` for this server is presented, if any.
+        """
+        self._server, self._token = server_key(url), token
+        self._warn_about_identity()
         while not self._stop.is_set():
             code: int | None = None
             try:
-                await self._attempt(url, token)
+                await self._attempt(url)
+            except _Renew as exc:
+                self._renew(exc)
+                continue
             except _Dropped as exc:
                 code, reason = exc.code, exc.reason
             except InvalidStatus as exc:
@@ -226,7 +297,61 @@ class Session:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
-    async def _attempt(self, url: str, token: str | None) -> None:
+    def _warn_about_identity(self) -> None:
+        if self.client != "weaver" or self._warned:
+            return
+        claims = token_claims(self._token) if self._token else {}
+        if self._token and claims.get("role") == "weaver" and not claims.get("gst"):
+            return
+        self._warned = True
+        if self._token and claims and not claims.get("gst"):
+            log.warning(
+                "this weaver's token has role %r, not 'weaver': ask the steward for a weaver token "
+                "(dreamloom token create --role weaver ...)",
+                claims.get("role"),
+            )
+            return
+        log.warning(
+            "running without a weaver token: this weaver joins as a guest weaver. Its fragments are "
+            "stamped 'ai' and bound by the sanctuary's Harmony rules, and a steward may refuse guest "
+            "weavers (policy guest_weavers; invite-only sanctuaries never admit guests). Pass a weaver "
+            "token (--token, $DREAMLOOM_TOKEN; created with: dreamloom token create --role weaver ...)"
+        )
+
+    def _hello_token(self) -> str | None:
+        if self._token is not None:
+            self._sent_guest = False
+            return self._token
+        guest = None if self._skip_guest else self.identities.load(self._server)
+        self._sent_guest = guest is not None
+        return guest
+
+    def _renew(self, exc: _Renew) -> None:
+        self._renewals += 1
+        if self._renewals > _MAX_RENEWALS:
+            raise Closed(CloseCode.PROTOCOL_ERROR, f"{exc.reason} ({self._renewals - 1} times in a row)")
+        if exc.what == "guest":
+            log.warning("the server refused this weaver's guest token (%s): joining as a new guest", exc.reason)
+            self._skip_guest = True
+        else:
+            log.warning("replica id %s belongs to another identity: taking a new one", self.replica_id)
+        # A new identity may not write with a replica id bound to the old one, so both renewals
+        # take a new id (no round trip to learn it from a replica_in_use).
+        self.switch_replica(new_replica_id())
+
+    def switch_replica(self, replica_id: str) -> None:
+        """Stamp from now on with ``replica_id``, and re-stamp every unacknowledged op with it,
+        keeping their order (the server binds a replica id to one identity)."""
+        old = self.replica_id
+        self.replica_id = self.replica.replica_id = replica_id
+        clock = Clock(replica_id)
+        clock.observe_counter(self.clock.counter)
+        self.clock = clock
+        for old_stamp, fresh in self.outbox.restamp(clock.tick):
+            self.replica.replace_local(old_stamp, fresh)
+        log.info("replica %s -> %s; %d queued ops re-stamped", old, replica_id, len(self.outbox))
+
+    async def _attempt(self, url: str) -> None:
         offered = [Subprotocol(self._preferred), Subprotocol(JSON if self._preferred == MSGPACK else MSGPACK)]
         async with connect(
             url,
@@ -236,7 +361,7 @@ class Session:
             user_agent_header="dreamloom-weaver",
         ) as ws:
             try:
-                await self._converse(ws, token)
+                await self._converse(ws)
             except ConnectionClosed as exc:
                 self.connected = False
                 raise self._closed(exc) from None
@@ -247,19 +372,26 @@ class Session:
         rcvd = exc.rcvd
         code = rcvd.code if rcvd is not None else 1006
         reason = rcvd.reason if rcvd is not None else "connection lost"
+        error = self._last_error.code if self._last_error is not None else None
         if self._last_error is not None and not reason:
             reason = f"{self._last_error.code.value}: {self._last_error.reason}"
+        if code == CloseCode.PROTOCOL_ERROR and error is ErrorCode.REPLICA_IN_USE:
+            return _Renew("replica", reason)
+        if code == CloseCode.UNAUTHORIZED and error in _REFUSED_TOKEN and self._sent_guest:
+            return _Renew("guest", reason)
         if code in RECONNECTABLE or code in _TRANSIENT:
             return _Dropped(code, reason)
         return Closed(code, reason)
 
-    async def _converse(self, ws: ClientConnection, token: str | None) -> None:
+    async def _converse(self, ws: ClientConnection) -> None:
         if ws.subprotocol is None:
             raise Closed(1002, "the server chose no dreamloom subprotocol")
         self._codec = codec_for(ws.subprotocol, CLIENT_SIDE_LIMITS)
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
-        await ws.send(self._frame(Hello(name=self.name, replica=self.replica_id, seq=hello_seq, token=token)))
+        token = self._hello_token()
+        hello = Hello(name=self.name, replica=self.replica_id, seq=hello_seq, token=token, client=self.client)
+        await ws.send(self._frame(hello))
         async with asyncio.timeout(self._handshake_timeout):
             welcome = await self._await_welcome(ws)
         self._on_welcome(welcome, hello_seq)
@@ -322,6 +454,7 @@ class Session:
             self._fresh = True
             raise _Dropped(None, f"cannot resume from seq {hello_seq} (server offers {w.since})")
         self._fresh = False
+        self._keep_identity(w)
         self.identity, self.sid, self.sanctuary = w.identity, w.sid, w.sanctuary
         events: list[Event] = []
         if w.snapshot is not None:
@@ -347,6 +480,16 @@ class Session:
         self._emit(Ready(w.sanctuary, w.identity, w.seq, resumed, w.policy))
         self._wake.set()
         self._notify()
+
+    def _keep_identity(self, w: Welcome) -> None:
+        self._renewals = 0
+        if self._token is not None:
+            return  # the weaver's own token: the server has no reason to issue another
+        if self._skip_guest:
+            self.identities.forget(self._server)  # refused, and this welcome proves it is not needed
+            self._skip_guest = False
+        if w.token is not None:
+            self.identities.save(self._server, w.token)
 
     def _welcome_peers(self, w: Welcome, resumed: bool) -> list[Event]:
         old = self.peers
@@ -445,20 +588,21 @@ class Session:
             self._wake.set()
 
     def _on_reject(self, msg: Reject) -> None:
-        entry = self.outbox.pop(msg.stamp)
+        entry = self.outbox.get(msg.stamp)
         if entry is None:
             return
-        self.replica.drop_local(msg.stamp)
         if msg.code in BACK_OFF:
             self._hold(msg.code in RETRYABLE)
         if msg.code in RETRYABLE and entry.attempts < self._max_retries:
+            # Sent again with its own stamp, in its place: the server applies a stamp it has
+            # not applied whatever its order, so the op keeps its place in last-writer-wins.
             entry.attempts += 1
-            retry = Op(entry.op.t, entry.op.id, self.clock.tick(), entry.op.fields)
-            self.outbox.requeue(entry, retry)
-            self.replica.apply_local(retry)
+            self.outbox.unsend(entry)
             self._wake.set()
             log.info("%s on %s; retry %d after back-off", msg.code.value, msg.id, entry.attempts)
             return
+        self.outbox.pop(msg.stamp)
+        self.replica.drop_local(msg.stamp)
         error = Rejected(msg.code, msg.reason, fragment_id=msg.id, stamp=msg.stamp, rule=msg.rule, allowed=msg.allowed)
         if not entry.future.done():
             entry.future.set_exception(error)

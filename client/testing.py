@@ -20,7 +20,9 @@ import contextlib
 import importlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from dreamloom.protocol.messages import ClientKind
 
 from .backoff import Backoff
 from .weaver import Weaver
@@ -63,11 +65,14 @@ def issue_token(server: Any, sanctuary: str, *, name: str, role: str = "weaver")
 class Dreamer(Weaver):
     """A plain connection with no handlers, for scripting what a person does in a test
     (tests tell people and weavers apart by the server-stamped identity, never by name).
+    It stands in for a person's browser, so its hello says ``client: "person"``: without
+    a token it is a guest *person* (``organic``), as a browser would be.
 
     Example: ``person = Dreamer(name="ada")``.
     """
 
     name = "dreamer"
+    _client: ClassVar[ClientKind] = "person"
 
 
 @contextlib.asynccontextmanager

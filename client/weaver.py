@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from dreamloom.protocol import (
     DEFAULT_LIMITS,
@@ -28,15 +28,17 @@ from dreamloom.protocol import (
     UsageError,
     ops,
 )
+from dreamloom.protocol.messages import ClientKind
 from dreamloom.protocol.ops import SETTABLE, FragmentKind
 from dreamloom.protocol.validate import check_create_fields, check_field
 
 from .backoff import Backoff
 from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
+from .identity import IdentityStore
 from .outbox import Action
 from .replica import Replica
-from .session import Event, Session
+from .session import Event, Session, new_replica_id
 from .urls import sanctuary_url
 
 log = logging.getLogger("dreamloom.client")
@@ -68,6 +70,9 @@ class Weaver:
     name: str = ""
     #: One line shown by ``dreamloom weave --list``. Example: ``description = "answers captions"``.
     description: str = ""
+    # What the hello says this client is (SPEC W5): a weaver, always. Only the testing
+    # helper that stands in for a person's browser says otherwise.
+    _client: ClassVar[ClientKind] = "weaver"
 
     def __init__(
         self,
@@ -77,23 +82,32 @@ class Weaver:
         reconnect: Backoff | None = None,
         retry: Backoff | None = None,
         max_retries: int = 8,
+        identity_file: str | os.PathLike[str] | None = None,
     ) -> None:
         """Set up a weaver (it connects when :meth:`run`, :meth:`serve` or :meth:`connect` is called).
 
         ``reconnect`` and ``retry`` tune the back-off of reconnects and of ops refused for
         rate; ``max_retries`` bounds the retries of one op.
 
-        Example: ``weaver = Echo(name="echo-2", reconnect=Backoff(0.1, 5.0))``.
+        Without a token, the server makes the weaver a guest weaver and issues it a guest
+        token. The weaver keeps it for its whole life, so reconnects are the same weaver;
+        with ``identity_file`` it is also kept in that file (mode 0600), so a restarted
+        process is the same weaver too. The default keeps it in memory only
+        (``dreamloom weave`` defaults to a file: see ``--identity-file``).
+
+        Example: ``weaver = Echo(name="echo-2", identity_file="~/.echo-identity.json")``.
         """
         self.name = (name or self.name or type(self).__name__)[: DEFAULT_LIMITS.max_name_len]
         self._session = Session(
-            replica_id=f"w{secrets.token_hex(8)}",
+            replica_id=new_replica_id(),
             name=self.name,
             emit=self._emit,
             codec=codec,
             reconnect=reconnect,
             retry=retry,
             max_retries=max_retries,
+            client=self._client,
+            identities=IdentityStore(identity_file),
         )
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._ready = asyncio.Event()

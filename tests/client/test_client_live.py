@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,10 @@ async def test_a_rejected_op_raises_the_typed_error_and_reaches_on_rejected(serv
         assert rec.tapestry.pending == 0
 
 
-async def test_rate_limited_ops_are_retried_until_they_land(tmp_path: Path) -> None:
+async def test_W9_rate_limited_ops_are_retried_with_their_own_stamps_until_they_land(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "dreamloom.client")
     async with serve_in_process(data_dir=tmp_path, ops_rate=100.0, ops_burst=8.0) as server:
         rec = Recorder()
         async with rec.connect(server.url, "busy"):
@@ -133,7 +137,9 @@ async def test_rate_limited_ops_are_retried_until_they_land(tmp_path: Path) -> N
             seqs = await asyncio.wait_for(asyncio.gather(*actions), 3 * WAIT)
             assert len(set(seqs)) == 40
             assert rec.rejections == []
-            assert any(a.op.stamp.counter != int(a.id.rsplit(".", 1)[1]) for a in actions), "nothing was rate limited"
+            assert any("rate_limited" in r.getMessage() for r in caplog.records), "nothing was rate limited"
+            # An ack means applied (W9): no op needed a new stamp to land.
+            assert all(a.op.stamp.counter == int(a.id.rsplit(".", 1)[1]) for a in actions)
             server_t = await server_tapestry(server, "busy")
             assert sorted(f.id for f in server_t.fragments()) == sorted(a.id for a in actions)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import doctest
 import importlib
 import random
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from dreamloom.client import Backoff, Box, Weaver, sanctuary_url
 from dreamloom.client.cli import main as weave_main
 from dreamloom.client.cli import parse_option
 from dreamloom.client.errors import Rejected
+from dreamloom.client.identity import IdentityStore, default_identity_file
 from dreamloom.client.outbox import Outbox
 from dreamloom.client.replica import Replica
 from dreamloom.protocol import ErrorCode, Op, Stamp, Tapestry, UsageError, ops
@@ -21,6 +24,8 @@ MODULES = [
     "dreamloom.client.geometry",
     "dreamloom.client.urls",
     "dreamloom.client.cli",
+    "dreamloom.client.identity",
+    "dreamloom.client.session",
     "dreamloom.client.weavers",
     "dreamloom.client.weavers.kaleidoscope",
     "dreamloom.client.weavers.interpreter",
@@ -90,6 +95,41 @@ def test_backoff_grows_with_jitter_up_to_its_cap_and_resets() -> None:
     assert b.next() <= 0.1
 
 
+# -- identity -----------------------------------------------------------------
+def test_W5_identity_file_keeps_one_guest_token_per_server_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "moon.json"
+    store = IdentityStore(path)
+    assert store.load("ws://a:1") is None
+    assert not path.exists()  # nothing is written before there is something to keep
+    store.save("ws://a:1", "token-a")
+    store.save("ws://b:2", "token-b")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = IdentityStore(path)
+    assert (again.load("ws://a:1"), again.load("ws://b:2")) == ("token-a", "token-b")
+    again.forget("ws://a:1")
+    assert IdentityStore(path).load("ws://a:1") is None
+    assert IdentityStore(path).load("ws://b:2") == "token-b"
+    assert [p.name for p in path.parent.iterdir()] == ["moon.json"]  # no temporary file left behind
+
+
+def test_an_unreadable_identity_file_starts_a_new_guest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "moon.json"
+    path.write_text("{not json")
+    assert IdentityStore(path).load("ws://a:1") is None
+    assert "cannot read the identity file" in caplog.text
+    path.write_text('{"guests": {"ws://a:1": 7, "ws://b:2": "ok"}}')
+    assert IdentityStore(path).load("ws://a:1") is None
+    assert IdentityStore(path).load("ws://b:2") == "ok"
+
+
+def test_the_cli_identity_file_defaults_to_the_state_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("DREAMLOOM_IDENTITY_FILE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_identity_file("moon watcher") == tmp_path / "dreamloom" / "weavers" / "moon_watcher.json"
+    monkeypatch.setenv("DREAMLOOM_IDENTITY_FILE", str(tmp_path / "x.json"))
+    assert default_identity_file("moon") == tmp_path / "x.json"
+
+
 # -- outbox -------------------------------------------------------------------
 def _op(counter: int, fid: str = "f") -> Op:
     return ops.set_fields(f"{fid}{counter}", Stamp(counter, "me"), x=counter)
@@ -126,13 +166,36 @@ async def test_outbox_holds_a_batch_until_released_and_resends_after_reconnect()
     assert box.empty.is_set()
 
 
-async def test_outbox_requeue_moves_an_op_to_the_end_under_its_new_stamp() -> None:
+async def test_W9_outbox_resends_a_rate_limited_op_in_its_place_with_its_own_stamp() -> None:
     box = Outbox()
-    box.add([(_op(1), 5), (_op(2), 5)])
-    entries = box.take(10, 100)
-    box.requeue(entries[0], Op("s", "f1", Stamp(3, "me"), {"x": 1}))
-    assert box.pop(Stamp(1, "me")) is None
-    assert [e.op.stamp for e in box.take(10, 100)] == [Stamp(3, "me")]
+    box.add([(_op(1), 5), (_op(2), 5), (_op(3), 5)])
+    first, *_ = box.take(10, 100)
+    entry = box.get(Stamp(1, "me"))
+    assert entry is first
+    box.unsend(entry)
+    assert [e.op.stamp for e in box.take(10, 100)] == [Stamp(1, "me")]
+
+
+async def test_W5_outbox_restamps_every_queued_op_in_order_and_keeps_its_action() -> None:
+    box = Outbox()
+    actions = box.add([(_op(5), 5), (_op(2), 5)])
+    box.add([(_op(9), 5)])
+    box.take(1, 100)  # one was in flight when the replica id changed: it goes again too
+    counters = iter(range(20, 30))
+    changed = box.restamp(lambda: Stamp(next(counters), "new"))
+    assert [(old.counter, new.stamp) for old, new in changed] == [
+        (5, Stamp(20, "new")),
+        (2, Stamp(21, "new")),
+        (9, Stamp(22, "new")),
+    ]
+    assert [new.fields for _, new in changed] == [{"x": 5}, {"x": 2}, {"x": 9}]
+    assert box.pop(Stamp(5, "me")) is None
+    assert [e.op.stamp.counter for e in box.take(10, 100)] == [20, 21, 22]
+    entry = box.pop(Stamp(20, "new"))
+    assert entry is not None
+    entry.future.set_result(7)
+    assert await actions[0] == 7
+    assert actions[0].op.stamp == Stamp(20, "new")
 
 
 async def test_failed_actions_raise_the_typed_error() -> None:
