@@ -62,6 +62,26 @@ def issue_token(server: Any, sanctuary: str, *, name: str, role: str = "weaver")
     return token
 
 
+async def set_policy(server: Any, sanctuary: str, **fields: Any) -> dict[str, Any]:
+    """Change a sanctuary's Harmony policy as its steward would (``PATCH .../policy``), and
+    return the whole policy. Connected clients get the change at once.
+
+    Example::
+
+        await set_policy(server, "garden", ai_share_cap=0.8)   # room for more AI fragments
+    """
+    aiohttp = importlib.import_module("aiohttp")
+    token = issue_token(server, sanctuary, name="steward", role="steward")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        url = f"{server.url}/api/sanctuaries/{sanctuary}/policy"
+        async with http.patch(url, json=fields) as response:
+            body: dict[str, Any] = await response.json()
+            if response.status != 200:
+                raise ValueError(f"policy refused ({response.status}): {body}")
+            policy: dict[str, Any] = body["policy"]
+            return policy
+
+
 class Dreamer(Weaver):
     """A plain connection with no handlers, for scripting what a person does in a test
     (tests tell people and weavers apart by the server-stamped identity, never by name).

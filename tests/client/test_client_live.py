@@ -12,7 +12,7 @@ import pytest
 from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
-from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, serve_in_process
+from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process
 from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
 
 
@@ -228,3 +228,27 @@ async def test_replicas_equal_the_server_tapestry_byte_for_byte_after_a_random_w
         for p in people:
             assert p.tapestry.confirmed.encode() == expected
             assert p.tapestry.view.encode() == expected
+
+
+async def test_W5_replica_in_use_takes_a_new_replica_id_and_keeps_queued_ops_in_order(server: Any) -> None:
+    owner = Recorder(name="owner")
+    async with owner.connect(server.url, "bound", token=issue_token(server, "bound", name="owner", role="dreamer")):
+        taken = owner.replica_id
+        late = Recorder(name="late")
+        late._session.switch_replica(taken)  # a replica id bound to another identity
+        made = late.add_symbol("moon", 0, 0)
+        moved = late.update(made.id, x=40)
+        again = late.update(made.id, x=80)  # the last write must stay the last
+        async with late.connect(server.url, "bound", token=issue_token(server, "bound", name="late", role="dreamer")):
+            seqs = await asyncio.wait_for(asyncio.gather(made, moved, again), WAIT)
+            assert seqs == sorted(seqs)
+            assert late.replica_id != taken
+            assert {a.op.stamp.replica for a in (made, moved, again)} == {late.replica_id}
+            server_t = await server_tapestry(server, "bound")
+            frag = server_t.get(made.id)
+            assert frag is not None
+            assert frag.x == 80
+            assert late.identity is not None
+            assert frag.author == late.identity.id
+            assert owner.connected  # the owner was never disturbed
+            assert not [e for e in late.events if isinstance(e, Disconnect)]  # it never was connected
