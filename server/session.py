@@ -32,6 +32,7 @@ from dreamloom.protocol import (
     Reject,
 )
 from dreamloom.protocol.codec import Codec
+from dreamloom.protocol.validate import InvalidOp
 
 from .identity import colour_for
 from .outbox import Outbox, wire_frame
@@ -235,12 +236,10 @@ class Session:
         match message:
             case Ops(ops=ops, invalid=invalid):
                 if not self.ops_bucket.take(len(ops) + len(invalid)):
-                    self._rate_limited(ops)
+                    self._rate_limited((*ops, *invalid))  # both name a stamp and an id
                     return
-                for bad in invalid:  # W10a: refused alone, the rest of the batch stands
-                    self.send(Reject(bad.stamp, bad.id, bad.code, bad.reason, rule="W8"))
                 if invalid:
-                    self.metrics.ops_rejected.labels(code=ErrorCode.BAD_MESSAGE.value).inc(len(invalid))
+                    self._reject_invalid(invalid)
                 if ops:
                     sanctuary.submit(self, ops)
             case Presence(state=state):
@@ -255,6 +254,15 @@ class Session:
                 pass
             case Hello():
                 self.error(ErrorCode.ALREADY_JOINED, "hello was already accepted on this connection")
+
+    def _reject_invalid(self, invalid: tuple[InvalidOp, ...]) -> None:
+        # W10a: each is refused alone and the rest of the batch stands; the message still
+        # counts once toward the error limit, like any other invalid input (W10).
+        for bad in invalid:
+            self.send(Reject(bad.stamp, bad.id, bad.code, bad.reason, rule="W8"))
+        self.metrics.ops_rejected.labels(code=ErrorCode.BAD_MESSAGE.value).inc(len(invalid))
+        if self.errors.add() >= self.config.error_limit:
+            self.close(CloseCode.PROTOCOL_ERROR, "too many invalid messages")
 
     def _rate_limited(self, ops: tuple[Any, ...]) -> None:
         reason = f"more than {self.config.ops_rate:g} ops per second: slow down and resend"
