@@ -142,3 +142,10 @@ async def test_the_testing_example_passes(tmp_path: Path) -> None:
     out, _ = await asyncio.wait_for(proc.communicate(), 6 * WAIT)
     assert proc.returncode == 0, out.decode()
     assert "1 passed" in out.decode()
+
+
+def test_the_readme_says_how_to_reach_the_dreamloom_command_before_using_it() -> None:
+    readme = (DOC.parents[1] / "README.md").read_text()
+    commands = [m.start() for m in re.finditer(r"^dreamloom |\$\(dreamloom ", readme, re.M)]
+    assert commands
+    assert readme.index("source .venv/bin/activate") < min(commands)
