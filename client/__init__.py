@@ -27,6 +27,7 @@ from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .geometry import Box, bounds
 from .outbox import Action
+from .policy import Policy
 from .replica import Replica
 from .urls import sanctuary_url
 from .weaver import Weaver
@@ -43,6 +44,7 @@ __all__ = [
     "Identity",
     "PeerEvent",
     "PeerState",
+    "Policy",
     "PolicyChange",
     "Ready",
     "Rejected",

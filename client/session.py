@@ -36,7 +36,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -82,6 +82,7 @@ from .errors import BACK_OFF, RETRYABLE, Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .identity import IdentityStore, server_key
 from .outbox import Action, Outbox
+from .policy import Policy
 from .replica import Replica
 
 log = logging.getLogger("dreamloom.client")
@@ -174,7 +175,7 @@ class Session:
         self.identity: Identity | None = None
         self.sid: str | None = None
         self.sanctuary = ""
-        self.policy: Mapping[str, Any] = {}
+        self.policy = Policy()
         self.peers: dict[str, PeerState] = {}
         self.connected = False
         self.welcomes = 0
@@ -467,9 +468,9 @@ class Session:
         events += self._apply_ops(w.ops, w.since + 1)
         self.replica.seq = max(self.replica.seq, w.seq)
         events += self._welcome_peers(w, resumed)
-        previous, self.policy = self.policy, w.policy
-        if resumed and previous != w.policy:
-            events.append(PolicyChange(w.policy, previous))
+        previous, self.policy = self.policy, Policy.from_wire(w.policy)
+        if resumed and previous != self.policy:
+            events.append(PolicyChange(self.policy, previous))
         self._stamp_provenance(w.identity)
         self.outbox.unsend_all()
         self.connected = True
@@ -477,9 +478,27 @@ class Session:
         self._reconnect.reset()
         for event in events:
             self._emit(event)
-        self._emit(Ready(w.sanctuary, w.identity, w.seq, resumed, w.policy))
+        if not resumed:
+            self._log_start(w)
+        self._emit(Ready(w.sanctuary, w.identity, w.seq, resumed, self.policy))
         self._wake.set()
         self._notify()
+
+    def _log_start(self, w: Welcome) -> None:
+        # The one line that tells a bot author the weaver is live, as whom, and how much it may add.
+        me = w.identity
+        guest = "a guest " if me.id.startswith("guest-") else ""
+        log.info(
+            "%s is weaving in sanctuary %r as %s%s %r (id %s, origin %s); %s",
+            self.name,
+            w.sanctuary,
+            guest,
+            me.role,
+            me.name,
+            me.id,
+            me.origin,
+            self.policy.describe_room(self.replica.live_counts) if me.origin == "ai" else "its fragments are organic",
+        )
 
     def _keep_identity(self, w: Welcome) -> None:
         self._renewals = 0
@@ -552,8 +571,8 @@ class Session:
                 if gone is not None:
                     self._emit(PeerEvent("left", gone))
             case PolicyUpdate():
-                previous, self.policy = self.policy, msg.policy
-                self._emit(PolicyChange(msg.policy, previous))
+                previous, self.policy = self.policy, Policy.from_wire(msg.policy)
+                self._emit(PolicyChange(self.policy, previous))
             case Error():
                 self._last_error = msg
                 log.warning("server error: %s %s", msg.code.value, msg.reason)

@@ -37,6 +37,7 @@ from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .identity import IdentityStore
 from .outbox import Action
+from .policy import Policy
 from .replica import Replica
 from .session import Event, Session, new_replica_id
 from .urls import sanctuary_url
@@ -136,9 +137,23 @@ class Weaver:
         return self._session.sanctuary
 
     @property
-    def policy(self) -> Mapping[str, Any]:
-        """The sanctuary's current policy. Example: ``cap = self.policy.get("ai_share_cap", 0.5)``."""
+    def policy(self) -> Policy:
+        """The sanctuary's current Harmony policy (typed). Example: ``if self.policy.locked: return``."""
         return self._session.policy
+
+    @property
+    def ai_room(self) -> int:
+        """How many more live AI fragments the sanctuary's cap allows now (as this weaver's
+        replica sees it; others may take the room first). Check it before sending a group
+        that only makes sense whole.
+
+        Example::
+
+            if self.ai_room >= 6:
+                with self.batch():
+                    ...  # all six mirrors, or none
+        """
+        return self._session.policy.ai_room(self.tapestry.live_counts)
 
     @property
     def peers(self) -> Mapping[str, PeerState]:
@@ -264,7 +279,7 @@ class Weaver:
         Example::
 
             async def on_policy(self, event: PolicyChange) -> None:
-                print("new policy", dict(event.policy))
+                print("AI share cap now", event.policy.ai_share_cap)
         """
 
     async def on_rejected(self, error: Rejected) -> None:

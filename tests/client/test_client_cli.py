@@ -89,6 +89,11 @@ async def test_weave_imports_a_weaver_module_from_the_current_folder(tmp_path: P
         await _weaves(server, "first", proc)
         output = await interrupt(proc)
         assert proc.returncode == 0, output
+        # One line says the weaver is live, as whom, and how much AI it may still add.
+        (line,) = [line for line in output.splitlines() if "is weaving in" in line]
+        assert "moonwatcher is weaving in sanctuary 'first' as weaver 'moonwatcher'" in line
+        assert "origin ai" in line
+        assert "room for 0 more AI fragments (cap 50%: 0 of 0 live fragments are AI)" in line
 
 
 async def test_weave_loads_a_weaver_from_a_file_path(tmp_path: Path) -> None:

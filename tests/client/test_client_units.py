@@ -6,11 +6,12 @@ import doctest
 import importlib
 import random
 import stat
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from dreamloom.client import Backoff, Box, Weaver, sanctuary_url
+from dreamloom.client import Backoff, Box, Policy, Weaver, sanctuary_url
 from dreamloom.client.cli import main as weave_main
 from dreamloom.client.cli import parse_option
 from dreamloom.client.errors import Rejected
@@ -25,6 +26,7 @@ MODULES = [
     "dreamloom.client.urls",
     "dreamloom.client.cli",
     "dreamloom.client.identity",
+    "dreamloom.client.policy",
     "dreamloom.client.session",
     "dreamloom.client.weavers",
     "dreamloom.client.weavers.kaleidoscope",
@@ -128,6 +130,34 @@ def test_the_cli_identity_file_defaults_to_the_state_folder(monkeypatch: pytest.
     assert default_identity_file("moon watcher") == tmp_path / "dreamloom" / "weavers" / "moon_watcher.json"
     monkeypatch.setenv("DREAMLOOM_IDENTITY_FILE", str(tmp_path / "x.json"))
     assert default_identity_file("moon") == tmp_path / "x.json"
+
+
+# -- policy -------------------------------------------------------------------
+def test_P6_policy_reads_typed_fields_and_keeps_what_it_does_not_know() -> None:
+    policy = Policy.from_wire(
+        {"access": "invite", "ai_share_cap": 1, "weaver_allow": ["w1"], "locked": "yes", "later": [1]}
+    )
+    assert (policy.access, policy.ai_share_cap, policy.weaver_allow) == ("invite", 1.0, ("w1",))
+    assert policy.locked is False  # not a boolean: the default stays, the value is kept aside
+    assert dict(policy.extra) == {"locked": "yes", "later": [1]}
+    assert Policy.from_wire({}) == Policy()
+
+
+@pytest.mark.parametrize("cap", [0.0, 0.1, 0.3, 0.5, 2 / 3, 0.75, 0.9, 1.0])
+def test_P6_ai_room_is_exactly_what_the_server_cap_admits(cap: float) -> None:
+    policy = Policy(ai_share_cap=cap)
+    allowed = Fraction(cap).limit_denominator(1_000_000)
+    for organic in range(12):
+        for ai in range(12):
+            room = policy.ai_room({"organic": organic, "ai": ai})
+            if cap >= 1:
+                assert room >= 10**9
+                continue
+            # The server admits one more AI fragment while the share stays within the cap (P6).
+            k = 0
+            while Fraction(ai + k + 1, ai + k + 1 + organic) <= allowed:
+                k += 1
+            assert room == k, (organic, ai)
 
 
 # -- outbox -------------------------------------------------------------------
