@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-identity-file", action="store_true", help="keep the guest token in memory only (a new guest each run)"
     )
+    p.add_argument(
+        "--give-up-after",
+        type=int,
+        default=6,
+        metavar="N",
+        help="exit, saying why, after N failed attempts to connect in a row (default 6; 0: never)",
+    )
     p.add_argument("--codec", choices=("msgpack", "json"), default="msgpack", help="wire encoding")
     p.add_argument(
         "-o",
@@ -105,6 +112,7 @@ def main(argv: list[str]) -> int:
             name = args.name or cls.name or cls.__name__
             options["identity_file"] = args.identity_file or default_identity_file(name)
         options["codec"] = f"dreamloom.v1.{args.codec}"
+        options["give_up_after"] = args.give_up_after or None
         weaver = cls(**options)
         token = args.token or os.environ.get("DREAMLOOM_TOKEN") or None
         weaver.run(args.url, args.sanctuary, token=token)

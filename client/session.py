@@ -36,8 +36,10 @@ import contextlib
 import json
 import logging
 import secrets
+import socket
 from collections.abc import Callable
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -111,6 +113,52 @@ def new_replica_id() -> str:
     return f"w{secrets.token_hex(8)}"
 
 
+def refusal_text(url: str, status: int, body: bytes | bytearray | None) -> str:
+    """What a refused WebSocket handshake means, with the server's own message and a hint.
+
+    >>> print(refusal_text("ws://h:1/ws/x", 404, b"Not Found"))
+    the server refused ws://h:1/ws/x with HTTP 404: Not Found (is it a Dreamloom server at http://HOST:PORT?)
+    """
+    message = _server_message(body)
+    hint = {
+        400: "sanctuary names are 1-64 letters, digits, _ . : -",
+        401: "the token was refused",
+        403: "the server refused this client",
+        404: "is it a Dreamloom server at http://HOST:PORT?",
+    }.get(status, "" if status >= 500 else "is this a Dreamloom server?")
+    text = f"the server refused {url} with HTTP {status}"
+    if message:
+        text += f": {message}"
+    return f"{text} ({hint})" if hint else text
+
+
+def _server_message(body: bytes | bytearray | None) -> str:
+    if not body:
+        return ""
+    text = bytes(body).decode("utf-8", "replace").strip()
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        message = json.loads(text)["error"]["message"]
+        if isinstance(message, str):
+            return message[:200]
+    return " ".join(text.split())[:200]
+
+
+def failure_text(url: str, exc: BaseException) -> str:
+    """What a failed connection attempt means, for a person.
+
+    >>> failure_text("ws://127.0.0.1:1/ws/a", ConnectionRefusedError(111, "Connect call failed"))
+    'nothing listens at 127.0.0.1:1 (connection refused): is the server running, and is the port right?'
+    """
+    where = urlsplit(url).netloc
+    if isinstance(exc, ConnectionRefusedError):
+        return f"nothing listens at {where} (connection refused): is the server running, and is the port right?"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host in {where} ({exc.strerror or exc}): is the host name right?"
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {where} in time: is the host right, and does a firewall let it through?"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def token_claims(token: str) -> dict[str, Any]:
     """The claims of a JWT, read without checking its signature (the server checks it;
     the SDK only reads them to warn its author). Empty when it is not a readable JWT.
@@ -162,6 +210,7 @@ class Session:
         presence_interval: float = 0.05,
         client: ClientKind = "weaver",
         identities: IdentityStore | None = None,
+        give_up_after: int | None = None,
     ) -> None:
         if codec not in (MSGPACK, JSON):
             raise ValueError(f"codec must be {MSGPACK!r} or {JSON!r}")
@@ -206,6 +255,10 @@ class Session:
         self._skip_guest = False
         self._renewals = 0
         self._warned = False
+        self._give_up_after = give_up_after
+        self._live = False
+        #: Failed attempts to connect in a row (none welcomed since the last welcome).
+        self.failures = 0
 
     # -- what the weaver calls -------------------------------------------------
     def submit(self, ops: list[Op], group: int | None = None, *, held: bool = False) -> list[Action]:
@@ -272,8 +325,10 @@ class Session:
         """
         self._server, self._token = server_key(url), token
         self._warn_about_identity()
+        self.failures = 0
         while not self._stop.is_set():
             code: int | None = None
+            self._live = False
             try:
                 await self._attempt(url)
             except _Renew as exc:
@@ -283,18 +338,27 @@ class Session:
                 code, reason = exc.code, exc.reason
             except InvalidStatus as exc:
                 status = exc.response.status_code
+                reason = refusal_text(url, status, exc.response.body)
                 if status < 500 and status not in _RETRY_STATUS:
-                    raise Closed(status, f"handshake refused with HTTP {status}", http_status=status) from None
-                reason = f"handshake refused with HTTP {status}"
+                    raise Closed(status, reason, http_status=status) from None
             except InvalidURI as exc:
                 raise Closed(1002, str(exc)) from None
             except (OSError, TimeoutError, InvalidHandshake) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = failure_text(url, exc)
             if self._stop.is_set():
                 break
             delay = self._reconnect.next()
-            log.info("disconnected (%s %s); reconnecting in %.2fs", code, reason, delay)
-            self._emit(Disconnect(code, reason, True, delay))
+            if self._live:
+                # One event per lost connection; the failed attempts that follow are logged only.
+                self.failures = 0
+                log.info("disconnected (%s %s); reconnecting in %.2fs", code, reason, delay)
+                self._emit(Disconnect(code, reason, True, delay))
+            else:
+                self.failures += 1
+                self._notify()
+                if self._give_up_after is not None and self.failures >= self._give_up_after:
+                    raise Closed(code or 1006, f"gave up after {self.failures} failed attempts: {reason}")
+                log.warning("cannot connect (%s); attempt %d, next in %.2fs", reason, self.failures + 1, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
 
@@ -473,7 +537,7 @@ class Session:
             events.append(PolicyChange(self.policy, previous))
         self._stamp_provenance(w.identity)
         self.outbox.unsend_all()
-        self.connected = True
+        self.connected = self._live = True
         self.welcomes += 1
         self._reconnect.reset()
         for event in events:

@@ -84,11 +84,14 @@ class Weaver:
         retry: Backoff | None = None,
         max_retries: int = 8,
         identity_file: str | os.PathLike[str] | None = None,
+        give_up_after: int | None = None,
     ) -> None:
         """Set up a weaver (it connects when :meth:`run`, :meth:`serve` or :meth:`connect` is called).
 
         ``reconnect`` and ``retry`` tune the back-off of reconnects and of ops refused for
-        rate; ``max_retries`` bounds the retries of one op.
+        rate; ``max_retries`` bounds the retries of one op. ``give_up_after`` stops the weaver
+        with :class:`Closed` (saying why) after that many failed attempts to connect in a row,
+        with no welcome between; the default retries for ever.
 
         Without a token, the server makes the weaver a guest weaver and issues it a guest
         token. The weaver keeps it for its whole life, so reconnects are the same weaver;
@@ -109,6 +112,7 @@ class Weaver:
             max_retries=max_retries,
             client=self._client,
             identities=IdentityStore(identity_file),
+            give_up_after=give_up_after,
         )
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._ready = asyncio.Event()
@@ -592,7 +596,8 @@ class Weaver:
             await asyncio.gather(*owned, return_exceptions=True)
             self._tasks.clear()
             self._events = asyncio.Queue()
-            if final is not None:
+            if final is not None and self._session.welcomes:
+                # Nothing says "disconnected" to a weaver that never connected: run raises instead.
                 await self._deliver_safely(Disconnect(final.code, final.reason, False, 0.0))
             self._stopped.set()
 

@@ -13,6 +13,7 @@ from typing import Any
 from client_kit import WAIT
 
 from dreamloom.client.testing import dreamer, issue_token, serve_in_process
+from dreamloom.server.testing import free_port
 
 DREAMLOOM = str(Path(sys.executable).parent / "dreamloom")
 
@@ -170,3 +171,32 @@ async def _joins_as_weaver(server: Any, token: str) -> None:
     async with dreamer(server.url, "garden", token=token) as moth:
         assert moth.identity is not None
         assert (moth.identity.role, moth.identity.origin) == ("weaver", "ai")
+
+
+async def test_weave_exits_with_the_cause_when_nothing_listens(tmp_path: Path) -> None:
+    (tmp_path / "moonwatcher.py").write_text(MOONWATCHER)
+    url = f"http://127.0.0.1:{free_port()}"
+    code, _, err = await run(
+        "weave", "moonwatcher:MoonWatcher", "--url", url, "--sanctuary", "x", "--give-up-after", "2", cwd=tmp_path
+    )
+    assert code == 1
+    assert "gave up after 2 failed attempts" in err
+    assert "connection refused): is the server running, and is the port right?" in err
+    assert "Traceback" not in err
+
+
+async def test_weave_shows_the_servers_refusal_and_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "moonwatcher.py").write_text(MOONWATCHER)
+    async with serve_in_process(data_dir=tmp_path / "data") as server:
+        code, _, err = await run(
+            "weave", "moonwatcher:MoonWatcher", "--url", f"{server.url}/nowhere/", "--sanctuary", "x", cwd=tmp_path
+        )
+        assert code == 1
+        assert "HTTP 404" in err
+        assert "is it a Dreamloom server at http://HOST:PORT?" in err
+        code, _, err = await run(
+            "weave", "moonwatcher:MoonWatcher", "--url", server.url, "--sanctuary", "a*b", cwd=tmp_path
+        )
+        assert code == 1
+        assert "HTTP 400" in err
+        assert "sanctuary names are 1-64 letters, digits" in err

@@ -14,6 +14,7 @@ from client_kit import WAIT
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
 from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process
 from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
+from dreamloom.server.testing import free_port
 
 
 class Recorder(Weaver):
@@ -252,3 +253,27 @@ async def test_W5_replica_in_use_takes_a_new_replica_id_and_keeps_queued_ops_in_
             assert frag.author == late.identity.id
             assert owner.connected  # the owner was never disturbed
             assert not [e for e in late.events if isinstance(e, Disconnect)]  # it never was connected
+
+
+async def test_on_disconnect_fires_once_per_lost_connection_not_per_failed_attempt(tmp_path: Path) -> None:
+    async with serve_in_process(data_dir=tmp_path) as server:
+        rec = Recorder()
+        async with rec.connect(server.url, "flaky"):
+            await server.stop()
+            await rec.wait_until(lambda: rec._session.failures >= 3, WAIT)
+            await server.start()
+            await rec.wait_until(
+                lambda: rec.connected and len([e for e in rec.events if isinstance(e, Ready)]) == 2, WAIT
+            )
+            lost = [e for e in rec.events if isinstance(e, Disconnect)]
+            assert len(lost) == 1
+            assert lost[0].reconnecting
+
+
+async def test_a_weaver_that_never_connected_gives_up_with_the_cause_and_no_disconnect_event() -> None:
+    rec = Recorder(give_up_after=3)
+    with pytest.raises(Closed) as info:
+        await asyncio.wait_for(rec.serve(f"http://127.0.0.1:{free_port()}", "nowhere"), WAIT)
+    assert "gave up after 3 failed attempts" in info.value.reason
+    assert "connection refused" in info.value.reason
+    assert rec.events == []
