@@ -62,24 +62,22 @@ def issue_token(server: Any, sanctuary: str, *, name: str, role: str = "weaver")
     return token
 
 
-async def set_policy(server: Any, sanctuary: str, **fields: Any) -> dict[str, Any]:
-    """Change a sanctuary's Harmony policy as its steward would (``PATCH .../policy``), and
-    return the whole policy. Connected clients get the change at once.
+async def set_policy(server: Any, sanctuary: str, **changes: Any) -> dict[str, Any]:
+    """Change the Harmony policy of ``sanctuary`` on the in-process ``server``, as its steward would.
+
+    A new sanctuary caps the AI share at 50% of live fragments, so a weaver alone in an
+    empty one is refused its first fragment: open it up for tests that are not about the cap.
 
     Example::
 
-        await set_policy(server, "garden", ai_share_cap=0.8)   # room for more AI fragments
+        await set_policy(server, "garden", ai_share_cap=1.0)
     """
-    aiohttp = importlib.import_module("aiohttp")
-    token = issue_token(server, sanctuary, name="steward", role="steward")
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
-        url = f"{server.url}/api/sanctuaries/{sanctuary}/policy"
-        async with http.patch(url, json=fields) as response:
-            body: dict[str, Any] = await response.json()
-            if response.status != 200:
-                raise ValueError(f"policy refused ({response.status}): {body}")
-            policy: dict[str, Any] = body["policy"]
-            return policy
+    auth = importlib.import_module("dreamloom.server.auth")
+    moderation = importlib.import_module("dreamloom.server.moderation")
+    stewardship = server.app[moderation.STEWARDSHIP]
+    operator = auth.Claims("operator", "operator", "steward", auth.ALL_SANCTUARIES, 0.0, 0.0, "test-operator")
+    policy: dict[str, Any] = await stewardship.set_policy(sanctuary, operator, changes)
+    return policy
 
 
 class Dreamer(Weaver):

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiohttp import web
@@ -51,7 +52,6 @@ from dreamloom.protocol.ops import SETTABLE, Origin
 from dreamloom.protocol.validate import ID_RE, check_op
 
 from .auth import ALL_SANCTUARIES, Claims, TokenAuthority
-from .identity import guest_identity
 from .policy import HarmonyGate, HarmonyPolicy, SanctuaryRules
 from .store import LogEntry, Store
 
@@ -94,6 +94,22 @@ def _bad(message: str) -> StewardError:
 def make_identity(id_: str, name: str, role: str, origin: str) -> Identity:
     """An identity from checked strings (roles and origins come from tokens and rules, both validated)."""
     return Identity(id_, name, cast(Role, role), cast(Origin, origin))
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A hello accepted: who it is, and the guest token issued to it if it came without one."""
+
+    identity: Identity
+    issued_token: str | None = None
+
+
+def _display_name(claims: Claims, hello: Hello, role: str) -> str:
+    # A guest names itself in each hello (people rename themselves); an invitation names its holder.
+    chosen = hello.name.strip()
+    if claims.guest:
+        return chosen or claims.name or role
+    return claims.name or chosen or role
 
 
 def compatible(role: str, origin: str) -> bool:
@@ -165,28 +181,52 @@ class Stewardship:
         return jti in self._revoked
 
     # -- authentication -----------------------------------------------------
-    async def authenticate(self, request: web.Request, hello: Hello, sanctuary: str) -> Identity:
-        """The identity of a ``hello`` in ``sanctuary``, or :class:`ProtocolError` (SPEC P2-P3)."""
+    async def authenticate(self, request: web.Request, hello: Hello, sanctuary: str) -> Admission:
+        """Who a ``hello`` is in ``sanctuary``, or :class:`ProtocolError` (SPEC P1-P3).
+
+        Identities come from signed tokens only. A hello without one, where guests may
+        join, is issued a guest token, returned in the admission for the ``welcome``:
+        nothing a client reads from the wire lets it act as someone else.
+        """
         if hello.replica.startswith(RESERVED_REPLICA_PREFIX):
             raise ProtocolError(
                 ErrorCode.FORBIDDEN, f"replica ids starting with {RESERVED_REPLICA_PREFIX!r} are reserved"
             )
         rules = await self.rules(sanctuary)
+        policy = rules.policy
+        issued: str | None = None
         if hello.token:
             claims = await self.verify(hello.token, sanctuary)
-            origin = "ai" if claims.role == "weaver" else "organic"
-            identity = make_identity(claims.sub, claims.name or hello.name.strip() or claims.role, claims.role, origin)
-            request[CLAIMS] = claims
+            if claims.guest and policy.access == "invite":
+                raise ProtocolError(
+                    ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: a guest token does not open it"
+                )
+        elif policy.access == "invite":
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: join with a token")
         else:
-            if rules.policy.access == "invite":
-                raise ProtocolError(ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: join with a token")
-            identity = guest_identity(hello)
+            issued, claims = self.authority.issue_guest(hello.name.strip(), weaver=hello.weaver)
+        # A client that says it is a weaver is one, whatever token it holds; a weaver token is
+        # AI whatever the client says (P1).
+        weaver = claims.role == "weaver" or hello.weaver
+        if weaver and claims.guest and not policy.guest_weavers:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, "weavers without a token are not admitted here: ask a steward for a weaver token"
+            )
+        origin = "ai" if weaver else "organic"
+        role = claims.role if compatible(claims.role, origin) else "weaver"
+        identity = make_identity(claims.sub, _display_name(claims, hello, role), role, origin)
+        request[CLAIMS] = claims
         if identity.id in rules.banned:
             raise ProtocolError(ErrorCode.BANNED, "you are banned from this sanctuary")
         override = rules.roles.get(identity.id)
         if override is not None and compatible(override, identity.origin):
             identity = make_identity(identity.id, identity.name, override, identity.origin)
-        return identity
+        owner = await self.store.bind_replica(sanctuary, hello.replica, identity.id)
+        if owner != identity.id:
+            raise ProtocolError(
+                ErrorCode.REPLICA_IN_USE, "this replica id belongs to someone else here: pick a new one"
+            )
+        return Admission(identity, issued)
 
     async def verify(self, token: str, sanctuary: str) -> Claims:
         """A valid, unrevoked token for ``sanctuary``, or :class:`ProtocolError`."""
@@ -284,7 +324,9 @@ class Stewardship:
                         "role": s.identity.role,
                         "origin": s.identity.origin,
                         "color": s.peer.color,
-                        "token": claims.jti if claims is not None else None,
+                        # Only tokens of this sanctuary: a wider token (an operator's, a guest's) is
+                        # not this steward's to see or revoke (P11).
+                        "token": claims.jti if claims is not None and claims.sanctuary == name else None,
                         "muted_until": rules.muted_until(s.identity.id, now),
                     }
                 )

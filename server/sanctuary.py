@@ -516,6 +516,7 @@ class Sanctuary:
             ops=ops,
             peers=peers,
             policy=self.gate.policy(),
+            token=session.issued_token,
         )
 
     def _on_leave(self, session: Session) -> None:

@@ -80,6 +80,7 @@ class Session:
         self.sid = secrets.token_hex(8)
         self.identity = Identity(id=f"anon-{self.sid}", name="", role="dreamer", origin="organic")
         self.replica = ""
+        self.issued_token: str | None = None  # a guest token to hand over in the welcome
         self.peer = Peer(self.sid, "", "dreamer", "organic", colour_for(self.sid))
         self.presence = PresenceState()
         self.sanctuary: Sanctuary | None = None
@@ -211,10 +212,12 @@ class Session:
             return None
         return first
 
-    def set_identity(self, identity: Identity, replica: str) -> None:
-        """Called once the hello is accepted."""
+    def set_identity(self, identity: Identity, replica: str, *, issued_token: str | None = None) -> None:
+        """Called once the hello is accepted (and again when a steward changes the role)."""
         self.identity = identity
         self.replica = replica
+        if issued_token is not None:
+            self.issued_token = issued_token
         self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour_for(self.sid))
 
     async def _read_loop(self) -> None:

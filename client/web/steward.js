@@ -42,6 +42,15 @@ export function captureToken() {
   if (!token) return null;
   url.searchParams.delete("token");
   history.replaceState(history.state, "", url.pathname + (url.search === "?" ? "" : url.search) + url.hash);
+  return keepToken(token);
+}
+
+/**
+ * Keep a token from a link for the sanctuaries it covers (guest tokens have their own place:
+ * `keepGuestToken`).
+ * @param {string} token
+ */
+export function keepToken(token) {
   const claims = claimsOf(token);
   if (!claims) return null;
   try {
@@ -398,9 +407,14 @@ async function mount() {
   const sanctuary = decodeURIComponent(match[1]);
   const token = tokenFor(sanctuary);
   if (!token) return;
-  const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/me`, { headers: { Authorization: `Bearer ${token}` } });
-  if (!res.ok) return;
-  const me = await res.json();
+  let me;
+  try {
+    const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/me`, { headers: { Authorization: `Bearer ${token}` } });
+    if (!res.ok) return;
+    me = await res.json();
+  } catch {
+    return; // offline: the panel is for a connected steward, the page works without it
+  }
   if (me.role !== "steward") return;
   document.head.append(h("link", { rel: "stylesheet", href: "/static/steward.css" }));
   const panel = new StewardPanel(sanctuary, token);

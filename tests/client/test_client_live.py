@@ -12,7 +12,7 @@ import pytest
 from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
-from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process
+from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process, set_policy
 from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
 from dreamloom.server.testing import free_port
 
@@ -129,6 +129,7 @@ async def test_W9_rate_limited_ops_are_retried_with_their_own_stamps_until_they_
 ) -> None:
     caplog.set_level(logging.INFO, "dreamloom.client")
     async with serve_in_process(data_dir=tmp_path, ops_rate=100.0, ops_burst=8.0) as server:
+        await set_policy(server, "busy", ai_share_cap=1.0)
         rec = Recorder()
         async with rec.connect(server.url, "busy"):
             actions = []
@@ -162,6 +163,7 @@ async def test_a_final_close_code_stops_with_a_typed_error(server: Any) -> None:
 
 async def test_ops_made_while_disconnected_arrive_once_after_reconnect(tmp_path: Path) -> None:
     async with serve_in_process(data_dir=tmp_path) as server:
+        await set_policy(server, "offline", ai_share_cap=1.0)
         rec = Recorder()
         async with rec.connect(server.url, "offline"):
             first = await rec.add_text("before", 0, 0)
