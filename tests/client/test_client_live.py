@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from pathlib import Path
@@ -233,27 +234,40 @@ async def test_replicas_equal_the_server_tapestry_byte_for_byte_after_a_random_w
             assert p.tapestry.view.encode() == expected
 
 
-async def test_W5_replica_in_use_takes_a_new_replica_id_and_keeps_queued_ops_in_order(server: Any) -> None:
+@pytest.mark.parametrize("owner_present", [True, False], ids=["owner-connected", "owner-gone"])
+async def test_W5_replica_in_use_takes_a_new_replica_id_and_keeps_queued_ops_in_order(
+    server: Any, owner_present: bool
+) -> None:
+    sanctuary = f"bound-{owner_present}"
+    await set_policy(server, sanctuary, ai_share_cap=1.0)
     owner = Recorder(name="owner")
-    async with owner.connect(server.url, "bound", token=issue_token(server, "bound", name="owner", role="dreamer")):
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            owner.connect(server.url, sanctuary, token=issue_token(server, sanctuary, name="owner"))
+        )
         taken = owner.replica_id
+        await owner.add_symbol("star", 0, 0)  # the replica id is now bound to the owner, for good
+        if not owner_present:
+            await stack.aclose()
         late = Recorder(name="late")
-        late._session.switch_replica(taken)  # a replica id bound to another identity
+        # A weaver that kept its replica id (and its clock) but lost its token: a new identity.
+        late._session.switch_replica(taken)
+        late._session.clock.observe_counter(owner._session.clock.counter)
         made = late.add_symbol("moon", 0, 0)
         moved = late.update(made.id, x=40)
         again = late.update(made.id, x=80)  # the last write must stay the last
-        async with late.connect(server.url, "bound", token=issue_token(server, "bound", name="late", role="dreamer")):
+        async with late.connect(server.url, sanctuary, token=issue_token(server, sanctuary, name="late")):
             seqs = await asyncio.wait_for(asyncio.gather(made, moved, again), WAIT)
             assert seqs == sorted(seqs)
             assert late.replica_id != taken
             assert {a.op.stamp.replica for a in (made, moved, again)} == {late.replica_id}
-            server_t = await server_tapestry(server, "bound")
+            server_t = await server_tapestry(server, sanctuary)
             frag = server_t.get(made.id)
             assert frag is not None
             assert frag.x == 80
             assert late.identity is not None
             assert frag.author == late.identity.id
-            assert owner.connected  # the owner was never disturbed
+            assert owner.connected is owner_present  # the owner was never disturbed
             assert not [e for e in late.events if isinstance(e, Disconnect)]  # it never was connected
 
 
