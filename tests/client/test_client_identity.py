@@ -177,3 +177,22 @@ async def _interrupt(proc: asyncio.subprocess.Process) -> str:
     out, _ = await asyncio.wait_for(proc.communicate(), WAIT)
     assert proc.returncode == 0, out.decode()
     return out.decode()
+
+
+async def test_W5_a_guest_token_refused_by_an_invite_sanctuary_is_kept_for_the_open_ones(tmp_path: Path) -> None:
+    identity_file = tmp_path / "wanderer.json"
+    async with serve_in_process(data_dir=tmp_path / "data") as server:
+        await set_policy(server, "closed", access="invite")
+        first = Guest(name="wanderer", identity_file=identity_file)
+        async with first.connect(server.url, "open"):
+            assert first.identity is not None
+        kept = IdentityStore(identity_file).load(server_key(server.ws_url("open")))
+        refused = Guest(name="wanderer", identity_file=identity_file)
+        with pytest.raises(Closed) as info:
+            await asyncio.wait_for(refused.serve(server.url, "closed"), WAIT)
+        assert info.value.code == CloseCode.UNAUTHORIZED
+        assert "invite-only" in info.value.reason
+        assert IdentityStore(identity_file).load(server_key(server.ws_url("open"))) == kept
+        again = Guest(name="wanderer", identity_file=identity_file)
+        async with again.connect(server.url, "open"):
+            assert again.identity == first.identity
