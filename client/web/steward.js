@@ -99,6 +99,16 @@ export function tokenFor(sanctuary) {
   return givenTokenFor(sanctuary) ?? guestToken();
 }
 
+/**
+ * Headers that show the server who asks, for the sanctuary's HTTP routes (the same
+ * token as the hello: invite-only sanctuaries answer only their members).
+ * @param {string} sanctuary @returns {Record<string, string>}
+ */
+export function authHeaders(sanctuary) {
+  const token = tokenFor(sanctuary);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 /** The guest token the server issued this browser, unless it has expired. @returns {string | null} */
 export function guestToken() {
   let token = memory.get(GUEST_KEY) ?? null;
