@@ -59,7 +59,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(
         protocols=SUBPROTOCOLS,
         max_msg_size=config.limits.max_message_bytes,
-        heartbeat=config.heartbeat,
+        # The session runs the heartbeat (W12): aiohttp's own drops a silent peer with 1006 after
+        # 1.5x its interval; ours closes with 4011 after heartbeat_timeout, as the SPEC says.
+        heartbeat=None,
+        autoping=False,
         compress=False,  # per-socket deflate would undo encode-once fan-out
     )
     ready = ws.can_prepare(request)

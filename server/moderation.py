@@ -237,20 +237,6 @@ class Stewardship:
             raise ProtocolError(ErrorCode.FORBIDDEN, "this token is for another sanctuary")
         return claims
 
-    async def steward(self, token: str | None, sanctuary: str) -> Claims:
-        """The claims of a steward of ``sanctuary`` (HTTP API), or :class:`StewardError`."""
-        if not token:
-            raise StewardError(401, ErrorCode.UNAUTHORIZED, "a steward token is required (Authorization: Bearer)")
-        try:
-            claims = await self.verify(token, sanctuary)
-        except ProtocolError as exc:
-            raise StewardError(403 if exc.code == ErrorCode.FORBIDDEN else 401, exc.code, exc.reason) from None
-        rules = await self.rules(sanctuary)
-        role = rules.roles.get(claims.sub, claims.role)
-        if claims.sub in rules.banned or role != "steward":
-            raise StewardError(403, ErrorCode.FORBIDDEN, "only a steward of this sanctuary may do this")
-        return claims
-
     # -- running inside the actor --------------------------------------------
     def _hub(self) -> Hub:
         if self.hub is None:
@@ -357,6 +343,7 @@ class Stewardship:
         return await self.audit(name, by, "mute", target=identity, seconds=seconds, until=until, connections=live)
 
     async def unmute(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
         rules = await self.rules(name)
 
         async def apply(sanctuary: Sanctuary | None) -> None:
@@ -367,6 +354,8 @@ class Stewardship:
         return await self.audit(name, by, "unmute", target=identity)
 
     async def kick(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
+
         async def apply(sanctuary: Sanctuary | None) -> int:
             hit = self._sessions_of(sanctuary, identity)
             for s in hit:
@@ -397,6 +386,7 @@ class Stewardship:
         return await self.audit(name, by, "ban", target=identity, reason=reason[:200], connections=n)
 
     async def unban(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
         rules = await self.rules(name)
 
         async def apply(sanctuary: Sanctuary | None) -> None:
@@ -471,9 +461,19 @@ class Stewardship:
         return out
 
     async def revoke(self, name: str, by: Claims, jti: str) -> dict[str, Any]:
-        """Revoke a token everywhere; its live connections close with 4007 at once."""
+        """Revoke a token everywhere; its live connections close with 4007 at once.
+
+        A steward of one sanctuary may revoke only tokens the server knows to be scoped to it
+        (its invites, or a connection's token); a server-wide steward may revoke any (P11).
+        """
         if type(jti) is not str or not 8 <= len(jti) <= 64 or not ID_RE.match(jti):
             raise _bad("jti must be a token id")
+        if not server_wide_steward(by) and not await self._scoped_here(name, jti):
+            raise StewardError(
+                403,
+                ErrorCode.FORBIDDEN,
+                "this is not a token of this sanctuary: only a steward of every sanctuary may revoke it",
+            )
         await self.is_revoked(jti)  # loads the list before we add to it
         if jti not in self._revoked:
             await self.store.add_record(SERVER_RECORDS, REVOCATION, {"jti": jti, "by": by.sub, "sanctuary": name})
@@ -491,6 +491,23 @@ class Stewardship:
 
             closed += await self._in_actor(sanctuary.name, apply)
         return await self.audit(name, by, "revoke", token=jti, connections=closed)
+
+    async def _scoped_here(self, name: str, jti: str) -> bool:
+        """Whether ``jti`` is a token scoped to ``name`` alone: a live connection's, or one of its invites."""
+        live = self._hub().loaded(name)
+        for session in list(live.sessions.values()) if live is not None else []:
+            claims: Claims | None = session.request.get(CLAIMS)
+            if claims is not None and claims.jti == jti:
+                return claims.sanctuary == name
+        # Invites are issued by this server for this sanctuary only, so their record proves the scope.
+        before: int | None = None
+        while True:
+            page = await self.store.records(name, INVITE, limit=500, before=before)
+            if any(r.data.get("jti") == jti for r in page):
+                return True
+            if len(page) < 500:
+                return False
+            before = page[-1].id
 
     # -- fragments --------------------------------------------------------
     async def remove(self, name: str, by: Claims, fragment: str) -> dict[str, Any]:
@@ -669,6 +686,11 @@ async def _read_all(store: Store, name: str, after: int, upto: int) -> list[LogE
         out.extend(page)
         after = page[-1].seq
     return out
+
+
+def server_wide_steward(claims: Claims) -> bool:
+    """A steward of every sanctuary by token (the operator's): the only one whose authority spans sanctuaries."""
+    return claims.sanctuary == ALL_SANCTUARIES and claims.role == "steward"
 
 
 def _check_identity(value: Any) -> None:

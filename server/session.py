@@ -95,6 +95,8 @@ class Session:
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self.last_heard = time.monotonic()
         self.closed = False
 
     def __hash__(self) -> int:
@@ -146,10 +148,10 @@ class Session:
             self.sanctuary.leave(self)  # free its place and tell the others now, not when its socket ends
         self._closer = asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
 
-    async def _hard_close(self, code: int) -> None:
+    async def _hard_close(self, code: int, reason: str = "send buffer full") -> None:
         transport = self.request.transport
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(code=code, message=b"send buffer full"), timeout=1.0)
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), timeout=1.0)
         # The close frame waits behind what the peer has not read yet (closing the transport only
         # flushes, which a stalled peer never lets finish): give it a moment to read up to the code
         # that tells it to resume, then drop the connection whatever it does.
@@ -171,6 +173,7 @@ class Session:
     async def serve(self, name: str, join: Any) -> None:
         """Run the connection: handshake, join via ``join(session, hello)``, then read until closed."""
         self._writer = asyncio.create_task(self.outbox.run(), name=f"writer:{self.sid}")
+        self._watchdog = asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.sid}")
         try:
             hello = await self._handshake()
             if hello is None:
@@ -181,6 +184,7 @@ class Session:
             await self._read_loop()
         finally:
             self.closed = True
+            self._watchdog.cancel()
             if self.sanctuary is not None:
                 self.sanctuary.leave(self)
             self.outbox.close(CloseCode.NORMAL, "bye")
@@ -192,9 +196,40 @@ class Session:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), timeout=1.0)
 
+    async def _heartbeat(self) -> None:
+        """Ping a quiet peer; drop one silent for ``heartbeat_timeout`` with 4011 (W12)."""
+        interval, timeout = self.config.heartbeat, self.config.heartbeat_timeout
+        while not self.closed:
+            silent = time.monotonic() - self.last_heard
+            if silent >= timeout:
+                log.info("dropping silent peer %s after %.1f s", self.sid, silent)
+                self.closed = True
+                if self.sanctuary is not None:
+                    self.sanctuary.leave(self)  # free its place and tell the others now
+                await self._hard_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: reconnect and resume")
+                return
+            if silent >= interval:
+                with contextlib.suppress(Exception):
+                    await self.ws.ping()
+            await asyncio.sleep(min(interval, timeout - silent))
+
+    async def _receive(self) -> Any:
+        """The next data message (or close), answering pings; every frame counts as a sign of life."""
+        while True:
+            msg = await self.ws.receive()
+            self.last_heard = time.monotonic()
+            if msg.type == WSMsgType.PING:
+                with contextlib.suppress(Exception):
+                    await self.ws.pong(msg.data)
+                continue
+            if msg.type == WSMsgType.PONG:
+                continue
+            return msg
+
     async def _handshake(self) -> Hello | None:
         try:
-            msg = await self.ws.receive(timeout=self.config.handshake_timeout)
+            async with asyncio.timeout(self.config.handshake_timeout):
+                msg = await self._receive()
         except TimeoutError:
             self.send(Error(ErrorCode.HANDSHAKE_REQUIRED, "no hello within the handshake timeout"))
             self.close(CloseCode.HANDSHAKE_TIMEOUT, "handshake timeout")
@@ -221,7 +256,8 @@ class Session:
         self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour_for(self.sid))
 
     async def _read_loop(self) -> None:
-        async for msg in self.ws:
+        while True:
+            msg = await self._receive()
             if self.closed:
                 break
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):

@@ -100,9 +100,10 @@ export function tokenFor(sanctuary) {
 }
 
 /**
- * Headers that show the server who asks, for the sanctuary's HTTP routes (the same
- * token as the hello: invite-only sanctuaries answer only their members).
- * @param {string} sanctuary @returns {Record<string, string>}
+ * Headers for the HTTP API: every route applies the same access rule as the hello (SPEC P14),
+ * so reads of an invite-only sanctuary carry the token this browser holds for it.
+ * @param {string} sanctuary a sanctuary id, or "*" for the landing list
+ * @returns {Record<string, string>}
  */
 export function authHeaders(sanctuary) {
   const token = tokenFor(sanctuary);

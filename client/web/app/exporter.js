@@ -4,9 +4,9 @@
  * from the server's renderer (cropped to the view when asked).
  */
 
+import { authHeaders } from "../steward.js";
 import { grow, union } from "./geometry.js";
 import { Camera } from "./render.js";
-import { authHeaders } from "../steward.js";
 
 /** @typedef {import("./render.js").Renderer} Renderer */
 
@@ -65,7 +65,9 @@ export async function svgBlob(r, sanctuary, what, opts) {
   const q = new URLSearchParams();
   if (opts.threads) q.set("threads", "1");
   if (opts.at !== undefined && opts.at !== null) q.set("at", String(opts.at));
-  const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/tapestry.svg?${q}`, { headers: authHeaders(sanctuary) });
+  const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/tapestry.svg?${q}`, {
+    headers: authHeaders(sanctuary),
+  });
   if (!res.ok) throw new Error(`the server could not render the SVG (${res.status})`);
   let text = await res.text();
   if (what === "view") {

@@ -7,8 +7,8 @@
 
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp } from "../protocol/validate.js";
-import { Replica } from "./replica.js";
 import { authHeaders } from "../steward.js";
+import { Replica } from "./replica.js";
 
 /** @typedef {{seq: number, op: import("../protocol/ops.js").Op, author: string, time: number}} Entry */
 
