@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from functools import partial
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from dreamloom.protocol import (
     DEFAULT_LIMITS,
@@ -35,6 +37,7 @@ from dreamloom.protocol.validate import check_create_fields, check_field
 from .backoff import Backoff
 from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
+from .handlers import FragmentFilter, fragment_handlers, misspelt_handlers
 from .identity import IdentityStore
 from .outbox import Action
 from .policy import Policy
@@ -43,6 +46,8 @@ from .session import Event, Session, new_replica_id
 from .urls import sanctuary_url
 
 log = logging.getLogger("dreamloom.client")
+
+T = TypeVar("T")
 
 #: The shapes ``add_shape`` draws.
 Shape = Literal["rect", "ellipse", "line", "arrow"]
@@ -74,6 +79,13 @@ class Weaver:
     # What the hello says this client is (SPEC W5): a weaver, always. Only the testing
     # helper that stands in for a person's browser says otherwise.
     _client: ClassVar[ClientKind] = "weaver"
+    _fragment_handlers: ClassVar[tuple[tuple[str, FragmentFilter], ...]] = ()
+    _misspelt: ClassVar[list[str]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._fragment_handlers = fragment_handlers(cls)
+        cls._misspelt = misspelt_handlers(cls)
 
     def __init__(
         self,
@@ -120,6 +132,7 @@ class Weaver:
         self._stopped.set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._group: int | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     # -- state ------------------------------------------------------------------
     @property
@@ -317,7 +330,8 @@ class Weaver:
         """
 
     async def on_handler_error(self, error: Exception, event: object) -> None:
-        """A handler raised ``error`` while handling ``event``. The default logs it.
+        """A handler raised ``error`` while handling ``event`` (or a task started with
+        :meth:`spawn` failed: ``event`` is then that task). The default logs it.
 
         Example::
 
@@ -579,6 +593,8 @@ class Weaver:
         ws_url, _ = sanctuary_url(url, sanctuary)
         if not self._stopped.is_set():
             raise UsageError("this weaver is already running")
+        for message in self._misspelt:
+            log.warning(message)
         self._stopped.clear()
         self._session.reset_stop()
         dispatcher = asyncio.create_task(self._dispatch(), name="dreamloom-handlers")
@@ -596,6 +612,9 @@ class Weaver:
             await asyncio.gather(*owned, return_exceptions=True)
             self._tasks.clear()
             self._events = asyncio.Queue()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
             if final is not None and self._session.welcomes:
                 # Nothing says "disconnected" to a weaver that never connected: run raises instead.
                 await self._deliver_safely(Disconnect(final.code, final.reason, False, 0.0))
@@ -670,6 +689,35 @@ class Weaver:
                 raise TimeoutError(f"condition not met within {within}s")
             await self._session.changed(remaining)
 
+    # The timeout bounds the blocking call, which asyncio.timeout around the await could not name.
+    async def run_blocking(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109
+        process: bool = False,
+    ) -> T:
+        """Run a blocking call (a local model, a synchronous client library) off the event
+        loop and wait for its result: in a thread, or with ``process=True`` in a worker
+        process of this weaver (``fn`` and its arguments must then be picklable: a
+        module-level function). Meanwhile the connection stays alive and keeps reading the
+        sanctuary; other handlers wait their turn as usual. ``timeout`` (seconds) raises
+        ``TimeoutError``; the call itself cannot be interrupted and ends in the background.
+
+        Example::
+
+            async def on_fragment_added(self, event: FragmentEvent) -> None:
+                words = await self.run_blocking(self.pipeline, event.fragment.geom["text"], timeout=30)
+        """
+        loop = asyncio.get_running_loop()
+        executor = self._process_pool() if process else None
+        return await asyncio.wait_for(loop.run_in_executor(executor, partial(fn, *args)), timeout)
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1)
+        return self._pool
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` beside the handlers; it is cancelled when the weaver stops.
 
@@ -682,8 +730,13 @@ class Weaver:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("spawned task failed", exc_info=task.exception())
+        error = None if task.cancelled() else task.exception()
+        if not isinstance(error, Exception) or self._stopped.is_set():
+            return
+        # A failed spawned task is a failed handler by another road: on_handler_error hears of it.
+        report = asyncio.get_running_loop().create_task(self._handler_failed(error, task))
+        self._tasks.add(report)
+        report.add_done_callback(self._tasks.discard)
 
     # -- dispatch ---------------------------------------------------------------
     def _emit(self, event: Event) -> None:
@@ -697,38 +750,47 @@ class Weaver:
                 self._ready.set()
 
     async def _deliver_safely(self, event: Event) -> None:
-        try:
-            await self._deliver(event)
-        except Exception as exc:
+        for handler in self._handlers_of(event):
             try:
-                await self.on_handler_error(exc, event)
-            except Exception:
-                log.exception("on_handler_error failed")
+                result = handler(event)
+                if inspect.isawaitable(result):
+                    await result  # a handler written as a plain def has run already
+            except Exception as exc:
+                await self._handler_failed(exc, event)
 
-    async def _deliver(self, event: Event) -> None:
+    async def _handler_failed(self, error: Exception, event: object) -> None:
+        try:
+            result = self.on_handler_error(error, event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("on_handler_error failed")
+
+    def _handlers_of(self, event: Event) -> list[Callable[[Any], Any]]:
         match event:
             case Ready():
-                await self.on_ready(event)
-            case FragmentEvent(action="added" | "restored"):
-                await self.on_fragment_added(event)
-            case FragmentEvent(action="changed"):
-                await self.on_fragment_changed(event)
+                return [self.on_ready]
             case FragmentEvent():
-                await self.on_fragment_deleted(event)
+                named = {"added": self.on_fragment_added, "restored": self.on_fragment_added}
+                first = named.get(event.action) or (
+                    self.on_fragment_changed if event.action == "changed" else self.on_fragment_deleted
+                )
+                chosen = [getattr(self, name) for name, flt in self._fragment_handlers if flt.matches(event)]
+                return [first, *chosen]
             case PeerEvent(action="joined"):
-                await self.on_peer_joined(event)
+                return [self.on_peer_joined]
             case PeerEvent(action="left"):
-                await self.on_peer_left(event)
+                return [self.on_peer_left]
             case PeerEvent():
-                await self.on_presence(event)
+                return [self.on_presence]
             case PolicyChange():
-                await self.on_policy(event)
+                return [self.on_policy]
             case Disconnect():
-                await self.on_disconnect(event)
+                return [self.on_disconnect]
             case ServerError():
-                await self.on_server_error(event)
+                return [self.on_server_error]
             case Rejected():
-                await self.on_rejected(event)
+                return [self.on_rejected]
 
 
 def _check(validate: Callable[[], object]) -> None:

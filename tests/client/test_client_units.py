@@ -25,6 +25,7 @@ MODULES = [
     "dreamloom.client.geometry",
     "dreamloom.client.urls",
     "dreamloom.client.cli",
+    "dreamloom.client.handlers",
     "dreamloom.client.identity",
     "dreamloom.client.policy",
     "dreamloom.client.session",
@@ -48,7 +49,7 @@ def test_every_public_name_has_a_docstring_with_an_example() -> None:
     missing = []
     for name in sdk.__all__:
         obj = getattr(sdk, name)
-        if name in ("ErrorCode", "Fragment", "Identity"):
+        if name in ("ErrorCode", "Fragment", "Identity", "UsageError"):
             continue  # re-exported from the protocol
         doc = obj.__doc__ or ""
         if "Example" not in doc and ">>>" not in doc:
