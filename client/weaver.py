@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import inspect
 import logging
 import os
@@ -32,6 +33,7 @@ from dreamloom.protocol import (
 )
 from dreamloom.protocol.messages import ClientKind
 from dreamloom.protocol.ops import SETTABLE, FragmentKind
+from dreamloom.protocol.symbols import load_symbols
 from dreamloom.protocol.validate import check_create_fields, check_field
 
 from .backoff import Backoff
@@ -358,6 +360,8 @@ class Weaver:
 
         Example: ``self.add("symbol", {"sym": "moon", "size": 40}, x=10, y=10)``.
         """
+        threads = _thread_ids(inspired_by)
+        _check_geom(kind, geom)
         stamp = self._session.clock.tick()
         ident = self._session.identity
         op = ops.create(
@@ -371,7 +375,7 @@ class Weaver:
             style=style,
             author=ident.id if ident else "",
             origin=ident.origin if ident else "organic",
-            inspired_by=list(inspired_by),
+            inspired_by=threads,
             remixable=remixable,
         )
         _check(lambda: check_create_fields(dict(op.fields), DEFAULT_LIMITS))
@@ -494,6 +498,8 @@ class Weaver:
         """
         if not fields:
             raise UsageError("update needs at least one field")
+        if "inspired_by" in fields:
+            fields["inspired_by"] = _thread_ids(fields["inspired_by"])
         for key, value in fields.items():
             if key not in SETTABLE:
                 raise UsageError(f"{key!r} cannot be updated (settable: {', '.join(sorted(SETTABLE))})")
@@ -791,6 +797,34 @@ class Weaver:
                 return [self.on_server_error]
             case Rejected():
                 return [self.on_rejected]
+
+
+def _thread_ids(inspired_by: Any) -> list[str]:
+    # A lone id is a string, and a string is iterable: without this, "f-1" would become
+    # five threads to fragments named "f", "-", "1"...
+    if isinstance(inspired_by, (str, bytes)) or not isinstance(inspired_by, Iterable):
+        raise UsageError(f"inspired_by must be a list of fragment ids, got {inspired_by!r} (write [{inspired_by!r}])")
+    ids = list(inspired_by)
+    for item in ids:
+        if not isinstance(item, str):
+            raise UsageError(f"inspired_by holds fragment ids (strings), got {item!r}")
+    return ids
+
+
+def _check_geom(kind: str, geom: Mapping[str, Any]) -> None:
+    if kind == "symbol":
+        sym = geom.get("sym")
+        catalogue = load_symbols()
+        if isinstance(sym, str) and sym not in catalogue:
+            close = difflib.get_close_matches(sym.lower(), sorted(catalogue), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else "the catalogue: GET /api/symbols"
+            raise UsageError(f"{sym!r} is not a dream symbol of the catalogue: {hint}")
+    elif kind == "text":
+        text = geom.get("text")
+        if isinstance(text, str) and not text.strip():
+            raise UsageError("a caption needs some text (it is empty)")
+    elif kind == "stroke" and "points" in geom and "pts" not in geom:
+        raise UsageError("a stroke's geometry names its points 'pts' (add_stroke takes them as 'points')")
 
 
 def _check(validate: Callable[[], object]) -> None:

@@ -390,6 +390,24 @@ async def test_invalid_actions_fail_locally_with_a_usage_error() -> None:
     assert w.tapestry.pending == 0
 
 
+async def test_actions_check_what_the_server_would_only_half_catch() -> None:
+    w = Weaver()
+    with pytest.raises(UsageError, match=r"'mooon' is not a dream symbol of the catalogue: did you mean moon"):
+        w.add_symbol("mooon", 0, 0)
+    with pytest.raises(UsageError, match=r"inspired_by must be a list of fragment ids.*write \['f-1'\]"):
+        w.add_symbol("moon", 0, 0, inspired_by="f-1")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="inspired_by holds fragment ids"):
+        w.add_text("hello", 0, 0, inspired_by=[7])  # type: ignore[list-item]
+    with pytest.raises(UsageError, match="inspired_by must be a list"):
+        w.update("f-1", inspired_by="f-2")
+    with pytest.raises(UsageError, match="needs some text"):
+        w.add_text("   ", 0, 0)
+    with pytest.raises(UsageError, match="names its points 'pts'"):
+        w.add("stroke", {"points": [0, 0, 1, 1]})
+    assert w.tapestry.pending == 0
+    assert w.add_symbol("moon", 0, 0, inspired_by=("f-1",)).op.fields["inspired_by"] == ["f-1"]
+
+
 # -- CLI ----------------------------------------------------------------------
 def test_weave_list_names_every_builtin(capsys: pytest.CaptureFixture[str]) -> None:
     assert weave_main(["--list"]) == 0
