@@ -37,3 +37,9 @@ def test_every_file_of_the_browser_app_and_the_vectors_is_shipped_as_package_dat
                 missing.append(str(path.relative_to(ROOT)))
     assert missing == []
     assert config["include-package-data"] is False
+
+
+def test_a_testing_extra_brings_what_a_weavers_tests_need() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    names = {req.split(">")[0].split("=")[0].strip() for req in extras["testing"]}
+    assert {"pytest", "pytest-asyncio"} <= names

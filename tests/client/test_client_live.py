@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from client_kit import WAIT
 
-from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
+from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, PolicyChange, Ready, Rejected, Weaver
 from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process, set_policy
 from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
 from dreamloom.server.testing import free_port
@@ -293,3 +293,26 @@ async def test_a_weaver_that_never_connected_gives_up_with_the_cause_and_no_disc
     assert "gave up after 3 failed attempts" in info.value.reason
     assert "connection refused" in info.value.reason
     assert rec.events == []
+
+
+async def test_W5a_on_resume_a_weaver_hears_missed_fragments_then_peers_then_policy_then_ready(server: Any) -> None:
+    class Resumer(Recorder):
+        async def on_policy(self, event: PolicyChange) -> None:
+            self.events.append(event)
+
+    rec = Resumer()
+    async with rec.connect(server.url, "resume-order"):
+        pass
+    async with dreamer(server.url, "resume-order", name="ada") as ada:
+        made = [ada.add_text("while you were away", 0, 0), ada.add_symbol("moon", 40, 0)]
+        await ada.flush(WAIT)
+        await set_policy(server, "resume-order", ai_share_cap=0.75)
+        before = len(rec.events)
+        async with rec.connect(server.url, "resume-order"):
+            await rec.wait_until(lambda: isinstance(rec.events[-1], Ready), WAIT)
+            kinds = [type(e).__name__ for e in rec.events[before:]]
+            assert kinds == ["FragmentEvent", "FragmentEvent", "PeerEvent", "PolicyChange", "Ready"]
+            fragments = [e for e in rec.events[before:] if isinstance(e, FragmentEvent)]
+            assert [e.id for e in fragments] == [a.id for a in made]
+            assert all(e.seq is not None for e in fragments)
+            assert rec.events[-1].resumed  # type: ignore[union-attr]
