@@ -37,6 +37,7 @@ import json
 import logging
 import secrets
 import socket
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
@@ -256,6 +257,7 @@ class Session:
         self._renewals = 0
         self._warned = False
         self._give_up_after = give_up_after
+        self._submitted: deque[float] = deque()
         self._live = False
         #: Failed attempts to connect in a row (none welcomed since the last welcome).
         self.failures = 0
@@ -263,6 +265,8 @@ class Session:
     # -- what the weaver calls -------------------------------------------------
     def submit(self, ops: list[Op], group: int | None = None, *, held: bool = False) -> list[Action]:
         """Queue ops as one group, apply them optimistically, wake the writer."""
+        now = asyncio.get_running_loop().time()
+        self._submitted.extend(now for _ in ops)
         sized = [(op, len(self._codec.dumps(op.to_wire()))) for op in ops]
         actions = self.outbox.add(sized, group, held=held)
         for op in ops:
@@ -270,6 +274,13 @@ class Session:
         self._wake.set()
         self._notify()
         return actions
+
+    def submitted_within(self, seconds: float) -> int:
+        """How many ops this weaver submitted in the last ``seconds`` (at most a minute back)."""
+        now = asyncio.get_running_loop().time()
+        while self._submitted and self._submitted[0] < now - 60.0:
+            self._submitted.popleft()
+        return sum(1 for t in self._submitted if t >= now - seconds)
 
     def set_presence(self, state: PresenceState) -> None:
         """Show ``state`` to the others (latest wins; sent at most every presence interval)."""

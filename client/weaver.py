@@ -183,6 +183,19 @@ class Weaver:
         return self._session.peers
 
     @property
+    def ai_rate_room(self) -> int:
+        """How many more ops the sanctuary's per-weaver AI rate admits from this weaver in the
+        coming minute, counting the ops it submitted in the last one (the server also caps
+        all weavers together: ``policy.ai_rate_total``).
+
+        Example::
+
+            if self.ai_rate_room < 6:
+                return  # a six-op group would be cut by the rate: wait for the next one
+        """
+        return max(0, self._session.policy.ai_rate_per_weaver - self._session.submitted_within(60.0))
+
+    @property
     def connected(self) -> bool:
         """Whether the weaver is connected and welcomed right now. Example: ``if self.connected: ...``."""
         return self._session.connected

@@ -232,3 +232,68 @@ async def test_a_weaver_with_a_weaver_token_weaves_ai_fragments_within_the_share
         assert_made_by(answer, interp)
         await ada.wait_until(lambda: len(answers_to(ada, caption.id)) == 1, WAIT)
         assert interp.tapestry.ai_share == 0.5
+
+
+def _centroid(frag: Fragment) -> tuple[float, float]:
+    pts = frag.geom["pts"]
+    xs, ys = pts[0::2], pts[1::2]
+    return (frag.x + sum(xs) / len(xs), frag.y + sum(ys) / len(ys))
+
+
+async def test_P6_kaleidoscope_rosettes_are_whole_or_absent_around_their_stroke_and_within_the_cap(
+    server: Any,
+) -> None:
+    await set_policy(server, "rosettes", ai_share_cap=0.75)  # room for 3 AI per organic fragment
+    kal = CountingKaleidoscope(folds=6, **fast_backoff())
+    token = issue_token(server, "rosettes", name="kaleidoscope")
+    async with kal.connect(server.url, "rosettes", token=token), dreamer(server.url, "rosettes") as ada:
+        strokes = []
+        for i in range(4):
+            made = ada.add_stroke([0, 0, 40, 0, 40, 20], x=1000 * i, y=500, style={"color": "#ff7a90"})
+            strokes.append(made)
+            await made
+            await kal.wait_until(lambda m=made: m.id in kal.seen, WAIT)
+        await kal.flush(WAIT)
+        assert kal.rejections == []  # never a refused copy: it checked the room first
+        server_t = await server_tapestry(server, "rosettes")
+        counts = server_t.live_counts
+        assert counts["ai"] <= 0.75 * (counts["ai"] + counts["organic"])
+        for stroke in strokes:
+            source = server_t.get(stroke.id)
+            assert source is not None
+            copies = [f for f in server_t.fragments() if stroke.id in f.inspired_by]
+            assert len(copies) in (0, 5), "a rosette is whole or absent"
+            for copy in copies:  # turned around the stroke's own centre, not the canvas origin
+                assert _centroid(copy) == pytest.approx(_centroid(source), abs=0.05)
+        assert sum(1 for s in strokes if s.id in kal.skipped) >= 1
+        assert any(len([f for f in server_t.fragments() if s.id in f.inspired_by]) == 5 for s in strokes)
+
+
+class CountingKaleidoscope(Kaleidoscope):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.rejections: list[Rejected] = []
+        self.seen: list[str] = []
+
+    async def on_fragment_added(self, event: FragmentEvent) -> None:
+        await super().on_fragment_added(event)
+        self.seen.append(event.id)
+
+    async def on_rejected(self, error: Rejected) -> None:
+        self.rejections.append(error)
+
+
+async def test_P7_kaleidoscope_sends_no_rosette_the_ai_rate_would_cut(server: Any) -> None:
+    await set_policy(server, "slow-rate", ai_share_cap=1.0, ai_rate_per_weaver=7)
+    kal = CountingKaleidoscope(folds=6, **fast_backoff())
+    token = issue_token(server, "slow-rate", name="kaleidoscope")
+    async with kal.connect(server.url, "slow-rate", token=token), dreamer(server.url, "slow-rate") as ada:
+        first = ada.add_stroke([0, 0, 40, 0], x=0, y=0)
+        second = ada.add_stroke([0, 0, 40, 0], x=500, y=0)
+        await kal.wait_until(lambda: second.id in kal.seen, WAIT)
+        await kal.flush(WAIT)
+        assert kal.ai_rate_room == 2
+        assert len(answers_to(kal, first.id)) == 5  # 5 of the 7 ops a minute
+        assert answers_to(kal, second.id) == []  # 5 more would pass the rate: none sent
+        assert kal.skipped == [second.id]
+        assert kal.rejections == []
