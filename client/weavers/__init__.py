@@ -1,9 +1,10 @@
 """The built-in weavers: procedural, nothing downloaded at run time.
 
 Run one with ``dreamloom weave kaleidoscope --url ws://127.0.0.1:8765 --sanctuary dreams``;
-``dreamloom weave --list`` lists them. Each only adds responses linked by ``inspired_by``
-(it never changes or deletes anyone else's fragment) and holds back while the sanctuary
-is refusing its ops.
+``dreamloom weave --list`` lists them. None ever changes or deletes a person's fragment:
+the kaleidoscope and the interpreter add responses linked by ``inspired_by``, only as many
+as the AI share cap and the AI rate leave room for; the harmonizer only recolours AI
+fragments. Each holds back while the sanctuary is refusing its ops.
 """
 
 from __future__ import annotations

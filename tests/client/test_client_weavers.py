@@ -15,7 +15,7 @@ from dreamloom.client.testing import dreamer, fast_backoff, issue_token, serve_i
 from dreamloom.client.weavers.harmonizer import Harmonizer
 from dreamloom.client.weavers.interpreter import Interpreter, stems
 from dreamloom.client.weavers.kaleidoscope import Kaleidoscope
-from dreamloom.protocol import Stamp, Tapestry, ops
+from dreamloom.protocol import Tapestry
 
 
 def assert_made_by(frag: Fragment, weaver: Weaver) -> None:
@@ -97,43 +97,40 @@ async def test_interpreter_answers_captions_and_symbols_with_related_symbols(ser
         assert names == [n for n in interp.lexicon.answer(interp.lexicon.words_of(ada.tapestry.get(moon.id)), ["moon"])]  # type: ignore[arg-type]
 
 
-async def test_harmonizer_threads_organic_and_ai_fragments_that_relate(server: Any) -> None:
-    # An AI fragment already in the tapestry (as the server's log would hold it from a weaver).
-    seed = ops.create(
-        "seed-1",
-        Stamp(1, "seed"),
-        kind="symbol",
-        geom={"sym": "star", "size": 40},
-        z="V",
-        x=0,
-        y=0,
-        style={"color": "#ff7a90"},
-        author="some-weaver",
-        origin="ai",
-    )
-    sanctuary = await server.hub.sanctuary("woven")
-    await sanctuary.call(lambda: sanctuary.apply_local(None, [seed], "some-weaver"))
-    harm = Harmonizer(reach=200, most=2, **fast_backoff())
-    async with harm.connect(server.url, "woven"), dreamer(server.url, "woven", name="ada") as ada:
-        near = ada.add_stroke([0, 0, 30, 10], x=40, y=40, style={"color": "#ff7a91"})
-        far = ada.add_stroke([0, 0, 30, 10], x=5000, y=5000, style={"color": "#00ff00"})
-        await near
-        await far
-        await ada.wait_until(lambda: len(answers_to(ada, near.id)) == 1, WAIT)
-        (thread,) = answers_to(ada, near.id)
-        assert_made_by(thread, harm)
-        assert thread.kind == "stroke"
-        assert set(thread.inspired_by) == {near.id, "seed-1"}
-        assert thread.z < min(f.z for f in ada.tapestry if f.id != thread.id)  # woven beneath
+async def test_harmonizer_dresses_ai_answers_in_their_sources_colours_and_adds_nothing(server: Any) -> None:
+    await set_policy(server, "woven", ai_share_cap=0.5)
+    harm = Harmonizer(**fast_backoff())
+    painter = Weaver(name="painter", **fast_backoff())
+    tokens = [issue_token(server, "woven", name=name) for name in ("harmonizer", "painter")]
+    async with (
+        harm.connect(server.url, "woven", token=tokens[0]),
+        painter.connect(server.url, "woven", token=tokens[1]),
+        dreamer(server.url, "woven", name="ada") as ada,
+    ):
+        red = ada.add_stroke([0, 0, 30, 10], x=40, y=40, style={"color": "#ff7a90", "width": 3})
+        blue = ada.add_stroke([0, 0, 30, 10], x=140, y=40, style={"color": "#3050ff"})
+        await red
+        await blue
+        await painter.wait_until(lambda: blue.id in painter.tapestry, WAIT)
+        answer = painter.add_symbol(
+            "moon", 100, 120, style={"color": "#00ff00", "width": 2}, inspired_by=[red.id, blue.id]
+        )
+        await answer
+        mean = "#9865c8"  # the mean of #ff7a90 and #3050ff
+        await ada.wait_until(lambda: ada.tapestry.get(answer.id).style.get("color") == mean, WAIT)  # type: ignore[union-attr]
+        assert ada.tapestry.get(answer.id).style["width"] == 2  # type: ignore[union-attr]  # the rest of the style stays
+        # A person recolours a source: the answer follows.
+        ada.update(blue.id, style={"color": "#ff7a90"})
+        await ada.wait_until(lambda: ada.tapestry.get(answer.id).style.get("color") == "#ff7a90", WAIT)  # type: ignore[union-attr]
         await harm.flush(WAIT)
-        assert answers_to(ada, far.id) == []  # nothing relates to it
-        # A second related stroke gets its own thread; the first pair is never threaded twice.
-        again = ada.add_stroke([0, 0, 5, 5], x=10, y=-30, style={"color": "#ff7a90"})
-        await again
-        await ada.wait_until(lambda: len(answers_to(ada, again.id)) == 1, WAIT)
-        await harm.flush(WAIT)
-        pairs = [frozenset(f.inspired_by) for f in ada.tapestry if f.author == harm.identity.id]  # type: ignore[union-attr]
-        assert len(pairs) == len(set(pairs)) == 2
+        server_t = await server_tapestry(server, "woven")
+        assert harm.identity is not None
+        assert [f for f in server_t.fragments() if f.author == harm.identity.id] == []  # it added nothing
+        assert server_t.live_counts == {"organic": 2, "ai": 1}
+        assert [f.style for f in server_t.fragments() if f.origin == "organic"] == [
+            {"color": "#ff7a90", "width": 3},
+            {"color": "#ff7a90"},
+        ]  # people's fragments are only ever changed by people
 
 
 async def test_a_weaver_survives_server_restarts_without_losing_or_duplicating(tmp_path: Path) -> None:
