@@ -685,8 +685,8 @@ class Session:
         entry = self.outbox.get(msg.stamp)
         if entry is None:
             return
-        if msg.code in BACK_OFF:
-            self._hold(msg.code in RETRYABLE)
+        if msg.code in BACK_OFF or msg.retry_after is not None:
+            self._hold(msg.code in RETRYABLE, msg.retry_after)
         if msg.code in RETRYABLE and entry.attempts < self._max_retries:
             # Sent again with its own stamp, in its place: the server applies a stamp it has
             # not applied whatever its order, so the op keeps its place in last-writer-wins.
@@ -702,7 +702,7 @@ class Session:
             entry.future.set_exception(error)
         self._emit(error)
 
-    def _hold(self, rate: bool) -> None:
+    def _hold(self, rate: bool, retry_after: float | None = None) -> None:
         now = asyncio.get_running_loop().time()
         if now >= self._pause_until:
             self._pause_until = now + self._retry.next()
@@ -710,6 +710,9 @@ class Session:
                 # Sending faster than the server admits only earns more refusals: keep fewer
                 # ops in flight (and so smaller batches, which also fit a small burst).
                 self._window = max(1, min(self._window, self.outbox.in_flight()) // 2)
+        if retry_after is not None:
+            # The server said when the op can succeed: never sooner (W9), whatever our back-off.
+            self._pause_until = max(self._pause_until, now + retry_after)
 
     # -- writing ------------------------------------------------------------------
     async def _write(self, ws: ClientConnection) -> None:

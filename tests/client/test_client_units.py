@@ -18,7 +18,8 @@ from dreamloom.client.errors import Rejected
 from dreamloom.client.identity import IdentityStore, default_identity_file
 from dreamloom.client.outbox import Outbox
 from dreamloom.client.replica import Replica
-from dreamloom.protocol import ErrorCode, Op, Stamp, Tapestry, UsageError, ops
+from dreamloom.client.session import Session
+from dreamloom.protocol import ErrorCode, Op, Reject, Stamp, Tapestry, UsageError, ops
 
 MODULES = [
     "dreamloom.client.backoff",
@@ -437,3 +438,16 @@ def test_options_parse_as_json_pairs_or_text() -> None:
     assert parse_option("centre=1.5,-2") == ("centre", (1.5, -2.0))
     with pytest.raises(UsageError):
         parse_option("no-equals")
+
+
+async def test_W9_a_reject_with_retry_after_holds_every_op_at_least_that_long() -> None:
+    events: list[object] = []
+    session = Session(replica_id="me", name="w", emit=events.append)
+    (action,) = session.submit([_op(1)])
+    session.outbox.take(10, 1000)
+    session._on_reject(Reject(Stamp(1, "me"), "f1", ErrorCode.AI_RATE_LIMITED, "over the rate", retry_after=59.5))
+    assert 59 < session.paused_for <= 59.5
+    assert not action.done()  # kept, to be sent again once the wait is over
+    assert session.outbox.has_unsent()
+    session._on_reject(Reject(Stamp(1, "me"), "f1", ErrorCode.AI_SHARE_CAP, "cap", retry_after=None))
+    assert session.paused_for > 59  # a shorter back-off never shortens what the server asked for
