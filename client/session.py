@@ -697,7 +697,15 @@ class Session:
             return
         self.outbox.pop(msg.stamp)
         self.replica.drop_local(msg.stamp)
-        error = Rejected(msg.code, msg.reason, fragment_id=msg.id, stamp=msg.stamp, rule=msg.rule, allowed=msg.allowed)
+        error = Rejected(
+            msg.code,
+            msg.reason,
+            fragment_id=msg.id,
+            stamp=msg.stamp,
+            rule=msg.rule,
+            allowed=msg.allowed,
+            retry_after=msg.retry_after,
+        )
         if not entry.future.done():
             entry.future.set_exception(error)
         self._emit(error)

@@ -451,3 +451,6 @@ async def test_W9_a_reject_with_retry_after_holds_every_op_at_least_that_long() 
     assert session.outbox.has_unsent()
     session._on_reject(Reject(Stamp(1, "me"), "f1", ErrorCode.AI_SHARE_CAP, "cap", retry_after=None))
     assert session.paused_for > 59  # a shorter back-off never shortens what the server asked for
+    with pytest.raises(Rejected) as info:
+        await action
+    assert info.value.code is ErrorCode.AI_SHARE_CAP

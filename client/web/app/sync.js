@@ -455,10 +455,12 @@ export class Sync extends EventTarget {
       // Keep the op, pause, and resend the whole queue from the start (rule 2).
       this.inflight.clear();
       this.inflight.add(-1);
+      // Never sooner than the server said (W9a), and not faster than once a second anyway.
+      const wait = Math.max(1000, typeof msg.retry_after === "number" ? msg.retry_after * 1000 : 0);
       setTimeout(() => {
         this.inflight.delete(-1);
         this.#flush();
-      }, 1000);
+      }, wait);
       return;
     }
     this.#take(counter);
