@@ -1,4 +1,4 @@
-"""The sanctuary actor: one task owns a sanctuary's tapestry, seq and members (SPEC F1-F8).
+"""The sanctuary actor: one task owns a sanctuary's tapestry, seq and members (SPEC F1-F4, W9, W13).
 
 Theory of operation:
 

@@ -11,7 +11,7 @@ from wire import JSON, scaled
 from dreamloom.protocol import CloseCode, Join, Leave, PeersPresence
 
 
-async def test_F7_presence_is_coalesced_latest_wins(start_server: StartServer, wire: Wire) -> None:
+async def test_W11_presence_is_coalesced_latest_wins(start_server: StartServer, wire: Wire) -> None:
     server = await start_server(presence_interval=0.2)
     mover = await wire.join(server.ws_url("garden"), name="mover")
     watcher = await wire.join(server.ws_url("garden"), codec=JSON)
@@ -32,7 +32,7 @@ async def test_F7_presence_is_coalesced_latest_wins(start_server: StartServer, w
     assert (peer.name, state.cursor) == ("mover", (29.0, 58.0))
 
 
-async def test_F8_join_and_leave_are_announced_and_presence_is_never_persisted(
+async def test_W11_join_and_leave_are_announced_and_presence_is_never_persisted(
     start_server: StartServer, wire: Wire
 ) -> None:
     server = await start_server(presence_interval=0.02)
