@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from browser_kit import VIEWPORT, Dreamer, NewDreamer, converged
 
+from dreamloom.client.testing import set_policy
 from dreamloom.server.auth import ALL_SANCTUARIES, TokenAuthority, load_or_create_secret
 from dreamloom.server.testing import InProcessServer
 
@@ -141,3 +142,19 @@ async def test_W5_replica_in_use_the_tab_takes_a_new_replica_and_keeps_its_queue
     assert await a.hook("connected")  # Alice was never disturbed
     leftover = await b.page.evaluate(f"localStorage.getItem({f'dreamloom:pending:{sanctuary}:{taken}'!r})")
     assert leftover is None
+
+
+async def test_W5_a_guest_refused_by_an_invite_sanctuary_keeps_their_identity_for_the_open_ones(
+    dreamers: NewDreamer, server: InProcessServer
+) -> None:
+    sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
+    closed = f"{sanctuary[:50]}-closed"
+    await set_policy(server, closed, access="invite")
+    a = await dreamers("Alice")
+    identity = (await a.hook("identity"))["id"]
+    guest = await stored_guest(a)
+    await a.page.goto(f"{server.url}/s/{closed}")
+    await a.wait("d.status === 'closed'")
+    assert await stored_guest(a) == guest  # set aside for one try, never thrown away for a refusal
+    await a.page.goto(f"{server.url}/s/{sanctuary}")
+    await a.wait(f"d.connected && d.identity && d.identity.id === {identity!r}")
