@@ -104,7 +104,14 @@ def _names(value: str | Iterable[str] | None) -> frozenset[str] | None:
 
 
 def fragment_handlers(cls: type) -> tuple[tuple[str, FragmentFilter], ...]:
-    """The decorated fragment handlers of a class and its bases, in definition order."""
+    """The decorated fragment handlers of a class and its bases, in definition order.
+
+    >>> class W:
+    ...     @on_fragment("added", kind="text")
+    ...     async def answer(self, event): ...
+    >>> [(name, sorted(flt.actions), flt.kinds) for name, flt in fragment_handlers(W)]
+    [('answer', ['added'], frozenset({'text'}))]
+    """
     found: dict[str, FragmentFilter] = {}
     for klass in reversed(cls.__mro__):
         for name, value in vars(klass).items():

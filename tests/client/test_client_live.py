@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, PolicyChange, Ready, Rejected, Weaver
@@ -316,3 +318,22 @@ async def test_W5a_on_resume_a_weaver_hears_missed_fragments_then_peers_then_pol
             assert [e.id for e in fragments] == [a.id for a in made]
             assert all(e.seq is not None for e in fragments)
             assert rec.events[-1].resumed  # type: ignore[union-attr]
+
+
+async def test_a_server_that_is_not_dreamloom_ends_the_weaver_with_a_hint() -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<html>a blog</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    site = TestServer(app, host="127.0.0.1")
+    await site.start_server()
+    try:
+        rec = Recorder()
+        with pytest.raises(Closed) as info:
+            await asyncio.wait_for(rec.serve(str(site.make_url("/")), "garden"), WAIT)
+        assert info.value.http_status == 200
+        assert "is this a Dreamloom server?" in info.value.reason
+        assert rec.events == []
+    finally:
+        await site.close()
