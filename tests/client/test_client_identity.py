@@ -196,3 +196,13 @@ async def test_W5_a_guest_token_refused_by_an_invite_sanctuary_is_kept_for_the_o
         again = Guest(name="wanderer", identity_file=identity_file)
         async with again.connect(server.url, "open"):
             assert again.identity == first.identity
+
+
+async def test_P5_a_sanctuary_that_refuses_guest_weavers_ends_a_tokenless_weaver_with_the_reason(server: Any) -> None:
+    await set_policy(server, "members-only", guest_weavers=False)
+    weaver = Guest(name="wanderer")
+    with pytest.raises(Closed) as info:
+        await asyncio.wait_for(weaver.serve(server.url, "members-only"), WAIT)
+    assert info.value.code == CloseCode.FORBIDDEN
+    assert "weaver token" in info.value.reason
+    assert weaver.readies == []
