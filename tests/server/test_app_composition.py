@@ -40,6 +40,8 @@ async def test_a_missing_png_renderer_loses_no_route_and_answers_503(
 
 
 def test_the_server_never_imports_the_weaver_sdk() -> None:
-    probe = "import sys, dreamloom.server.app; print(sorted(m for m in sys.modules if m.startswith('dreamloom.client')))"
+    probe = (
+        "import sys, dreamloom.server.app; print(sorted(m for m in sys.modules if m.startswith('dreamloom.client')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
