@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ from dreamloom.protocol import (
     Reject,
 )
 from dreamloom.protocol.codec import Codec
+from dreamloom.protocol.messages import MAX_RETRY_AFTER
 from dreamloom.protocol.validate import InvalidOp
 
 from .identity import colour_for
@@ -311,9 +313,14 @@ class Connection:
             self.close(CloseCode.PROTOCOL_ERROR, "too many invalid messages")
 
     def _rate_limited(self, ops: tuple[Any, ...]) -> None:
-        reason = f"more than {self.config.ops_rate:g} ops per second: slow down and resend"
+        # W9a: the time until this batch fits the bucket, rounded up to a millisecond.
+        wait = math.ceil(min(self.ops_bucket.wait(len(ops)), MAX_RETRY_AFTER) * 1000) / 1000
+        reason = f"more than {self.config.ops_rate:g} ops per second: resend in {wait:g} s"
+        allowed = f"{self.config.ops_rate:g} ops per second, bursts of {self.config.ops_burst:g}"
         for op in ops:
-            self.send(Reject(op.stamp, op.id, ErrorCode.RATE_LIMITED, reason, rule="rate", allowed=reason))
+            self.send(
+                Reject(op.stamp, op.id, ErrorCode.RATE_LIMITED, reason, rule="rate", allowed=allowed, retry_after=wait)
+            )
         self.metrics.ops_rejected.labels(code=ErrorCode.RATE_LIMITED.value).inc(len(ops))
         now = time.monotonic()
         # An episode of limiting ends after a quiet second; a flood is one long episode.

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
 class PolicyError(OpError):
     """An op refused by a rule; names the rule and what would be allowed."""
 
-    def __init__(self, code: ErrorCode, reason: str, rule: str, allowed: str | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, reason: str, rule: str, allowed: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(code, reason)
         self.rule = rule
         self.allowed = allowed
+        self.retry_after = retry_after  # seconds time needs to cure it (W9a), if time does
 
 
 class Gate:

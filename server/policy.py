@@ -19,6 +19,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -176,6 +177,11 @@ class RateWindow:
         return max(0.0, self.span - (now - self._times[0])) if self._times else 0.0
 
 
+def _seconds(wait: float | None) -> float | None:
+    # Rounded up to milliseconds: a client that waits exactly this long finds the slot free.
+    return None if wait is None else math.ceil(wait * 1000) / 1000
+
+
 def _cap_fraction(cap: float) -> Fraction:
     # Compare shares as exact fractions: 0.3 means 3/10, so "at the cap" is never lost to rounding.
     return Fraction(cap).limit_denominator(1_000_000)
@@ -318,20 +324,25 @@ class HarmonyGate(Gate):
         policy = self.rules.policy
         mine = self._rate_each.get(weaver)
         if (mine.count(now) if mine is not None else 0) >= policy.ai_rate_per_weaver:
-            retry = f"retry in {mine.next_free(now):.1f} s" if mine is not None else "the steward has set it to 0"
+            # A rate of 0 is the steward's no: no time cures it, so no retry_after (W9a).
+            wait = mine.next_free(now) if mine is not None else None
+            retry = f"retry in {wait:.1f} s" if wait is not None else "the steward has set it to 0"
             raise PolicyError(
                 ErrorCode.AI_RATE_LIMITED,
                 f"more than {policy.ai_rate_per_weaver} ops per minute from this weaver",
                 rule="ai_rate_per_weaver",
                 allowed=f"{policy.ai_rate_per_weaver} ops per minute; {retry}",
+                retry_after=_seconds(wait),
             )
         if self._rate_all.count(now) >= policy.ai_rate_total:
+            wait = self._rate_all.next_free(now) if policy.ai_rate_total else None
             raise PolicyError(
                 ErrorCode.AI_RATE_LIMITED,
                 f"weavers together sent more than {policy.ai_rate_total} ops in the last minute",
                 rule="ai_rate_total",
                 allowed=f"{policy.ai_rate_total} ops per minute for all weavers; "
-                f"retry in {self._rate_all.next_free(now):.1f} s",
+                + (f"retry in {wait:.1f} s" if wait is not None else "the steward has set it to 0"),
+                retry_after=_seconds(wait),
             )
 
     def admitted(self, member: Member, op: Op, tapestry: Tapestry) -> None:

@@ -28,6 +28,11 @@ class TokenBucket:
         self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
         self._last = now
 
+    def wait(self, n: float = 1.0) -> float:
+        """Seconds until ``n`` tokens are there (0 when they are now; ``n`` above the burst never fits)."""
+        self._refill()
+        return max(0.0, (min(n, self.burst) - self.tokens) / self.rate) if self.rate > 0 else float("inf")
+
     def take(self, n: float = 1.0) -> bool:
         """Take ``n`` tokens if there are enough; say whether they were taken."""
         self._refill()

@@ -676,7 +676,7 @@ class Sanctuary:
 
 def _reject(op: Op, exc: OpError) -> Reject:
     if isinstance(exc, PolicyError):
-        return Reject(op.stamp, op.id, exc.code, exc.reason, exc.rule, exc.allowed)
+        return Reject(op.stamp, op.id, exc.code, exc.reason, exc.rule, exc.allowed, exc.retry_after)
     return Reject(op.stamp, op.id, exc.code, exc.reason)
 
 

@@ -130,3 +130,21 @@ async def test_F4_one_frame_bigger_than_the_send_buffer_closes_nobody(start_serv
     await writer.ping_roundtrip()
     assert not reader.closed.is_set()
     assert not writer.closed.is_set()
+
+
+async def test_W9a_a_rate_refusal_says_when_the_same_ops_will_fit(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(ops_rate=10.0, ops_burst=4.0)
+    client = await wire.join(server.ws_url("garden"))
+    await client.wait_acked(await client.send_ops(*(client.symbol(f"f{i}") for i in range(4))))  # the burst
+    batch = [client.symbol(f"g{i}") for i in range(3)]
+    counters = await client.send_ops(*batch)
+    await client.wait_settled(counters)
+    refused = [client.rejects[c] for c in counters]
+    assert {r.code for r in refused} == {ErrorCode.RATE_LIMITED}
+    [wait] = {r.retry_after for r in refused}
+    assert wait is not None
+    assert 0 < wait <= 3 / 10.0 + 0.001  # three tokens at ten per second
+    await asyncio.sleep(wait)  # the server said when: not a guess
+    for c in counters:
+        del client.rejects[c]
+    assert set(await client.wait_acked(await client.send_ops(*batch))) == set(counters)  # the same stamps (W9)
