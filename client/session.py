@@ -42,7 +42,8 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection as WebSocket
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
@@ -51,14 +52,12 @@ from dreamloom.protocol import (
     DEFAULT_LIMITS,
     JSON,
     MSGPACK,
-    RECONNECTABLE,
     Ack,
     Clock,
     CloseCode,
     Codec,
     DecodeError,
     Error,
-    ErrorCode,
     Hello,
     Identity,
     Join,
@@ -78,6 +77,16 @@ from dreamloom.protocol import (
     Welcome,
     codec_for,
 )
+from dreamloom.protocol.connection import (
+    Broadcast,
+    CannotResume,
+    ClientConnection,
+    CloseAction,
+    Gap,
+    Received,
+    Violation,
+    Welcomed,
+)
 from dreamloom.protocol.messages import ClientKind
 
 from .backoff import Backoff
@@ -92,9 +101,6 @@ log = logging.getLogger("dreamloom.client")
 
 Event = Ready | FragmentEvent | PeerEvent | PolicyChange | Disconnect | ServerError | Rejected
 
-#: Close codes after which reconnecting makes sense besides the protocol's own list:
-#: no close frame at all (1006), and the server's transient failures.
-_TRANSIENT: Final = frozenset({1006, 1011, 1012, 1013, 1014})
 #: Handshake statuses worth retrying (the server is starting, overloaded or throttling).
 _RETRY_STATUS: Final = frozenset({408, 425, 429})
 _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
@@ -102,7 +108,6 @@ _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
 #: New replica ids in a row (replica_in_use without a welcome between) before giving up.
 _MAX_RENEWALS: Final = 3
-_REFUSED_TOKEN: Final = frozenset({ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED})
 
 
 def new_replica_id() -> str:
@@ -259,6 +264,8 @@ class Session:
         self._give_up_after = give_up_after
         self._submitted: deque[float] = deque()
         self._live = False
+        #: The session rules of the current connection (a new one per connection).
+        self._conn = ClientConnection(replica=replica_id, name=name, client=client)
         #: Failed attempts to connect in a row (none welcomed since the last welcome).
         self.failures = 0
 
@@ -448,29 +455,31 @@ class Session:
         rcvd = exc.rcvd
         code = rcvd.code if rcvd is not None else 1006
         reason = rcvd.reason if rcvd is not None else "connection lost"
-        error = self._last_error.code if self._last_error is not None else None
         if self._last_error is not None and not reason:
             reason = f"{self._last_error.code.value}: {self._last_error.reason}"
-        if code == CloseCode.PROTOCOL_ERROR and error is ErrorCode.REPLICA_IN_USE:
-            return _Renew("replica", reason)
-        if code == CloseCode.UNAUTHORIZED and error in _REFUSED_TOKEN and self._sent_guest:
-            return _Renew("guest", reason)
-        if code in RECONNECTABLE or code in _TRANSIENT:
-            return _Dropped(code, reason)
-        return Closed(code, reason)
+        # The one close policy of every client (protocol/connection.py, SPEC W14).
+        match self._conn.close(code):
+            case CloseAction.NEW_REPLICA:
+                return _Renew("replica", reason)
+            case CloseAction.NEW_GUEST:
+                return _Renew("guest", reason)
+            case CloseAction.RECONNECT:
+                return _Dropped(code, reason)
+            case CloseAction.STOP:
+                return Closed(code, reason)
 
-    async def _converse(self, ws: ClientConnection) -> None:
+    async def _converse(self, ws: WebSocket) -> None:
         if ws.subprotocol is None:
             raise Closed(1002, "the server chose no dreamloom subprotocol")
         self._codec = codec_for(ws.subprotocol, CLIENT_SIDE_LIMITS)
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
+        self._conn = ClientConnection(replica=self.replica_id, name=self.name, client=self.client, seq=hello_seq)
         token = self._hello_token()
-        hello = Hello(name=self.name, replica=self.replica_id, seq=hello_seq, token=token, client=self.client)
-        await ws.send(self._frame(hello))
+        await ws.send(self._frame(self._conn.hello(token, guest=self._sent_guest)))
         async with asyncio.timeout(self._handshake_timeout):
             welcome = await self._await_welcome(ws)
-        self._on_welcome(welcome, hello_seq)
+        self._on_welcome(welcome)
         reader = asyncio.create_task(self._read(ws), name="dreamloom-reader")
         writer = asyncio.create_task(self._write(ws), name="dreamloom-writer")
         stopper = asyncio.create_task(self._stop.wait(), name="dreamloom-stop")
@@ -500,16 +509,24 @@ class Session:
                 task.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
 
-    async def _await_welcome(self, ws: ClientConnection) -> Welcome:
+    async def _await_welcome(self, ws: WebSocket) -> Welcome:
         while True:
             msg = self._decode(await ws.recv())
-            if isinstance(msg, Welcome):
-                return msg
-            if isinstance(msg, Error):
-                self._last_error = msg
-                log.warning("server error before welcome: %s %s", msg.code.value, msg.reason)
-            elif isinstance(msg, Ping):
-                await ws.send(self._frame(Pong(msg.t)))
+            for event in self._conn.receive(msg) if msg is not None else ():
+                match event:
+                    case Welcomed(welcome=welcome):
+                        return welcome
+                    case CannotResume(asked=asked, since=since):
+                        # The server cannot give what we missed op by op: start over from a snapshot.
+                        self._fresh = True
+                        raise _Dropped(None, f"cannot resume from seq {asked} (server offers {since})")
+                    case Received(message=Error() as error):
+                        self._last_error = error
+                        log.warning("server error before welcome: %s %s", error.code.value, error.reason)
+                    case Received(message=Ping(t=t)):
+                        await ws.send(self._frame(Pong(t)))
+                    case Violation(message=m, state=state):
+                        log.error("the server sent %s while %s; ignored", m.type, state.value)
 
     def _decode(self, raw: str | bytes) -> ServerMessage | None:
         try:
@@ -523,12 +540,8 @@ class Session:
         return data if self._codec.binary else data.decode()
 
     # -- welcome ------------------------------------------------------------------
-    def _on_welcome(self, w: Welcome, hello_seq: int | None) -> None:
+    def _on_welcome(self, w: Welcome) -> None:
         resumed = self.welcomes > 0
-        if w.snapshot is None and w.since != (hello_seq or 0):
-            # The server cannot give what we missed op by op: start over from a snapshot.
-            self._fresh = True
-            raise _Dropped(None, f"cannot resume from seq {hello_seq} (server offers {w.since})")
         self._fresh = False
         self._keep_identity(w)
         self.identity, self.sid, self.sanctuary = w.identity, w.sid, w.sanctuary
@@ -616,17 +629,24 @@ class Session:
         return events
 
     # -- reading ------------------------------------------------------------------
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: WebSocket) -> None:
         while True:
             msg = self._decode(await ws.recv())
-            if msg is not None:
-                await self._handle(ws, msg)
+            for event in self._conn.receive(msg) if msg is not None else ():
+                match event:
+                    case Broadcast(ops=batch, first_seq=first):
+                        for applied in self._apply_ops(batch, first):
+                            self._emit(applied)
+                    case Gap(expected=expected, received=received):
+                        raise _Dropped(None, f"missed ops {expected}..{received - 1}; resuming")
+                    case Received(message=message):
+                        await self._handle(ws, message)
+                    case Violation(message=m, state=state):
+                        log.error("the server sent %s while %s; ignored", m.type, state.value)
             self._notify()
 
-    async def _handle(self, ws: ClientConnection, msg: ServerMessage) -> None:
+    async def _handle(self, ws: WebSocket, msg: ServerMessage) -> None:
         match msg:
-            case Ops():
-                self._on_ops(msg)
             case Ack():
                 self._on_ack(msg)
             case Reject():
@@ -656,15 +676,6 @@ class Session:
                 await ws.send(self._frame(Pong(msg.t)))
             case Pong():
                 pass
-            case Welcome():
-                log.error("unexpected second welcome; ignored")
-
-    def _on_ops(self, msg: Ops) -> None:
-        first = msg.seq or 0
-        if first > self.replica.seq + 1:
-            raise _Dropped(None, f"missed ops {self.replica.seq + 1}..{first - 1}; resuming")
-        for event in self._apply_ops(msg.ops, first):
-            self._emit(event)
 
     def _on_ack(self, msg: Ack) -> None:
         for counter, seq in msg.acks:
@@ -723,7 +734,7 @@ class Session:
             self._pause_until = max(self._pause_until, now + retry_after)
 
     # -- writing ------------------------------------------------------------------
-    async def _write(self, ws: ClientConnection) -> None:
+    async def _write(self, ws: WebSocket) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
