@@ -6,7 +6,7 @@ Theory of operation:
    (``seq`` = the last seq this replica saw, so the server sends only what was missed),
    waits for ``welcome``, then pumps with two owned tasks: a reader and a writer.
 2. The reader decodes every server message and applies it to the :class:`Replica`, the
-   :class:`Outbox` and the presence map, then emits events. Every stamp received is
+   :class:`PendingOps` and the presence map, then emits events. Every stamp received is
    observed by the clock, so this replica's next write beats everything it has seen.
 3. The writer sends queued ops (whole ``batch()`` groups per message when they fit) and
    the latest presence (throttled). After a back-off code it holds every op until the
@@ -93,7 +93,7 @@ from .backoff import Backoff
 from .errors import BACK_OFF, RETRYABLE, Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .identity import IdentityStore, server_key
-from .outbox import Action, Outbox
+from .pending import Action, PendingOps
 from .policy import Policy
 from .replica import Replica
 
@@ -226,7 +226,7 @@ class Session:
         self.identities = identities or IdentityStore()
         self.replica = Replica(replica_id)
         self.clock = Clock(replica_id)
-        self.outbox = Outbox()
+        self.pending = PendingOps()
         self.identity: Identity | None = None
         self.sid: str | None = None
         self.sanctuary = ""
@@ -275,7 +275,7 @@ class Session:
         now = asyncio.get_running_loop().time()
         self._submitted.extend(now for _ in ops)
         sized = [(op, len(self._codec.dumps(op.to_wire()))) for op in ops]
-        actions = self.outbox.add(sized, group, held=held)
+        actions = self.pending.add(sized, group, held=held)
         for op in ops:
             self.replica.apply_local(op)
         self._wake.set()
@@ -307,7 +307,7 @@ class Session:
 
     def release(self, group: int) -> None:
         """Send the held ops of a group (the end of a weaver's ``batch()``)."""
-        self.outbox.release(group)
+        self.pending.release(group)
         self._wake.set()
 
     def request_stop(self, flush_timeout: float = 5.0) -> None:
@@ -430,9 +430,9 @@ class Session:
         clock = Clock(replica_id)
         clock.observe_counter(self.clock.counter)
         self.clock = clock
-        for old_stamp, fresh in self.outbox.restamp(clock.tick):
+        for old_stamp, fresh in self.pending.restamp(clock.tick):
             self.replica.replace_local(old_stamp, fresh)
-        log.info("replica %s -> %s; %d queued ops re-stamped", old, replica_id, len(self.outbox))
+        log.info("replica %s -> %s; %d queued ops re-stamped", old, replica_id, len(self.pending))
 
     async def _attempt(self, url: str) -> None:
         offered = [Subprotocol(self._preferred), Subprotocol(JSON if self._preferred == MSGPACK else MSGPACK)]
@@ -499,9 +499,9 @@ class Session:
             task.result()  # re-raises what ended the pump (a close, a gap)
 
     async def _flush_before_close(self, *pumps: asyncio.Task[None]) -> None:
-        if not len(self.outbox) or self._flush_timeout <= 0:
+        if not len(self.pending) or self._flush_timeout <= 0:
             return
-        waits = [asyncio.create_task(self.outbox.empty.wait()), asyncio.create_task(self._abort.wait())]
+        waits = [asyncio.create_task(self.pending.empty.wait()), asyncio.create_task(self._abort.wait())]
         try:
             await asyncio.wait([*pumps, *waits], timeout=self._flush_timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -560,7 +560,7 @@ class Session:
         if resumed and previous != self.policy:
             events.append(PolicyChange(self.policy, previous))
         self._stamp_provenance(w.identity)
-        self.outbox.unsend_all()
+        self.pending.unsend_all()
         self.connected = self._live = True
         self.welcomes += 1
         self._reconnect.reset()
@@ -609,11 +609,11 @@ class Session:
     def _stamp_provenance(self, identity: Identity) -> None:
         # The server stamps author and origin of creates; doing the same locally keeps the
         # optimistic view equal to what will be confirmed.
-        for entry in self.outbox:
+        for entry in self.pending:
             op = entry.op
             if op.t == "c" and (op.fields.get("author"), op.fields.get("origin")) != (identity.id, identity.origin):
                 fixed = op.with_fields({**op.fields, "author": identity.id, "origin": identity.origin})
-                self.outbox.replace(entry, fixed)
+                self.pending.replace(entry, fixed)
                 self.replica.replace_local(op.stamp, fixed)
 
     def _apply_ops(self, ops: tuple[Op, ...], first_seq: int) -> list[Event]:
@@ -680,7 +680,7 @@ class Session:
     def _on_ack(self, msg: Ack) -> None:
         for counter, seq in msg.acks:
             stamp = Stamp(counter, self.replica_id)
-            entry = self.outbox.pop(stamp)
+            entry = self.pending.pop(stamp)
             if entry is None:
                 continue
             self.replica.note_ack(stamp, seq)
@@ -689,11 +689,11 @@ class Session:
         self._window = min(_MAX_WINDOW, self._window + len(msg.acks))
         if asyncio.get_running_loop().time() >= self._pause_until:
             self._retry.reset()
-        if self.outbox.has_unsent():
+        if self.pending.has_unsent():
             self._wake.set()
 
     def _on_reject(self, msg: Reject) -> None:
-        entry = self.outbox.get(msg.stamp)
+        entry = self.pending.get(msg.stamp)
         if entry is None:
             return
         if msg.code in BACK_OFF or msg.retry_after is not None:
@@ -702,11 +702,11 @@ class Session:
             # Sent again with its own stamp, in its place: the server applies a stamp it has
             # not applied whatever its order, so the op keeps its place in last-writer-wins.
             entry.attempts += 1
-            self.outbox.unsend(entry)
+            self.pending.unsend(entry)
             self._wake.set()
             log.info("%s on %s; retry %d after back-off", msg.code.value, msg.id, entry.attempts)
             return
-        self.outbox.pop(msg.stamp)
+        self.pending.pop(msg.stamp)
         self.replica.drop_local(msg.stamp)
         error = Rejected(
             msg.code,
@@ -728,7 +728,7 @@ class Session:
             if rate:
                 # Sending faster than the server admits only earns more refusals: keep fewer
                 # ops in flight (and so smaller batches, which also fit a small burst).
-                self._window = max(1, min(self._window, self.outbox.in_flight()) // 2)
+                self._window = max(1, min(self._window, self.pending.in_flight()) // 2)
         if retry_after is not None:
             # The server said when the op can succeed: never sooner (W9), whatever our back-off.
             self._pause_until = max(self._pause_until, now + retry_after)
@@ -739,12 +739,12 @@ class Session:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self.outbox.has_unsent():
+            if self.pending.has_unsent():
                 hold = self._pause_until - loop.time()
                 if hold > 0:
                     await asyncio.sleep(hold)  # a back-off the server asked for, not a synchronisation
-                while (room := self._window - self.outbox.in_flight()) > 0:
-                    batch = self.outbox.take(min(room, DEFAULT_LIMITS.max_ops_per_batch), _MAX_BATCH_BYTES)
+                while (room := self._window - self.pending.in_flight()) > 0:
+                    batch = self.pending.take(min(room, DEFAULT_LIMITS.max_ops_per_batch), _MAX_BATCH_BYTES)
                     if not batch:
                         break
                     await ws.send(self._frame(Ops(tuple(e.op for e in batch))))
