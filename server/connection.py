@@ -206,6 +206,11 @@ class Connection:
                 await asyncio.wait_for(asyncio.shield(self._writer), timeout=3.0)
             if not self._writer.done():
                 self._writer.cancel()
+            if self._closer is not None:  # every task this connection started ends with it
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(self._closer, timeout=SLOW_CONSUMER_GRACE + 2.0)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), timeout=1.0)
