@@ -219,6 +219,7 @@ def start_server(kind: str, port: int, data_dir: Path, log: IO[bytes]) -> subpro
             str(OPS_LIMIT),
             "--log-level",
             "WARNING",
+            *os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "").split(),
         ]
     else:
         cmd = [sys.executable, str(BENCH / "baseline_server.py"), "--port", str(port)]
