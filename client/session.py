@@ -244,6 +244,7 @@ class Session:
         self._pause_until = 0.0
         self._window = _MAX_WINDOW
         self._fresh = False
+        self._epoch: str | None = None  # of the last welcome: our seq counts in it (SPEC F5)
         self._last_error: Error | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -466,7 +467,10 @@ class Session:
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
         token = self._hello_token()
-        hello = Hello(name=self.name, replica=self.replica_id, seq=hello_seq, token=token, client=self.client)
+        epoch = self._epoch if hello_seq is not None else None
+        hello = Hello(
+            name=self.name, replica=self.replica_id, seq=hello_seq, token=token, client=self.client, epoch=epoch
+        )
         await ws.send(self._frame(hello))
         async with asyncio.timeout(self._handshake_timeout):
             welcome = await self._await_welcome(ws)
@@ -530,6 +534,7 @@ class Session:
             self._fresh = True
             raise _Dropped(None, f"cannot resume from seq {hello_seq} (server offers {w.since})")
         self._fresh = False
+        self._epoch = w.epoch
         self._keep_identity(w)
         self.identity, self.sid, self.sanctuary = w.identity, w.sid, w.sanctuary
         events: list[Event] = []
