@@ -339,7 +339,7 @@ class Sanctuary:
         try:
             while not self.closing:
                 items = [await self._inbox.get()]
-                if isinstance(items[0], _Submit) and self.config.batch_window > 0 and self._committing is None:
+                if isinstance(items[0], _Submit) and self.config.batch_window > 0:
                     # An optional extra wait for an idle store; coalescing needs none (rule 2).
                     await asyncio.sleep(self.config.batch_window)
                 while not self._inbox.empty() and len(items) < self.config.max_batch_ops:
