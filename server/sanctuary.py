@@ -340,7 +340,7 @@ class Sanctuary:
             while not self.closing:
                 items = [await self._inbox.get()]
                 if isinstance(items[0], _Submit) and self.config.batch_window > 0:
-                    # An optional extra wait for an idle store; coalescing needs none (rule 2).
+                    # An optional extra wait after the first op (--batch-window); coalescing needs none (rule 2).
                     await asyncio.sleep(self.config.batch_window)
                 while not self._inbox.empty() and len(items) < self.config.max_batch_ops:
                     items.append(self._inbox.get_nowait())
@@ -421,9 +421,15 @@ class Sanctuary:
                 self._commit_timer = loop.call_later(wait, self._commit_due)
             return
         batch, self._gathering, self._broadcast_upto = self._gathering, _Batch(), 0
+        snapshot = None
+        if self._snapshot_due():
+            # The state now is exactly the log up to this batch: the snapshot is written right
+            # after its commit, by the same task, so the actor never waits for either.
+            snapshot = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
+            self._snapshot_seq = self.seq
         self._commit_started = loop.time()
         self._committing = batch
-        self._commit_task = task = asyncio.create_task(self._commit(batch), name=f"commit:{self.name}")
+        self._commit_task = task = asyncio.create_task(self._commit(batch, snapshot), name=f"commit:{self.name}")
         task.add_done_callback(lambda _: self._inbox.put_nowait(_Wake()))
 
     def _commit_due(self) -> None:
@@ -435,9 +441,6 @@ class Sanctuary:
         if task is None or not task.done():
             return  # the next commit may start (_handle launches it), or _settle finished this one
         await self._finish_commit()
-        if self._snapshot_due():
-            await self._settle()
-            await self._snapshot()
 
     async def _finish_commit(self) -> None:
         task, batch = self._commit_task, self._committing
@@ -554,7 +557,7 @@ class Sanctuary:
         if self._snapshot_due():
             await self._snapshot()
 
-    async def _commit(self, batch: _Batch) -> None:
+    async def _commit(self, batch: _Batch, snapshot: Snapshot | None = None) -> None:
         if not batch.entries:
             return
         started = time.perf_counter()
@@ -562,10 +565,12 @@ class Sanctuary:
             await self.store.append(self.name, batch.entries)
         except Exception as exc:
             log.exception("commit failed in sanctuary %s", self.name)
-            # Memory is now ahead of the store: nothing may be served from it (rule 6).
+            # Memory and the broadcasts are now ahead of the store: this run ends (rule 7).
             self._commit_error = exc
             raise
         self.metrics.commit_latency.observe(time.perf_counter() - started)
+        if snapshot is not None:
+            await self.store.save_snapshot(self.name, snapshot)
 
     def _broadcast_entries(self, entries: list[LogEntry]) -> None:
         if not entries:

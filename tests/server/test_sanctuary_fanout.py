@@ -19,7 +19,7 @@ from dreamloom.protocol import Ack, Clock, CloseCode, Hello, Ops, Stamp, Welcome
 from dreamloom.server.config import ServerConfig
 from dreamloom.server.metrics import Metrics
 from dreamloom.server.sanctuary import Sanctuary
-from dreamloom.server.store import LogEntry, MemoryStore, StoreError
+from dreamloom.server.store import LogEntry, MemoryStore, Snapshot, StoreError
 
 TIMEOUT = 5.0
 
@@ -41,6 +41,11 @@ class GatedStore(MemoryStore):
             raise StoreError("the disk is gone")
         await super().append(sanctuary, entries)
         self.commits.append([e.seq for e in entries])
+
+    async def save_snapshot(self, sanctuary: str, snapshot: Snapshot) -> None:
+        committed = self.commits[-1][-1] if self.commits else 0
+        assert snapshot.seq <= committed, f"a snapshot at {snapshot.seq} ahead of the log at {committed}"
+        await super().save_snapshot(sanctuary, snapshot)
 
 
 @dataclass(eq=False)
@@ -127,6 +132,24 @@ async def test_S3_ops_merged_during_a_commit_share_the_next_one_and_acks_keep_se
         await a.until(lambda: len(a.acks()) == 3)
         assert store.commits == [[1], [2, 3]]  # one commit in flight; what came meanwhile, in the next
         assert [[s for _, s in ack.acks] for ack in a.of(Ack)] == [[1], [2, 3]]
+
+
+async def test_S1_S3_a_snapshot_is_written_after_the_commit_of_its_last_op_without_stalling_broadcasts() -> None:
+    store = GatedStore()
+    async with running(store, commit_interval=0.0, snapshot_every=3) as sanctuary:
+        a, b = watched(1), watched(2)
+        await join(sanctuary, a)
+        await join(sanctuary, b)
+        clock = Clock("r1")
+        store.gate.clear()
+        for i in range(4):
+            submit(sanctuary, a, [symbol(f"f{i}", clock.tick())])
+            await b.until(lambda i=i: len(seen(b)) == i + 1)  # broadcast while the store is stuck
+        store.gate.set()
+        await a.until(lambda: len(a.acks()) == 4)
+        snap = await store.latest_snapshot("garden")
+        assert snap is not None and snap.seq == 4
+        assert store.commits == [[1], [2, 3, 4]]
 
 
 async def test_S3_a_commit_waits_out_commit_interval_and_a_join_commits_what_waits() -> None:
