@@ -444,7 +444,8 @@ class Sanctuary:
 
     async def _finish_commit(self) -> None:
         task, batch = self._commit_task, self._committing
-        assert task is not None and batch is not None
+        assert task is not None
+        assert batch is not None
         if not task.done():
             await asyncio.wait([task])
         self._commit_task = self._committing = None
@@ -599,7 +600,8 @@ class Sanctuary:
 
     async def _snapshot(self) -> None:
         # Only of committed state: a snapshot holding an op the log lacks would outlive a failed commit.
-        assert self._commit_task is None and not self._gathering.entries
+        assert self._commit_task is None
+        assert not self._gathering.entries
         snap = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
         await self.store.save_snapshot(self.name, snap)
         self._snapshot_seq = self.seq

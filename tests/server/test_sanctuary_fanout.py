@@ -148,7 +148,8 @@ async def test_S1_S3_a_snapshot_is_written_after_the_commit_of_its_last_op_witho
         store.gate.set()
         await a.until(lambda: len(a.acks()) == 4)
         snap = await store.latest_snapshot("garden")
-        assert snap is not None and snap.seq == 4
+        assert snap is not None
+        assert snap.seq == 4
         assert store.commits == [[1], [2, 3, 4]]
 
 
@@ -198,12 +199,14 @@ async def test_F5_a_failed_commit_ends_the_run_and_a_seq_from_it_resumes_only_by
         back = watched(2)
         await second_run.join(back, Hello(name="person 2", replica="r2", seq=2, epoch=old_epoch))  # type: ignore[arg-type]
         [stale] = back.of(Welcome)
-        assert stale.snapshot is not None and stale.ops == ()
+        assert stale.snapshot is not None
+        assert stale.ops == ()
         assert sorted(frag[0] for frag in stale.snapshot) == ["kept", "newer"]
         again = watched(4)
         await second_run.join(again, Hello(name="person 4", replica="r4", seq=1, epoch=second_run.epoch))  # type: ignore[arg-type]
         [resumed] = again.of(Welcome)
-        assert resumed.snapshot is None and [op.id for op in resumed.ops] == ["newer"]
+        assert resumed.snapshot is None
+        assert [op.id for op in resumed.ops] == ["newer"]
         await settle(second_run)
 
 
