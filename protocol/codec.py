@@ -21,9 +21,6 @@ MSGPACK: Final = "dreamloom.v1.msgpack"
 JSON: Final = "dreamloom.v1.json"
 SUBPROTOCOLS: Final = (MSGPACK, JSON)
 
-#: What a client accepts from the server: a welcome may carry a large snapshot.
-CLIENT_SIDE_LIMITS: Final = Limits(max_message_bytes=64 * 1024 * 1024)
-
 
 class Wire(Protocol):
     def to_wire(self) -> dict[str, Any]: ...

@@ -27,6 +27,7 @@ from dreamloom.protocol import (
     Identity,
     Ops,
     Peer,
+    PeersRequest,
     Ping,
     Pong,
     Presence,
@@ -296,6 +297,12 @@ class Connection:
                     # latest wins: keep the newest state, it goes out with the next tick
                 self.presence = state
                 room.presence_changed(self)
+            case PeersRequest():
+                # A page is a read of up to max_peers_page members: bounded like presence (W15).
+                if self.presence_bucket.take():
+                    room.request_peers(self, message)
+                else:
+                    self.error(ErrorCode.RATE_LIMITED, "too many peers requests: wait and ask again")
             case Ping(t=t):
                 self.send(Pong(t))
             case Pong():

@@ -42,22 +42,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import msgpack
-
 from dreamloom.protocol import (
     Ack,
     CloseCode,
     DecodeError,
     ErrorCode,
     Hello,
-    Join,
-    Leave,
     Op,
     OpError,
     Ops,
     Peer,
     PeerPresence,
     PeersPresence,
+    PeersRequest,
     PolicyUpdate,
     Reject,
     Stamp,
@@ -65,12 +62,15 @@ from dreamloom.protocol import (
     UsageError,
     Welcome,
 )
-from dreamloom.protocol.canon import canon
-from dreamloom.protocol.codec import CODECS, Codec
+from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
+from .encodings import TapestryEncodings
 from .gate import Gate, PolicyError
+from .loading import load_state
+from .roster import PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
+from .welcome_frame import welcome_frame
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -132,50 +132,6 @@ class _Batch:
     applied: dict[Stamp, int] = field(default_factory=dict)
 
 
-class _SnapshotBytes:
-    """``Tapestry.encode()`` of a changing tapestry, re-encoding only the fragments written since last time.
-
-    The canonical bytes are a msgpack array of ``[id, registers]`` sorted by id, and a msgpack
-    array is its header followed by its packed items: so the bytes are the header plus each
-    fragment's packed item, kept here. Encoding every fragment (its points one by one) each
-    ``snapshot_every`` ops cost more CPU than merging and broadcasting those ops once the
-    tapestry held thousands of strokes.
-    """
-
-    def __init__(self) -> None:
-        self._items: dict[str, bytes] | None = None  # None: rebuild from the whole tapestry
-        self._dirty: set[str] = set()
-        self._packer = msgpack.Packer(use_bin_type=True)
-
-    def touch(self, fragment_id: str) -> None:
-        """A write to this fragment was merged."""
-        if self._items is not None:
-            self._dirty.add(fragment_id)
-
-    def forget(self) -> None:
-        """The tapestry changed in ways not told through :meth:`touch`: rebuild next time."""
-        self._items = None
-        self._dirty.clear()
-
-    def encode(self, tapestry: Tapestry) -> bytes:
-        pack = self._packer.pack
-        items = self._items
-        if items is None:
-            items = self._items = {entry[0]: pack(entry) for entry in tapestry.to_data()}
-        else:
-            for fid in self._dirty:
-                registers = tapestry.registers(fid)
-                if registers:
-                    # The same item as Tapestry.to_data(): fields sorted, [counter, replica, canonical value].
-                    regs = {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}
-                    items[fid] = pack([fid, regs])
-                else:
-                    items.pop(fid, None)
-        self._dirty.clear()
-        header: bytes = self._packer.pack_array_header(len(items))
-        return header + b"".join([items[fid] for fid in sorted(items)])
-
-
 class Sanctuary:
     """One live sanctuary. Create with :meth:`load`; run with :meth:`run`."""
 
@@ -192,6 +148,7 @@ class Sanctuary:
         snapshot_seq: int,
         gate: Gate | None = None,
         clock: Callable[[], float] = time.time,
+        encodings: TapestryEncodings | None = None,
     ) -> None:
         self.name = name
         self.clock = clock  # wall time of log entries; injectable for tests
@@ -212,11 +169,12 @@ class Sanctuary:
         self._presence_dirty: set[str] = set()
         self._unload_timer: asyncio.TimerHandle | None = None
         self._commit_error: Exception | None = None
-        self._welcome_cache: tuple[int, list[Any]] | None = None
         # Fragments in the tapestry (deleted included), kept up to date by _admit so the cap check
         # of a create is O(1); None when the tapestry was changed elsewhere and it must be recounted.
         self._fragment_count: int | None = None
-        self._snapshot_bytes = _SnapshotBytes()
+        self._encodings = encodings or TapestryEncodings()
+        self._roster = RosterChanges()
+        self._peer_index = PeerIndex()
         self.finished = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None  # the actor's own task, once running
         self._in_hand: list[_Item] = []  # taken from the inbox, being handled
@@ -232,28 +190,22 @@ class Sanctuary:
         gate: Gate | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Sanctuary:
-        """Latest snapshot + the tail of the log (SPEC S3)."""
-        await store.ensure_sanctuary(name)
-        snap = await store.latest_snapshot(name)
-        if snap is None:
-            tapestry, seq, replicas = Tapestry(), 0, {}
-        else:
-            tapestry, seq, replicas = Tapestry.decode(snap.data), snap.seq, dict(snap.replicas)
-        snapshot_seq = seq
-        tail = await store.read_ops(name, seq)
-        for entry in tail:
-            tapestry.apply(entry.op)
-            stamp = entry.op.stamp
-            if stamp[0] > replicas.get(stamp[1], 0):
-                replicas[stamp[1]] = stamp[0]
-            seq = entry.seq
-        recent = tail[-config.resume_window :]
-        if len(recent) < config.resume_window and snapshot_seq > 0:
-            earlier = await store.read_ops(
-                name, max(0, snapshot_seq - (config.resume_window - len(recent))), upto=snapshot_seq
-            )
-            recent = earlier + recent
-        return cls(name, store, config, metrics, tapestry, seq, replicas, recent, snapshot_seq, gate, clock)
+        """Latest snapshot + the tail of the log (SPEC S3), decoded in slices that yield to the loop."""
+        state = await load_state(name, store, config.resume_window)
+        return cls(
+            name,
+            store,
+            config,
+            metrics,
+            state.tapestry,
+            state.seq,
+            state.replicas,
+            state.recent,
+            state.snapshot_seq,
+            gate,
+            clock,
+            state.encodings,
+        )
 
     # -- the public face (called from members and the hub) ------------------
     async def join(self, member: Member, hello: Hello) -> None:
@@ -275,6 +227,12 @@ class Sanctuary:
     def presence_changed(self, member: Member) -> None:
         """A member's presence changed; it goes out with the next tick."""
         self._presence_dirty.add(member.sid)
+
+    def request_peers(self, member: Member, request: PeersRequest) -> None:
+        """Answer a member's ``peers`` request with one page (W15): a read, safe outside the actor."""
+        if self.members.get(member.sid) is member:
+            page = self._peer_index.page(self.members, member.sid, request.after, self.config.limits.max_peers_page)
+            member.send(page)
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` inside the actor, between batches (for policy and moderation)."""
@@ -347,7 +305,7 @@ class Sanctuary:
             await self._flush(batch)
             batch = _Batch(applied=batch.applied)
             if isinstance(item, _Join):
-                self._on_join(item)
+                await self._on_join(item)
             elif isinstance(item, _Leave):
                 self._on_leave(item.member)
             elif isinstance(item, _Call):
@@ -406,7 +364,7 @@ class Sanctuary:
             self.tapestry.apply(op)
             if op.t == "c" and self._fragment_count is not None:
                 self._fragment_count += 1  # _check_existence made sure the id was unused
-            self._snapshot_bytes.touch(op.id)
+            self._encodings.touch(op.id)
             if stamp[0] > self._replicas.get(stamp[1], 0):
                 self._replicas[stamp[1]] = stamp[0]
             self._seq_of[stamp] = self.seq
@@ -469,13 +427,20 @@ class Sanctuary:
                 member.send(Ack(tuple(acks)))
         for member, reject in batch.rejects:
             member.send(reject)
-        if batch.entries and self.seq - self._snapshot_seq >= self.config.snapshot_every:
+        if batch.entries and self.seq - self._snapshot_seq >= self._snapshot_spacing():
             await self._snapshot()
 
+    def _snapshot_spacing(self) -> int:
+        # A snapshot writes the whole tapestry: spaced by a quarter of its fragments, its cost per
+        # op stays constant as the tapestry grows, and a load replays at most that many ops (S3a).
+        fragments = self._fragment_count if self._fragment_count is not None else len(self.tapestry)
+        return max(self.config.snapshot_every, fragments // 4)
+
     async def _snapshot(self) -> None:
-        snap = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
-        await self.store.save_snapshot(self.name, snap)
-        self._snapshot_seq = self.seq
+        seq = self.seq
+        data = await self._encodings.whole(self.tapestry, MSGPACK, seq)
+        await self.store.save_snapshot(self.name, Snapshot(seq, data, dict(self._replicas)))
+        self._snapshot_seq = seq
 
     def _broadcast(self, message: Any, *, droppable: bool = False, exclude: str | None = None) -> None:
         """Encode once per codec in use; the same bytes go to every member."""
@@ -493,7 +458,7 @@ class Sanctuary:
         self.metrics.frames_sent.inc(sent)  # once per broadcast, not per socket
 
     # -- membership -------------------------------------------------------
-    def _on_join(self, item: _Join) -> None:
+    async def _on_join(self, item: _Join) -> None:
         member, hello = item.member, item.hello
         if item.done.done():
             return
@@ -512,47 +477,50 @@ class Sanctuary:
         if self._unload_timer is not None:
             self._unload_timer.cancel()
             self._unload_timer = None
-        member.send(self._welcome(member, hello))
-        self._broadcast(Join(member.peer), exclude=member.sid)
+        member.send_frame(await self._welcome(member, hello))
         self.members[member.sid] = member
+        self._peer_index.changed()
+        self._roster.joined(member.peer)
         self.metrics.connections.inc()
         item.done.set_result(None)
 
-    def _welcome(self, member: Member, hello: Hello) -> Welcome:
+    async def _welcome(self, member: Member, hello: Hello) -> bytes:
+        """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W15)."""
         since = hello.seq
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         resumable = since is not None and oldest <= since <= self.seq
-        snapshot: list[Any] | None = None
+        snapshot: bytes | None = None
         ops: tuple[Op, ...] = ()
         if resumable:
             assert since is not None
             ops = tuple(e.op for e in self._recent if e.seq > since)
         else:
             since = self.seq
-            if self._welcome_cache is None or self._welcome_cache[0] != self.seq:
-                self._welcome_cache = (self.seq, self.tapestry.to_data())
-            snapshot = self._welcome_cache[1]
-        peers = tuple((s.peer, s.presence) for s in self.members.values())
-        return Welcome(
+            snapshot = await self._encodings.whole(self.tapestry, member.codec_name, self.seq)
+        peers, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
+        welcome = Welcome(
             sanctuary=self.name,
             sid=member.sid,
             identity=member.identity,
             seq=self.seq,
             since=since,
-            snapshot=snapshot,
+            snapshot=None,
             ops=ops,
             peers=peers,
             policy=self.gate.policy(),
             token=member.issued_token,
+            peer_count=peer_count,
         )
+        return await welcome_frame(member.codec_name, welcome.to_wire(), snapshot)
 
     def _on_leave(self, member: Member) -> None:
         if self.members.get(member.sid) is member:
             self._remove(member)
-            self._broadcast(Leave(member.sid))
 
     def _remove(self, member: Member) -> None:
         del self.members[member.sid]
+        self._peer_index.changed()
+        self._roster.left(member.sid)
         self._presence_dirty.discard(member.sid)
         self.metrics.connections.dec()
         self._schedule_unload()
@@ -578,7 +546,7 @@ class Sanctuary:
         finally:
             # Calls (moderation, rollback) may write the tapestry directly.
             self._fragment_count = None
-            self._snapshot_bytes.forget()
+            self._encodings.forget()
         if self._commit_error is not None:
             raise self._commit_error
         # A call may have loaded an empty sanctuary (moderation from the HTTP API).
@@ -595,10 +563,10 @@ class Sanctuary:
         self._broadcast(PolicyUpdate(self.gate.policy()))
 
     def peer_changed(self, member: Member) -> None:
-        """A member's role changed: announce it as a leave and a join (inside the actor only)."""
+        """A member's role changed: announced as a leave and a join in the next roster (inside the actor only)."""
         self._inside()
-        self._broadcast(Leave(member.sid))
-        self._broadcast(Join(member.peer))
+        self._roster.left(member.sid)
+        self._roster.joined(member.peer)
 
     async def apply_local(self, ops: list[Op], author: str) -> list[int]:
         """Merge, commit and broadcast ops made by the server itself (moderation, rollback).
@@ -612,7 +580,7 @@ class Sanctuary:
         for op in ops:
             self.seq += 1
             self.tapestry.apply(op)
-            self._snapshot_bytes.touch(op.id)
+            self._encodings.touch(op.id)
             batch.entries.append(LogEntry(self.seq, op, author, now))
         await self._flush(batch)
         return [e.seq for e in batch.entries]
@@ -666,12 +634,21 @@ class Sanctuary:
     async def _presence_ticker(self) -> None:
         while True:
             await asyncio.sleep(self.config.presence_interval)
-            if not self._presence_dirty:
-                continue
-            dirty, self._presence_dirty = self._presence_dirty, set()
-            peers = tuple(PeerPresence(sid, self.members[sid].presence) for sid in dirty if sid in self.members)
-            if peers:
-                self._broadcast(PeersPresence(peers), droppable=True)
+            self._tick()
+
+    def _tick(self) -> None:
+        # Joins and leaves first, never dropped (W16); then presence, droppable, in frames a
+        # client accepts however many peers moved (W4: max_peers per frame).
+        page = self.config.limits.max_peers
+        if self._roster:
+            for roster in self._roster.take(len(self.members), page):
+                self._broadcast(roster)
+        if not self._presence_dirty:
+            return
+        dirty, self._presence_dirty = self._presence_dirty, set()
+        peers = [PeerPresence(sid, self.members[sid].presence) for sid in dirty if sid in self.members]
+        for start in range(0, len(peers), page):
+            self._broadcast(PeersPresence(tuple(peers[start : start + page])), droppable=True)
 
 
 def _reject(op: Op, exc: OpError) -> Reject:

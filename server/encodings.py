@@ -1,0 +1,129 @@
+"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W15, S1).
+
+The canonical structure (M9) is a list of ``[id, registers]`` sorted by id. In
+msgpack a list is its header followed by its packed items, and in JSON it is
+``[`` + items joined by ``,`` + ``]``: so each codec's encoding of the whole
+tapestry is its fragments' encoded items, concatenated. This module keeps those
+items per codec and re-encodes only the fragments written since the last time
+they were asked for, which is what lets a snapshot (every ``snapshot_every`` ops)
+and a welcome to a 100,000-fragment tapestry cost in proportion to what changed.
+
+The concatenation itself (tens of megabytes) runs in a worker thread:
+``bytes.join`` releases the GIL while it copies, so the event loop keeps serving
+every other connection meanwhile. Encoding many fragments at once (the first
+welcome after a load, in JSON) is done in slices that yield to the loop between
+them. Everything else is called from the sanctuary's actor only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgpack
+import orjson
+
+from dreamloom.protocol import Tapestry
+from dreamloom.protocol.canon import canon
+from dreamloom.protocol.codec import JSON, MSGPACK
+
+#: Fragments encoded between two yields to the event loop.
+SLICE = 2000
+
+_Encoder = Callable[[Any], bytes]
+
+
+def _entry(tapestry: Tapestry, fid: str) -> list[Any] | None:
+    """One item of ``Tapestry.to_data()``: fields sorted, ``[counter, replica, canonical value]``."""
+    registers = tapestry.registers(fid)
+    if not registers:
+        return None
+    return [fid, {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}]
+
+
+class _Items:
+    """One codec's encoded items, by fragment id, and the ids in canonical (sorted) order."""
+
+    def __init__(self, encode: _Encoder) -> None:
+        self.encode = encode
+        self.items: dict[str, bytes] = {}
+        self.order: list[str] = []
+        self.dirty: set[str] = set()
+        self.whole: tuple[int, bytes] | None = None  # (seq, bytes) of the last concatenation
+
+    def put(self, fid: str, item: bytes | None) -> None:
+        if item is None:
+            if self.items.pop(fid, None) is not None:
+                del self.order[bisect.bisect_left(self.order, fid)]
+            return
+        if fid not in self.items:
+            bisect.insort(self.order, fid)
+        self.items[fid] = item
+
+
+class TapestryEncodings:
+    """The whole tapestry in each codec, re-encoding only the fragments written since last asked."""
+
+    def __init__(self) -> None:
+        self._codecs: dict[str, _Items] = {}
+
+    def touch(self, fragment_id: str) -> None:
+        """A write to this fragment was merged."""
+        for items in self._codecs.values():
+            items.dirty.add(fragment_id)
+
+    def forget(self) -> None:
+        """The tapestry changed in ways not told through :meth:`touch`: rebuild next time."""
+        self._codecs.clear()
+
+    def seed_msgpack(self, raw_items: Iterable[tuple[str, bytes]]) -> None:
+        """Start the msgpack items from a loaded snapshot's own bytes (sorted by id, as stored)."""
+        items = _Items(_pack)
+        for fid, raw in raw_items:
+            items.items[fid] = raw
+            items.order.append(fid)
+        self._codecs[MSGPACK] = items
+
+    async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
+        """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
+        items = self._codecs.get(codec)
+        if items is None:
+            items = self._codecs[codec] = _Items(_pack if codec == MSGPACK else orjson.dumps)
+            items.dirty = set(tapestry.ids())
+        if items.whole is not None and items.whole[0] == seq and not items.dirty:
+            return items.whole[1]
+        await _refresh(items, tapestry)
+        parts = [items.items[fid] for fid in items.order]
+        if codec == MSGPACK:
+            head = msgpack.Packer().pack_array_header(len(parts))
+            data = await asyncio.to_thread(_concat, head, b"", parts, b"")
+        elif codec == JSON:
+            data = await asyncio.to_thread(_concat, b"[", b",", parts, b"]")
+        else:
+            raise ValueError(f"unknown codec {codec!r}")
+        items.whole = (seq, data)
+        return data
+
+
+async def _refresh(items: _Items, tapestry: Tapestry) -> None:
+    dirty = sorted(items.dirty)
+    items.dirty = set()
+    for start in range(0, len(dirty), SLICE):
+        if start:
+            await asyncio.sleep(0)  # let the loop serve others between slices
+        for fid in dirty[start : start + SLICE]:
+            entry = _entry(tapestry, fid)
+            items.put(fid, None if entry is None else items.encode(entry))
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _concat(head: bytes, sep: bytes, parts: list[bytes], tail: bytes) -> bytes:
+    return b"".join((head, sep.join(parts), tail))
+
+
+__all__ = ["TapestryEncodings"]
