@@ -30,9 +30,10 @@ class RosterChanges:
         self._joined[peer.sid] = peer
 
     def left(self, sid: str) -> None:
-        if self._joined.pop(sid, None) is None:
-            self._left[sid] = None  # a join and leave within one tick tell nobody anything
-        # (a sid is never reused, so a leave of an unannounced join needs no trace)
+        # Its join need not be announced any more, but its leave must: a welcome sent meanwhile
+        # may have listed it.
+        self._joined.pop(sid, None)
+        self._left[sid] = None
 
     def __bool__(self) -> bool:
         return bool(self._joined or self._left)

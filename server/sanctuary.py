@@ -642,7 +642,9 @@ class Sanctuary:
         page = self.config.limits.max_peers
         if self._roster:
             for roster in self._roster.take(len(self.members), page):
-                self._broadcast(roster)
+                # A lone joiner knows of itself from its welcome: in a quiet room, it is not told.
+                alone = roster.joined[0].sid if len(roster.joined) == 1 and not roster.left else None
+                self._broadcast(roster, exclude=alone)
         if not self._presence_dirty:
             return
         dirty, self._presence_dirty = self._presence_dirty, set()
