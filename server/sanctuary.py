@@ -634,9 +634,10 @@ class Sanctuary:
     async def _presence_ticker(self) -> None:
         while True:
             await asyncio.sleep(self.config.presence_interval)
-            self._tick()
+            self.tick()
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Send what gathered since the last tick: the roster, then presence (W16, W11)."""
         # Joins and leaves first, never dropped (W16); then presence, droppable, in frames a
         # client accepts however many peers moved (W4: max_peers per frame).
         page = self.config.limits.max_peers
