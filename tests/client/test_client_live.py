@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, PolicyChange, Ready, Rejected, Weaver
 from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process, set_policy
-from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
+from dreamloom.protocol import DEFAULT_LIMITS, CloseCode, ErrorCode, Tapestry
 from dreamloom.server.testing import free_port
 
 
@@ -337,3 +338,19 @@ async def test_a_server_that_is_not_dreamloom_ends_the_weaver_with_a_hint() -> N
         assert rec.events == []
     finally:
         await site.close()
+
+
+async def test_W15_W16_the_sdk_counts_a_crowded_room_pages_its_peers_and_follows_the_roster(tmp_path: Path) -> None:
+    async with serve_in_process(data_dir=tmp_path, limits=replace(DEFAULT_LIMITS, max_peers_page=2)) as server:
+        async with contextlib.AsyncExitStack() as stack:
+            for n in range(4):
+                await stack.enter_async_context(dreamer(server.url, "hall", name=f"p{n}"))
+            rec = Recorder()
+            async with rec.connect(server.url, "hall"):
+                assert rec.peer_count == 4  # the welcome listed two of them and counted all four
+                peers = await rec.fetch_peers()
+                assert sorted(p.name for p in peers.values()) == ["p0", "p1", "p2", "p3"]
+                await stack.aclose()  # all four leave: one roster tells it
+                await rec.wait_until(lambda: not rec.peers and rec.peer_count == 0, WAIT)
+    left = [e.peer.name for e in rec.events if isinstance(e, PeerEvent) and e.action == "left"]
+    assert sorted(left) == ["p0", "p1", "p2", "p3"]
