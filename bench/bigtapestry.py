@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -189,7 +190,7 @@ async def fill(url: str, total: int) -> list[float]:
 
 def _when(progress: list[tuple[float, int]], ops_done: float) -> float:
     """When ``ops_done`` ops were acknowledged, interpolated between ack frames."""
-    for (t0, n0), (t1, n1) in zip(progress, progress[1:], strict=False):
+    for (t0, n0), (t1, n1) in itertools.pairwise(progress):
         if n0 <= ops_done <= n1:
             return t0 if n1 == n0 else t0 + (t1 - t0) * (ops_done - n0) / (n1 - n0)
     return progress[-1][0]
@@ -252,7 +253,7 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["idle stall ms"] = round(1000 * longest_stall(samples, quiet_start, time.monotonic()), 1)
 
             marks = asyncio.run(fill(ws_url, total))
-            rates = [round((total / 10) / (b - a)) for a, b in zip(marks, marks[1:], strict=False)]
+            rates = [round((total / 10) / (b - a)) for a, b in itertools.pairwise(marks)]
             row["fill ops/s by tenth"] = rates
             row["last/first"] = round(rates[-1] / rates[0], 2)
             fill_stall = longest_stall(samples, marks[0], marks[-1])

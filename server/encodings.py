@@ -12,13 +12,14 @@ The concatenation itself (tens of megabytes) runs in a worker thread:
 ``bytes.join`` releases the GIL while it copies, so the event loop keeps serving
 every other connection meanwhile. Encoding many fragments at once (the first
 welcome after a load, in JSON) is done in slices that yield to the loop between
-them. Everything else is called from the sanctuary's actor only.
+them (see :class:`Pacer`). Everything else is called from the sanctuary's actor only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,8 +30,21 @@ from dreamloom.protocol import Tapestry
 from dreamloom.protocol.canon import canon
 from dreamloom.protocol.codec import JSON, MSGPACK
 
-#: Fragments encoded between two yields to the event loop.
-SLICE = 2000
+#: Longest the loop is held by a slice of work before it yields to the others (seconds).
+SLICE_SECONDS = 0.005
+
+
+class Pacer:
+    """Yields to the event loop whenever the work since the last yield took ``SLICE_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def pace(self) -> None:
+        if time.perf_counter() - self._since >= SLICE_SECONDS:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
+
 
 _Encoder = Callable[[Any], bytes]
 
@@ -108,14 +122,12 @@ class TapestryEncodings:
 
 
 async def _refresh(items: _Items, tapestry: Tapestry) -> None:
-    dirty = sorted(items.dirty)
-    items.dirty = set()
-    for start in range(0, len(dirty), SLICE):
-        if start:
-            await asyncio.sleep(0)  # let the loop serve others between slices
-        for fid in dirty[start : start + SLICE]:
-            entry = _entry(tapestry, fid)
-            items.put(fid, None if entry is None else items.encode(entry))
+    dirty, items.dirty = items.dirty, set()
+    pacer = Pacer()
+    for fid in dirty:
+        entry = _entry(tapestry, fid)
+        items.put(fid, None if entry is None else items.encode(entry))
+        await pacer.pace()  # let the loop serve the others between slices
 
 
 def _pack(obj: Any) -> bytes:
@@ -126,4 +138,4 @@ def _concat(head: bytes, sep: bytes, parts: list[bytes], tail: bytes) -> bytes:
     return b"".join((head, sep.join(parts), tail))
 
 
-__all__ = ["TapestryEncodings"]
+__all__ = ["Pacer", "TapestryEncodings"]

@@ -10,14 +10,13 @@ canonical msgpack item, which the next welcome and snapshot reuse unchanged.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import msgpack
 
 from dreamloom.protocol import DecodeError, ErrorCode, Tapestry
 
-from .encodings import SLICE, TapestryEncodings
+from .encodings import Pacer, TapestryEncodings
 from .store import LogEntry, Store
 
 
@@ -45,9 +44,9 @@ async def load_state(name: str, store: Store, resume_window: int) -> LoadedState
         seq, replicas = snap.seq, dict(snap.replicas)
     snapshot_seq = seq
     tail = await store.read_ops(name, seq)
-    for i, entry in enumerate(tail):
-        if i and i % SLICE == 0:
-            await asyncio.sleep(0)
+    pacer = Pacer()
+    for entry in tail:
+        await pacer.pace()
         tapestry.apply(entry.op)
         encodings.touch(entry.op.id)
         stamp = entry.op.stamp
@@ -66,20 +65,17 @@ async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, by
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1 << 20))
     unpacker.feed(data)
     raw: list[tuple[str, bytes]] = []
+    pacer = Pacer()
     try:
         count = unpacker.read_array_header()
-        entries = []
         start = unpacker.tell()
-        for i in range(count):
+        for _ in range(count):
             entry = unpacker.unpack()
             end = unpacker.tell()
-            entries.append(entry)
-            raw.append((entry[0] if type(entry) is list and entry else "", data[start:end]))
+            tapestry.load_entries((entry,))  # validated as a whole snapshot would be
+            raw.append((entry[0], data[start:end]))
             start = end
-            if len(entries) == SLICE or i == count - 1:
-                tapestry.load_entries(entries)
-                entries = []
-                await asyncio.sleep(0)
+            await pacer.pace()
     except DecodeError:
         raise
     except Exception as exc:  # msgpack raises many types; all mean the same here
