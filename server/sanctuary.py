@@ -568,6 +568,15 @@ class Sanctuary:
         self._roster.left(member.sid)
         self._roster.joined(member.peer)
 
+    async def encoded_snapshot(self, codec: str) -> tuple[int, bytes]:
+        """The seq and the tapestry's canonical structure encoded in ``codec`` (inside the actor only).
+
+        The encoding is kept up to date as ops land (see encodings.py): asking again at the same
+        seq costs nothing, and after a few ops only those fragments are encoded again.
+        """
+        self._inside()
+        return self.seq, await self._encodings.whole(self.tapestry, codec, self.seq)
+
     async def apply_local(self, ops: list[Op], author: str) -> list[int]:
         """Merge, commit and broadcast ops made by the server itself (moderation, rollback).
 
