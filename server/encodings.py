@@ -8,17 +8,15 @@ items per codec and re-encodes only the fragments written since the last time
 they were asked for, which is what lets a snapshot (every ``snapshot_every`` ops)
 and a welcome to a 100,000-fragment tapestry cost in proportion to what changed.
 
-The concatenation itself (tens of megabytes) runs in a worker thread:
-``bytes.join`` releases the GIL while it copies, so the event loop keeps serving
-every other connection meanwhile. Encoding many fragments at once (the first
-welcome after a load, in JSON) is done in slices that yield to the loop between
-them (see :class:`Pacer`). Everything else is called from the sanctuary's actor only.
+The re-encoding and the concatenation (tens of megabytes) run in a worker
+thread: ``bytes.join`` releases the GIL while it copies, and Python code gives
+it back every switch interval, so the event loop keeps serving every other
+connection meanwhile. :class:`Pacer` slices work that must stay on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -49,14 +47,6 @@ class Pacer:
 _Encoder = Callable[[Any], bytes]
 
 
-def _entry(tapestry: Tapestry, fid: str) -> list[Any] | None:
-    """One item of ``Tapestry.to_data()``: fields sorted, ``[counter, replica, canonical value]``."""
-    registers = tapestry.registers(fid)
-    if not registers:
-        return None
-    return [fid, {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}]
-
-
 class _Items:
     """One codec's encoded items, by fragment id, and the ids in canonical (sorted) order."""
 
@@ -64,21 +54,48 @@ class _Items:
         self.encode = encode
         self.items: dict[str, bytes] = {}
         self.order: list[str] = []
+        self.added: list[str] = []  # ids new since ``order`` was last sorted
+        self.removed = False  # an id left ``items`` since then
         self.dirty: set[str] = set()
         self.whole: tuple[int, bytes] | None = None  # (seq, bytes) of the last concatenation
 
     def put(self, fid: str, item: bytes | None) -> None:
         if item is None:
-            if self.items.pop(fid, None) is not None:
-                del self.order[bisect.bisect_left(self.order, fid)]
+            self.removed |= self.items.pop(fid, None) is not None
             return
         if fid not in self.items:
-            bisect.insort(self.order, fid)
+            self.added.append(fid)
         self.items[fid] = item
+
+    def assemble(self, tapestry: Tapestry, codec: str) -> bytes:
+        """Re-encode the dirty fragments and concatenate every item in id order (in a worker thread)."""
+        dirty, self.dirty = self.dirty, set()
+        for fid in dirty:
+            entry = _entry(tapestry, fid)
+            self.put(fid, None if entry is None else self.encode(entry))
+        if self.removed:
+            self.order = [fid for fid in self.order if fid in self.items]
+            self.removed = False
+        if self.added:
+            # Two sorted runs: Timsort merges them in linear time.
+            self.added.sort()
+            self.order += self.added
+            self.order.sort()
+            self.added = []
+        parts = [self.items[fid] for fid in self.order]
+        if codec == MSGPACK:
+            return b"".join([msgpack.Packer().pack_array_header(len(parts)), *parts])
+        return b"".join((b"[", b",".join(parts), b"]"))
 
 
 class TapestryEncodings:
-    """The whole tapestry in each codec, re-encoding only the fragments written since last asked."""
+    """The whole tapestry in each codec, re-encoding only the fragments written since last asked.
+
+    Called from the sanctuary's actor only. :meth:`whole` does its work in a worker thread while
+    the actor waits for it: nothing writes the tapestry meanwhile (only the actor does), and the
+    thread gives the GIL back to the event loop every switch interval, so the loop keeps serving
+    everyone else.
+    """
 
     def __init__(self) -> None:
         self._codecs: dict[str, _Items] = {}
@@ -102,40 +119,29 @@ class TapestryEncodings:
 
     async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
         """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
+        if codec not in (MSGPACK, JSON):
+            raise ValueError(f"unknown codec {codec!r}")
         items = self._codecs.get(codec)
         if items is None:
             items = self._codecs[codec] = _Items(_pack if codec == MSGPACK else orjson.dumps)
             items.dirty = set(tapestry.ids())
         if items.whole is not None and items.whole[0] == seq and not items.dirty:
             return items.whole[1]
-        await _refresh(items, tapestry)
-        parts = [items.items[fid] for fid in items.order]
-        if codec == MSGPACK:
-            head = msgpack.Packer().pack_array_header(len(parts))
-            data = await asyncio.to_thread(_concat, head, b"", parts, b"")
-        elif codec == JSON:
-            data = await asyncio.to_thread(_concat, b"[", b",", parts, b"]")
-        else:
-            raise ValueError(f"unknown codec {codec!r}")
+        data = await asyncio.to_thread(items.assemble, tapestry, codec)
         items.whole = (seq, data)
         return data
 
 
-async def _refresh(items: _Items, tapestry: Tapestry) -> None:
-    dirty, items.dirty = items.dirty, set()
-    pacer = Pacer()
-    for fid in dirty:
-        entry = _entry(tapestry, fid)
-        items.put(fid, None if entry is None else items.encode(entry))
-        await pacer.pace()  # let the loop serve the others between slices
+def _entry(tapestry: Tapestry, fid: str) -> list[Any] | None:
+    """One item of ``Tapestry.to_data()``: fields sorted, ``[counter, replica, canonical value]``."""
+    registers = tapestry.registers(fid)
+    if not registers:
+        return None
+    return [fid, {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}]
 
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
-
-
-def _concat(head: bytes, sep: bytes, parts: list[bytes], tail: bytes) -> bytes:
-    return b"".join((head, sep.join(parts), tail))
 
 
 __all__ = ["Pacer", "TapestryEncodings"]
