@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -88,11 +89,14 @@ async def generator(kind: str, url: str, count: int, first: int) -> None:
     """Open ``count`` connections, then obey commands on stdin: ``arm`` / ``report`` / ``quit``."""
     codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
     sockets: list[ClientConnection] = []
-    armed: list[float | None] = []
+    armed: list[bool] = []
     received: list[float] = []
+    joined, heard = asyncio.Event(), asyncio.Event()
+    waiting = 0
     gate = asyncio.Semaphore(CONCURRENT)
 
     async def one(i: int) -> None:
+        nonlocal waiting
         async with gate:
             ws = await connect(url, subprotocols=[MSGPACK], max_size=None, ping_interval=None, open_timeout=120)  # type: ignore[list-item]
             if kind == "dreamloom":
@@ -100,16 +104,20 @@ async def generator(kind: str, url: str, count: int, first: int) -> None:
                 while not isinstance(codec.decode_server(await ws.recv()), Welcome):
                     pass
         sockets.append(ws)
+        if len(sockets) == count:
+            joined.set()
         slot = len(armed)
-        armed.append(None)
+        armed.append(False)
         async for _ in ws:
-            if armed[slot] is not None:
+            if armed[slot]:
                 received.append(time.monotonic())
-                armed[slot] = None
+                armed[slot] = False
+                waiting -= 1
+                if waiting == 0:
+                    heard.set()
 
     tasks = [asyncio.create_task(one(i)) for i in range(count)]
-    while len(sockets) < count:
-        await asyncio.sleep(0.05)
+    await joined.wait()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -117,13 +125,13 @@ async def generator(kind: str, url: str, count: int, first: int) -> None:
     while line := (await reader.readline()).decode().strip():
         if line == "arm":
             received.clear()
-            for s in range(len(armed)):
-                armed[s] = 0.0
+            heard.clear()
+            armed[:] = [True] * len(armed)
+            waiting = len(armed)
             print("armed", flush=True)
         elif line == "report":
-            deadline = time.monotonic() + 30
-            while any(a is not None for a in armed) and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), 30)
             print(json.dumps(received), flush=True)
         elif line == "quit":
             break
