@@ -21,7 +21,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 OUTPUT = BENCH.parent / "bench-output"
-BENCHMARKS = ("merge", "fanout", "browser")
+BENCHMARKS = ("merge", "fanout", "browser", "bigtapestry", "bigroom")
 
 
 def _cell(value: Any) -> str:
