@@ -185,7 +185,10 @@ class Weaver:
     @property
     def peer_count(self) -> int:
         """How many other connections the sanctuary holds; :attr:`peers` lists only the first
-        ``max_peers_page`` of a crowded room until :meth:`fetch_peers` reads the rest (W15)."""
+        ``max_peers_page`` of a crowded room until :meth:`fetch_peers` reads the rest (W15).
+
+        Example: ``crowded = self.peer_count > len(self.peers)``.
+        """
         return self._session.peer_count
 
     async def fetch_peers(self) -> Mapping[str, PeerState]:
