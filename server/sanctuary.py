@@ -81,6 +81,10 @@ log = logging.getLogger("dreamloom.sanctuary")
 
 _ENCODERS: dict[str, Codec] = {name: cls() for name, cls in CODECS.items()}
 
+#: Roster frames a sanctuary sends per second at most, counting one per member (W16): a room of
+#: 5,000 hears of joins and leaves once a second, a room of 250 or fewer every presence tick.
+ROSTER_FRAMES_PER_SECOND = 5000
+
 
 class SanctuaryFull(Exception):
     """The sanctuary has reached its connection cap."""
@@ -176,6 +180,7 @@ class Sanctuary:
         self._encodings = encodings or TapestryEncodings()
         self._roster = RosterChanges()
         self._peer_index = PeerIndex()
+        self._last_roster = 0.0
         self.finished = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None  # the actor's own task, once running
         self._in_hand: list[_Item] = []  # taken from the inbox, being handled
@@ -650,12 +655,19 @@ class Sanctuary:
             await asyncio.sleep(self.config.presence_interval)
             self.tick()
 
+    def _roster_due(self) -> bool:
+        # A roster is a frame to every member: in a crowded room they are spaced so that they cost
+        # at most ROSTER_FRAMES_PER_SECOND frames a second however fast people come and go (W16).
+        spacing = len(self.members) / ROSTER_FRAMES_PER_SECOND
+        return spacing <= self.config.presence_interval or time.monotonic() - self._last_roster >= spacing
+
     def tick(self) -> None:
         """Send what gathered since the last tick: the roster, then presence (W16, W11)."""
         # Joins and leaves first, never dropped (W16); then presence, droppable, in frames a
         # client accepts however many peers moved (W4: max_peers per frame).
         page = self.config.limits.max_peers
-        if self._roster:
+        if self._roster and self._roster_due():
+            self._last_roster = time.monotonic()
             for roster in self._roster.take(len(self.members), page):
                 # A lone joiner knows of itself from its welcome: in a quiet room, it is not told.
                 alone = roster.joined[0].sid if len(roster.joined) == 1 and not roster.left else None
