@@ -97,7 +97,7 @@ async function main() {
   sync.addEventListener("pending", showStatus);
   sync.addEventListener("toast", (/** @type {any} */ e) => toast(e.detail));
   const people = () =>
-    renderPeople({ peers: sync.peers, sid: sync.sid, identity: sync.identity, name }, following, (sid) => {
+    renderPeople({ peers: sync.peers, peerCount: sync.peerCount, sid: sync.sid, identity: sync.identity, name }, following, (sid) => {
       following = following === sid ? null : sid;
       people();
       followNow();

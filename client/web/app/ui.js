@@ -144,7 +144,7 @@ export function buildPalette(symbols, pick) {
 }
 
 /**
- * @param {{peers: Map<string, Peer>, sid: string, identity: any, name: string}} state
+ * @param {{peers: Map<string, Peer>, peerCount?: number, sid: string, identity: any, name: string}} state
  * @param {string | null} following @param {(sid: string) => void} follow
  */
 export function renderPeople(state, following, follow) {
@@ -155,7 +155,9 @@ export function renderPeople(state, following, follow) {
   me.innerHTML = `<span class="dot" style="background:#ece8ff"></span><span class="who"></span>`;
   /** @type {HTMLElement} */ (me.querySelector(".who")).textContent = `${state.name} (you)`;
   ul.append(me);
+  let shown = 0;
   for (const p of state.peers.values()) {
+    if (shown++ >= PEOPLE_SHOWN) break; // a crowded room lists its first few and counts the rest
     const li = document.createElement("li");
     const weaver = p.origin === "ai" || p.role === "weaver";
     li.className = `${weaver ? "weaver" : "human"}${following === p.sid ? " following" : ""}`;
@@ -176,7 +178,17 @@ export function renderPeople(state, following, follow) {
     li.addEventListener("click", () => follow(p.sid));
     ul.append(li);
   }
+  const others = Math.max(state.peerCount ?? 0, state.peers.size) - Math.min(state.peers.size, PEOPLE_SHOWN);
+  if (others > 0) {
+    const more = document.createElement("li");
+    more.className = "more";
+    more.textContent = `and ${others} more`;
+    ul.append(more);
+  }
 }
+
+/** People listed by name; the rest of a crowded room is a count. */
+const PEOPLE_SHOWN = 64;
 
 /** @param {{organic: number, ai: number}} counts */
 export function renderDiversity(counts) {
