@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -34,9 +33,9 @@ from dreamloom.protocol import (
     Reject,
 )
 from dreamloom.protocol.codec import Codec
-from dreamloom.protocol.messages import MAX_RETRY_AFTER
 from dreamloom.protocol.validate import InvalidOp
 
+from .budgets import ConnectionBudget, IdentityBudgets, Refusal
 from .identity import colour_for
 from .rate import TokenBucket, Window
 from .send_buffer import SendBuffer, wire_frame
@@ -75,6 +74,7 @@ class Connection:
         codec: Codec,
         config: ServerConfig,
         metrics: Metrics,
+        identities: IdentityBudgets | None = None,
     ) -> None:
         self.ws = ws
         self.request = request
@@ -89,7 +89,7 @@ class Connection:
         self.presence = PresenceState()
         self.room: Room | None = None
         self.claims: Claims | None = None
-        self.ops_bucket = TokenBucket(config.ops_rate, config.ops_burst)
+        self.budget = ConnectionBudget(config, identities or IdentityBudgets(config))
         self.presence_bucket = TokenBucket(config.presence_rate, config.presence_rate)
         self.errors = Window(config.error_window)
         self._limited_since: float | None = None
@@ -276,21 +276,25 @@ class Connection:
             except DecodeError as exc:
                 self.error(exc.code, exc.reason)
                 continue
-            self._dispatch(message)
+            self._dispatch(message, len(msg.data))
 
-    def _dispatch(self, message: Any) -> None:
+    def _dispatch(self, message: Any, size: int) -> None:
         room = self.room
         assert room is not None
         match message:
             case Ops(ops=ops, invalid=invalid):
-                if not self.ops_bucket.take(len(ops) + len(invalid)):
-                    self._rate_limited((*ops, *invalid))  # both name a stamp and an id
+                refusal = self.budget.take_ops(self.identity.id, len(ops) + len(invalid), size)
+                if refusal is not None:
+                    self._rate_limited((*ops, *invalid), refusal)  # both name a stamp and an id
                     return
                 if invalid:
                     self._reject_invalid(invalid)
                 if ops:
                     room.submit(self, ops)
             case Presence(state=state):
+                if self.budget.take_presence(size) is not None:
+                    self._presence_over_budget()  # W18: dropped, not stored: bytes are the cost
+                    return
                 if not self.presence_bucket.take():
                     self.metrics.presence_dropped.inc()
                     # latest wins: keep the newest state, it goes out with the next tick
@@ -312,14 +316,26 @@ class Connection:
         if self.errors.add() >= self.config.error_limit:
             self.close(CloseCode.PROTOCOL_ERROR, "too many invalid messages")
 
-    def _rate_limited(self, ops: tuple[Any, ...]) -> None:
-        # W9a: the time until this batch fits the bucket, rounded up to a millisecond.
-        wait = math.ceil(min(self.ops_bucket.wait(len(ops)), MAX_RETRY_AFTER) * 1000) / 1000
-        reason = f"more than {self.config.ops_rate:g} ops per second: resend in {wait:g} s"
-        allowed = f"{self.config.ops_rate:g} ops per second, bursts of {self.config.ops_burst:g}"
+    def _presence_over_budget(self) -> None:
+        self.metrics.presence_dropped.inc()
+        if self.budget.notice_due():
+            allowed = self.budget.presence.allowed
+            self.send(Error(ErrorCode.RATE_LIMITED, f"presence_bytes_rate: {allowed}; presence dropped"))
+
+    def _rate_limited(self, ops: tuple[Any, ...], refusal: Refusal) -> None:
+        # W9a, W17: the rule names the budget; retry_after is when this batch fits it.
+        wait, reason = refusal.retry_after, refusal.reason
         for op in ops:
             self.send(
-                Reject(op.stamp, op.id, ErrorCode.RATE_LIMITED, reason, rule="rate", allowed=allowed, retry_after=wait)
+                Reject(
+                    op.stamp,
+                    op.id,
+                    ErrorCode.RATE_LIMITED,
+                    reason,
+                    rule=refusal.limit,
+                    allowed=refusal.allowed,
+                    retry_after=wait,
+                )
             )
         self.metrics.ops_rejected.labels(code=ErrorCode.RATE_LIMITED.value).inc(len(ops))
         now = time.monotonic()

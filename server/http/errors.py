@@ -7,6 +7,7 @@ Every refusal under ``/api/`` (and before a WebSocket upgrade) is JSON:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,8 +15,8 @@ import orjson
 from aiohttp import web
 
 from dreamloom.protocol.errors import DreamloomError
-from dreamloom.protocol.validate import ID_RE
 
+from ..naming import sanctuary_id_problem
 from ..services import SERVICES
 from ..stewardship import StewardshipError
 
@@ -33,7 +34,13 @@ STATUS = {
     "method_not_allowed": 405,
     "conflict": 409,
     "too_large": 413,
+    "render_too_large": 413,
+    "rate_limited": 429,
+    "render_busy": 429,
+    "too_many_sanctuaries": 429,
     "render_unavailable": 503,
+    "render_timeout": 503,
+    "sanctuary_limit": 503,
     "shutting_down": 503,
     "internal": 500,
 }
@@ -44,11 +51,13 @@ MAX_BODY = 16 * 1024
 class HttpError(DreamloomError):
     """An HTTP request refused: answered as JSON with the status of ``code``."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = str(code)
         self.message = message
         self.status = status if status is not None else STATUS.get(self.code, 400)
+        #: Seconds after which the same request may succeed (sent as ``Retry-After``, whole seconds).
+        self.retry_after = retry_after
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -56,9 +65,15 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    """An error in the API's JSON shape."""
-    return json_response({"error": {"code": str(code), "message": message}}, status)
+def error_response(status: int, code: str, message: str, retry_after: float | None = None) -> web.Response:
+    """An error in the API's JSON shape (with ``Retry-After`` when time cures it)."""
+    body: dict[str, Any] = {"code": str(code), "message": message}
+    headers = None
+    if retry_after is not None:
+        seconds = max(1, math.ceil(retry_after))
+        body["retry_after"] = seconds
+        headers = {"Retry-After": str(seconds)}
+    return json_response({"error": body}, status, headers)
 
 
 @web.middleware
@@ -67,7 +82,7 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
     try:
         return await handler(request)
     except HttpError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
     except StewardshipError as exc:
         return error_response(STATUS.get(exc.code, 400), exc.code, exc.message)
     except web.HTTPException as exc:
@@ -98,13 +113,14 @@ async def read_json_body(request: web.Request, max_bytes: int = MAX_BODY) -> dic
 
 
 def valid_sanctuary_id(name: str, max_len: int) -> bool:
-    """Whether ``name`` may name a sanctuary (W8 id rules)."""
-    return 0 < len(name) <= max_len and ID_RE.match(name) is not None
+    """Whether ``name`` may name a sanctuary (W8 id rules and the safe pattern of W8a)."""
+    return sanctuary_id_problem(name, max_len) is None
 
 
 def sanctuary_id(request: web.Request, key: str = "sanctuary") -> str:
     """The sanctuary id of the route (``/.../{sanctuary}``), checked; else 400."""
     name = request.match_info[key]
-    if not valid_sanctuary_id(name, request.app[SERVICES].config.limits.max_id_len):
-        raise HttpError("bad_request", "invalid sanctuary id")
+    problem = sanctuary_id_problem(name, request.app[SERVICES].config.limits.max_id_len)
+    if problem is not None:
+        raise HttpError("bad_request", f"invalid sanctuary id: {problem}")
     return name

@@ -190,6 +190,23 @@ class SqliteStore(Store):
 
         return await self._run(job)
 
+    async def read_op_bytes(self, sanctuary: str, after_seq: int, upto: int, max_bytes: int) -> list[bytes] | None:
+        def job(db: sqlite3.Connection) -> list[bytes] | None:
+            out: list[bytes] = []
+            total = 0
+            rows = db.execute(
+                "SELECT op FROM ops WHERE sanctuary = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                (sanctuary, after_seq, upto),
+            )
+            for (op,) in rows:
+                total += len(op)
+                if total > max_bytes:
+                    return None
+                out.append(bytes(op))
+            return out
+
+        return await self._run(job)
+
     async def find_stamps(self, sanctuary: str, stamps: Collection[Stamp]) -> dict[Stamp, int]:
         if not stamps:
             return {}
