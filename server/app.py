@@ -43,7 +43,7 @@ def build_app(
     metrics = Metrics()
     authority = TokenAuthority(load_or_create_secret(config.data_dir, config.token_secret))
     rules = rules_for(store, clock)
-    # log times are real time, whatever the rules see; every gate carries the live-bytes budget (W18)
+    # log times are real time, whatever the rules see; every gate carries the live-bytes budget (W19)
     hub = Hub(store, config, metrics, budget_gates(rules.gate_for, config))
     stewardship = build_stewardship(store, authority, rules, hub, clock)
     caps = ConnectionCaps(connection_cap(config.max_connections, raise_fd_limit()), config.max_connections_per_client)

@@ -1,4 +1,4 @@
-"""Budgets: how much one connection, one identity and one sanctuary may cost (SPEC W17, W18).
+"""Budgets: how much one connection, one identity and one sanctuary may cost (SPEC W17-W19).
 
 Theory of operation:
 

@@ -41,7 +41,7 @@ class ServerConfig:
     error_limit: int = 10  # invalid messages within error_window before closing 4000
     error_window: float = 60.0
     flood_close_after: float = 5.0  # seconds of continuous rate limiting before closing 4009
-    # -- budgets and bounds under abuse (SPEC W16-W19, docs/operations.md) --
+    # -- budgets and bounds under abuse (SPEC W16-W22, docs/operations.md) --
     ops_bytes_rate: int = 256 * 1024  # bytes of ops messages per second per connection
     ops_bytes_burst: int = 1024 * 1024
     identity_ops_rate: float = 0.0  # ops per second per identity over all its connections; 0: twice ops_rate

@@ -1,4 +1,4 @@
-"""Who may create a sanctuary, and how many (SPEC W19).
+"""Who may create a sanctuary, and how many (SPEC W21).
 
 Anyone may create a sanctuary — the product is a link anyone opens — either by
 ``POST /api/sanctuaries`` or by joining a sanctuary id nobody used yet. What

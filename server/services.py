@@ -26,7 +26,7 @@ class Services:
     metrics: Metrics
     hub: Hub
     stewardship: Stewardship
-    #: Bounds under abuse: identity budgets, sanctuary creation, renders, socket caps (SPEC W16-W20).
+    #: Bounds under abuse: identity budgets, sanctuary creation, renders, socket caps (SPEC W16-W21).
     identities: IdentityBudgets
     creation: Creation
     renders: Renders

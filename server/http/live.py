@@ -91,7 +91,7 @@ async def _join(services: Services, name: str, member: Connection, hello: Hello,
 
 
 async def _create_if_new(services: Services, name: str, member: Connection, client: str) -> str | None:
-    """Joining an id nobody used creates the sanctuary: charged like ``POST /api/sanctuaries`` (W19)."""
+    """Joining an id nobody used creates the sanctuary: charged like ``POST /api/sanctuaries`` (W21)."""
     if services.hub.loaded(name) is not None or await services.store.get_sanctuary(name) is not None:
         return None
     claims = member.claims

@@ -1,4 +1,4 @@
-"""Serving the browser client: pages and static ES modules with revalidation caching (SPEC W21).
+"""Serving the browser client: pages and static ES modules with revalidation caching (SPEC W22).
 
 Only the app's own assets are served: the top-level pages, scripts, styles and
 icons of ``client/web`` and the ES modules of its ``app/`` and ``protocol/``
