@@ -14,7 +14,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .auth import TokenAuthority, load_or_create_secret
-from .budgets import IdentityBudgets, budget_gates
+from .budgets import SharedBudgets, budget_gates
 from .config import ServerConfig
 from .creation import Creation
 from .http.api import setup_routes
@@ -47,7 +47,7 @@ def build_app(
     hub = Hub(store, config, metrics, budget_gates(rules.gate_for, config))
     stewardship = build_stewardship(store, authority, rules, hub, clock)
     caps = ConnectionCaps(connection_cap(config.max_connections, raise_fd_limit()), config.max_connections_per_client)
-    bounds = (IdentityBudgets(config), Creation(config, store), Renders(config, store), caps)
+    bounds = (SharedBudgets(config), Creation(config, store), Renders(config, store), caps)
     app[SERVICES] = Services(config, store, metrics, hub, stewardship, *bounds)
     app[LOOP_LAG] = LoopLag(metrics)
     app.router.add_get("/ws/{sanctuary}", websocket_handler)

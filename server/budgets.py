@@ -2,6 +2,12 @@
 
 Theory of operation:
 
+0. Reading is paced: every WebSocket message costs its size against the
+   connection's inbound budget (its op and presence byte rates together) and
+   its client address's (``client_bytes_rate``, shared by every socket of the
+   address). Past either, the connection stops reading until the budget
+   allows: the bytes wait in the peer's socket, so a flood costs the server no
+   decoding at all, and one address cannot buy more with more sockets.
 1. Ops cost twice: by count and by bytes (the size of the ``ops`` message as
    received). Each connection has an ops bucket and a bytes bucket, and so has
    each identity over all its connections: opening more sockets buys nothing.
@@ -80,13 +86,46 @@ def _take_all(buckets: list[tuple[_Named, float]]) -> Refusal | None:
     return None
 
 
-class IdentityBudgets:
-    """The ops and bytes buckets of every identity, shared by all its connections."""
+class Pace:
+    """A byte budget that may run into debt: the debt says how long reading must pause."""
+
+    __slots__ = ("_clock", "_last", "burst", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
+        self.rate, self.burst, self.tokens = rate, burst, burst
+        self._clock = clock
+        self._last = clock()
+
+    def charge(self, n: float) -> float:
+        """Take ``n`` (into debt if need be); seconds until the budget is out of debt again."""
+        now = self._clock()
+        self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate) - n
+        self._last = now
+        if self.tokens >= 0:
+            return 0.0
+        return -self.tokens / self.rate if self.rate > 0 else MAX_RETRY_AFTER
+
+
+class SharedBudgets:
+    """Budgets shared by connections: each identity's ops and bytes, each client address's reading pace."""
 
     def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.clock = clock
         self._buckets: OrderedDict[str, tuple[_Named, _Named]] = OrderedDict()
+        self._paces: OrderedDict[str, Pace] = OrderedDict()
+
+    def address(self, client: str) -> Pace:
+        """The reading pace of one client address."""
+        pace = self._paces.get(client)
+        if pace is None:
+            c = self.config
+            pace = self._paces[client] = Pace(c.client_bytes_rate, c.client_bytes_burst, self.clock)
+            while len(self._paces) > MAX_IDENTITIES:
+                self._paces.popitem(last=False)
+        else:
+            self._paces.move_to_end(client)
+        return pace
 
     def of(self, identity: str) -> tuple[_Named, _Named]:
         pair = self._buckets.get(identity)
@@ -119,10 +158,18 @@ class ConnectionBudget:
     """What one connection may still send: ops by count and bytes, and presence by bytes."""
 
     def __init__(
-        self, config: ServerConfig, identities: IdentityBudgets, clock: Callable[[], float] = time.monotonic
+        self,
+        config: ServerConfig,
+        shared: SharedBudgets,
+        client: str = "?",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         c = config
-        self.identities = identities
+        self.identities = shared
+        self._reading = Pace(
+            c.ops_bytes_rate + c.presence_bytes_rate, c.ops_bytes_burst + c.presence_bytes_burst, clock
+        )
+        self._address = shared.address(client)
         self.ops = _Named(
             "ops_rate",
             f"{c.ops_rate:g} ops per second, bursts of {c.ops_burst:g}",
@@ -140,6 +187,10 @@ class ConnectionBudget:
         )
         self._clock = clock
         self._last_presence_notice = -math.inf
+
+    def read(self, size: int) -> float:
+        """Charge a message of ``size`` bytes as read; seconds to pause reading before the next one."""
+        return max(self._reading.charge(size), self._address.charge(size))
 
     def take_ops(self, identity: str, count: int, size: int) -> Refusal | None:
         """Charge a batch of ``count`` ops in a message of ``size`` bytes, or say which budget refuses it."""

@@ -49,6 +49,9 @@ HELP = {
     "(0: twice ops_bytes_rate)",
     "presence_bytes_rate": "presence bytes per second one connection may send; more are dropped",
     "presence_bytes_burst": "burst of presence bytes one connection may send at once",
+    "client_bytes_rate": "WebSocket bytes per second one client address may send over all its sockets; "
+    "past it the server pauses reading them",
+    "client_bytes_burst": "burst of WebSocket bytes one client address may send at once",
     "live_bytes_per_sanctuary": "bytes of geometry (16 per point) and text one sanctuary may hold",
     "max_connections": "sockets the server holds in total (kept below the descriptor limit)",
     "max_connections_per_client": "sockets one client address may hold",

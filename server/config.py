@@ -48,6 +48,8 @@ class ServerConfig:
     identity_bytes_rate: int = 0  # bytes of ops per second per identity; 0: twice ops_bytes_rate
     presence_bytes_rate: int = 64 * 1024  # presence bytes per second per connection before dropping
     presence_bytes_burst: int = 256 * 1024
+    client_bytes_rate: int = 1024 * 1024  # WebSocket bytes one client address may send per second; reading pauses
+    client_bytes_burst: int = 4 * 1024 * 1024
     live_bytes_per_sanctuary: int = 16 * 1024 * 1024  # geometry (16 B a point) and text bytes one tapestry holds
     max_connections: int = 4096  # sockets in total, kept below the descriptor limit
     max_connections_per_client: int = 256  # sockets from one client address

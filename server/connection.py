@@ -35,7 +35,7 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import Codec
 from dreamloom.protocol.validate import InvalidOp
 
-from .budgets import ConnectionBudget, IdentityBudgets, Refusal
+from .budgets import ConnectionBudget, Refusal, SharedBudgets
 from .identity import colour_for
 from .rate import TokenBucket, Window
 from .send_buffer import SendBuffer, wire_frame
@@ -74,7 +74,7 @@ class Connection:
         codec: Codec,
         config: ServerConfig,
         metrics: Metrics,
-        identities: IdentityBudgets | None = None,
+        shared: SharedBudgets | None = None,
     ) -> None:
         self.ws = ws
         self.request = request
@@ -89,7 +89,7 @@ class Connection:
         self.presence = PresenceState()
         self.room: Room | None = None
         self.claims: Claims | None = None
-        self.budget = ConnectionBudget(config, identities or IdentityBudgets(config))
+        self.budget = ConnectionBudget(config, shared or SharedBudgets(config), str(request.remote or "?"))
         self.presence_bucket = TokenBucket(config.presence_rate, config.presence_rate)
         self.errors = Window(config.error_window)
         self._limited_since: float | None = None
@@ -271,6 +271,11 @@ class Connection:
                 break
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                 break
+            pause = self.budget.read(len(msg.data))
+            if pause > 0:
+                # W17: past the reading pace, what the peer sends waits in its own socket, undecoded.
+                self.metrics.refused.labels(limit="reading_paused").inc()
+                await asyncio.sleep(pause)
             try:
                 message = self.codec.decode_client(msg.data)
             except DecodeError as exc:

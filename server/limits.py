@@ -24,7 +24,7 @@ import logging
 import resource
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -113,9 +113,10 @@ class _Guarded(asyncio.Protocol):
         client = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
         refusal = self._caps.admit(client)
         if refusal is not None:
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(refusal_bytes(*refusal))
-            transport.close()
+            # uvloop's transports are not asyncio's classes: cast, do not check.
+            socket_end = cast(asyncio.Transport, transport)
+            socket_end.write(refusal_bytes(*refusal))
+            socket_end.close()
             return
         self._client = client
         self._inner.connection_made(transport)

@@ -8,6 +8,7 @@ the answer is ``("ok", body)``, ``("refused", code, message)`` or
 
 from __future__ import annotations
 
+import os
 import resource
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -21,6 +22,7 @@ from .render import RenderUnavailable, build_scene, png_size, render_png, render
 from .store.base import LogEntry
 
 Answer = tuple[Any, ...]
+RENDER_NICENESS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ def answer(job: RenderJob) -> bytes:
 
 def serve(conn: Connection, memory: int) -> None:
     """A worker's loop: one job in, one answer out, until the pipe closes."""
+    # Renders yield the CPU to the server's event loop: on a small machine they would otherwise starve it.
+    os.nice(RENDER_NICENESS)
     if memory > 0:
         # A render that needs more than this fails alone (MemoryError) instead of swelling the host.
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .budgets import IdentityBudgets
+from .budgets import SharedBudgets
 from .config import ServerConfig
 from .creation import Creation
 from .hub import Hub
@@ -27,7 +27,7 @@ class Services:
     hub: Hub
     stewardship: Stewardship
     #: Bounds under abuse: identity budgets, sanctuary creation, renders, socket caps (SPEC W16-W21).
-    identities: IdentityBudgets
+    shared: SharedBudgets
     creation: Creation
     renders: Renders
     caps: ConnectionCaps

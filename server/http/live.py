@@ -46,7 +46,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         raise HttpError("bad_message", f"offer a subprotocol: {', '.join(SUBPROTOCOLS)}")
     await ws.prepare(request)
     connection = Connection(
-        ws, request, codec_for(ready.protocol, config.limits), config, services.metrics, services.identities
+        ws, request, codec_for(ready.protocol, config.limits), config, services.metrics, services.shared
     )
     client = request.remote or "?"
 
