@@ -2,8 +2,9 @@
 
 Theory of operation:
 
-1. ``tapestry.json``, ``.svg`` and ``.png`` — now or ``?at=SEQ`` — are answered
-   by :meth:`Renders.answer`: the same cache, the same bound, the same workers.
+1. ``tapestry.json``, ``.svg`` and ``.png`` — now or ``?at=SEQ`` — and the
+   counts of a sanctuary's summary (``info``) are answered by
+   :meth:`Renders.answer`: the same cache, the same bound, the same workers.
 2. The cache is keyed by (sanctuary, seq, format, size): a seq's state never
    changes, so an entry is never stale; it is bounded by bytes (least recently
    used out first).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -23,6 +24,7 @@ from .store.base import LogEntry
 
 Answer = tuple[Any, ...]
 RENDER_NICENESS = 10
+MAX_CONTRIBUTORS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,23 @@ def _points(tapestry: Tapestry) -> int:
     return total
 
 
+def summary(tapestry: Tapestry) -> dict[str, Any]:
+    """Fragments by origin and state, and the top contributors (``GET /api/sanctuaries/{id}``)."""
+    contributors: Counter[tuple[str, str]] = Counter()
+    deleted = 0
+    for frag in tapestry.fragments(include_deleted=True):
+        if frag.deleted:
+            deleted += 1
+        else:
+            contributors[(frag.author, frag.origin)] += 1
+    organic, ai = tapestry.live_counts["organic"], tapestry.live_counts["ai"]
+    top = sorted(contributors.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CONTRIBUTORS]
+    return {
+        "fragments": {"organic": organic, "ai": ai, "deleted": deleted, "total": organic + ai + deleted},
+        "contributors": [{"author": a, "origin": o, "fragments": n} for (a, o), n in top],
+    }
+
+
 def answer(job: RenderJob) -> bytes:
     """The body for ``job``, or :class:`Refused` when the tapestry or the image is over a limit."""
     tapestry = rebuild(job)
@@ -73,6 +92,8 @@ def answer(job: RenderJob) -> bytes:
         )
     if job.fmt == "json":
         return orjson.dumps({"seq": job.seq, "digest": tapestry.digest(), "snapshot": tapestry.to_data()})
+    if job.fmt == "info":
+        return orjson.dumps(summary(tapestry))
     if job.fmt == "svg":
         return render_svg(tapestry, threads=job.threads).encode()
     w, h = png_size(build_scene(tapestry), width=job.width)

@@ -49,7 +49,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -285,29 +285,32 @@ async def create_sanctuary(request: web.Request) -> web.Response:
 
 async def get_sanctuary(request: web.Request) -> web.Response:
     name = sanctuary_id(request)
-    hub = request.app[SERVICES].hub
-    info = await _info(hub, name)
-    tapestry, seq = await hub.tapestry_at(name, None)
-    contributors: Counter[tuple[str, str]] = Counter()
-    deleted = 0
-    for frag in tapestry.fragments(include_deleted=True):
-        if frag.deleted:
-            deleted += 1
-        else:
-            contributors[(frag.author, frag.origin)] += 1
-    organic, ai = _counts(tapestry)
-    top = sorted(contributors.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LIMIT]
+    services = request.app[SERVICES]
+    info = await _info(services.hub, name)
+    # Counted from the durable state in a render worker, like every read of a tapestry (W20).
+    summary = orjson.loads(await _rendered(request, name, info.last_seq, Variant("info")))
     return json_response(
         {
             "id": name,
             "title": info.title,
             "created": info.created,
-            "fragments": {"organic": organic, "ai": ai, "deleted": deleted, "total": organic + ai + deleted},
-            "contributors": [{"author": a, "origin": o, "fragments": n} for (a, o), n in top],
-            "last_seq": seq,
-            "participants": hub.participants(name),
+            **summary,
+            "last_seq": info.last_seq,
+            "participants": services.hub.participants(name),
         }
     )
+
+
+async def _rendered(request: web.Request, name: str, seq: int, variant: Variant) -> bytes:
+    services = request.app[SERVICES]
+    started = time.perf_counter()
+    try:
+        body = await services.renders.answer(name, seq, variant)
+    except RenderRefused as exc:
+        services.metrics.refused.labels(limit=exc.code).inc()
+        raise HttpError(exc.code, exc.message, retry_after=exc.retry_after) from None
+    services.metrics.render_seconds.labels(format=variant.fmt).observe(time.perf_counter() - started)
+    return body
 
 
 async def _served(request: web.Request, variant: Variant, content_type: str) -> web.Response:
@@ -324,13 +327,7 @@ async def _served(request: web.Request, variant: Variant, content_type: str) -> 
         headers.update(DOCUMENT_HEADERS)
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)
-    started = time.perf_counter()
-    try:
-        body = await services.renders.answer(name, seq, variant)
-    except RenderRefused as exc:
-        services.metrics.refused.labels(limit=exc.code).inc()
-        raise HttpError(exc.code, exc.message, retry_after=exc.retry_after) from None
-    services.metrics.render_seconds.labels(format=variant.fmt).observe(time.perf_counter() - started)
+    body = await _rendered(request, name, seq, variant)
     return web.Response(body=body, content_type=content_type, headers=headers)
 
 

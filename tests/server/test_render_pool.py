@@ -64,6 +64,12 @@ async def test_W20_every_tapestry_route_shares_one_cache_by_sanctuary_seq_format
     assert renders.hits == 2
     assert (await _get(server, "garden/tapestry.png?width=65"))[0] == 200  # another size is another entry
     assert renders.hits == 2
+    # The sanctuary's summary is counted the same way, and cached the same way.
+    for hits in (2, 3):
+        status, _, info = await _get(server, "garden")
+        assert status == 200
+        assert info["fragments"]["total"] == 1
+        assert renders.hits == hits
 
 
 async def test_W20_a_tapestry_over_render_max_points_is_413_and_one_at_it_is_served(
