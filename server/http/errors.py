@@ -6,6 +6,7 @@ Every refusal under ``/api/`` (and before a WebSocket upgrade) is JSON:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "request_timeout": 408,
     "too_large": 413,
     "render_too_large": 413,
     "rate_limited": 429,
@@ -100,7 +102,13 @@ async def read_json_body(request: web.Request, max_bytes: int = MAX_BODY) -> dic
     """The request's JSON object body (empty: ``{}``), at most ``max_bytes``; else 400 or 413."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise HttpError("too_large", f"the body may hold at most {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
+    timeout = request.app[SERVICES].config.header_timeout
+    try:
+        # W16: a body trickled byte by byte holds a handler; it gets as long as a request head.
+        async with asyncio.timeout(timeout):
+            raw = await _read_body(request, max_bytes + 1)
+    except TimeoutError:
+        raise HttpError("request_timeout", f"header_timeout: the body did not arrive within {timeout:g} s") from None
     if len(raw) > max_bytes:
         raise HttpError("too_large", f"the body may hold at most {max_bytes} bytes")
     try:
@@ -110,6 +118,19 @@ async def read_json_body(request: web.Request, max_bytes: int = MAX_BODY) -> dic
     if not isinstance(data, dict):
         raise HttpError("bad_request", "the body must be a JSON object")
     return data
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body, whole (it may come in several segments), or its first ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await request.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def valid_sanctuary_id(name: str, max_len: int) -> bool:

@@ -114,3 +114,38 @@ def test_W16_the_total_cap_stays_below_the_descriptor_limit() -> None:
     assert connection_cap(4096, 1024) == 1024 - FD_RESERVE
     assert connection_cap(100, 1024) == 100
     assert connection_cap(4096, soft) <= soft - FD_RESERVE
+
+
+async def test_W16_a_body_not_sent_within_the_header_timeout_is_408(start_server: StartServer) -> None:
+    server = await start_server(header_timeout=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.config.port)
+    writer.write(
+        b"POST /api/sanctuaries HTTP/1.1\r\nHost: dreamloom\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 20\r\n\r\n{"id": '  # the rest never comes
+    )
+    try:
+        answer = await asyncio.wait_for(reader.readuntil(b"}}"), scaled(10))  # the end of the JSON error
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"code":"request_timeout"' in answer
+    assert await server.services.store.list_sanctuaries() == []
+
+
+async def test_W16_a_body_in_several_segments_within_the_timeout_is_read_whole(start_server: StartServer) -> None:
+    server = await start_server(header_timeout=5.0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.config.port)
+    body = b'{"id": "garden"}'
+    writer.write(
+        b"POST /api/sanctuaries HTTP/1.1\r\nHost: dreamloom\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body) + body[:7]
+    )
+    await writer.drain()
+    await asyncio.sleep(0.05)  # a second TCP segment, as a slow network would deliver it
+    writer.write(body[7:])
+    try:
+        answer = await asyncio.wait_for(reader.readuntil(b"}"), scaled(10))
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 201 ")
+    assert await server.services.store.get_sanctuary("garden") is not None
