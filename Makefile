@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8765
 
-.PHONY: run test lint fmt bench browser-deps js-test py-test clean
+.PHONY: run test lint fmt bench soak browser-deps js-test py-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ test: lint js-test py-test
 
 bench: $(INSTALLED) browser-deps
 	$(PY) bench/run_all.py
+
+soak: $(INSTALLED)
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     BAD_STAMP = "bad_stamp"
     STAMP_AHEAD = "stamp_ahead"
     TOO_MANY_FRAGMENTS = "too_many_fragments"
+    OVER_BUDGET = "over_budget"
     # limits and access
     RATE_LIMITED = "rate_limited"
     SANCTUARY_FULL = "sanctuary_full"

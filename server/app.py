@@ -14,17 +14,24 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .auth import TokenAuthority, load_or_create_secret
+from .budgets import SharedBudgets, budget_gates
 from .config import ServerConfig
+from .creation import Creation
 from .http.api import setup_routes
 from .http.errors import json_errors
 from .http.live import websocket_handler
 from .http.steward import setup_steward_routes
 from .http.web import setup_web
 from .hub import Hub
+from .limits import ConnectionCaps, connection_cap, raise_fd_limit
+from .loop_lag import LoopLag
 from .metrics import Metrics
+from .render_pool import Renders
 from .services import SERVICES, Services
 from .stewardship import build_stewardship, rules_for
 from .store import Store, open_store
+
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)
 
 
 def build_app(
@@ -36,9 +43,13 @@ def build_app(
     metrics = Metrics()
     authority = TokenAuthority(load_or_create_secret(config.data_dir, config.token_secret))
     rules = rules_for(store, clock)
-    hub = Hub(store, config, metrics, rules.gate_for)  # log times are real time, whatever the rules see
+    # log times are real time, whatever the rules see; every gate carries the live-bytes budget (W19)
+    hub = Hub(store, config, metrics, budget_gates(rules.gate_for, config))
     stewardship = build_stewardship(store, authority, rules, hub, clock)
-    app[SERVICES] = Services(config, store, metrics, hub, stewardship)
+    caps = ConnectionCaps(connection_cap(config.max_connections, raise_fd_limit()), config.max_connections_per_client)
+    bounds = (SharedBudgets(config), Creation(config, store), Renders(config, store), caps)
+    app[SERVICES] = Services(config, store, metrics, hub, stewardship, *bounds)
+    app[LOOP_LAG] = LoopLag(metrics)
     app.router.add_get("/ws/{sanctuary}", websocket_handler)
     setup_web(app)
     setup_routes(app)
@@ -51,6 +62,7 @@ def build_app(
 
 async def _on_startup(app: web.Application) -> None:
     await app[SERVICES].store.open()
+    app[LOOP_LAG].start()
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -59,4 +71,6 @@ async def _on_shutdown(app: web.Application) -> None:
 
 
 async def _on_cleanup(app: web.Application) -> None:
+    await app[LOOP_LAG].stop()
+    app[SERVICES].renders.close()
     await app[SERVICES].store.close()

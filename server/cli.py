@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from .app import build_app
 from .config import ENV_PREFIX, ServerConfig, env_overrides
+from .limits import GuardedSite, runner_options
 from .services import SERVICES
 from .stewardship import steward_link
 
@@ -43,6 +45,28 @@ HELP = {
     "ops_rate": "ops per second one connection may send",
     "ops_burst": "burst of ops one connection may send at once",
     "presence_rate": "presence updates per second one connection may send before they are dropped",
+    "ops_bytes_rate": "bytes of ops per second one connection may send (rejects name ops_bytes_rate)",
+    "ops_bytes_burst": "burst of op bytes one connection may send at once",
+    "identity_ops_rate": "ops per second one identity may send over all its connections (0: twice ops_rate)",
+    "identity_bytes_rate": "bytes of ops per second one identity may send over all its connections "
+    "(0: twice ops_bytes_rate)",
+    "presence_bytes_rate": "presence bytes per second one connection may send; more are dropped",
+    "presence_bytes_burst": "burst of presence bytes one connection may send at once",
+    "client_bytes_rate": "WebSocket bytes per second one client address may send over all its sockets; "
+    "past it the server pauses reading them",
+    "client_bytes_burst": "burst of WebSocket bytes one client address may send at once",
+    "live_bytes_per_sanctuary": "bytes of geometry (16 per point) and text one sanctuary may hold",
+    "max_connections": "sockets the server holds in total (kept below the descriptor limit)",
+    "max_connections_per_client": "sockets one client address may hold",
+    "header_timeout": "seconds a client has to send a whole request head; also the idle keep-alive time",
+    "max_sanctuaries": "sanctuaries the server holds in total",
+    "sanctuaries_per_hour": "sanctuaries one client address or identity may create per hour",
+    "render_workers": "worker processes for renders and ?at= reads",
+    "render_queue": "render requests that may wait for a worker before 429",
+    "render_timeout": "seconds one render may run before its worker is killed (503)",
+    "render_max_points": "stroke points a tapestry may hold to be rendered or read at a seq (else 413)",
+    "render_max_pixels": "pixels one PNG may have (else 413)",
+    "render_cache_bytes": "bytes of rendered answers kept in memory",
 }
 
 
@@ -110,5 +134,22 @@ def main(argv: list[str]) -> int:
         sys.stdout.flush()
 
     app.on_startup.append(announce)
-    web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=10.0, access_log=None)
+    asyncio.run(_serve(app, config))
     return 0
+
+
+async def _serve(app: web.Application, config: ServerConfig) -> None:
+    """Serve until SIGINT or SIGTERM, every socket passing the connection caps (W16)."""
+    runner = web.AppRunner(
+        app, handle_signals=False, shutdown_timeout=10.0, access_log=None, **runner_options(config.header_timeout)
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await GuardedSite(runner, config.host, config.port, app[SERVICES].caps).start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()

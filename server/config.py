@@ -42,6 +42,27 @@ class ServerConfig:
     error_limit: int = 10  # invalid messages within error_window before closing 4000
     error_window: float = 60.0
     flood_close_after: float = 5.0  # seconds of continuous rate limiting before closing 4009
+    # -- budgets and bounds under abuse (SPEC W16-W22, docs/operations.md) --
+    ops_bytes_rate: int = 256 * 1024  # bytes of ops messages per second per connection
+    ops_bytes_burst: int = 1024 * 1024
+    identity_ops_rate: float = 0.0  # ops per second per identity over all its connections; 0: twice ops_rate
+    identity_bytes_rate: int = 0  # bytes of ops per second per identity; 0: twice ops_bytes_rate
+    presence_bytes_rate: int = 64 * 1024  # presence bytes per second per connection before dropping
+    presence_bytes_burst: int = 256 * 1024
+    client_bytes_rate: int = 1024 * 1024  # WebSocket bytes one client address may send per second; reading pauses
+    client_bytes_burst: int = 4 * 1024 * 1024
+    live_bytes_per_sanctuary: int = 16 * 1024 * 1024  # geometry (16 B a point) and text bytes one tapestry holds
+    max_connections: int = 4096  # sockets in total, kept below the descriptor limit
+    max_connections_per_client: int = 256  # sockets from one client address
+    header_timeout: float = 10.0  # seconds to send a whole request head; also the idle keep-alive time
+    max_sanctuaries: int = 10_000  # sanctuaries the server holds in total
+    sanctuaries_per_hour: int = 30  # sanctuaries one client address (and one identity) may create per hour
+    render_workers: int = 2  # worker processes for tapestry renders and ?at= reads
+    render_queue: int = 8  # render requests waiting for a worker before 429
+    render_timeout: float = 10.0  # seconds of wall time one render may take before its worker is killed
+    render_max_points: int = 2_000_000  # stroke points a tapestry may hold to be rendered or read at a seq
+    render_max_pixels: int = 16 * 1024 * 1024  # pixels of one PNG
+    render_cache_bytes: int = 32 * 1024 * 1024  # rendered answers kept, by (sanctuary, seq, format, size)
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
 
     @property

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -34,9 +33,9 @@ from dreamloom.protocol import (
 )
 from dreamloom.protocol.codec import Codec
 from dreamloom.protocol.connection import Admit, Close, Deliver, Reply, ServerAction, ServerConnection
-from dreamloom.protocol.messages import MAX_RETRY_AFTER
 from dreamloom.protocol.validate import InvalidOp
 
+from .budgets import ConnectionBudget, Refusal, SharedBudgets
 from .identity import colour_for
 from .rate import TokenBucket
 from .send_buffer import FRAGMENT_BYTES, SendBuffer, wire_fragment, wire_frame
@@ -63,6 +62,7 @@ class Connection:
         codec: Codec,
         config: ServerConfig,
         metrics: Metrics,
+        shared: SharedBudgets | None = None,
     ) -> None:
         self.ws = ws
         self.request = request
@@ -77,7 +77,8 @@ class Connection:
         self.presence = PresenceState()
         self.room: Room | None = None
         self.claims: Claims | None = None
-        self.ops_bucket = TokenBucket(config.ops_rate, config.ops_burst)
+        self.budget = ConnectionBudget(config, shared or SharedBudgets(config), str(request.remote or "?"))
+        self._size = 0  # bytes of the message being handled (budgets count bytes, W17, W18)
         self.presence_bucket = TokenBucket(config.presence_rate, config.presence_rate)
         #: The session rules (W5, W10): what each message means, and when errors close.
         self.session = ServerConnection(config.error_limit, config.error_window)
@@ -197,6 +198,9 @@ class Connection:
                     self._request_peers(room, request)
                 case Deliver(message=Presence(state=state)):
                     assert room is not None
+                    if self.budget.take_presence(self._size) is not None:
+                        self._presence_over_budget()  # W18: dropped, not stored: bytes are the cost
+                        continue
                     if not self.presence_bucket.take():
                         self.metrics.presence_dropped.inc()
                         # latest wins: keep the newest state, it goes out with the next tick
@@ -304,17 +308,24 @@ class Connection:
                 break
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                 break
+            pause = self.budget.read(len(msg.data))
+            if pause > 0:
+                # W17: past the reading pace, what the peer sends waits in its own socket, undecoded.
+                self.metrics.refused.labels(limit="reading_paused").inc()
+                await asyncio.sleep(pause)
             try:
                 message = self.codec.decode_client(msg.data)
             except DecodeError as exc:
                 self._act(self.session.undecodable(exc.code, exc.reason, time.monotonic()))
                 continue
+            self._size = len(msg.data)
             self._act(self.session.receive(message, time.monotonic()))
 
     def _deliver_ops(self, room: Room, batch: Ops) -> None:
         ops, invalid = batch.ops, batch.invalid
-        if not self.ops_bucket.take(len(ops) + len(invalid)):
-            self._rate_limited((*ops, *invalid))  # both name a stamp and an id
+        refusal = self.budget.take_ops(self.identity.id, len(ops) + len(invalid), self._size)
+        if refusal is not None:
+            self._rate_limited((*ops, *invalid), refusal)  # both name a stamp and an id
             return
         if invalid:
             self._reject_invalid(invalid)
@@ -337,14 +348,26 @@ class Connection:
         if self.session.count_error(time.monotonic()):
             self.close(CloseCode.PROTOCOL_ERROR, "too many invalid messages")
 
-    def _rate_limited(self, ops: tuple[Any, ...]) -> None:
-        # W9a: the time until this batch fits the bucket, rounded up to a millisecond.
-        wait = math.ceil(min(self.ops_bucket.wait(len(ops)), MAX_RETRY_AFTER) * 1000) / 1000
-        reason = f"more than {self.config.ops_rate:g} ops per second: resend in {wait:g} s"
-        allowed = f"{self.config.ops_rate:g} ops per second, bursts of {self.config.ops_burst:g}"
+    def _presence_over_budget(self) -> None:
+        self.metrics.presence_dropped.inc()
+        if self.budget.notice_due():
+            allowed = self.budget.presence.allowed
+            self.send(Error(ErrorCode.RATE_LIMITED, f"presence_bytes_rate: {allowed}; presence dropped"))
+
+    def _rate_limited(self, ops: tuple[Any, ...], refusal: Refusal) -> None:
+        # W9a, W17: the rule names the budget; retry_after is when this batch fits it.
+        wait, reason = refusal.retry_after, refusal.reason
         for op in ops:
             self.send(
-                Reject(op.stamp, op.id, ErrorCode.RATE_LIMITED, reason, rule="rate", allowed=allowed, retry_after=wait)
+                Reject(
+                    op.stamp,
+                    op.id,
+                    ErrorCode.RATE_LIMITED,
+                    reason,
+                    rule=refusal.limit,
+                    allowed=refusal.allowed,
+                    retry_after=wait,
+                )
             )
         self.metrics.ops_rejected.labels(code=ErrorCode.RATE_LIMITED.value).inc(len(ops))
         now = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 _RENDER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -42,6 +43,15 @@ class Metrics:
             ["format"],
             buckets=_RENDER_BUCKETS,
             registry=r,
+        )
+        self.loop_lag = Histogram(
+            "dreamloom_event_loop_lag_seconds",
+            "How late the event loop woke a task that asked to sleep (sampled every 20 ms)",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.refused = Counter(
+            "dreamloom_limit_refusals", "Sockets, requests and messages refused, by limit", ["limit"], registry=r
         )
 
     def render(self) -> bytes:

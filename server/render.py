@@ -379,11 +379,18 @@ def render_png(
     if not (scale > 0 and math.isfinite(scale)):
         raise ValueError("scale must be a positive number")
     scene = build_scene(tapestry, box=box, limits=limits)
-    vw, vh = scene.box.width, scene.box.height
-    target_w = float(width) if width is not None else vw * scale
-    px_w, px_h = _fit(target_w, target_w * vh / vw, limits.max_side)
+    px_w, px_h = png_size(scene, width=width, scale=scale, limits=limits)
     svg = scene_svg(scene, width=px_w, height=px_h, background=background, threads=threads, limits=limits)
     return bytes(rasterizer().svg_to_bytes(svg_string=svg, width=px_w, height=px_h))
+
+
+def png_size(
+    scene: Scene, *, width: int | None = None, scale: float = 1.0, limits: RenderLimits = DEFAULT_RENDER_LIMITS
+) -> tuple[int, int]:
+    """The pixel size of the PNG of ``scene`` (see :func:`render_png`)."""
+    vw, vh = scene.box.width, scene.box.height
+    target_w = float(width) if width is not None else vw * scale
+    return _fit(target_w, target_w * vh / vw, limits.max_side)
 
 
 class RenderUnavailable(Exception):

@@ -6,9 +6,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from .budgets import SharedBudgets
 from .config import ServerConfig
+from .creation import Creation
 from .hub import Hub
+from .limits import ConnectionCaps
 from .metrics import Metrics
+from .render_pool import Renders
 from .stewardship import Stewardship
 from .store import Store
 
@@ -22,6 +26,11 @@ class Services:
     metrics: Metrics
     hub: Hub
     stewardship: Stewardship
+    #: Bounds under abuse: identity budgets, sanctuary creation, renders, socket caps (SPEC W16-W21).
+    shared: SharedBudgets
+    creation: Creation
+    renders: Renders
+    caps: ConnectionCaps
 
 
 SERVICES = web.AppKey("services", Services)

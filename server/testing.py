@@ -19,6 +19,7 @@ from aiohttp import web
 from .app import build_app
 from .config import ServerConfig
 from .hub import Hub
+from .limits import GuardedSite, runner_options
 from .services import SERVICES, Services
 
 
@@ -59,9 +60,11 @@ class InProcessServer:
 
     async def start(self) -> None:
         self.app = build_app(self.config, **self._build)
-        self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=5.0)
+        self._runner = web.AppRunner(
+            self.app, handle_signals=False, shutdown_timeout=5.0, **runner_options(self.config.header_timeout)
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        site = GuardedSite(self._runner, self.config.host, self.config.port, self.services.caps)
         await site.start()
 
     async def stop(self) -> None:

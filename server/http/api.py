@@ -4,8 +4,11 @@ Every answer under ``/api/`` is JSON (or an image); every error is
 ``{"error": {"code": ..., "message": ...}}`` with its HTTP status. Codes:
 ``bad_request`` (400), ``unauthorized`` and ``token_expired`` (401),
 ``forbidden`` and ``banned`` (403), ``not_found`` (404), ``method_not_allowed`` (405),
-``conflict`` (409), ``too_large`` (413), ``shutting_down`` (503),
-``internal`` (500).
+``conflict`` (409), ``too_large`` and ``render_too_large`` (413),
+``too_many_sanctuaries``, ``render_busy`` and ``too_many_connections`` (429),
+``render_timeout``, ``render_unavailable``, ``sanctuary_limit``, ``server_full``
+and ``shutting_down`` (503), ``internal`` (500). Refusals that time cures carry
+``Retry-After``.
 
 Routes::
 
@@ -32,12 +35,14 @@ shows an ``invite`` sanctuary only to callers who may enter it.
 ``?at=SEQ`` is the state after op ``SEQ``; a seq past the end means "now",
 and every answer says which seq it shows. Renders carry an ETag built from
 that seq, so a browser revalidating an unchanged tapestry costs a 304 and no
-rendering. Rendering runs in worker threads, at most two at a time.
+rendering. Every ``tapestry.*`` answer, JSON included, comes from one cache and
+a bounded pool of worker processes (:mod:`..render_pool`, SPEC W20): 413
+``render_too_large``, 429 ``render_busy`` and 503 ``render_timeout`` (with
+``Retry-After``) when a limit is hit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -45,7 +50,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,14 +62,18 @@ import dreamloom
 from dreamloom.protocol import Tapestry
 from dreamloom.protocol.symbols import GLYPH_BOX, load_symbols
 
+from ..auth import ALL_SANCTUARIES
+from ..creation import CreationRefused
 from ..hub import Hub
-from ..render import RenderUnavailable, render_png, render_svg
+from ..naming import sanctuary_id_problem
+from ..render_pool import RenderRefused, Variant
 from ..sanctuary import SanctuaryClosed
 from ..services import SERVICES
 from ..store import SanctuaryInfo
 from .access import Need, admit, may_enter, verified_claims
-from .errors import HttpError, json_response, read_json_body, sanctuary_id, valid_sanctuary_id
+from .errors import HttpError, json_response, read_json_body, sanctuary_id
 from .snapshot import tapestry_json_now
+from .web import DOCUMENT_HEADERS
 
 log = logging.getLogger("dreamloom.api")
 
@@ -73,17 +82,14 @@ MAX_TITLE = 120
 MAX_CHECKPOINT_NAME = 120
 MAX_SEQ = 2**53
 MAX_PNG_WIDTH = 4096
-RENDER_SLOTS = 2
 #: Bumped whenever rendering changes, so cached images are revalidated.
 RENDER_VERSION = "1"
 
 
 @dataclass
 class ApiState:
-    """What the API keeps per app: render slots, a creation lock, and summaries of unloaded sanctuaries."""
+    """What the API keeps per app: summaries of unloaded sanctuaries, and when it started."""
 
-    render_slots: asyncio.Semaphore
-    create_lock: asyncio.Lock
     summaries: OrderedDict[tuple[str, int], tuple[int, int]]
     started: float
 
@@ -249,13 +255,19 @@ async def create_sanctuary(request: web.Request) -> web.Response:
         raise HttpError("bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
     title = _text(data, "title", MAX_TITLE)
     wanted = data.get("id")
-    if wanted is not None and (
-        not isinstance(wanted, str) or not valid_sanctuary_id(wanted, request.app[SERVICES].config.limits.max_id_len)
-    ):
-        raise HttpError("bad_request", "id may contain only letters, digits and _ . : - (at most 64)")
+    if wanted is not None:
+        problem = (
+            "id must be a string"
+            if not isinstance(wanted, str)
+            else sanctuary_id_problem(wanted, request.app[SERVICES].config.limits.max_id_len)
+        )
+        if problem is not None:
+            raise HttpError("bad_request", problem)
     if title is None and wanted is None:
         raise HttpError("bad_request", "give a title or an id")
-    async with request.app[_STATE].create_lock:
+    claims = await verified_claims(request)
+    creation = request.app[SERVICES].creation
+    async with creation.lock:
         if wanted is not None:
             if await hub.store.get_sanctuary(wanted) is not None:
                 raise HttpError("conflict", f"sanctuary {wanted!r} already exists")
@@ -263,6 +275,12 @@ async def create_sanctuary(request: web.Request) -> web.Response:
         else:
             assert title is not None
             name = await _unique_id(hub, slugify(title))
+        operator = claims is not None and claims.role == "steward" and claims.sanctuary == ALL_SANCTUARIES
+        try:
+            await creation.admit(request.remote or "?", claims.sub if claims else None, operator=operator)
+        except CreationRefused as exc:
+            request.app[SERVICES].metrics.refused.labels(limit=exc.code).inc()
+            raise HttpError(exc.code, exc.message, retry_after=exc.retry_after) from None
         info = await hub.store.ensure_sanctuary(name, title or name)
     body = await _listing(request, info)
     return json_response(body, 201, {"Location": f"/api/sanctuaries/{name}"})
@@ -270,41 +288,50 @@ async def create_sanctuary(request: web.Request) -> web.Response:
 
 async def get_sanctuary(request: web.Request) -> web.Response:
     name = sanctuary_id(request)
-    hub = request.app[SERVICES].hub
-    info = await _info(hub, name)
-    tapestry, seq = await hub.tapestry_at(name, None)
-    contributors: Counter[tuple[str, str]] = Counter()
-    deleted = 0
-    for frag in tapestry.fragments(include_deleted=True):
-        if frag.deleted:
-            deleted += 1
-        else:
-            contributors[(frag.author, frag.origin)] += 1
-    organic, ai = _counts(tapestry)
-    top = sorted(contributors.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LIMIT]
+    services = request.app[SERVICES]
+    info = await _info(services.hub, name)
+    # Counted from the durable state in a render worker, like every read of a tapestry (W20).
+    summary = orjson.loads(await _rendered(request, name, info.last_seq, Variant("info")))
     return json_response(
         {
             "id": name,
             "title": info.title,
             "created": info.created,
-            "fragments": {"organic": organic, "ai": ai, "deleted": deleted, "total": organic + ai + deleted},
-            "contributors": [{"author": a, "origin": o, "fragments": n} for (a, o), n in top],
-            "last_seq": seq,
-            "participants": hub.participants(name),
+            **summary,
+            "last_seq": info.last_seq,
+            "participants": services.hub.participants(name),
         }
     )
 
 
-async def _tapestry(request: web.Request) -> tuple[str, Tapestry, int]:
-    name = sanctuary_id(request)
-    at = _int(request, "at", None, 0, MAX_SEQ)
-    hub = request.app[SERVICES].hub
-    await _info(hub, name)
+async def _rendered(request: web.Request, name: str, seq: int, variant: Variant) -> bytes:
+    services = request.app[SERVICES]
+    started = time.perf_counter()
     try:
-        tapestry, seq = await hub.tapestry_at(name, at)
-    except KeyError:
-        raise HttpError("not_found", f"no sanctuary {name!r}") from None
-    return name, tapestry, seq
+        body = await services.renders.answer(name, seq, variant)
+    except RenderRefused as exc:
+        services.metrics.refused.labels(limit=exc.code).inc()
+        raise HttpError(exc.code, exc.message, retry_after=exc.retry_after) from None
+    services.metrics.render_seconds.labels(format=variant.fmt).observe(time.perf_counter() - started)
+    return body
+
+
+async def _served(request: web.Request, variant: Variant, content_type: str) -> web.Response:
+    """A tapestry route (W20): 304 for a seq the client has, else the shared cache or a render worker."""
+    name = sanctuary_id(request)
+    services = request.app[SERVICES]
+    info = await _info(services.hub, name)
+    at = _int(request, "at", None, 0, MAX_SEQ)
+    # The store's seq, not the actor's: only what is durable (and acknowledged) is ever shown.
+    seq = info.last_seq if at is None else min(at, info.last_seq)
+    etag = f'W/"{RENDER_VERSION}-{seq}-{variant.key}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Dreamloom-Seq": str(seq)}
+    if variant.fmt == "svg":
+        headers.update(DOCUMENT_HEADERS)
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    body = await _rendered(request, name, seq, variant)
+    return web.Response(body=body, content_type=content_type, headers=headers)
 
 
 async def tapestry_json(request: web.Request) -> web.Response:
@@ -315,60 +342,17 @@ async def tapestry_json(request: web.Request) -> web.Response:
         for _ in range(3):
             with contextlib.suppress(SanctuaryClosed):  # it unloaded between lookup and call: again
                 return await tapestry_json_now(request, await hub.sanctuary(name))
-    _, tapestry, seq = await _tapestry(request)
-    return json_response({"seq": seq, "digest": tapestry.digest(), "snapshot": tapestry.to_data()})
-
-
-async def _seq_for_etag(request: web.Request) -> int:
-    """The seq a render would show, known before loading anything (for a cheap 304)."""
-    name = sanctuary_id(request)
-    hub = request.app[SERVICES].hub
-    info = await _info(hub, name)
-    now = _current_seq(hub, info)
-    at = _int(request, "at", None, 0, MAX_SEQ)
-    return now if at is None else min(at, now)
-
-
-async def _render(
-    request: web.Request, variant: str, content_type: str, draw: Callable[[Tapestry], bytes]
-) -> web.Response:
-    """Answer with ``draw(tapestry)`` in a worker thread, or a 304 when the client has that seq already."""
-    seq = await _seq_for_etag(request)
-    etag = f'W/"{RENDER_VERSION}-{seq}-{variant}"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if request.headers.get("If-None-Match") == etag:
-        return web.Response(status=304, headers=headers)
-    _, tapestry, shown = await _tapestry(request)
-    headers["ETag"] = f'W/"{RENDER_VERSION}-{shown}-{variant}"'
-    headers["X-Dreamloom-Seq"] = str(shown)
-    async with request.app[_STATE].render_slots:
-        started = time.perf_counter()
-        try:
-            body = await asyncio.to_thread(draw, tapestry)
-        except RenderUnavailable as exc:
-            raise HttpError("render_unavailable", str(exc)) from None
-        request.app[SERVICES].metrics.render_seconds.labels(format=variant.split("-")[0]).observe(
-            time.perf_counter() - started
-        )
-    return web.Response(body=body, content_type=content_type, headers=headers)
+    return await _served(request, Variant("json"), "application/json")
 
 
 async def tapestry_svg(request: web.Request) -> web.Response:
-    threads = _flag(request, "threads")
-    return await _render(
-        request, f"svg-t{int(threads)}", "image/svg+xml", lambda t: render_svg(t, threads=threads).encode()
-    )
+    return await _served(request, Variant("svg", threads=_flag(request, "threads")), "image/svg+xml")
 
 
 async def tapestry_png(request: web.Request) -> web.Response:
     threads = _flag(request, "threads")
     width = _int(request, "width", None, 1, MAX_PNG_WIDTH)
-    return await _render(
-        request,
-        f"png-t{int(threads)}-w{width or 0}",
-        "image/png",
-        lambda t: render_png(t, width=width, threads=threads),
-    )
+    return await _served(request, Variant("png", threads=threads, width=width), "image/png")
 
 
 async def op_history(request: web.Request) -> web.Response:
@@ -439,7 +423,7 @@ def guarded(need: Need, handler: Handler) -> Handler:
 
 def setup_routes(app: web.Application) -> None:
     """Add the HTTP API to the app (called while the app is built, before it starts)."""
-    app[_STATE] = ApiState(asyncio.Semaphore(RENDER_SLOTS), asyncio.Lock(), OrderedDict(), time.monotonic())
+    app[_STATE] = ApiState(OrderedDict(), time.monotonic())
     r = app.router
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)

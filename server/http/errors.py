@@ -6,7 +6,9 @@ Every refusal under ``/api/`` (and before a WebSocket upgrade) is JSON:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,8 +16,8 @@ import orjson
 from aiohttp import web
 
 from dreamloom.protocol.errors import DreamloomError
-from dreamloom.protocol.validate import ID_RE
 
+from ..naming import sanctuary_id_problem
 from ..services import SERVICES
 from ..stewardship import StewardshipError
 
@@ -32,8 +34,15 @@ STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "request_timeout": 408,
     "too_large": 413,
+    "render_too_large": 413,
+    "rate_limited": 429,
+    "render_busy": 429,
+    "too_many_sanctuaries": 429,
     "render_unavailable": 503,
+    "render_timeout": 503,
+    "sanctuary_limit": 503,
     "shutting_down": 503,
     "internal": 500,
 }
@@ -44,11 +53,13 @@ MAX_BODY = 16 * 1024
 class HttpError(DreamloomError):
     """An HTTP request refused: answered as JSON with the status of ``code``."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = str(code)
         self.message = message
         self.status = status if status is not None else STATUS.get(self.code, 400)
+        #: Seconds after which the same request may succeed (sent as ``Retry-After``, whole seconds).
+        self.retry_after = retry_after
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -56,9 +67,15 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    """An error in the API's JSON shape."""
-    return json_response({"error": {"code": str(code), "message": message}}, status)
+def error_response(status: int, code: str, message: str, retry_after: float | None = None) -> web.Response:
+    """An error in the API's JSON shape (with ``Retry-After`` when time cures it)."""
+    body: dict[str, Any] = {"code": str(code), "message": message}
+    headers = None
+    if retry_after is not None:
+        seconds = max(1, math.ceil(retry_after))
+        body["retry_after"] = seconds
+        headers = {"Retry-After": str(seconds)}
+    return json_response({"error": body}, status, headers)
 
 
 @web.middleware
@@ -67,7 +84,7 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
     try:
         return await handler(request)
     except HttpError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
     except StewardshipError as exc:
         return error_response(STATUS.get(exc.code, 400), exc.code, exc.message)
     except web.HTTPException as exc:
@@ -85,7 +102,13 @@ async def read_json_body(request: web.Request, max_bytes: int = MAX_BODY) -> dic
     """The request's JSON object body (empty: ``{}``), at most ``max_bytes``; else 400 or 413."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise HttpError("too_large", f"the body may hold at most {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
+    timeout = request.app[SERVICES].config.header_timeout
+    try:
+        # W16: a body trickled byte by byte holds a handler; it gets as long as a request head.
+        async with asyncio.timeout(timeout):
+            raw = await _read_body(request, max_bytes + 1)
+    except TimeoutError:
+        raise HttpError("request_timeout", f"header_timeout: the body did not arrive within {timeout:g} s") from None
     if len(raw) > max_bytes:
         raise HttpError("too_large", f"the body may hold at most {max_bytes} bytes")
     try:
@@ -97,14 +120,28 @@ async def read_json_body(request: web.Request, max_bytes: int = MAX_BODY) -> dic
     return data
 
 
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body, whole (it may come in several segments), or its first ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await request.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def valid_sanctuary_id(name: str, max_len: int) -> bool:
-    """Whether ``name`` may name a sanctuary (W8 id rules)."""
-    return 0 < len(name) <= max_len and ID_RE.match(name) is not None
+    """Whether ``name`` may name a sanctuary (W8 id rules and the safe pattern of W8a)."""
+    return sanctuary_id_problem(name, max_len) is None
 
 
 def sanctuary_id(request: web.Request, key: str = "sanctuary") -> str:
     """The sanctuary id of the route (``/.../{sanctuary}``), checked; else 400."""
     name = request.match_info[key]
-    if not valid_sanctuary_id(name, request.app[SERVICES].config.limits.max_id_len):
-        raise HttpError("bad_request", "invalid sanctuary id")
+    problem = sanctuary_id_problem(name, request.app[SERVICES].config.limits.max_id_len)
+    if problem is not None:
+        raise HttpError("bad_request", f"invalid sanctuary id: {problem}")
     return name

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dreamloom.protocol import SUBPROTOCOLS, ErrorCode, Hello, OpError, ProtocolError
+from dreamloom.protocol import SUBPROTOCOLS, CloseCode, Error, ErrorCode, Hello, OpError, ProtocolError
 from dreamloom.protocol.codec import codec_for
 
+from ..auth import ALL_SANCTUARIES
 from ..connection import Connection
+from ..creation import CreationRefused
 from ..hub import HubClosed
 from ..member import Room
 from ..origin import origin_allowed
@@ -43,16 +45,19 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     if ready.protocol is None:
         raise HttpError("bad_message", f"offer a subprotocol: {', '.join(SUBPROTOCOLS)}")
     await ws.prepare(request)
-    connection = Connection(ws, request, codec_for(ready.protocol, config.limits), config, services.metrics)
+    connection = Connection(
+        ws, request, codec_for(ready.protocol, config.limits), config, services.metrics, services.shared
+    )
+    client = request.remote or "?"
 
     async def join(member: Connection, hello: Hello) -> Room | None:
-        return await _join(services, name, member, hello)
+        return await _join(services, name, member, hello, client)
 
     await connection.serve(join)
     return ws
 
 
-async def _join(services: Services, name: str, member: Connection, hello: Hello) -> Room | None:
+async def _join(services: Services, name: str, member: Connection, hello: Hello, client: str) -> Room | None:
     """Admit the hello (P3) and enter the sanctuary; on a refusal, tell the member and return None."""
     try:
         admission = await services.stewardship.access.authenticate(hello, name)
@@ -61,6 +66,11 @@ async def _join(services: Services, name: str, member: Connection, hello: Hello)
         return None
     member.claims = admission.claims
     member.set_identity(admission.identity, hello.replica, issued_token=admission.issued_token)
+    refusal = await _create_if_new(services, name, member, client)
+    if refusal is not None:
+        member.send(Error(ErrorCode.RATE_LIMITED, refusal))
+        member.close(CloseCode.RATE_LIMITED, "sanctuary creation refused")
+        return None
     for _ in range(JOIN_ATTEMPTS):
         try:
             sanctuary = await services.hub.sanctuary(name)
@@ -77,4 +87,22 @@ async def _join(services: Services, name: str, member: Connection, hello: Hello)
         except HubClosed:
             break
     member.error(ErrorCode.SHUTTING_DOWN, "server is shutting down")
+    return None
+
+
+async def _create_if_new(services: Services, name: str, member: Connection, client: str) -> str | None:
+    """Joining an id nobody used creates the sanctuary: charged like ``POST /api/sanctuaries`` (W21)."""
+    if services.hub.loaded(name) is not None or await services.store.get_sanctuary(name) is not None:
+        return None
+    claims = member.claims
+    operator = claims is not None and claims.role == "steward" and claims.sanctuary == ALL_SANCTUARIES
+    async with services.creation.lock:
+        if await services.store.get_sanctuary(name) is not None:
+            return None
+        try:
+            await services.creation.admit(client, member.identity.id, operator=operator)
+        except CreationRefused as exc:
+            services.metrics.refused.labels(limit=exc.code).inc()
+            return f"{exc.code}: {exc.message}"
+        await services.store.ensure_sanctuary(name)
     return None

@@ -1,4 +1,13 @@
-"""Serving the browser client: pages and static ES modules with revalidation caching."""
+"""Serving the browser client: pages and static ES modules with revalidation caching (SPEC W22).
+
+Only the app's own assets are served: the top-level pages, scripts, styles and
+icons of ``client/web`` and the ES modules of its ``app/`` and ``protocol/``
+folders (:func:`assets`). Anything else under ``/static/`` — the web tests, the
+README, a path with a NUL byte or ``..`` — is a 404, decided from the name
+alone, before the file system is asked. HTML and SVG answers carry a
+Content-Security-Policy; every file carries ``X-Content-Type-Options: nosniff``
+and a Referrer-Policy.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +43,37 @@ _TYPES = {
     ".md": "text/markdown",
 }
 
+#: Top-level files of these kinds are assets; so are the .js modules of these folders.
+ASSET_SUFFIXES = (".js", ".css", ".svg", ".html")
+ASSET_FOLDERS = ("app", "protocol")
+
+#: For the app's pages: scripts, styles and sockets of this origin only; never framed.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+#: For SVG documents (icons, rendered tapestries): nothing runs, nothing loads.
+DOCUMENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+#: Headers of an SVG answered by the API.
+DOCUMENT_HEADERS = {**SAFE_HEADERS, "Content-Security-Policy": DOCUMENT_POLICY}
+
+
+def assets(root: Path) -> dict[str, Path]:
+    """The allow-list: each servable path under ``/static/``, and its file."""
+    found: dict[str, Path] = {}
+    for path in root.iterdir():
+        if path.is_file() and path.suffix in ASSET_SUFFIXES:
+            found[path.name] = path
+    for folder in ASSET_FOLDERS:
+        for path in (root / folder).glob("*.js"):
+            found[f"{folder}/{path.name}"] = path
+    return found
+
+
+ASSETS = assets(WEB_ROOT)
+
 # Modules change with every release and there is no build step to fingerprint them,
 # so browsers revalidate each load (no-cache + ETag): a 304 costs a round trip, not a download.
 _CACHE: dict[Path, tuple[float, bytes, str]] = {}
@@ -56,11 +96,11 @@ def file_response(request: web.Request, path: Path) -> web.StreamResponse:
         body, etag = _load(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise web.HTTPNotFound(text="not found") from None
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
-    }
+    headers = {"ETag": etag, "Cache-Control": "no-cache", **SAFE_HEADERS}
+    if path.suffix == ".html":
+        headers["Content-Security-Policy"] = PAGE_POLICY
+    elif path.suffix == ".svg":
+        headers["Content-Security-Policy"] = DOCUMENT_POLICY
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers=headers)
     ctype = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -70,9 +110,8 @@ def file_response(request: web.Request, path: Path) -> web.StreamResponse:
 
 async def static_handler(request: web.Request) -> web.StreamResponse:
     rel = request.match_info["path"]
-    root = WEB_ROOT.resolve()
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    path = ASSETS.get(rel)
+    if path is None:
         raise web.HTTPNotFound(text="not found")
     response = file_response(request, path)
     if rel == "sw.js":

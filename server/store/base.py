@@ -119,6 +119,22 @@ class Store(abc.ABC):
     ) -> list[LogEntry]:
         """Entries with ``after_seq < seq (<= upto)``, in seq order, at most ``limit``."""
 
+    async def read_op_bytes(self, sanctuary: str, after_seq: int, upto: int, max_bytes: int) -> list[bytes] | None:
+        """Ops ``after_seq < seq <= upto`` as stored (msgpack of their wire form), undecoded.
+
+        ``None`` once they would add up to more than ``max_bytes``: the caller refuses the read.
+        Backends that keep ops encoded override this to skip decoding them.
+        """
+        out: list[bytes] = []
+        total = 0
+        for entry in await self.read_ops(sanctuary, after_seq, upto=upto):
+            data = entry.op_bytes()
+            total += len(data)
+            if total > max_bytes:
+                return None
+            out.append(data)
+        return out
+
     @abc.abstractmethod
     async def find_stamps(self, sanctuary: str, stamps: Collection[Stamp]) -> dict[Stamp, int]:
         """For each of ``stamps`` already in the log, the seq of its op (S5); absent stamps are left out."""

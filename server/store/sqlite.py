@@ -85,6 +85,10 @@ class SqliteStore(Store):
         self._db: sqlite3.Connection | None = None
         self._binds: list[tuple[str, str, str, asyncio.Future[str]]] = []
         self._binder: asyncio.Task[None] | None = None
+        # Large reads (snapshots, op bytes for renders) go through a second, read-only connection
+        # in its own thread: in WAL mode it reads committed data while commits go on beside it.
+        self._reader_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._reader: sqlite3.Connection | None = None
 
     # -- plumbing ---------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -92,6 +96,23 @@ class SqliteStore(Store):
             raise StoreError("store is not open")
         db = self._db
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, db)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._pool is None:
+            raise StoreError("store is not open")
+        loop = asyncio.get_running_loop()
+        if self._reader_pool is None:
+            self._reader_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dreamloom-sqlite-read")
+            self._reader = await loop.run_in_executor(self._reader_pool, self._connect_reader)
+        pool, db = self._reader_pool, self._reader
+        assert db is not None
+        return await loop.run_in_executor(pool, fn, db)
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA query_only=1")
+        db.execute("PRAGMA busy_timeout=5000")
+        return db
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -115,6 +136,12 @@ class SqliteStore(Store):
         if self._binder is not None:
             with contextlib.suppress(Exception):
                 await self._binder  # bindings asked for before the close are answered
+        reader, reader_pool = self._reader, self._reader_pool
+        self._reader = self._reader_pool = None
+        if reader_pool is not None:
+            if reader is not None:
+                await asyncio.get_running_loop().run_in_executor(reader_pool, reader.close)
+            reader_pool.shutdown(wait=True)
         db, pool = self._db, self._pool
         self._db = self._pool = None
         if db is not None:
@@ -197,6 +224,23 @@ class SqliteStore(Store):
 
         return await self._run(job)
 
+    async def read_op_bytes(self, sanctuary: str, after_seq: int, upto: int, max_bytes: int) -> list[bytes] | None:
+        def job(db: sqlite3.Connection) -> list[bytes] | None:
+            out: list[bytes] = []
+            total = 0
+            rows = db.execute(
+                "SELECT op FROM ops WHERE sanctuary = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                (sanctuary, after_seq, upto),
+            )
+            for (op,) in rows:
+                total += len(op)
+                if total > max_bytes:
+                    return None
+                out.append(bytes(op))
+            return out
+
+        return await self._read(job)
+
     async def find_stamps(self, sanctuary: str, stamps: Collection[Stamp]) -> dict[Stamp, int]:
         if not stamps:
             return {}
@@ -265,7 +309,7 @@ class SqliteStore(Store):
                 return None
             return Snapshot(row[0], bytes(row[1]), msgpack.unpackb(row[2], raw=False))
 
-        return await self._run(job)
+        return await self._read(job)
 
     # -- records ----------------------------------------------------------
     async def add_record(self, sanctuary: str, kind: str, data: dict[str, Any]) -> Record:

@@ -51,7 +51,7 @@ async def dreamers(browser: Any, server: InProcessServer, request: pytest.Fixtur
     opened: list[Dreamer] = []
 
     async def open_dreamer(name: str, *, wait_live: bool = True, context: Any = None) -> Dreamer:
-        ctx = context or await browser.new_context(viewport=VIEWPORT)
+        ctx = context or await browser.new_context(bypass_csp=True, viewport=VIEWPORT)
         if context is None:
             await ctx.add_init_script(f"localStorage.setItem('dreamloom:name', JSON.stringify({name!r}))")
         page = await ctx.new_page()

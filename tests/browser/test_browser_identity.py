@@ -76,7 +76,7 @@ async def test_W5_a_refused_guest_token_gives_way_to_a_new_guest(
 ) -> None:
     other = TokenAuthority(secrets.token_hex(32).encode())  # as if the server's secret had changed
     stale, claims = other.issue(role="dreamer", sanctuary=ALL_SANCTUARIES, name="Alice", guest=True)
-    context = await browser.new_context(viewport=VIEWPORT)
+    context = await browser.new_context(bypass_csp=True, viewport=VIEWPORT)
     await context.add_init_script(
         f"""if (!sessionStorage.getItem("seeded")) {{
               sessionStorage.setItem("seeded", "1");
@@ -123,7 +123,7 @@ async def test_W5_replica_in_use_the_tab_takes_a_new_replica_and_keeps_its_queue
         "counter": 4,
         "identity": None,
     }
-    context = await browser.new_context(viewport=VIEWPORT)
+    context = await browser.new_context(bypass_csp=True, viewport=VIEWPORT)
     await context.add_init_script(
         f"""if (!sessionStorage.getItem("seeded")) {{
               sessionStorage.setItem("seeded", "1");

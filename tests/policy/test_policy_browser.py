@@ -34,7 +34,7 @@ async def test_the_steward_changes_the_cap_in_the_panel(harmony: Harmony) -> Non
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+            ctx = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
             await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Ana'))")
             page: Any = await ctx.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -75,7 +75,7 @@ async def test_P14_an_invited_browser_reads_history_and_the_list_of_an_invite_sa
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+            ctx = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
             await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Bo'))")
             page: Any = await ctx.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))

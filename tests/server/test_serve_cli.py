@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -73,3 +74,30 @@ async def test_env_port_is_honoured_and_sigterm_closes_clients_with_1001(tmp_pat
             proc.wait()
     assert (tmp_path / "data" / "dreamloom.db").exists()
     assert f"127.0.0.1:{port}" in log.read_text()
+
+
+async def test_W16_the_served_process_refuses_the_socket_over_the_per_client_cap(tmp_path: Path) -> None:
+    # The command's own loop (uvloop when installed), not the test's: the refusal must work on both.
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DREAMLOOM_")}
+    env |= {"DREAMLOOM_PORT": str(port), "DREAMLOOM_DATA_DIR": str(tmp_path / "data")}
+    env |= {"DREAMLOOM_MAX_CONNECTIONS_PER_CLIENT": "2"}
+    log = tmp_path / "server.log"
+    proc = spawn(env, log)
+    try:
+        await wait_listening(proc, port, log)
+        held = [await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.5", 0)) for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.5", 0))
+        answer = await asyncio.wait_for(reader.read(), scaled(10))
+        assert answer.startswith(b"HTTP/1.1 429 ")
+        assert b'"code":"too_many_connections"' in answer
+        for _, w in [*held, (reader, writer)]:
+            w.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=scaled(15))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in log.read_text()

@@ -13,7 +13,13 @@ from dreamloom.server.send_buffer import FRAGMENT_BYTES
 async def test_W15_a_welcome_of_several_fragments_arrives_whole_and_equal_to_the_live_tapestry(
     start_server: StartServer, wire: Wire, codec: str
 ) -> None:
-    server = await start_server(ops_rate=100_000.0, ops_burst=100_000.0)
+    server = await start_server(
+        ops_rate=100_000.0,
+        ops_burst=100_000.0,
+        ops_bytes_rate=10**9,
+        identity_bytes_rate=10**9,
+        client_bytes_rate=10**9,
+    )
     writer = await wire.join(server.ws_url("vast"))
     pts = [float(i % 97) + 0.25 for i in range(2 * 4000)]
     for n in range(0, 36, 3):  # three strokes of about 72 kB a message: under max_message_bytes

@@ -39,7 +39,7 @@ async def test_W11_op_rate_limit_rejects_then_a_flood_is_closed_with_4009(
     assert flooder.close_code == CloseCode.RATE_LIMITED
     limited = [r for r in flooder.rejects.values() if r.code == ErrorCode.RATE_LIMITED]
     assert limited, "no op was rejected as rate limited"
-    assert all(r.rule == "rate" for r in limited)
+    assert all(r.rule == "ops_rate" for r in limited)  # W17: the rule names the budget
     assert {r.code for r in flooder.rejects.values()} == {ErrorCode.RATE_LIMITED}
     accepted = len(flooder.acks)
     assert 20 <= accepted < 5 * n // 2, (accepted, n)
@@ -84,7 +84,13 @@ async def test_W11_the_fourth_connection_of_a_three_cap_sanctuary_is_refused(
 async def test_F4_a_client_that_stops_reading_is_closed_with_4008_and_the_others_keep_up(
     start_server: StartServer, wire: Wire
 ) -> None:
-    server = await start_server(send_buffer_bytes=64 * 1024, ops_rate=10_000.0, ops_burst=10_000.0)
+    server = await start_server(
+        send_buffer_bytes=64 * 1024,
+        ops_rate=10_000.0,
+        ops_burst=10_000.0,
+        ops_bytes_rate=100_000_000,
+        ops_bytes_burst=100_000_000,
+    )
     metrics = server.services.metrics
     writer = await wire.join(server.ws_url("garden"))
     reader = await wire.join(server.ws_url("garden"), codec=JSON)

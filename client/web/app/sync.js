@@ -559,6 +559,7 @@ function rejectText(msg) {
     muted: "You are muted in this sanctuary",
     consent_required: "That fragment's author has not allowed remixes",
     too_many_fragments: "This sanctuary is full of fragments",
+    over_budget: "This sanctuary holds all the drawing it may",
     unknown_fragment: "That fragment no longer exists here",
     forbidden: "You may not do that here",
   });
