@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from dreamloom.protocol import Identity, Op, Peer, PresenceState, ServerMessage
+    from dreamloom.protocol import Hello, Identity, Op, Peer, PresenceState, ServerMessage
 
     from .auth import Claims
 
@@ -59,3 +59,10 @@ class Room(Protocol):
 
     def presence_changed(self, member: Member) -> None:
         """The member's presence changed; it goes out with the next tick."""
+
+
+class Entrance(Room, Protocol):
+    """A room a connection joins: the sanctuary itself, or its proxy on a node that does not own it."""
+
+    async def join(self, member: Member, hello: Hello) -> None:
+        """Admit the member (its welcome is sent to it), or raise why not."""

@@ -169,7 +169,7 @@ class RedisBus(Bus):
 
     async def holder(self, key: str) -> str | None:
         value = await self.redis.get(self.prefix + key)
-        return None if value is None else bytes(value).decode()
+        return None if value is None else _bytes(value).decode()
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         await self.redis.set(self.prefix + key, value, px=_ms(ttl))
@@ -180,13 +180,17 @@ class RedisBus(Bus):
         if not keys:
             return {}
         values = await self.redis.mget(keys)
-        return {bytes(k).decode()[len(full) :]: bytes(v) for k, v in zip(keys, values, strict=True) if v is not None}
+        return {_bytes(k).decode()[len(full) :]: _bytes(v) for k, v in zip(keys, values, strict=True) if v is not None}
 
     async def delete_all(self) -> None:
         """Remove every key under this bus's prefix (test runs clean up after themselves)."""
         keys = [k async for k in self.redis.scan_iter(match=_glob_escape(self.prefix) + "*", count=500)]
         if keys:
             await self.redis.delete(*keys)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
 
 
 def _ms(seconds: float) -> int:
