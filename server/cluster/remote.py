@@ -173,6 +173,7 @@ class RemoteRoom:
         #: The last seq each member was sent (its welcome's, then each ops frame's); -1 before the welcome.
         self.delivered: dict[str, int] = {}
         self.closed = False
+        self._gone = asyncio.Event()  # set when the room closes: joins waiting for the owner give up
         self._announced = 0  # the owner's last committed seq, as told one heartbeat ago
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._decoders = {name: cls(limits) for name, cls in CODECS.items()}
@@ -199,12 +200,25 @@ class RemoteRoom:
             "codec": member.codec_name,
             "hello": hello.to_wire(),
         }
+        request = asyncio.ensure_future(self.node.request(self.owner, message, self.node.join_timeout))
+        gone = asyncio.ensure_future(self._gone.wait())
         try:
-            answer = await self.node.request(self.owner, message, self.node.join_timeout)
-        except TimeoutError:
+            await asyncio.wait({request, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            answered = request.done()
+            if not answered:
+                request.cancel()
+        failure = request.exception() if answered else None
+        if not answered or failure is not None:
+            # No answer (the owner is gone, or the room closed meanwhile): the hub is asked again.
             self._drop(member)
-            self.abandon("the node running this sanctuary does not answer")
-            raise SanctuaryClosed(self.name) from None
+            if isinstance(failure, TimeoutError):
+                self.abandon("the node running this sanctuary does not answer")
+            elif failure is not None:
+                raise failure
+            raise SanctuaryClosed(self.name)
+        answer = request.result()
         refusal = answer.get("error")
         if refusal is None:
             return
@@ -236,8 +250,13 @@ class RemoteRoom:
         if self.members.get(member.sid) is member:
             del self.members[member.sid]
             self.delivered.pop(member.sid, None)
-        if not self.members and not self.closed:
+        if not self.members:
+            self._close()
+
+    def _close(self) -> None:
+        if not self.closed:
             self.closed = True
+            self._gone.set()
             self.node.forget(self)
             self._inbox.put_nowait({"k": "stop"})
 
@@ -247,15 +266,16 @@ class RemoteRoom:
         self._inbox.put_nowait(message)
 
     def abandon(self, reason: str) -> None:
-        """The owner is gone: close every connection with 1001, so that each resumes wherever it reconnects."""
-        for member in list(self.members.values()):
-            member.close(CloseCode.GOING_AWAY, f"{reason}: reconnect and resume")
+        """The owner is gone: close every connection with 1001, so that each resumes wherever it reconnects.
+
+        Connections still joining are not closed: their join fails and the hub finds the new owner.
+        """
+        for sid, member in list(self.members.items()):
+            if self.delivered.get(sid, -1) >= 0:
+                member.close(CloseCode.GOING_AWAY, f"{reason}: reconnect and resume")
         self.members.clear()
         self.delivered.clear()
-        if not self.closed:
-            self.closed = True
-            self.node.forget(self)
-            self._inbox.put_nowait({"k": "stop"})
+        self._close()
 
     async def stopped(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):
