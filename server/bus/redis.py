@@ -51,6 +51,8 @@ class RedisBus(Bus):
 
     def __init__(self, url: str) -> None:
         self.url, self.prefix = parse_url(url)
+        #: How this bus's connections are named in Redis (``CLIENT LIST``): the prefix and a random part.
+        self.client_name = f"{self.prefix}{secrets.token_hex(4)}"
         self._redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -68,7 +70,7 @@ class RedisBus(Bus):
     async def open(self) -> None:
         if self._redis is not None:
             return
-        client = aioredis.from_url(self.url, socket_connect_timeout=5)
+        client = aioredis.from_url(self.url, socket_connect_timeout=5, client_name=self.client_name)
         try:
             await client.ping()
         except (OSError, RedisError) as exc:

@@ -91,7 +91,11 @@ class ClusterNode:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self.healed_ops = 0
-        self.paused = False  # tests: a node that stopped renewing and sending, as if frozen
+        #: Fault injection for tests: a node cut off from the bus (as if frozen, or partitioned) sends
+        #: nothing, renews nothing and loses what it receives; ``lost`` counts those messages.
+        self.paused = False
+        self.lost = 0
+        self.lost_one = asyncio.Event()
 
     def attach(self, hub: Hub, stewardship: Stewardship) -> None:
         """Given by the composition root once both exist."""
@@ -222,6 +226,8 @@ class ClusterNode:
     async def _read(self, subscription: Any) -> None:
         async for data in subscription:
             if self.paused:
+                self.lost += 1
+                self.lost_one.set()
                 continue
             try:
                 message = msgpack.unpackb(data, raw=False)
