@@ -64,9 +64,7 @@ class Cluster:
         config.setdefault("lease_ttl", LEASE)
         config.setdefault("node_id", f"n{self._count}")
         return await self._stack.enter_async_context(
-            serve_in_process(
-                self.tmp / f"node{self._count}", store=PostgresStore(self.pg), bus=self.redis, **config
-            )
+            serve_in_process(self.tmp / f"node{self._count}", store=PostgresStore(self.pg), bus=self.redis, **config)
         )
 
     async def process(self, **config: Any) -> Node:
@@ -81,9 +79,7 @@ class Cluster:
             env[f"DREAMLOOM_{key.upper()}"] = str(value)
         args = [sys.executable, "-m", "dreamloom", "serve", "--port", str(port)]
         args += ["--data-dir", str(self.tmp / f"node{self._count}")]
-        with open(log, "wb") as out:
-            process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-        node = Node(process, port, log)
+        node = Node(_spawn(args, env, log), port, log)
         self.processes.append(node)
         await _until_listening(node)
         return node
@@ -97,6 +93,11 @@ class Cluster:
                 await asyncio.to_thread(node.process.wait, 15)
             if node.process.poll() is None:
                 node.kill()
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def cluster_node(server: InProcessServer) -> ClusterNode:

@@ -6,6 +6,6 @@ from pathlib import Path
 # The raw WebSocket client of the server tests.
 sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
 
-from cluster_kit import cluster, wire  # noqa: E402
+from cluster_kit import cluster, wire
 
 __all__ = ["cluster", "wire"]

@@ -10,9 +10,7 @@ from server_kit import Wire
 from dreamloom.protocol import CloseCode
 
 
-async def test_B4_S7_a_paused_owner_can_never_commit_after_another_node_took_over(
-    cluster: Cluster, wire: Wire
-) -> None:
+async def test_B4_S7_a_paused_owner_can_never_commit_after_another_node_took_over(cluster: Cluster, wire: Wire) -> None:
     first, second = await cluster.node(), await cluster.node()
     a = await wire.join(first.ws_url("garden"))
     assert await a.wait_acked(await a.send_ops(a.symbol("before"))) == {1: 1}

@@ -79,7 +79,8 @@ async def test_B7_kill_9_of_the_owner_mid_write_loses_no_acknowledged_op(cluster
         for entry in log:
             replay.apply(entry.op)
         assert {w.client.tapestry.encode() for w in writers} == {replay.encode()}
-        assert new_owner is not None and new_owner != owner_id
+        assert new_owner is not None
+        assert new_owner != owner_id
         print(
             f"\nfailover: owner {owner_id} killed, {new_owner} took over; every writer acked again "
             f"{took:.2f} s after the kill; {len(acked)} acked ops checked, {len(log)} in the log, "

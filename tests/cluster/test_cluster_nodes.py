@@ -66,8 +66,11 @@ async def test_B6_a_cursor_on_one_node_reaches_a_client_on_another(cluster: Clus
     there = await wire.join(second.ws_url("garden"))
     await there.presence(cursor=[12.5, 40.0])
 
+    assert there.welcome is not None
+    sid = there.welcome.sid
+
     def moved() -> bool:
-        return any(p.sid == there.welcome.sid and p.state.cursor == (12.5, 40.0) for m in here.presences for p in m.peers)  # type: ignore[union-attr]
+        return any(p.sid == sid and p.state.cursor == (12.5, 40.0) for m in here.presences for p in m.peers)
 
     await here.wait_for(moved, "the cursor of the other node's client")
     assert isinstance(here.presences[-1], PeersPresence)
