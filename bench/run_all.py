@@ -2,7 +2,8 @@
 
 Each benchmark is a module of this folder with ``main(quick: bool = False) -> list[dict]``:
 ``merge`` (the merge layer), ``fanout`` (one sanctuary, 50 clients, against a naive
-broadcast server) and, when present, ``browser``. The rows of all of them are also
+broadcast server), ``cluster`` (the same on 1, 2 and 3 nodes on PostgreSQL and Redis) and, when
+present, ``browser``. The rows of all of them are also
 written to ``bench-output/all-latest.json``.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 OUTPUT = BENCH.parent / "bench-output"
-BENCHMARKS = ("merge", "fanout", "browser")
+BENCHMARKS = ("merge", "fanout", "cluster", "browser")
 
 
 def _cell(value: Any) -> str:
