@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 
-from cluster_kit import Cluster, cluster_node
+import aiohttp
+from cluster_kit import LEASE, Cluster, cluster_node
 from server_kit import Wire
 from wire import WireClient
 
-from dreamloom.protocol import JSON, MSGPACK, CloseCode, PeersPresence, PolicyUpdate, Tapestry
+from dreamloom.protocol import JSON, MSGPACK, CloseCode, Leave, PeersPresence, PolicyUpdate, Tapestry
 from dreamloom.server.auth import ALL_SANCTUARIES
 
 
@@ -130,3 +131,28 @@ async def test_B8_a_policy_edit_on_any_node_reaches_every_client(cluster: Cluste
     await second.services.stewardship.acts.set_policy("garden", steward, {"ai_share_cap": 0.25})
     for client in (a, b):
         await client.wait_message(PolicyUpdate, lambda m: m.policy.get("ai_share_cap") == 0.25)
+
+
+async def test_B7_members_of_a_node_that_stopped_beating_leave_their_peers(cluster: Cluster, wire: Wire) -> None:
+    owner, other = await cluster.node(), await cluster.node()
+    here = await wire.join(owner.ws_url("garden"))
+    there = await wire.join(other.ws_url("garden"))
+    assert there.welcome is not None
+    cluster_node(other).paused = True  # its census expires: its presence goes with it
+    leave = await here.wait_message(Leave, lambda m: m.sid == there.welcome.sid, within=4 * LEASE)  # type: ignore[union-attr]
+    assert leave.sid == there.welcome.sid
+    assert "garden" in cluster_node(owner)._owned
+
+
+async def test_B8_live_counts_add_up_the_connections_of_every_node(cluster: Cluster, wire: Wire) -> None:
+    first, second = await cluster.node(), await cluster.node()
+    await wire.join(first.ws_url("garden"))
+    await wire.join(second.ws_url("garden"))
+    await wire.join(second.ws_url("garden"))
+    for server in (first, second, first):  # each writes its census, then reads everyone's
+        await cluster_node(server)._heartbeat()
+    assert first.hub.participants("garden") == 3
+    assert second.hub.participants("garden") == 3
+    async with aiohttp.ClientSession() as http, http.get(f"{second.url}/api/sanctuaries") as response:
+        listed = {s["id"]: s for s in await response.json()}
+    assert listed["garden"]["participants"] == 3
