@@ -30,7 +30,8 @@ LEASE = 1.5
 class Node:
     """A ``dreamloom serve`` subprocess: kill -9 it like a crashed machine."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path, node_id: str) -> None:
+        self.node_id = node_id
         self.process = process
         self.port = port
         self.log = log
@@ -79,7 +80,7 @@ class Cluster:
             env[f"DREAMLOOM_{key.upper()}"] = str(value)
         args = [sys.executable, "-m", "dreamloom", "serve", "--port", str(port)]
         args += ["--data-dir", str(self.tmp / f"node{self._count}")]
-        node = Node(_spawn(args, env, log), port, log)
+        node = Node(_spawn(args, env, log), port, log, env["DREAMLOOM_NODE_ID"])
         self.processes.append(node)
         await _until_listening(node)
         return node

@@ -2,9 +2,10 @@
 
 Three nodes, six writers spread over them. The owner is killed while every writer has ops in
 flight; each writer reconnects to a live node, resumes by seq and resends what was not
-acknowledged (W9). Then: no acknowledged op lost, seqs contiguous, no stamp twice, every client
+acknowledged (W9); a fresh node replaces the dead one, and the new owner is killed in turn, three
+times. Then: no acknowledged op lost, seqs contiguous, no stamp twice, every client
 byte-identical to the others and to a replay of the log, and the sanctuary served again within
-5 s of the kill.
+5 s of each kill.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dreamloom.server.bus.redis import RedisBus
 from dreamloom.server.store.postgres import PostgresStore
 
 WRITERS = 6
+KILLS = 3
 
 
 @dataclass
@@ -34,7 +36,7 @@ class Writer:
     acked: dict[Stamp, int] = field(default_factory=dict)
     fragments: list[str] = field(default_factory=list)
     reconnects: int = 0
-    acked_after_kill: asyncio.Event = field(default_factory=asyncio.Event)
+    last_ack: float = 0.0  # loop time of its latest ack
 
 
 async def test_B7_kill_9_of_the_owner_mid_write_loses_no_acknowledged_op(cluster: Cluster, wire: Wire) -> None:
@@ -48,20 +50,26 @@ async def test_B7_kill_9_of_the_owner_mid_write_loses_no_acknowledged_op(cluster
     store = PostgresStore(cluster.pg)
     await store.open()
     try:
-        owner_id = await bus.holder("lease:garden")
-        owner = next(n for n in nodes if f"p{nodes.index(n) + 1}" == owner_id)
-        alive = [n for n in nodes if n is not owner]
-        killed = asyncio.Event()
+        alive = list(nodes)
         stop = asyncio.Event()
         rng = random.Random(1307)
-        tasks = [asyncio.create_task(write(w, wire, alive, killed, stop, rng)) for w in writers]
-        await until(lambda: sum(len(w.acked) for w in writers) >= 60, "60 acks before the kill", tasks)
-        owner.kill()
-        started = asyncio.get_running_loop().time()
-        killed.set()
-        await asyncio.wait_for(asyncio.gather(*(w.acked_after_kill.wait() for w in writers)), scaled(20))
-        took = asyncio.get_running_loop().time() - started
-        new_owner = await bus.holder("lease:garden")
+        loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(write(w, wire, alive, stop, rng)) for w in writers]
+        takeovers: list[tuple[str, str, float]] = []
+        for _ in range(KILLS):
+            owner_id = await bus.holder("lease:garden")
+            owner = next(n for n in alive if n.node_id == owner_id)
+            alive.remove(owner)  # writers reconnect to the others
+            target = sum(len(w.acked) for w in writers) + 60
+            await until(lambda t=target: sum(len(w.acked) for w in writers) >= t, "60 acks before the kill", tasks)
+            owner.kill()
+            killed_at = loop.time()
+            await until(lambda k=killed_at: all(w.last_ack > k for w in writers), "every writer acked again", tasks)
+            new_owner = await bus.holder("lease:garden")
+            assert new_owner is not None
+            assert new_owner != owner_id
+            takeovers.append((owner_id or "", new_owner, max(w.last_ack for w in writers) - killed_at))
+            alive.append(await cluster.process())
         stop.set()
         await asyncio.gather(*tasks)
         log = await store.read_ops("garden", 0)
@@ -79,14 +87,13 @@ async def test_B7_kill_9_of_the_owner_mid_write_loses_no_acknowledged_op(cluster
         for entry in log:
             replay.apply(entry.op)
         assert {w.client.tapestry.encode() for w in writers} == {replay.encode()}
-        assert new_owner is not None
-        assert new_owner != owner_id
+        for killed, took_over, took in takeovers:
+            print(f"\nfailover: {killed} killed, {took_over} took over, every writer acked again within {took:.2f} s")
         print(
-            f"\nfailover: owner {owner_id} killed, {new_owner} took over; every writer acked again "
-            f"{took:.2f} s after the kill; {len(acked)} acked ops checked, {len(log)} in the log, "
+            f"failover: {KILLS} kills, {len(acked)} acked ops checked, {len(log)} in the log, "
             f"{sum(w.reconnects for w in writers)} reconnects"
         )
-        assert took <= 5.0, took
+        assert max(t for _, _, t in takeovers) <= 5.0, takeovers
     finally:
         await store.close()
         await bus.close()
@@ -103,9 +110,7 @@ async def until(predicate: object, what: str, tasks: list[asyncio.Task[None]]) -
     await asyncio.wait_for(check(), scaled(30))
 
 
-async def write(
-    w: Writer, wire: Wire, alive: list[Node], killed: asyncio.Event, stop: asyncio.Event, rng: random.Random
-) -> None:
+async def write(w: Writer, wire: Wire, alive: list[Node], stop: asyncio.Event, rng: random.Random) -> None:
     pending: list[Op] = []
     rounds = 0
     while not stop.is_set() and rounds < 10_000:
@@ -126,8 +131,7 @@ async def write(
             if op.t == "c":
                 w.fragments.append(op.id)
         pending = []
-        if killed.is_set():
-            w.acked_after_kill.set()
+        w.last_ack = asyncio.get_running_loop().time()
 
 
 def next_ops(w: Writer, client: WireClient, rng: random.Random) -> list[Op]:
