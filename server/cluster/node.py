@@ -209,6 +209,7 @@ class ClusterNode:
 
     def healed(self, ops: int) -> None:
         self.healed_ops += ops
+        self.metrics.bus_ops_healed.inc(ops)
 
     # -- the bus ------------------------------------------------------------------------
     async def _publisher(self) -> None:
