@@ -305,8 +305,11 @@ class RemoteRoom:
                 continue
             if kind == "f":
                 at, droppable = action[2], action[3]
+                if droppable:  # presence: no seq to keep track of
+                    member.send_frame(frames[at], droppable=True)
+                    continue
                 key = (at, member.codec_name)
-                if key not in decoded:
+                if key not in decoded:  # once per frame and codec, not per connection
                     decoded[key] = self._decode(member.codec_name, frames[at])
                 await self._frame(member, frames[at], decoded[key], droppable)
             elif kind == "c":
