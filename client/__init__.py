@@ -27,7 +27,7 @@ from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .geometry import Box, bounds
 from .handlers import on_fragment
-from .outbox import Action
+from .pending import Action
 from .policy import Policy
 from .replica import Replica
 from .urls import sanctuary_url

@@ -6,7 +6,7 @@ Theory of operation:
    (``seq`` = the last seq this replica saw, so the server sends only what was missed),
    waits for ``welcome``, then pumps with two owned tasks: a reader and a writer.
 2. The reader decodes every server message and applies it to the :class:`Replica`, the
-   :class:`Outbox` and the presence map, then emits events. Every stamp received is
+   :class:`PendingOps` and the presence map, then emits events. Every stamp received is
    observed by the clock, so this replica's next write beats everything it has seen.
 3. The writer sends queued ops (whole ``batch()`` groups per message when they fit) and
    the latest presence (throttled). After a back-off code it holds every op until the
@@ -42,7 +42,8 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection as WebSocket
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
@@ -51,14 +52,12 @@ from dreamloom.protocol import (
     DEFAULT_LIMITS,
     JSON,
     MSGPACK,
-    RECONNECTABLE,
     Ack,
     Clock,
     CloseCode,
     Codec,
     DecodeError,
     Error,
-    ErrorCode,
     Hello,
     Identity,
     Join,
@@ -78,13 +77,23 @@ from dreamloom.protocol import (
     Welcome,
     codec_for,
 )
+from dreamloom.protocol.connection import (
+    Broadcast,
+    CannotResume,
+    ClientConnection,
+    CloseAction,
+    Gap,
+    Received,
+    Violation,
+    Welcomed,
+)
 from dreamloom.protocol.messages import ClientKind
 
 from .backoff import Backoff
 from .errors import BACK_OFF, RETRYABLE, Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .identity import IdentityStore, server_key
-from .outbox import Action, Outbox
+from .pending import Action, PendingOps
 from .policy import Policy
 from .replica import Replica
 
@@ -92,9 +101,6 @@ log = logging.getLogger("dreamloom.client")
 
 Event = Ready | FragmentEvent | PeerEvent | PolicyChange | Disconnect | ServerError | Rejected
 
-#: Close codes after which reconnecting makes sense besides the protocol's own list:
-#: no close frame at all (1006), and the server's transient failures.
-_TRANSIENT: Final = frozenset({1006, 1011, 1012, 1013, 1014})
 #: Handshake statuses worth retrying (the server is starting, overloaded or throttling).
 _RETRY_STATUS: Final = frozenset({408, 425, 429})
 _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
@@ -102,7 +108,6 @@ _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
 #: New replica ids in a row (replica_in_use without a welcome between) before giving up.
 _MAX_RENEWALS: Final = 3
-_REFUSED_TOKEN: Final = frozenset({ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED})
 
 
 def new_replica_id() -> str:
@@ -221,7 +226,7 @@ class Session:
         self.identities = identities or IdentityStore()
         self.replica = Replica(replica_id)
         self.clock = Clock(replica_id)
-        self.outbox = Outbox()
+        self.pending = PendingOps()
         self.identity: Identity | None = None
         self.sid: str | None = None
         self.sanctuary = ""
@@ -259,6 +264,8 @@ class Session:
         self._give_up_after = give_up_after
         self._submitted: deque[float] = deque()
         self._live = False
+        #: The session rules of the current connection (a new one per connection).
+        self._conn = ClientConnection(replica=replica_id, name=name, client=client)
         #: Failed attempts to connect in a row (none welcomed since the last welcome).
         self.failures = 0
 
@@ -268,7 +275,7 @@ class Session:
         now = asyncio.get_running_loop().time()
         self._submitted.extend(now for _ in ops)
         sized = [(op, len(self._codec.dumps(op.to_wire()))) for op in ops]
-        actions = self.outbox.add(sized, group, held=held)
+        actions = self.pending.add(sized, group, held=held)
         for op in ops:
             self.replica.apply_local(op)
         self._wake.set()
@@ -300,7 +307,7 @@ class Session:
 
     def release(self, group: int) -> None:
         """Send the held ops of a group (the end of a weaver's ``batch()``)."""
-        self.outbox.release(group)
+        self.pending.release(group)
         self._wake.set()
 
     def request_stop(self, flush_timeout: float = 5.0) -> None:
@@ -423,9 +430,9 @@ class Session:
         clock = Clock(replica_id)
         clock.observe_counter(self.clock.counter)
         self.clock = clock
-        for old_stamp, fresh in self.outbox.restamp(clock.tick):
+        for old_stamp, fresh in self.pending.restamp(clock.tick):
             self.replica.replace_local(old_stamp, fresh)
-        log.info("replica %s -> %s; %d queued ops re-stamped", old, replica_id, len(self.outbox))
+        log.info("replica %s -> %s; %d queued ops re-stamped", old, replica_id, len(self.pending))
 
     async def _attempt(self, url: str) -> None:
         offered = [Subprotocol(self._preferred), Subprotocol(JSON if self._preferred == MSGPACK else MSGPACK)]
@@ -448,29 +455,31 @@ class Session:
         rcvd = exc.rcvd
         code = rcvd.code if rcvd is not None else 1006
         reason = rcvd.reason if rcvd is not None else "connection lost"
-        error = self._last_error.code if self._last_error is not None else None
         if self._last_error is not None and not reason:
             reason = f"{self._last_error.code.value}: {self._last_error.reason}"
-        if code == CloseCode.PROTOCOL_ERROR and error is ErrorCode.REPLICA_IN_USE:
-            return _Renew("replica", reason)
-        if code == CloseCode.UNAUTHORIZED and error in _REFUSED_TOKEN and self._sent_guest:
-            return _Renew("guest", reason)
-        if code in RECONNECTABLE or code in _TRANSIENT:
-            return _Dropped(code, reason)
-        return Closed(code, reason)
+        # The one close policy of every client (protocol/connection.py, SPEC W14).
+        match self._conn.close(code):
+            case CloseAction.NEW_REPLICA:
+                return _Renew("replica", reason)
+            case CloseAction.NEW_GUEST:
+                return _Renew("guest", reason)
+            case CloseAction.RECONNECT:
+                return _Dropped(code, reason)
+            case CloseAction.STOP:
+                return Closed(code, reason)
 
-    async def _converse(self, ws: ClientConnection) -> None:
+    async def _converse(self, ws: WebSocket) -> None:
         if ws.subprotocol is None:
             raise Closed(1002, "the server chose no dreamloom subprotocol")
         self._codec = codec_for(ws.subprotocol, CLIENT_SIDE_LIMITS)
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
+        self._conn = ClientConnection(replica=self.replica_id, name=self.name, client=self.client, seq=hello_seq)
         token = self._hello_token()
-        hello = Hello(name=self.name, replica=self.replica_id, seq=hello_seq, token=token, client=self.client)
-        await ws.send(self._frame(hello))
+        await ws.send(self._frame(self._conn.hello(token, guest=self._sent_guest)))
         async with asyncio.timeout(self._handshake_timeout):
             welcome = await self._await_welcome(ws)
-        self._on_welcome(welcome, hello_seq)
+        self._on_welcome(welcome)
         reader = asyncio.create_task(self._read(ws), name="dreamloom-reader")
         writer = asyncio.create_task(self._write(ws), name="dreamloom-writer")
         stopper = asyncio.create_task(self._stop.wait(), name="dreamloom-stop")
@@ -490,9 +499,9 @@ class Session:
             task.result()  # re-raises what ended the pump (a close, a gap)
 
     async def _flush_before_close(self, *pumps: asyncio.Task[None]) -> None:
-        if not len(self.outbox) or self._flush_timeout <= 0:
+        if not len(self.pending) or self._flush_timeout <= 0:
             return
-        waits = [asyncio.create_task(self.outbox.empty.wait()), asyncio.create_task(self._abort.wait())]
+        waits = [asyncio.create_task(self.pending.empty.wait()), asyncio.create_task(self._abort.wait())]
         try:
             await asyncio.wait([*pumps, *waits], timeout=self._flush_timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -500,16 +509,24 @@ class Session:
                 task.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
 
-    async def _await_welcome(self, ws: ClientConnection) -> Welcome:
+    async def _await_welcome(self, ws: WebSocket) -> Welcome:
         while True:
             msg = self._decode(await ws.recv())
-            if isinstance(msg, Welcome):
-                return msg
-            if isinstance(msg, Error):
-                self._last_error = msg
-                log.warning("server error before welcome: %s %s", msg.code.value, msg.reason)
-            elif isinstance(msg, Ping):
-                await ws.send(self._frame(Pong(msg.t)))
+            for event in self._conn.receive(msg) if msg is not None else ():
+                match event:
+                    case Welcomed(welcome=welcome):
+                        return welcome
+                    case CannotResume(asked=asked, since=since):
+                        # The server cannot give what we missed op by op: start over from a snapshot.
+                        self._fresh = True
+                        raise _Dropped(None, f"cannot resume from seq {asked} (server offers {since})")
+                    case Received(message=Error() as error):
+                        self._last_error = error
+                        log.warning("server error before welcome: %s %s", error.code.value, error.reason)
+                    case Received(message=Ping(t=t)):
+                        await ws.send(self._frame(Pong(t)))
+                    case Violation(message=m, state=state):
+                        log.error("the server sent %s while %s; ignored", m.type, state.value)
 
     def _decode(self, raw: str | bytes) -> ServerMessage | None:
         try:
@@ -523,12 +540,8 @@ class Session:
         return data if self._codec.binary else data.decode()
 
     # -- welcome ------------------------------------------------------------------
-    def _on_welcome(self, w: Welcome, hello_seq: int | None) -> None:
+    def _on_welcome(self, w: Welcome) -> None:
         resumed = self.welcomes > 0
-        if w.snapshot is None and w.since != (hello_seq or 0):
-            # The server cannot give what we missed op by op: start over from a snapshot.
-            self._fresh = True
-            raise _Dropped(None, f"cannot resume from seq {hello_seq} (server offers {w.since})")
         self._fresh = False
         self._keep_identity(w)
         self.identity, self.sid, self.sanctuary = w.identity, w.sid, w.sanctuary
@@ -547,7 +560,7 @@ class Session:
         if resumed and previous != self.policy:
             events.append(PolicyChange(self.policy, previous))
         self._stamp_provenance(w.identity)
-        self.outbox.unsend_all()
+        self.pending.unsend_all()
         self.connected = self._live = True
         self.welcomes += 1
         self._reconnect.reset()
@@ -596,11 +609,11 @@ class Session:
     def _stamp_provenance(self, identity: Identity) -> None:
         # The server stamps author and origin of creates; doing the same locally keeps the
         # optimistic view equal to what will be confirmed.
-        for entry in self.outbox:
+        for entry in self.pending:
             op = entry.op
             if op.t == "c" and (op.fields.get("author"), op.fields.get("origin")) != (identity.id, identity.origin):
                 fixed = op.with_fields({**op.fields, "author": identity.id, "origin": identity.origin})
-                self.outbox.replace(entry, fixed)
+                self.pending.replace(entry, fixed)
                 self.replica.replace_local(op.stamp, fixed)
 
     def _apply_ops(self, ops: tuple[Op, ...], first_seq: int) -> list[Event]:
@@ -616,17 +629,24 @@ class Session:
         return events
 
     # -- reading ------------------------------------------------------------------
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: WebSocket) -> None:
         while True:
             msg = self._decode(await ws.recv())
-            if msg is not None:
-                await self._handle(ws, msg)
+            for event in self._conn.receive(msg) if msg is not None else ():
+                match event:
+                    case Broadcast(ops=batch, first_seq=first):
+                        for applied in self._apply_ops(batch, first):
+                            self._emit(applied)
+                    case Gap(expected=expected, received=received):
+                        raise _Dropped(None, f"missed ops {expected}..{received - 1}; resuming")
+                    case Received(message=message):
+                        await self._handle(ws, message)
+                    case Violation(message=m, state=state):
+                        log.error("the server sent %s while %s; ignored", m.type, state.value)
             self._notify()
 
-    async def _handle(self, ws: ClientConnection, msg: ServerMessage) -> None:
+    async def _handle(self, ws: WebSocket, msg: ServerMessage) -> None:
         match msg:
-            case Ops():
-                self._on_ops(msg)
             case Ack():
                 self._on_ack(msg)
             case Reject():
@@ -656,20 +676,11 @@ class Session:
                 await ws.send(self._frame(Pong(msg.t)))
             case Pong():
                 pass
-            case Welcome():
-                log.error("unexpected second welcome; ignored")
-
-    def _on_ops(self, msg: Ops) -> None:
-        first = msg.seq or 0
-        if first > self.replica.seq + 1:
-            raise _Dropped(None, f"missed ops {self.replica.seq + 1}..{first - 1}; resuming")
-        for event in self._apply_ops(msg.ops, first):
-            self._emit(event)
 
     def _on_ack(self, msg: Ack) -> None:
         for counter, seq in msg.acks:
             stamp = Stamp(counter, self.replica_id)
-            entry = self.outbox.pop(stamp)
+            entry = self.pending.pop(stamp)
             if entry is None:
                 continue
             self.replica.note_ack(stamp, seq)
@@ -678,11 +689,11 @@ class Session:
         self._window = min(_MAX_WINDOW, self._window + len(msg.acks))
         if asyncio.get_running_loop().time() >= self._pause_until:
             self._retry.reset()
-        if self.outbox.has_unsent():
+        if self.pending.has_unsent():
             self._wake.set()
 
     def _on_reject(self, msg: Reject) -> None:
-        entry = self.outbox.get(msg.stamp)
+        entry = self.pending.get(msg.stamp)
         if entry is None:
             return
         if msg.code in BACK_OFF or msg.retry_after is not None:
@@ -691,11 +702,11 @@ class Session:
             # Sent again with its own stamp, in its place: the server applies a stamp it has
             # not applied whatever its order, so the op keeps its place in last-writer-wins.
             entry.attempts += 1
-            self.outbox.unsend(entry)
+            self.pending.unsend(entry)
             self._wake.set()
             log.info("%s on %s; retry %d after back-off", msg.code.value, msg.id, entry.attempts)
             return
-        self.outbox.pop(msg.stamp)
+        self.pending.pop(msg.stamp)
         self.replica.drop_local(msg.stamp)
         error = Rejected(
             msg.code,
@@ -717,23 +728,23 @@ class Session:
             if rate:
                 # Sending faster than the server admits only earns more refusals: keep fewer
                 # ops in flight (and so smaller batches, which also fit a small burst).
-                self._window = max(1, min(self._window, self.outbox.in_flight()) // 2)
+                self._window = max(1, min(self._window, self.pending.in_flight()) // 2)
         if retry_after is not None:
             # The server said when the op can succeed: never sooner (W9), whatever our back-off.
             self._pause_until = max(self._pause_until, now + retry_after)
 
     # -- writing ------------------------------------------------------------------
-    async def _write(self, ws: ClientConnection) -> None:
+    async def _write(self, ws: WebSocket) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self.outbox.has_unsent():
+            if self.pending.has_unsent():
                 hold = self._pause_until - loop.time()
                 if hold > 0:
                     await asyncio.sleep(hold)  # a back-off the server asked for, not a synchronisation
-                while (room := self._window - self.outbox.in_flight()) > 0:
-                    batch = self.outbox.take(min(room, DEFAULT_LIMITS.max_ops_per_batch), _MAX_BATCH_BYTES)
+                while (room := self._window - self.pending.in_flight()) > 0:
+                    batch = self.pending.take(min(room, DEFAULT_LIMITS.max_ops_per_batch), _MAX_BATCH_BYTES)
                     if not batch:
                         break
                     await ws.send(self._frame(Ops(tuple(e.op for e in batch))))

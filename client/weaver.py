@@ -41,7 +41,7 @@ from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .handlers import FragmentFilter, fragment_handlers, misspelt_handlers
 from .identity import IdentityStore
-from .outbox import Action
+from .pending import Action
 from .policy import Policy
 from .replica import Replica
 from .session import Event, Session, new_replica_id
@@ -548,7 +548,7 @@ class Weaver:
         if self._group is not None:
             yield
             return
-        self._group = self._session.outbox.new_group()
+        self._group = self._session.pending.new_group()
         try:
             yield
         finally:
@@ -624,7 +624,7 @@ class Weaver:
             final = exc
             raise
         finally:
-            self._session.outbox.fail_all(final or Closed(1000, "weaver stopped"))
+            self._session.pending.fail_all(final or Closed(1000, "weaver stopped"))
             owned = [dispatcher, *self._tasks]
             for task in owned:
                 task.cancel()
@@ -692,7 +692,7 @@ class Weaver:
             self.add_symbol("moon", 0, 0)
             await self.flush()
         """
-        await asyncio.wait_for(self._session.outbox.empty.wait(), within)
+        await asyncio.wait_for(self._session.pending.empty.wait(), within)
 
     async def wait_until(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         """Wait until ``predicate()`` is true, checking after every message from the server

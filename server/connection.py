@@ -27,18 +27,17 @@ from dreamloom.protocol import (
     Identity,
     Ops,
     Peer,
-    Ping,
-    Pong,
     Presence,
     PresenceState,
     Reject,
 )
 from dreamloom.protocol.codec import Codec
+from dreamloom.protocol.connection import Admit, Close, Deliver, Reply, ServerAction, ServerConnection
 from dreamloom.protocol.messages import MAX_RETRY_AFTER
 from dreamloom.protocol.validate import InvalidOp
 
 from .identity import colour_for
-from .rate import TokenBucket, Window
+from .rate import TokenBucket
 from .send_buffer import SendBuffer, wire_frame
 
 if TYPE_CHECKING:
@@ -51,18 +50,6 @@ log = logging.getLogger("dreamloom.connection")
 
 #: Seconds a slow consumer has to read up to its close frame before its connection is aborted.
 SLOW_CONSUMER_GRACE = 2.0
-
-#: Which errors end the connection, and with what close code (SPEC W10).
-CLOSING_ERRORS: dict[ErrorCode, CloseCode] = {
-    ErrorCode.UNSUPPORTED_VERSION: CloseCode.UNSUPPORTED_VERSION,
-    ErrorCode.HANDSHAKE_REQUIRED: CloseCode.PROTOCOL_ERROR,
-    ErrorCode.SANCTUARY_FULL: CloseCode.SANCTUARY_FULL,
-    ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
-    ErrorCode.TOKEN_EXPIRED: CloseCode.UNAUTHORIZED,
-    ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
-    ErrorCode.BANNED: CloseCode.BANNED,
-    ErrorCode.REPLICA_IN_USE: CloseCode.PROTOCOL_ERROR,
-}
 
 
 class Connection:
@@ -91,7 +78,8 @@ class Connection:
         self.claims: Claims | None = None
         self.ops_bucket = TokenBucket(config.ops_rate, config.ops_burst)
         self.presence_bucket = TokenBucket(config.presence_rate, config.presence_rate)
-        self.errors = Window(config.error_window)
+        #: The session rules (W5, W10): what each message means, and when errors close.
+        self.session = ServerConnection(config.error_limit, config.error_window)
         self._limited_since: float | None = None
         self._last_limited = 0.0
         self.buffer = SendBuffer(
@@ -169,14 +157,30 @@ class Connection:
             transport.abort()
 
     def error(self, code: ErrorCode, reason: str) -> None:
-        """Send an ``error``; close if the code says so or too many errors came in."""
-        self.send(Error(code, reason))
-        close_code = CLOSING_ERRORS.get(code)
-        if close_code is None and self.errors.add() >= self.config.error_limit:
-            close_code = CloseCode.PROTOCOL_ERROR
-            reason = "too many invalid messages"
-        if close_code is not None:
-            self.close(close_code, reason)
+        """Send an ``error``; close if its code or the count of invalid input says so (W5, W10)."""
+        self._act(self.session.refuse(code, reason, time.monotonic()))
+
+    def _act(self, actions: list[ServerAction]) -> None:
+        """Carry out what the session rules decided."""
+        room = self.room
+        for action in actions:
+            match action:
+                case Reply(message=message):
+                    self.send(message)
+                case Close(code=code, reason=reason):
+                    self.close(code, reason)
+                case Deliver(message=Ops() as ops):
+                    assert room is not None
+                    self._deliver_ops(room, ops)
+                case Deliver(message=Presence(state=state)):
+                    assert room is not None
+                    if not self.presence_bucket.take():
+                        self.metrics.presence_dropped.inc()
+                        # latest wins: keep the newest state, it goes out with the next tick
+                    self.presence = state
+                    room.presence_changed(self)
+                case Admit():
+                    pass  # the handshake answers it (serve)
 
     # -- the connection's life ----------------------------------------------
     async def serve(self, join: Callable[[Connection, Hello], Awaitable[Room | None]]) -> None:
@@ -190,6 +194,7 @@ class Connection:
             self.room = await join(self, hello)
             if self.room is None:
                 return
+            self.session.joined()
             await self._read_loop()
         finally:
             self.closed = True
@@ -201,6 +206,11 @@ class Connection:
                 await asyncio.wait_for(asyncio.shield(self._writer), timeout=3.0)
             if not self._writer.done():
                 self._writer.cancel()
+            if self._closer is not None:  # every task this connection started ends with it
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(self._closer, timeout=SLOW_CONSUMER_GRACE + 2.0)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), timeout=1.0)
@@ -248,13 +258,13 @@ class Connection:
         try:
             first = self.codec.decode_client(msg.data)
         except DecodeError as exc:
-            code = exc.code if exc.code == ErrorCode.UNSUPPORTED_VERSION else ErrorCode.HANDSHAKE_REQUIRED
-            self.error(code, exc.reason)
+            self._act(self.session.undecodable(exc.code, exc.reason, time.monotonic()))
             return None
-        if not isinstance(first, Hello):
-            self.error(ErrorCode.HANDSHAKE_REQUIRED, f"the first message must be hello, not {first.type}")
-            return None
-        return first
+        actions = self.session.receive(first, time.monotonic())
+        if actions and isinstance(actions[0], Admit):
+            return actions[0].hello
+        self._act(actions)
+        return None
 
     def set_identity(self, identity: Identity, replica: str, *, issued_token: str | None = None) -> None:
         """Called once the hello is accepted (and again when a steward changes the role)."""
@@ -274,34 +284,19 @@ class Connection:
             try:
                 message = self.codec.decode_client(msg.data)
             except DecodeError as exc:
-                self.error(exc.code, exc.reason)
+                self._act(self.session.undecodable(exc.code, exc.reason, time.monotonic()))
                 continue
-            self._dispatch(message)
+            self._act(self.session.receive(message, time.monotonic()))
 
-    def _dispatch(self, message: Any) -> None:
-        room = self.room
-        assert room is not None
-        match message:
-            case Ops(ops=ops, invalid=invalid):
-                if not self.ops_bucket.take(len(ops) + len(invalid)):
-                    self._rate_limited((*ops, *invalid))  # both name a stamp and an id
-                    return
-                if invalid:
-                    self._reject_invalid(invalid)
-                if ops:
-                    room.submit(self, ops)
-            case Presence(state=state):
-                if not self.presence_bucket.take():
-                    self.metrics.presence_dropped.inc()
-                    # latest wins: keep the newest state, it goes out with the next tick
-                self.presence = state
-                room.presence_changed(self)
-            case Ping(t=t):
-                self.send(Pong(t))
-            case Pong():
-                pass
-            case Hello():
-                self.error(ErrorCode.ALREADY_JOINED, "hello was already accepted on this connection")
+    def _deliver_ops(self, room: Room, batch: Ops) -> None:
+        ops, invalid = batch.ops, batch.invalid
+        if not self.ops_bucket.take(len(ops) + len(invalid)):
+            self._rate_limited((*ops, *invalid))  # both name a stamp and an id
+            return
+        if invalid:
+            self._reject_invalid(invalid)
+        if ops:
+            room.submit(self, ops)
 
     def _reject_invalid(self, invalid: tuple[InvalidOp, ...]) -> None:
         # W10a: each is refused alone and the rest of the batch stands; the message still
@@ -309,7 +304,7 @@ class Connection:
         for bad in invalid:
             self.send(Reject(bad.stamp, bad.id, bad.code, bad.reason, rule="W8"))
         self.metrics.ops_rejected.labels(code=ErrorCode.BAD_MESSAGE.value).inc(len(invalid))
-        if self.errors.add() >= self.config.error_limit:
+        if self.session.count_error(time.monotonic()):
             self.close(CloseCode.PROTOCOL_ERROR, "too many invalid messages")
 
     def _rate_limited(self, ops: tuple[Any, ...]) -> None:

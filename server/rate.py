@@ -40,21 +40,3 @@ class TokenBucket:
             self.tokens -= n
             return True
         return False
-
-
-class Window:
-    """Counts events in a sliding time window (for 'N errors within T seconds')."""
-
-    __slots__ = ("_clock", "_events", "span")
-
-    def __init__(self, span: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.span = span
-        self._clock = clock
-        self._events: list[float] = []
-
-    def add(self) -> int:
-        """Record an event; return how many fall inside the window now."""
-        now = self._clock()
-        self._events = [t for t in self._events if now - t < self.span]
-        self._events.append(now)
-        return len(self._events)

@@ -1,4 +1,4 @@
-"""Units of the weaver SDK that need no server: URLs, back-off, outbox, replica, CLI parsing."""
+"""Units of the weaver SDK that need no server: URLs, back-off, pending ops, replica, CLI parsing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dreamloom.client.cli import main as weave_main
 from dreamloom.client.cli import parse_option
 from dreamloom.client.errors import Rejected
 from dreamloom.client.identity import IdentityStore, default_identity_file
-from dreamloom.client.outbox import Outbox
+from dreamloom.client.pending import PendingOps
 from dreamloom.client.replica import Replica
 from dreamloom.client.session import Session
 from dreamloom.protocol import ErrorCode, Op, Reject, Stamp, Tapestry, UsageError, ops
@@ -162,13 +162,13 @@ def test_P6_ai_room_is_exactly_what_the_server_cap_admits(cap: float) -> None:
             assert room == k, (organic, ai)
 
 
-# -- outbox -------------------------------------------------------------------
+# -- pending ops -------------------------------------------------------------------
 def _op(counter: int, fid: str = "f") -> Op:
     return ops.set_fields(f"{fid}{counter}", Stamp(counter, "me"), x=counter)
 
 
-async def test_outbox_keeps_batches_whole_and_splits_only_what_cannot_fit() -> None:
-    box = Outbox()
+async def test_pending_ops_keeps_batches_whole_and_splits_only_what_cannot_fit() -> None:
+    box = PendingOps()
     box.add([(_op(1), 10), (_op(2), 10)])
     box.add([(_op(3), 10), (_op(4), 10), (_op(5), 10)])
     box.add([(_op(6), 10)])
@@ -177,13 +177,13 @@ async def test_outbox_keeps_batches_whole_and_splits_only_what_cannot_fit() -> N
     second = box.take(max_ops=4, max_bytes=1000)
     assert [e.op.stamp.counter for e in second] == [3, 4, 5, 6]
     assert box.take(4, 1000) == []
-    big = Outbox()
+    big = PendingOps()
     big.add([(_op(i), 10) for i in range(1, 8)])
     assert [len(big.take(3, 1000)) for _ in range(4)] == [3, 3, 1, 0]
 
 
-async def test_outbox_holds_a_batch_until_released_and_resends_after_reconnect() -> None:
-    box = Outbox()
+async def test_pending_ops_holds_a_batch_until_released_and_resends_after_reconnect() -> None:
+    box = PendingOps()
     group = box.new_group()
     actions = box.add([(_op(1), 5)], group, held=True)
     assert not box.has_unsent()
@@ -198,8 +198,8 @@ async def test_outbox_holds_a_batch_until_released_and_resends_after_reconnect()
     assert box.empty.is_set()
 
 
-async def test_W9_outbox_resends_a_rate_limited_op_in_its_place_with_its_own_stamp() -> None:
-    box = Outbox()
+async def test_W9_pending_ops_resends_a_rate_limited_op_in_its_place_with_its_own_stamp() -> None:
+    box = PendingOps()
     box.add([(_op(1), 5), (_op(2), 5), (_op(3), 5)])
     first, *_ = box.take(10, 100)
     entry = box.get(Stamp(1, "me"))
@@ -209,7 +209,7 @@ async def test_W9_outbox_resends_a_rate_limited_op_in_its_place_with_its_own_sta
 
 
 async def test_W5_outbox_restamps_every_queued_op_in_order_and_keeps_its_action() -> None:
-    box = Outbox()
+    box = PendingOps()
     actions = box.add([(_op(5), 5), (_op(2), 5)])
     box.add([(_op(9), 5)])
     box.take(1, 100)  # one was in flight when the replica id changed: it goes again too
@@ -231,7 +231,7 @@ async def test_W5_outbox_restamps_every_queued_op_in_order_and_keeps_its_action(
 
 
 async def test_failed_actions_raise_the_typed_error() -> None:
-    box = Outbox()
+    box = PendingOps()
     (action,) = box.add([(_op(1), 5)])
     box.fail_all(Rejected(ErrorCode.UNKNOWN_FRAGMENT, "no such fragment", fragment_id="f1"))
     with pytest.raises(Rejected) as info:
@@ -444,11 +444,11 @@ async def test_W9_a_reject_with_retry_after_holds_every_op_at_least_that_long() 
     events: list[object] = []
     session = Session(replica_id="me", name="w", emit=events.append)
     (action,) = session.submit([_op(1)])
-    session.outbox.take(10, 1000)
+    session.pending.take(10, 1000)
     session._on_reject(Reject(Stamp(1, "me"), "f1", ErrorCode.AI_RATE_LIMITED, "over the rate", retry_after=59.5))
     assert 59 < session.paused_for <= 59.5
     assert not action.done()  # kept, to be sent again once the wait is over
-    assert session.outbox.has_unsent()
+    assert session.pending.has_unsent()
     session._on_reject(Reject(Stamp(1, "me"), "f1", ErrorCode.AI_SHARE_CAP, "cap", retry_after=None))
     assert session.paused_for > 59  # a shorter back-off never shortens what the server asked for
     with pytest.raises(Rejected) as info:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from acked import AckedLedger, missing_from_log, read_log, unreflected
 from fuzz import KIND_GEOMS, RandomWriter, create, seed
+from kit.timing import poll_until
 from server_kit import StartServer, Wire
-from test_ws_convergence import poll_until
 from wire import JSON, WireClient
 
 from dreamloom.protocol import CloseCode, Op, Tapestry

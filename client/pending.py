@@ -80,7 +80,7 @@ def _same_group(group: int, entry: Entry) -> bool:
     return entry.group == group
 
 
-class Outbox:
+class PendingOps:
     """Unacknowledged ops in submission order, keyed by stamp."""
 
     def __init__(self) -> None:
