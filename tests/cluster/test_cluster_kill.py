@@ -49,12 +49,13 @@ async def test_B7_kill_9_of_the_owner_mid_write_loses_no_acknowledged_op(cluster
     await bus.open()
     store = PostgresStore(cluster.pg)
     await store.open()
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
     try:
         alive = list(nodes)
-        stop = asyncio.Event()
         rng = random.Random(1307)
         loop = asyncio.get_running_loop()
-        tasks = [asyncio.create_task(write(w, wire, alive, stop, rng)) for w in writers]
+        tasks += [asyncio.create_task(write(w, wire, alive, stop, rng)) for w in writers]
         takeovers: list[tuple[str, str, float]] = []
         for _ in range(KILLS):
             owner_id = await bus.holder("lease:garden")
@@ -95,6 +96,10 @@ async def test_B7_kill_9_of_the_owner_mid_write_loses_no_acknowledged_op(cluster
         )
         assert max(t for _, _, t in takeovers) <= 5.0, takeovers
     finally:
+        stop.set()  # a failed check must not leave writers reconnecting while the nodes stop
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await store.close()
         await bus.close()
 
