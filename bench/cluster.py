@@ -7,7 +7,7 @@ node ``p % nodes``, so with several nodes most clients are served through the bu
 and each row is also given as a ratio to it. Server CPU is the sum over the nodes (user + sys);
 the CPU of PostgreSQL and Redis is not in it (they are shared services here).
 
-Needs the PostgreSQL and Redis of DEVELOPERS' machines (``DREAMLOOM_TEST_POSTGRES``,
+Needs PostgreSQL and Redis (by default those of the machine: 127.0.0.1:5432, database test, and 127.0.0.1:6379) (``DREAMLOOM_TEST_POSTGRES``,
 ``DREAMLOOM_TEST_REDIS`` override the URLs); without them it reports that and returns no rows.
 
     .venv/bin/python bench/cluster.py [--quick] [--levels 20,50] [--duration 5] [--nodes 1,2,3]

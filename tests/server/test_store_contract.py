@@ -300,7 +300,7 @@ async def test_S7_a_seq_is_never_given_twice_even_by_the_current_owner(store: St
     assert [e.seq for e in await store.read_ops("garden", 0)] == [1, 2, 3]
 
 
-async def test_S1_postgres_migrations_are_recorded_and_applied_once(pg_url: str) -> None:
+async def test_postgres_migrations_are_recorded_and_applied_once(pg_url: str) -> None:
     from dreamloom.server.store.postgres import MIGRATIONS, PostgresStore
 
     first, second = PostgresStore(pg_url), PostgresStore(pg_url)
