@@ -7,8 +7,9 @@ node ``p % nodes``, so with several nodes most clients are served through the bu
 and each row is also given as a ratio to it. Server CPU is the sum over the nodes (user + sys);
 the CPU of PostgreSQL and Redis is not in it (they are shared services here).
 
-Needs PostgreSQL and Redis (by default those of the machine: 127.0.0.1:5432, database test, and 127.0.0.1:6379) (``DREAMLOOM_TEST_POSTGRES``,
-``DREAMLOOM_TEST_REDIS`` override the URLs); without them it reports that and returns no rows.
+Needs PostgreSQL and Redis: by default the machine's (127.0.0.1:5432, database ``test``, and
+127.0.0.1:6379); ``DREAMLOOM_TEST_POSTGRES`` and ``DREAMLOOM_TEST_REDIS`` override the URLs.
+Without them it says so and returns no rows.
 
     .venv/bin/python bench/cluster.py [--quick] [--levels 20,50] [--duration 5] [--nodes 1,2,3]
 """
