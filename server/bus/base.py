@@ -72,6 +72,11 @@ class Bus(abc.ABC):
     async def publish(self, channel: str, data: bytes) -> None:
         """Send ``data`` to every current subscriber of ``channel`` (B1)."""
 
+    async def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish several messages, in this order (B1); a backend may send them in one round trip."""
+        for channel, data in messages:
+            await self.publish(channel, data)
+
     @abc.abstractmethod
     async def subscribe(self, channel: str) -> Subscription:
         """Start receiving ``channel``; messages published after this returns are delivered."""

@@ -135,6 +135,16 @@ class RedisBus(Bus):
         except RedisError as exc:
             raise BusError(f"publish to {channel!r} failed: {exc}") from exc
 
+    async def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+        # One pipeline on one connection: one round trip, and Redis runs the commands in order.
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for channel, data in messages:
+                    pipe.publish(self.prefix + channel, data)
+                await pipe.execute()
+        except RedisError as exc:
+            raise BusError(f"publish of {len(messages)} messages failed: {exc}") from exc
+
     async def subscribe(self, channel: str) -> Subscription:
         name = self.prefix + channel
         sub = Subscription(channel, self)

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("dreamloom.cluster")
 
 CLUSTER = "cluster"
+#: Messages sent in one round trip to the bus at most (those waiting when the sender is free).
+PUBLISH_BATCH = 256
 
 
 def _pack(message: dict[str, Any]) -> bytes:
@@ -216,13 +218,16 @@ class ClusterNode:
         # One task publishes everything, one message after the other: the order of a node's
         # messages on a channel is the order they were sent (B1).
         while True:
-            channel, data = await self._outq.get()
+            batch = [await self._outq.get()]
+            while not self._outq.empty() and len(batch) < PUBLISH_BATCH:
+                batch.append(self._outq.get_nowait())
             try:
-                await self.bus.publish(channel, data)
+                await self.bus.publish_many(batch)
             except Exception:
-                log.exception("publish on %s failed; the receivers heal from the store", channel)
+                log.exception("publishing %d messages failed; the receivers heal from the store", len(batch))
             finally:
-                self._outq.task_done()
+                for _ in batch:
+                    self._outq.task_done()
 
     async def _read(self, subscription: Any) -> None:
         async for data in subscription:

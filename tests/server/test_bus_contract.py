@@ -54,6 +54,9 @@ async def test_B1_messages_reach_every_subscriber_in_publish_order(bus: Bus) -> 
     assert await receive(second, 50) == expected
     await bus.publish("node:b", b"only-b")
     assert await receive(elsewhere, 1) == [b"only-b"]
+    await bus.publish_many([("node:a", b"x"), ("node:b", b"y"), ("node:a", b"z")])
+    assert await receive(first, 2) == [b"x", b"z"]
+    assert await receive(elsewhere, 1) == [b"y"]
 
 
 async def test_B1_an_unsubscribed_channel_receives_nothing_more(bus: Bus) -> None:
