@@ -150,8 +150,11 @@ class ClusterNode:
         while True:
             holder = self.node_id if await self.bus.acquire(key, self.node_id, self.lease_ttl) else None
             holder = holder or await self.bus.holder(key)
+            # Held by this node already (a sanctuary unloading here while it is asked for again):
+            # renewed, unless it ran out a moment ago.
             if holder == self.node_id:
-                await self.bus.renew(key, self.node_id, self.lease_ttl)
+                if not await self.bus.renew(key, self.node_id, self.lease_ttl):
+                    continue
                 # Claimed before loading: whatever the former owner committed is in what we load,
                 # and nothing it tries to commit from now on is accepted (S7).
                 epoch = await self.store.claim(name)
