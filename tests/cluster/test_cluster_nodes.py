@@ -6,12 +6,14 @@ import asyncio
 import random
 
 import aiohttp
+import pytest
 from cluster_kit import LEASE, Cluster, cluster_node
 from server_kit import Wire
 from wire import WireClient
 
 from dreamloom.protocol import JSON, MSGPACK, CloseCode, Leave, PeersPresence, PolicyUpdate, Tapestry
 from dreamloom.server.auth import ALL_SANCTUARIES
+from dreamloom.server.stewardship import StewardshipError
 
 
 async def converged(clients: list[WireClient], seq: int) -> None:
@@ -156,3 +158,20 @@ async def test_B8_live_counts_add_up_the_connections_of_every_node(cluster: Clus
     async with aiohttp.ClientSession() as http, http.get(f"{second.url}/api/sanctuaries") as response:
         listed = {s["id"]: s for s in await response.json()}
     assert listed["garden"]["participants"] == 3
+
+
+async def test_B8_acts_needing_the_actor_are_refused_by_a_node_that_does_not_own_it(
+    cluster: Cluster, wire: Wire
+) -> None:
+    first, second = await cluster.node(), await cluster.node()
+    a = await wire.join(first.ws_url("garden"))
+    await a.wait_acked(await a.send_ops(a.symbol("moon")))
+    _, steward = first.services.stewardship.authority.issue(role="steward", sanctuary="garden", name="st")
+    with pytest.raises(StewardshipError) as refused:
+        await second.services.stewardship.acts.remove("garden", steward, "moon")
+    assert refused.value.code == "conflict"
+    assert cluster_node(first).node_id in refused.value.message
+    # On the owner it is done, and every client sees it.
+    await first.services.stewardship.acts.remove("garden", steward, "moon")
+    await a.wait_seq(2)
+    assert a.tapestry.get("moon").deleted  # type: ignore[union-attr]
