@@ -70,6 +70,12 @@ def proc_cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
+def cpu_of(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds of several processes together."""
+    times = [proc_cpu(p) for p in pids]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
+
+
 def proc_status_kb(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -373,7 +379,7 @@ def run_server(kind: str, plan: Plan, workdir: Path, profile: bool = False) -> l
 
 def run_level(
     kind: str,
-    pid: int,
+    pid: int | list[int],
     metrics_port: int | None,
     children: list[Child],
     plan: Plan,
@@ -382,10 +388,14 @@ def run_level(
     rate: int,
     duration: float,
 ) -> dict[str, Any]:
-    """Run one level on every generator; measure the server over the level and its drain."""
+    """Run one level on every generator; measure the server over the level and its drain.
+
+    ``pid`` may list several server processes (the nodes of a cluster): their CPU is summed.
+    """
+    pids = pid if isinstance(pid, list) else [pid]
     start = time.monotonic() + 0.3
     m0 = scrape(metrics_port)
-    user0, sys0 = proc_cpu(pid)
+    user0, sys0 = cpu_of(pids)
     busy0, total0 = machine_busy()
     for child in children:
         child.send({"cmd": "level", "index": index, "rate": rate, "start": start, "duration": duration})
@@ -395,11 +405,11 @@ def run_level(
     for child in children:
         child.send({"cmd": "drain", "index": index, "expected": sent, "timeout": drain_timeout})
     reports = [child.expect("level", drain_timeout + 60) for child in children]
-    user1, sys1 = proc_cpu(pid)
+    user1, sys1 = cpu_of(pids)
     busy1, total1 = machine_busy()
     wall = time.monotonic() - start
     m1 = scrape(metrics_port)
-    peak_rss_kb = proc_status_kb(pid, "VmHWM")
+    peak_rss_kb = max(proc_status_kb(p, "VmHWM") for p in pids)
 
     lat = array.array("d")
     for r in reports:

@@ -120,6 +120,12 @@ class TokenAuthority:
         self.max_len = max_len
         self.leeway = leeway
 
+    def rekey(self, secret: bytes) -> None:
+        """Sign and verify with ``secret`` from now on (a cluster node adopts the cluster's at start)."""
+        if len(secret) < 32:
+            raise ValueError("the token secret must be at least 32 bytes")
+        self._secret = secret
+
     def issue(
         self,
         *,

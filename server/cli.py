@@ -23,7 +23,11 @@ HELP = {
     "host": "interface to listen on",
     "port": "TCP port for HTTP and WebSocket",
     "data_dir": "folder of the embedded store and server secrets",
-    "store": "store URL: sqlite:///PATH (default: <data-dir>/dreamloom.db) or memory://",
+    "store": "store URL: sqlite:///PATH (default: <data-dir>/dreamloom.db), memory://, "
+    "or postgresql://USER@HOST:PORT/DB for a cluster",
+    "bus": "cluster bus URL: redis://HOST:PORT/N (with a postgresql:// store; see docs/operations.md)",
+    "node_id": "this node's name in the cluster (default: random)",
+    "lease_ttl": "seconds a sanctuary's owner lease lasts unrenewed: how long a failover takes",
     "durability": "strict: each group commit is fsynced (survives power loss); "
     "relaxed: survives a crash of the process, may lose the last commits on power loss",
     "allow_origins": "extra browser origins allowed to open sockets (comma-separated)",

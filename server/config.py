@@ -18,6 +18,9 @@ class ServerConfig:
     port: int = 8765
     data_dir: Path = Path("dreamloom-data")
     store: str = ""  # empty: sqlite:///<data_dir>/dreamloom.db
+    bus: str = ""  # empty: one node; redis://HOST:PORT/N joins the cluster that shares it and the store
+    node_id: str = ""  # this node's name in the cluster; empty: a random one
+    lease_ttl: float = 3.0  # seconds a sanctuary's owner lease lasts unrenewed: the failover time
     durability: str = "strict"  # strict (fsync each group commit) | relaxed
     allow_origins: tuple[str, ...] = ()  # extra origins allowed to open sockets
     public_url: str = ""  # how users reach us (for printed links); default http://host:port

@@ -7,11 +7,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from dreamloom.protocol import Tapestry
 
 from .config import ServerConfig
 from .gate import Gate
+from .member import Entrance
 from .metrics import Metrics
 from .sanctuary import Sanctuary
 from .store import Store
@@ -25,6 +27,30 @@ class HubClosed(Exception):
     """The server is shutting down: no sanctuary loads any more."""
 
 
+class Elsewhere(Exception):
+    """Another node owns this sanctuary (cluster mode): join it through :meth:`Placement.remote`."""
+
+    def __init__(self, name: str, owner: str) -> None:
+        super().__init__(f"sanctuary {name!r} is owned by node {owner!r}")
+        self.owner = owner
+
+
+class Placement(Protocol):
+    """Which node runs which sanctuary (cluster mode; see server/cluster). One node alone needs none."""
+
+    async def take(self, name: str) -> Store:
+        """Make this node the owner; the store to run the sanctuary with. :class:`Elsewhere` if another node is."""
+
+    def released(self, name: str) -> None:
+        """The sanctuary unloaded here: give ownership up."""
+
+    async def remote(self, name: str, owner: str) -> Entrance:
+        """The room, on this node, of a sanctuary that ``owner`` runs."""
+
+    def participants(self, name: str) -> int | None:
+        """Connections to the sanctuary across every node, if known."""
+
+
 class Hub:
     """Owns every live sanctuary and its actor task."""
 
@@ -35,8 +61,10 @@ class Hub:
         metrics: Metrics,
         gate_factory: GateFactory | None = None,
         clock: Callable[[], float] = time.time,
+        placement: Placement | None = None,
     ) -> None:
         self.store = store
+        self.placement = placement
         self.clock = clock
         self.config = config
         self.metrics = metrics
@@ -52,7 +80,10 @@ class Hub:
         return s if s is not None and not s.closing else None
 
     def participants(self, name: str) -> int:
-        """Live connections in a sanctuary (0 when not loaded)."""
+        """Live connections in a sanctuary (0 when not loaded; every node's in a cluster)."""
+        counted = self.placement.participants(name) if self.placement is not None else None
+        if counted is not None:
+            return counted
         s = self.loaded(name)
         return len(s.members) if s is not None else 0
 
@@ -74,13 +105,27 @@ class Hub:
             old = self._live.get(name)
             if old is not None:
                 await old.finished.wait()
+            store = self.store if self.placement is None else await self.placement.take(name)
             gate = self.gate_factory(name) if self.gate_factory is not None else None
-            sanctuary = await Sanctuary.load(name, self.store, self.config, self.metrics, gate, self.clock)
+            try:
+                sanctuary = await Sanctuary.load(name, store, self.config, self.metrics, gate, self.clock)
+            except BaseException:
+                if self.placement is not None:
+                    self.placement.released(name)
+                raise
             self._live[name] = sanctuary
             task = asyncio.create_task(self._run(sanctuary), name=f"sanctuary:{name}")
             self._tasks[name] = task
             self.metrics.sanctuaries_loaded.set(len(self._live))
             return sanctuary
+
+    async def room(self, name: str) -> Entrance:
+        """Where a connection joins ``name``: the sanctuary, or in a cluster its room on the owner's node."""
+        try:
+            return await self.sanctuary(name)
+        except Elsewhere as moved:
+            assert self.placement is not None
+            return await self.placement.remote(name, moved.owner)
 
     async def _run(self, sanctuary: Sanctuary) -> None:
         try:
@@ -89,6 +134,8 @@ class Hub:
             if self._live.get(sanctuary.name) is sanctuary:
                 del self._live[sanctuary.name]
                 self._tasks.pop(sanctuary.name, None)
+                if self.placement is not None:
+                    self.placement.released(sanctuary.name)
             self.metrics.sanctuaries_loaded.set(len(self._live))
 
     async def tapestry_at(self, name: str, seq: int | None = None) -> tuple[Tapestry, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from dreamloom.protocol import Identity, Op, Peer, PeersRequest, PresenceState, ServerMessage
+    from dreamloom.protocol import Hello, Identity, Op, Peer, PeersRequest, PresenceState, ServerMessage
 
     from .auth import Claims
 
@@ -62,3 +62,10 @@ class Room(Protocol):
 
     def request_peers(self, member: Member, request: PeersRequest) -> None:
         """The member asked for a page of peers (W15); the page is sent to it."""
+
+
+class Entrance(Room, Protocol):
+    """A room a connection joins: the sanctuary itself, or its proxy on a node that does not own it."""
+
+    async def join(self, member: Member, hello: Hello) -> None:
+        """Admit the member (its welcome is sent to it), or raise why not."""

@@ -36,6 +36,9 @@ class Metrics:
         self.slow_consumers_closed = Counter(
             "dreamloom_slow_consumers_closed", "Connections closed because their send buffer overflowed", registry=r
         )
+        self.bus_ops_healed = Counter(
+            "dreamloom_bus_ops_healed", "Ops lost on the cluster bus and back-filled from the store", registry=r
+        )
 
         self.render_seconds = Histogram(
             "dreamloom_render_seconds",

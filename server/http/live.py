@@ -73,9 +73,9 @@ async def _join(services: Services, name: str, member: Connection, hello: Hello,
         return None
     for _ in range(JOIN_ATTEMPTS):
         try:
-            sanctuary = await services.hub.sanctuary(name)
-            await sanctuary.join(member, hello)
-            return sanctuary
+            room = await services.hub.room(name)
+            await room.join(member, hello)
+            return room
         except SanctuaryClosed:
             continue
         except SanctuaryFull:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from dreamloom.protocol import ErrorCode
 
-from ..hub import Hub
+from ..hub import Elsewhere, Hub
 from ..member import Member
 from ..sanctuary import Sanctuary, SanctuaryClosed
 from .errors import StewardshipError
@@ -18,7 +18,13 @@ T = TypeVar("T")
 async def in_actor(hub: Hub, name: str, fn: Callable[[Sanctuary | None], Awaitable[T]], *, load: bool = False) -> T:
     """Run ``fn`` inside the sanctuary's actor, or with ``None`` when it is not live and ``load`` is false."""
     for _ in range(5):
-        sanctuary = await hub.sanctuary(name) if load else hub.loaded(name)
+        try:
+            sanctuary = await hub.sanctuary(name) if load else hub.loaded(name)
+        except Elsewhere as moved:
+            # Acts that change the tapestry run in its actor, which another node runs (SPEC B8).
+            raise StewardshipError(
+                "conflict", f"sanctuary {name!r} runs on node {moved.owner!r}: send this request there"
+            ) from None
         if sanctuary is None:
             return await fn(None)
 

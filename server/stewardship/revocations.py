@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ..member import Member
 from ..store import Store
@@ -20,6 +21,8 @@ class Revocations:
         self._revoked: set[str] = set()
         self._loaded = False
         self._lock = asyncio.Lock()
+        #: Told each newly revoked token id (a cluster tells the other nodes).
+        self.listeners: list[Callable[[str], None]] = []
 
     async def is_revoked(self, jti: str) -> bool:
         await self._load()
@@ -31,6 +34,12 @@ class Revocations:
         if jti not in self._revoked:
             await self.store.add_record(SERVER_RECORDS, REVOCATION, {"jti": jti, "by": by, "sanctuary": sanctuary})
             self._revoked.add(jti)
+            for listener in self.listeners:
+                listener(jti)
+
+    def remember(self, jti: str) -> None:
+        """Another node revoked ``jti`` (it is in the store already)."""
+        self._revoked.add(jti)
 
     def holds_revoked(self, member: Member) -> bool:
         """Whether a live member's token was revoked (its close may still be on its way); never awaits."""

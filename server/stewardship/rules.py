@@ -23,6 +23,8 @@ class RulesBook:
         self.clock = clock
         self._rules: dict[str, SanctuaryRules] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Told the sanctuary's name after each change is persisted (a cluster tells the other nodes).
+        self.listeners: list[Callable[[str], None]] = []
 
     def gate_for(self, name: str) -> HarmonyGate:
         """The gate of a sanctuary being loaded (the hub's gate factory)."""
@@ -46,6 +48,16 @@ class RulesBook:
             settings = dict(info.settings)
             settings.update(rules.to_settings())
             await self.store.set_settings(name, settings)
+        for listener in self.listeners:
+            listener(name)
+
+    async def reload(self, name: str) -> SanctuaryRules:
+        """Read the rules again from the store, in place (another node changed them)."""
+        rules = self._rules.setdefault(name, SanctuaryRules())
+        async with self._lock(name):
+            info = await self.store.get_sanctuary(name)
+            rules.load_settings(info.settings if info is not None else {})
+        return rules
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())

@@ -11,6 +11,8 @@ which seq each stamp was applied, so a resend is acked with its original seq
 (SPEC W9) however long ago, and across restarts.
 S6: a replica id belongs to the identity that first used it in a sanctuary
 (``bind_replica``); the binding is persistent (SPEC P3).
+S7: ``claim`` gives a sanctuary a new owner epoch; an ``append`` that names an
+older epoch is refused with :class:`Fenced` and writes nothing (SPEC B4).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ _LOG_LIMITS = Limits(max_ops_per_batch=2**31)
 
 class StoreError(Exception):
     """The store cannot do what was asked (bad URL, broken database...)."""
+
+
+class Fenced(StoreError):
+    """An append named an owner epoch that is no longer the sanctuary's: a newer owner claimed it (S7)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +116,19 @@ class Store(abc.ABC):
         """Replace the sanctuary's settings map (policy and the like)."""
 
     @abc.abstractmethod
-    async def append(self, sanctuary: str, entries: Sequence[LogEntry]) -> None:
-        """Durably append entries (contiguous seqs after the last) in one transaction."""
+    async def append(self, sanctuary: str, entries: Sequence[LogEntry], *, epoch: int | None = None) -> None:
+        """Durably append entries (contiguous seqs after the last) in one transaction.
+
+        With ``epoch``, the append is refused with :class:`Fenced` unless it is still the
+        sanctuary's current owner epoch (S7); without it, no owner is checked (one node).
+        """
+
+    @abc.abstractmethod
+    async def claim(self, sanctuary: str) -> int:
+        """Make the caller the sanctuary's owner: a new epoch, greater than every earlier one (S7).
+
+        Appends with an older epoch are refused from the moment this returns.
+        """
 
     @abc.abstractmethod
     async def read_ops(

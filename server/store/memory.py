@@ -8,7 +8,7 @@ from typing import Any
 
 from dreamloom.protocol import Stamp
 
-from .base import LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
+from .base import Fenced, LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
 
 
 class MemoryStore(Store):
@@ -21,6 +21,7 @@ class MemoryStore(Store):
         self._records: list[tuple[str, Record]] = []
         self._stamps: dict[str, dict[Stamp, int]] = {}
         self._replicas: dict[tuple[str, str], str] = {}
+        self._epochs: dict[str, int] = {}
 
     async def ensure_sanctuary(self, sanctuary: str, title: str | None = None) -> SanctuaryInfo:
         info = self._sanctuaries.get(sanctuary)
@@ -50,10 +51,17 @@ class MemoryStore(Store):
         info = await self.ensure_sanctuary(sanctuary)
         self._sanctuaries[sanctuary] = SanctuaryInfo(info.id, info.title, info.created, 0, dict(settings))
 
-    async def append(self, sanctuary: str, entries: Sequence[LogEntry]) -> None:
+    async def claim(self, sanctuary: str) -> int:
+        await self.ensure_sanctuary(sanctuary)
+        epoch = self._epochs[sanctuary] = self._epochs.get(sanctuary, 0) + 1
+        return epoch
+
+    async def append(self, sanctuary: str, entries: Sequence[LogEntry], *, epoch: int | None = None) -> None:
         log = self._ops.get(sanctuary)
         if log is None:
             raise StoreError(f"unknown sanctuary {sanctuary!r}")
+        if epoch is not None and epoch != self._epochs.get(sanctuary, 0):
+            raise Fenced(f"owner epoch {epoch} of {sanctuary!r} was superseded")
         expected = (log[-1].seq if log else 0) + 1
         stamps = self._stamps.setdefault(sanctuary, {})
         batch: set[Stamp] = set()

@@ -26,7 +26,7 @@ import orjson
 
 from dreamloom.protocol import Stamp
 
-from .base import LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
+from .base import Fenced, LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
 
 T = TypeVar("T")
 
@@ -128,6 +128,9 @@ class SqliteStore(Store):
         db.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'strict' else 'NORMAL'}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(sanctuaries)")}
+        if "epoch" not in columns:  # databases made before owner epochs (S7)
+            db.execute("ALTER TABLE sanctuaries ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
         return db
 
     async def close(self) -> None:
@@ -179,7 +182,16 @@ class SqliteStore(Store):
         await self._run(lambda db: db.execute("UPDATE sanctuaries SET settings = ? WHERE id = ?", (blob, sanctuary)))
 
     # -- the op log -------------------------------------------------------
-    async def append(self, sanctuary: str, entries: Sequence[LogEntry]) -> None:
+    async def claim(self, sanctuary: str) -> int:
+        await self.ensure_sanctuary(sanctuary)
+
+        def job(db: sqlite3.Connection) -> int:
+            row = db.execute("UPDATE sanctuaries SET epoch = epoch + 1 WHERE id = ? RETURNING epoch", (sanctuary,))
+            return int(row.fetchone()[0])
+
+        return await self._run(job)
+
+    async def append(self, sanctuary: str, entries: Sequence[LogEntry], *, epoch: int | None = None) -> None:
         if not entries:
             return
         rows = [(sanctuary, e.seq, e.op.stamp[1], e.op.stamp[0], e.author, e.time, e.op_bytes()) for e in entries]
@@ -190,9 +202,11 @@ class SqliteStore(Store):
         def job(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute("SELECT last_seq FROM sanctuaries WHERE id = ?", (sanctuary,)).fetchone()
+                row = db.execute("SELECT last_seq, epoch FROM sanctuaries WHERE id = ?", (sanctuary,)).fetchone()
                 if row is None:
                     raise StoreError(f"unknown sanctuary {sanctuary!r}")
+                if epoch is not None and epoch != row[1]:
+                    raise Fenced(f"owner epoch {epoch} of {sanctuary!r} was superseded by {row[1]}")
                 if rows[0][1] != row[0] + 1:
                     raise StoreError(f"seq {rows[0][1]} does not follow {row[0]}")
                 try:

@@ -101,3 +101,18 @@ async def test_W16_the_served_process_refuses_the_socket_over_the_per_client_cap
             proc.kill()
             proc.wait()
     assert "Traceback" not in log.read_text()
+
+
+def test_B6_cluster_flags_and_their_environment_variables() -> None:
+    flags = ["--store", "postgresql://dl@db:5432/dl", "--bus", "redis://cache:6379/0", "--node-id", "n7"]
+    config, _ = config_from([*flags, "--lease-ttl", "2.5"], {})
+    assert (config.store, config.bus, config.node_id, config.lease_ttl) == (
+        "postgresql://dl@db:5432/dl",
+        "redis://cache:6379/0",
+        "n7",
+        2.5,
+    )
+    env = {"DREAMLOOM_STORE": "postgresql://a@b/c", "DREAMLOOM_BUS": "redis://d:6379/1"}
+    config, _ = config_from([], env)
+    assert (config.store_url, config.bus) == ("postgresql://a@b/c", "redis://d:6379/1")
+    assert ServerConfig().bus == ""  # without a bus: one node, as before

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from services_kit import postgres_schema
 
 from dreamloom.protocol import Stamp, Tapestry, ops
-from dreamloom.server.store import LogEntry, MemoryStore, Snapshot, SqliteStore, Store, StoreError
+from dreamloom.server.store import Fenced, LogEntry, MemoryStore, Snapshot, SqliteStore, Store, StoreError
 
 BACKENDS: dict[str, Callable[[Path], Store]] = {
     "memory": lambda path: MemoryStore(),
@@ -18,14 +20,18 @@ BACKENDS: dict[str, Callable[[Path], Store]] = {
 }
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[*sorted(BACKENDS), "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = BACKENDS[request.param](tmp_path)
-    await s.open()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        if request.param == "postgres":
+            from dreamloom.server.store.postgres import PostgresStore
+
+            s: Store = PostgresStore(await stack.enter_async_context(postgres_schema()))
+        else:
+            s = BACKENDS[request.param](tmp_path)
+        await s.open()
+        stack.push_async_callback(s.close)
         yield s
-    finally:
-        await s.close()
 
 
 def entries(first: int, count: int, replica: str = "r1") -> list[LogEntry]:
@@ -274,4 +280,46 @@ async def test_S5_S6_sqlite_stamps_and_bindings_survive_reopening(tmp_path: Path
         assert await second.find_stamps("garden", [Stamp(3, "r1")]) == {Stamp(3, "r1"): 3}
         assert await second.bind_replica("garden", "r-ana", "u-eve") == "u-ana"
     finally:
+        await second.close()
+
+
+async def test_S7_claim_gives_rising_epochs_and_fences_the_former_owner(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    first = await store.claim("garden")
+    await store.append("garden", entries(1, 2), epoch=first)
+    second = await store.claim("garden")
+    assert second > first
+    # The paused former owner wakes up and commits the next seq: refused, nothing written.
+    with pytest.raises(Fenced):
+        await store.append("garden", entries(3, 1), epoch=first)
+    assert [e.seq for e in await store.read_ops("garden", 0)] == [1, 2]
+    await store.append("garden", entries(3, 2), epoch=second)
+    assert [e.seq for e in await store.read_ops("garden", 0)] == [1, 2, 3, 4]
+    # Epochs are per sanctuary; an append without an epoch checks no owner (one node).
+    assert await store.claim("other") >= 1
+    await store.append("garden", entries(5, 1))
+
+
+async def test_S7_a_seq_is_never_given_twice_even_by_the_current_owner(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    epoch = await store.claim("garden")
+    await store.append("garden", entries(1, 3), epoch=epoch)
+    with pytest.raises(StoreError):
+        await store.append("garden", entries(3, 1, replica="r2"), epoch=epoch)
+    assert [e.seq for e in await store.read_ops("garden", 0)] == [1, 2, 3]
+
+
+async def test_postgres_migrations_are_recorded_and_applied_once(pg_url: str) -> None:
+    from dreamloom.server.store.postgres import MIGRATIONS, PostgresStore
+
+    first, second = PostgresStore(pg_url), PostgresStore(pg_url)
+    await first.open()
+    await second.open()  # a second node starting on the same database applies nothing again
+    try:
+        await first.ensure_sanctuary("garden")
+        await first.append("garden", entries(1, 3))
+        assert await second.read_ops("garden", 0) == entries(1, 3)
+        assert await second.migrations() == [v for v, _ in MIGRATIONS]
+    finally:
+        await first.close()
         await second.close()
