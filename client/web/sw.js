@@ -25,6 +25,7 @@ const SHELL = [
   "/static/app/tools.js",
   "/static/app/ui.js",
   "/static/protocol/canon.js",
+  "/static/protocol/connection.js",
   "/static/protocol/digest.js",
   "/static/protocol/ops.js",
   "/static/protocol/stamps.js",

@@ -28,6 +28,7 @@
  *    queue in order and connects again at once. Nothing queued is lost.
  */
 
+import { ClientConnection } from "../protocol/connection.js";
 import { toWire } from "../protocol/ops.js";
 import { Clock } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
@@ -45,7 +46,8 @@ const MAX_BATCH = 256;
 /** New replica ids in a row (replica_in_use without a welcome between) before giving up. */
 const MAX_RENEWALS = 3;
 /** Close codes after which reconnecting would only repeat the refusal. */
-const FINAL_CLOSES = new Set([4001, 4002, 4003, 4004, 4006, 4007]);
+/** Server messages the page understands (others are a decode error). */
+const CLIENT_TYPES = new Set(["welcome", "ops", "ack", "reject", "presence", "join", "leave", "roster", "peers", "policy", "ping", "pong", "error"]);
 const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
   4001: "not authorised to join",
   4002: "this page is too old for the server: reload",
@@ -71,6 +73,8 @@ export class Sync extends EventTarget {
     this.seq = opts.seq;
     /** @type {string | null} the welcome's epoch: seq resumes only within it (SPEC F5) */
     this.epoch = opts.epoch ?? null;
+    /** @type {ClientConnection | null} the session rules of the current socket */
+    this.conn = null;
     this.url = opts.wsUrl ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/${encodeURIComponent(this.sanctuary)}`;
     /** @type {"offline" | "connecting" | "live" | "closed"} */
     this.status = "offline";
@@ -114,7 +118,7 @@ export class Sync extends EventTarget {
     this.#loadQueue();
     addEventListener("online", () => this.connectSoon(0));
     // Without network a socket can take a long time to notice it is dead: drop it now.
-    addEventListener("offline", () => this.#drop(this.ws, 1000, "offline"));
+    addEventListener("offline", () => this.#lose(this.ws, "offline"));
     addEventListener("pagehide", () => this.#saveCache(true));
   }
 
@@ -243,16 +247,9 @@ export class Sync extends EventTarget {
     ws.onopen = () => {
       const token = this.#helloToken();
       this.lastError = null;
-      this.#send({
-        type: "hello",
-        v: 1,
-        name: this.name,
-        replica: this.replica,
-        seq: this.seq,
-        ...(this.seq !== null && this.epoch ? { epoch: this.epoch } : {}),
-        ...(token ? { token } : {}),
-        client: "person",
-      });
+      // The session rules (protocol/connection.js): resume, gaps and the close policy, as every client.
+      this.conn = new ClientConnection({ replica: this.replica, name: this.name, client: "person", seq: this.seq, epoch: this.epoch });
+      this.#send(this.conn.hello(token, { guest: this.sentGuest }));
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== "string") return;
@@ -262,10 +259,10 @@ export class Sync extends EventTarget {
         this.#receive(msg);
       } catch (err) {
         console.error("bad message from server", err, ev.data?.slice?.(0, 200));
-        if (err instanceof DecodeError) this.#drop(ws, 4000, "invalid message");
+        if (err instanceof DecodeError) this.#lose(ws, "invalid message");
       }
     };
-    ws.onclose = (ev) => this.#drop(ws, ev.code, ev.reason);
+    ws.onclose = (ev) => this.#drop(ws, this.conn ? this.conn.close(ev.code) : "reconnect", ev.code, ev.reason);
   }
 
   #helloToken() {
@@ -278,14 +275,11 @@ export class Sync extends EventTarget {
 
   /**
    * After a refusal that a new identity or a new replica id answers: whether one was taken.
-   * @param {number} code
+   * @param {"new_replica" | "new_guest"} action
    */
-  #renewed(code) {
-    const refusedGuest = code === 4001 && this.sentGuest && (this.lastError === "unauthorized" || this.lastError === "token_expired");
-    const replicaTaken = code === 4000 && this.lastError === "replica_in_use";
-    if (!refusedGuest && !replicaTaken) return false;
+  #renewed(action) {
     if (++this.renewals > MAX_RENEWALS) return false;
-    if (refusedGuest) this.skipGuest = true;
+    if (action === "new_guest") this.skipGuest = true;
     // A new identity may not write with a replica id bound to the old one: both take a new id.
     this.#switchReplica();
     this.#emit("pending");
@@ -294,10 +288,19 @@ export class Sync extends EventTarget {
   }
 
   /**
-   * Forget a socket (closed by either side, or abandoned) and plan what comes next.
-   * @param {WebSocket | null} ws @param {number} code @param {string} reason
+   * This side gives a socket up (a gap, a resync, an invalid message, no network): reconnect.
+   * @param {WebSocket | null} ws @param {string} reason
    */
-  #drop(ws, code, reason) {
+  #lose(ws, reason) {
+    this.#drop(ws, "reconnect", 1000, reason);
+  }
+
+  /**
+   * Forget a socket and do what the close policy says (SPEC W14, protocol/connection.js).
+   * @param {WebSocket | null} ws @param {"reconnect" | "new_replica" | "new_guest" | "stop"} action
+   * @param {number} code @param {string} reason
+   */
+  #drop(ws, action, code, reason) {
     if (!ws || this.ws !== ws) return;
     this.#saveCache(true); // while still live: the last state known to equal the server's
     ws.onclose = null;
@@ -308,16 +311,12 @@ export class Sync extends EventTarget {
     this.inflight.clear();
     this.peers.clear();
     this.#emit("peers");
-    if (this.#renewed(code)) return;
-    if (FINAL_CLOSES.has(code)) {
+    if ((action === "new_replica" || action === "new_guest") && this.#renewed(action)) return;
+    if (action !== "reconnect") {
       this.stopped = true;
-      this.#setStatus("closed", CLOSE_REASONS[code] ?? (reason || "closed"));
-      return;
-    }
-    if (code === 4012) {
-      // Another tab took this replica id over: it owns the queue now.
-      this.stopped = true;
-      this.#setStatus("closed", "this sanctuary was opened in another tab");
+      // 4012: another tab took this replica id over: it owns the queue now.
+      const why = code === 4012 ? "this sanctuary was opened in another tab" : CLOSE_REASONS[code];
+      this.#setStatus("closed", why ?? (reason || "closed"));
       return;
     }
     this.retry++;
@@ -345,11 +344,38 @@ export class Sync extends EventTarget {
 
   /** @param {any} msg */
   #receive(msg) {
+    if (!this.conn) return;
+    if (!CLIENT_TYPES.has(msg?.type)) throw new DecodeError(`unknown message type ${String(msg?.type).slice(0, 30)}`);
+    for (const event of this.conn.receive(msg)) {
+      switch (event[0]) {
+        case "welcomed":
+          this.#onWelcome(msg);
+          break;
+        case "cannot_resume":
+          // The server cannot give what we missed op by op: ask for a snapshot.
+          this.seq = null;
+          this.epoch = null;
+          this.#lose(this.ws, "cannot resume");
+          return;
+        case "broadcast":
+          this.#onOps(event[1], checkOps(event[2], Infinity));
+          break;
+        case "gap":
+          // We missed ops: resume from what we have.
+          this.#lose(this.ws, "gap in seq");
+          return;
+        case "received":
+          this.#onMessage(msg);
+          break;
+        default:
+          console.error("the server broke the session rules", event);
+      }
+    }
+  }
+
+  /** @param {any} msg */
+  #onMessage(msg) {
     switch (msg?.type) {
-      case "welcome":
-        return this.#onWelcome(msg);
-      case "ops":
-        return this.#onOps(msg);
       case "ack":
         return this.#onAck(msg);
       case "reject":
@@ -454,21 +480,10 @@ export class Sync extends EventTarget {
     if (changes.length) this.#emit("remote", changes);
   }
 
-  /** @param {any} msg */
-  #onOps(msg) {
-    let ops = checkOps(msg.ops, Infinity);
-    const first = msg.seq;
-    if (typeof first !== "number" || this.seq === null) return;
-    const skip = this.seq + 1 - first;
-    if (skip < 0) {
-      // We missed ops: resume from what we have.
-      this.#drop(this.ws, 4000, "gap in seq");
-      return;
-    }
-    if (skip > 0) ops = ops.slice(skip);
-    if (!ops.length) return;
+  /** Ops the session rules passed on: op i has seq first + i. @param {number} first @param {Op[]} ops */
+  #onOps(first, ops) {
     this.#applyRemote(ops);
-    this.seq = first + msg.ops.length - 1;
+    this.seq = first + ops.length - 1;
     this.#emit("seq");
   }
 
@@ -510,7 +525,7 @@ export class Sync extends EventTarget {
     if (!this.inflight.size) {
       // Our replica applied an op the sanctuary refused: take a fresh snapshot.
       this.seq = null;
-      this.#drop(this.ws, 4000, "resync");
+      this.#lose(this.ws, "resync");
     }
   }
 
