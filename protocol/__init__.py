@@ -45,7 +45,7 @@ from .messages import (
 from .ops import Op
 from .stamps import Clock, Stamp
 from .tapestry import Change, Fragment, Register, Tapestry
-from .undo import inverse
+from .undo import History, Holders, Step, inverse
 
 __all__ = [
     "CLIENT_SIDE_LIMITS",
@@ -67,6 +67,8 @@ __all__ = [
     "ErrorCode",
     "Fragment",
     "Hello",
+    "History",
+    "Holders",
     "Identity",
     "Join",
     "JsonCodec",
@@ -90,6 +92,7 @@ __all__ = [
     "Reject",
     "ServerMessage",
     "Stamp",
+    "Step",
     "Tapestry",
     "UsageError",
     "Welcome",
