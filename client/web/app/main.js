@@ -9,6 +9,7 @@ import { toHex } from "../protocol/canon.js";
 import { sha256Hex } from "../protocol/digest.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { Editor } from "./editor.js";
+import { isShortcut } from "./keys.js";
 import { download, pngBlob, svgBlob } from "./exporter.js";
 import { grow, LINE_HEIGHT, union } from "./geometry.js";
 import { Renderer } from "./render.js";
@@ -218,8 +219,9 @@ async function main() {
   tools.addEventListener("selection", refreshSelection);
   style.addEventListener("change", (/** @type {any} */ e) => {
     const ids = tools.selected;
-    if (ids.length) editor.restyle(ids, e.detail);
+    if (ids.length) editor.restyle(ids, e.detail.patch, e.detail.group);
   });
+  style.addEventListener("settle", () => editor.endGroup());
 
   const refreshUndo = () => {
     $("undo").disabled = !editor.undoStack.length || editor.readOnly;
@@ -478,8 +480,10 @@ async function main() {
   /** @type {Record<string, string>} */
   const toolKeys = { v: "select", h: "hand", p: "pen", b: "pen", r: "rect", o: "ellipse", l: "line", a: "arrow", s: "symbol", t: "text" };
   addEventListener("keydown", (e) => {
-    const target = /** @type {HTMLElement} */ (e.target);
-    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    const target = /** @type {HTMLInputElement} */ (e.target);
+    if (!isShortcut(target, e)) return;
+    // A select would also take the letter as type-ahead.
+    if (target?.tagName === "SELECT") e.preventDefault();
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
     if (mod && key === "z") {

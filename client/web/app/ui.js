@@ -33,7 +33,7 @@ export class StylePanel extends EventTarget {
       b.addEventListener("click", () => this.setColor(c, true));
       sw.append(b);
     }
-    $("color").addEventListener("input", (/** @type {any} */ e) => this.setColor(e.target.value, true));
+    $("color").addEventListener("input", (/** @type {any} */ e) => this.setColor(e.target.value, true, "color"));
     $("fill").addEventListener("change", (/** @type {any} */ e) => {
       this.fill = e.target.value;
       this.#changed({ fill: this.fill === "none" ? "none" : this.color });
@@ -41,22 +41,25 @@ export class StylePanel extends EventTarget {
     $("width").addEventListener("input", (/** @type {any} */ e) => {
       this.width = Number(e.target.value);
       $("width-out").textContent = String(this.width);
-      this.#changed({ width: this.width });
+      this.#changed({ width: this.width }, "width");
     });
     $("opacity").addEventListener("input", (/** @type {any} */ e) => {
       this.opacity = Number(e.target.value) / 100;
       $("opacity-out").textContent = `${e.target.value}%`;
-      this.#changed({ opacity: this.opacity });
+      this.#changed({ opacity: this.opacity }, "opacity");
     });
+    // A slider or the colour picker sends a value per step while it moves: the
+    // steps of one movement are one undo step, closed when the control settles.
+    for (const id of ["color", "width", "opacity"]) $(id).addEventListener("change", () => this.dispatchEvent(new Event("settle")));
     this.setColor(this.color, false);
   }
 
-  /** @param {string} c @param {boolean} apply */
-  setColor(c, apply) {
+  /** @param {string} c @param {boolean} apply @param {string} [group] */
+  setColor(c, apply, group) {
     this.color = c;
     $("color").value = c.slice(0, 7);
     for (const b of $("swatches").children) b.classList.toggle("on", b.dataset.color === c);
-    if (apply) this.#changed(this.fill === "none" ? { color: c } : { color: c, fill: c });
+    if (apply) this.#changed(this.fill === "none" ? { color: c } : { color: c, fill: c }, group);
   }
 
   /** Show a selected fragment's style in the controls. @param {Record<string, any>} s */
@@ -76,9 +79,12 @@ export class StylePanel extends EventTarget {
     $("fill").value = this.fill;
   }
 
-  /** @param {Record<string, any>} patch */
-  #changed(patch) {
-    this.dispatchEvent(new CustomEvent("change", { detail: patch }));
+  /**
+   * @param {Record<string, any>} patch
+   * @param {string} [group] a continuous control: its changes until it settles are one undo step
+   */
+  #changed(patch, group) {
+    this.dispatchEvent(new CustomEvent("change", { detail: { patch, group } }));
   }
 
   /** The style new fragments get. */
