@@ -105,20 +105,25 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class PresenceState:
-    """Ephemeral state of one connection: cursor, selection, stroke preview, viewport."""
+    """Ephemeral state of one connection: cursor, selection, stroke preview, viewport, colour."""
 
     cursor: tuple[float, float] | None = None
     sel: tuple[str, ...] = ()
     preview: Mapping[str, Any] | None = None
     view: tuple[float, float, float] | None = None
+    #: A colour the person chose for themselves (``#rrggbb``); None: the server's.
+    color: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "cursor": list(self.cursor) if self.cursor is not None else None,
             "sel": list(self.sel),
             "preview": dict(self.preview) if self.preview is not None else None,
             "view": list(self.view) if self.view is not None else None,
         }
+        if self.color is not None:
+            wire["color"] = self.color
+        return wire
 
     @classmethod
     def from_fields(cls, d: Mapping[str, Any], limits: Limits) -> PresenceState:
@@ -149,7 +154,10 @@ class PresenceState:
             if not 0 < view[2] <= 1000:
                 fail("view zoom must be in (0, 1000]")
             view = (view[0], view[1], view[2])
-        return cls(cursor, tuple(sel), preview, view)
+        color = d.get("color")
+        if color is not None and (check_color(color, "color") and len(color) != 7):
+            fail("color must be an opaque colour like #a1b2c3")
+        return cls(cursor, tuple(sel), preview, view, color)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +183,7 @@ class Peer:
         return cls(ident.id, ident.name, ident.role, ident.origin, check_color(d["color"], "peer.color"))
 
 
-_PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view"})
+_PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view", "color"})
 
 
 # -- client -> server ----------------------------------------------------------
@@ -381,7 +389,9 @@ class Welcome:
             pd = check_dict(pv, "peer")
             _keys(pd, frozenset({"sid", "name", "role", "origin", "color"}), _PRESENCE_FIELDS, "peer")
             base = {k: pd[k] for k in ("sid", "name", "role", "origin", "color")}
-            peers.append((Peer.from_wire(base, limits), PresenceState.from_fields(pd, limits)))
+            # A chosen colour is the peer's colour (the server folds it into the peer): read it once.
+            state = PresenceState.from_fields({k: v for k, v in pd.items() if k != "color"}, limits)
+            peers.append((Peer.from_wire(base, limits), state))
         return cls(
             sanctuary=check_id(d["sanctuary"], "welcome.sanctuary", limits),
             sid=check_id(d["sid"], "welcome.sid", limits),

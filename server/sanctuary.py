@@ -28,7 +28,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -58,6 +58,7 @@ from dreamloom.protocol.codec import CODECS, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
 from .gate import Gate, PolicyError
+from .identity import Colours
 from .store import LogEntry, Snapshot, Store
 
 if TYPE_CHECKING:
@@ -193,6 +194,7 @@ class Sanctuary:
         self._snapshot_seq = snapshot_seq
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._presence_dirty: set[str] = set()
+        self.colours = Colours()
         self._unload_timer: asyncio.TimerHandle | None = None
         self._commit_error: Exception | None = None
         self._welcome_cache: tuple[int, list[Any]] | None = None
@@ -250,6 +252,11 @@ class Sanctuary:
     def presence_changed(self, session: Session) -> None:
         """A session's presence changed; it goes out with the next tick."""
         self._presence_dirty.add(session.sid)
+        chosen = session.presence.color
+        if chosen is not None and chosen != session.peer.color:
+            # A colour the person chose: theirs from now on, here (later welcomes show it).
+            session.peer = replace(session.peer, color=chosen)
+            self.colours.remember(session.identity.id, chosen)
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` inside the actor, between batches (for policy and moderation)."""
@@ -456,6 +463,8 @@ class Sanctuary:
         if self._unload_timer is not None:
             self._unload_timer.cancel()
             self._unload_timer = None
+        present = {s.identity.id: s.peer.color for s in self.sessions.values()}
+        session.peer = replace(session.peer, color=self.colours.assign(session.identity.id, present))
         session.send(self._welcome(session, hello))
         self._broadcast(Join(session.peer), exclude=session.sid)
         self.sessions[session.sid] = session

@@ -214,7 +214,7 @@ class Session:
         """Called once the hello is accepted."""
         self.identity = identity
         self.replica = replica
-        self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour_for(self.sid))
+        self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour_for(identity.id))
 
     async def _read_loop(self) -> None:
         async for msg in self.ws:

@@ -355,7 +355,13 @@ async function mount() {
   if (me.role !== "steward") return;
   document.head.append(h("link", { rel: "stylesheet", href: "/static/steward.css" }));
   const panel = new StewardPanel(sanctuary, token);
-  const button = h("button", { type: "button", id: "steward-button", class: "steward-button", title: "Steward: policy, members, invites, audit", onclick: () => panel.toggle() }, "⚖ Steward");
+  const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("class", "ic");
+  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+  use.setAttribute("href", "#i-steward");
+  icon.append(use);
+  const button = h("button", { type: "button", id: "steward-button", class: "steward-button bar-button", title: "Steward: policy, members, invites, audit", onclick: () => panel.toggle() },
+    icon, h("span", { class: "wide-only" }, "Steward"));
   const bar = document.querySelector(".topbar");
   if (bar) bar.insertBefore(button, document.getElementById("help-button"));
   else document.body.append(button);

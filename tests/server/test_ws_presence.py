@@ -89,3 +89,67 @@ async def test_idle_sanctuary_unloads_and_reloads_identical(start_server: StartS
     assert reloaded is not loaded
     assert reloaded.tapestry.encode() == back.tapestry.encode() == data
     assert not keeper.closed.is_set()
+
+
+# -- colours -----------------------------------------------------------------------
+async def test_W11_colours_are_stable_per_identity_and_distinct(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(presence_interval=0.02)
+    people = [await wire.join(server.ws_url("garden"), replica=f"r{i}", name=f"p{i}") for i in range(12)]
+    last = people[-1].welcome
+    assert last is not None
+    colours = [p.color for p, _ in last.peers]
+    assert len(colours) == len(set(colours)) == 11, colours
+    # A reconnect of the same identity (same replica: same guest) gets its colour back.
+    before = {p.sid: p.color for p, _ in last.peers}[people[3].welcome.sid]  # type: ignore[union-attr]
+    await people[3].close()
+    again = await wire.join(server.ws_url("garden"), replica="r3", name="p3")
+    joined = await people[0].wait_message(Join, lambda m: m.peer.sid == again.welcome.sid)  # type: ignore[union-attr]
+    assert joined.peer.color == before
+
+
+async def test_W11_a_chosen_colour_reaches_everyone_and_is_kept(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(presence_interval=0.02)
+    ana = await wire.join(server.ws_url("garden"), replica="ana", name="Ana")
+    ben = await wire.join(server.ws_url("garden"), replica="ben", name="Ben", codec=JSON)
+    sid = ana.welcome.sid  # type: ignore[union-attr]
+    await ana.presence(cursor=(1.0, 2.0), color="#123456")
+    seen = await ben.wait_message(PeersPresence, lambda m: any(p.sid == sid and p.state.color for p in m.peers))
+    assert [p.state.color for p in seen.peers if p.sid == sid] == ["#123456"]
+    # A newcomer sees it as Ana's colour, and is given another one.
+    late = await wire.join(server.ws_url("garden"), replica="cy", name="Cy")
+    assert {p.sid: p.color for p, _ in late.welcome.peers}[sid] == "#123456"  # type: ignore[union-attr]
+    joined = await ana.wait_message(Join, lambda m: m.peer.sid == late.welcome.sid)  # type: ignore[union-attr]
+    assert joined.peer.color not in ("#123456", [p.color for p, _ in ben.welcome.peers][0])  # type: ignore[union-attr]
+
+
+def test_W11_presence_colour_must_be_opaque() -> None:
+    from dreamloom.protocol import DEFAULT_LIMITS, DecodeError, PresenceState
+
+    assert PresenceState.from_fields({"color": "#a1b2c3"}, DEFAULT_LIMITS).color == "#a1b2c3"
+    for bad in ("#a1b2c3d4", "red", 7, "#12345"):
+        try:
+            PresenceState.from_fields({"color": bad}, DEFAULT_LIMITS)
+        except DecodeError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
+
+
+def test_colours_prefer_the_hash_then_the_next_free_then_remember() -> None:
+    from dreamloom.server.identity import PALETTE, Colours, colour_for
+
+    first = colour_for("guest-a")
+    assert first in PALETTE
+    assert colour_for("guest-a", {first}) != first
+    everything = set(PALETTE)
+    beyond = colour_for("guest-a", everything)
+    assert beyond not in PALETTE
+    assert all(int(beyond[i : i + 2], 16) >= 128 for i in (1, 3, 5))  # light enough for the dark canvas
+    colours = Colours()
+    mine = colours.assign("a", {})
+    assert colours.assign("a", {"b": "#000000"}) == mine  # a reconnect keeps it
+    other = colours.assign("b", {})
+    assert other != mine  # not the colour of someone seen lately, even though absent
+    assert colours.assign("c", {"a": mine}) != mine
+    colours.remember("a", "#123456")
+    assert colours.assign("a", {}) == "#123456"
+    assert colours.assign("a", {"z": "#123456"}) != "#123456"  # held by someone present: pick another

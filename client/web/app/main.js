@@ -8,21 +8,42 @@
 import { toHex } from "../protocol/canon.js";
 import { sha256Hex } from "../protocol/digest.js";
 import { Tapestry } from "../protocol/tapestry.js";
+import { colourFor } from "./colours.js";
 import { Editor } from "./editor.js";
-import { isShortcut } from "./keys.js";
 import { download, pngBlob, svgBlob } from "./exporter.js";
 import { grow, LINE_HEIGHT, union } from "./geometry.js";
+import { isShortcut } from "./keys.js";
+import { Panels } from "./panels.js";
+import { People } from "./people.js";
 import { Renderer } from "./render.js";
 import { Replay } from "./replay.js";
 import { Replica } from "./replica.js";
-import { claimReplica, getName, loadCache, setName } from "./storage.js";
+import { claimReplica, getColour, getName, loadCache, loadView, saveView, setColour, setName } from "./storage.js";
 import { Sync } from "./sync.js";
 import { drawPreviewStroke, Tools } from "./tools.js";
-import { $, buildPalette, renderDiversity, renderPeople, renderStatus, StylePanel, toast } from "./ui.js";
+import { $, buildPalette, renderBanner, renderDiversity, renderStatus, StylePanel, toast } from "./ui.js";
+import { fitCamera, insetsOf } from "./view.js";
 
 const sanctuary = decodeURIComponent(location.pathname.replace(/^\/s\//, "").replace(/\/$/, "")) || "lobby";
-document.title = `${sanctuary} — Dreamloom`;
-$("title").textContent = sanctuary;
+showTitle(sanctuary);
+
+/** The chip and the tab show the sanctuary's title (its id until the title is known). @param {string} title */
+function showTitle(title) {
+  document.title = `${title} — Dreamloom`;
+  $("title").textContent = title;
+  $("title").title = title === sanctuary ? title : `${title} (${sanctuary})`;
+}
+
+async function loadTitle() {
+  try {
+    const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}`);
+    if (!res.ok) return;
+    const info = await res.json();
+    if (typeof info.title === "string" && info.title.trim()) showTitle(info.title.trim());
+  } catch {
+    // offline: the id stays
+  }
+}
 
 async function askName() {
   const fromUrl = new URLSearchParams(location.search).get("name");
@@ -81,42 +102,119 @@ async function main() {
   const renderer = new Renderer(canvas, () => (replay ? replay.replica : live));
   const style = new StylePanel();
   const tools = new Tools(canvas, renderer, editor, () => style.current());
+  const panels = new Panels();
+  const people = new People({ phone: () => panels.phone });
   /** @type {string | null} */
   let following = null;
+  /** Our presence colour: the one we chose, unless someone present holds it (SPEC W11a). */
+  let colour = getColour() ?? "#ece8ff";
+  /** @type {number} when a steward's mute ends (ms since the epoch) */
+  let mutedUntil = 0;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let muteTimer = null;
+  loadTitle();
 
+  const showDiversity = () => {
+    if (replay) renderDiversity(replay.replica.tapestry.liveCounts, `#${replay.seq}: `);
+    else renderDiversity(live.tapestry.liveCounts);
+  };
   live.listeners.add(() => {
     renderer.invalidate();
-    renderDiversity(live.tapestry.liveCounts);
+    if (!replay) showDiversity();
   });
-  renderDiversity(live.tapestry.liveCounts);
+  showDiversity();
 
   // -- connection ---------------------------------------------------------------
-  const showStatus = () => renderStatus(sync.status, sync.statusDetail, sync.pending.length);
+  const showStatus = () => {
+    if (replay) renderStatus("history", `replaying #${replay.seq} of ${replay.entries.length} ops · live edits wait`, sync.pending.length);
+    else renderStatus(sync.status, sync.statusDetail, sync.pending.length);
+  };
   sync.addEventListener("status", showStatus);
   sync.addEventListener("pending", showStatus);
   sync.addEventListener("toast", (/** @type {any} */ e) => toast(e.detail));
-  const people = () =>
-    renderPeople({ peers: sync.peers, sid: sync.sid, identity: sync.identity, name }, following, (sid) => {
-      following = following === sid ? null : sid;
-      people();
-      followNow();
-    });
+  const showPeople = () => {
+    people.render({ peers: sync.peers, name, colour, following });
+    const link = new URL(`/s/${encodeURIComponent(sanctuary)}`, location.href).href;
+    $("share-link").value = link;
+  };
+  const follow = (/** @type {string | null} */ sid) => {
+    following = sid;
+    showPeople();
+    showAccess();
+    followNow();
+  };
+  people.addEventListener("follow", (/** @type {any} */ e) => follow(following === e.detail ? null : e.detail));
+  people.addEventListener("open", () => panels.open("people-panel"));
+  people.addEventListener("colour", (/** @type {any} */ e) => {
+    colour = e.detail;
+    setColour(colour);
+    showPeople();
+    sendPresence();
+  });
+  $("share-button").addEventListener("click", () => panels.toggle("people-panel"));
   sync.addEventListener("peers", () => {
-    if (following && !sync.peers.has(following)) following = null;
-    people();
+    if (following && !sync.peers.has(following)) follow(null);
+    showPeople();
     renderer.invalidate();
   });
   sync.addEventListener("presence", () => {
     followNow();
+    showPeople();
     renderer.invalidate();
   });
   sync.addEventListener("synced", () => {
+    // Keep our colour unless someone already here holds it; the first one we get is ours from then on.
+    const taken = [...sync.peers.values()].map((p) => p.color);
+    const chosen = getColour();
+    colour = chosen && !taken.includes(chosen) ? chosen : colourFor(sync.identity?.id ?? name, taken);
+    if (!chosen) setColour(colour);
     // A viewer's ops would all be refused: say so instead of letting them draw in vain.
-    const viewer = sync.identity?.role === "viewer";
-    if (viewer && !editor.readOnly) toast("You are a viewer in this sanctuary: you can look, follow and export");
-    if (!replay) editor.readOnly = viewer;
+    if (sync.identity?.role === "viewer" && !editor.readOnly) toast("You are a viewer in this sanctuary: you can look, follow and export");
+    showAccess();
+    showPeople();
+    sendPresence();
   });
-  people();
+  sync.addEventListener("policy", () => showAccess());
+  sync.addEventListener("rejected", (/** @type {any} */ e) => {
+    if (e.detail?.code === "muted") muted(10 * 60);
+  });
+  sync.addEventListener("server-error", (/** @type {any} */ e) => {
+    if (e.detail?.code !== "muted") return;
+    const m = /([\d.]+) seconds/.exec(String(e.detail.reason ?? ""));
+    muted(m ? Number(m[1]) : 10 * 60);
+  });
+  /** A steward muted us: writing is off until the time passes. @param {number} seconds */
+  const muted = (seconds) => {
+    mutedUntil = Date.now() + seconds * 1000;
+    if (muteTimer) clearTimeout(muteTimer);
+    muteTimer = setTimeout(showAccess, seconds * 1000 + 50);
+    showAccess();
+  };
+
+  /**
+   * What we may do here, shown where it lasts: a banner, and the tools that
+   * cannot be used turned off (a viewer, a locked canvas, a mute, history).
+   */
+  function showAccess() {
+    const role = sync.identity?.role;
+    const viewer = role === "viewer";
+    const locked = !!sync.policy?.locked && role !== "steward";
+    const isMuted = Date.now() < mutedUntil;
+    editor.readOnly = viewer || locked || isMuted || !!replay;
+    document.body.classList.toggle("readonly", editor.readOnly);
+    refreshUndo();
+    const peer = following ? sync.peers.get(following) : null;
+    if (locked) renderBanner({ kind: "locked", text: "The steward locked the canvas: you can look, follow and export." });
+    else if (isMuted) {
+      const until = new Date(mutedUntil).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      renderBanner({ kind: "muted", text: `A steward muted you until ${until}: you can still watch.` });
+    } else if (viewer) renderBanner({ kind: "viewer", text: "You are a viewer here: you can look, follow and export." });
+    else renderBanner(null);
+    if (peer) {
+      renderBanner({ kind: "following", text: `Following ${peer.name || "someone"}`, action: { label: "Stop following", run: () => follow(null) } });
+    }
+  }
+  showPeople();
   showStatus();
   // Connect now: the rest of the page is wired before the welcome can arrive or is ready for it.
   sync.start();
@@ -128,14 +226,12 @@ async function main() {
       (v) => Math.round(v * 1000) / 1000,
     );
     const preview = tools.preview && tools.preview.pts.length >= 2 ? { pts: tools.preview.pts.slice(-8192), style: tools.preview.style } : null;
-    sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view });
+    sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view, color: colour });
   };
   tools.addEventListener("presence", sendPresence);
   tools.addEventListener("interact", () => {
-    if (following) {
-      following = null;
-      people();
-    }
+    if (following) follow(null);
+    panels.closeSheets();
   });
 
   function followNow() {
@@ -144,6 +240,7 @@ async function main() {
     if (!p || !p.view) return;
     const [x, y, zoom] = p.view;
     renderer.camera.centreOn(x, y, zoom, renderer.width, renderer.height);
+    showZoom();
     renderer.invalidate();
   }
 
@@ -202,10 +299,18 @@ async function main() {
   const toolButtons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll("#tools [data-tool]")]);
   const refreshTools = () => {
     for (const b of toolButtons) b.classList.toggle("on", b.dataset.tool === tools.tool);
-    $("symbols").hidden = tools.tool !== "symbol";
+    if (tools.tool === "symbol") panels.open("symbols");
+    else panels.close("symbols");
   };
   for (const b of toolButtons) b.addEventListener("click", () => tools.setTool(/** @type {any} */ (b.dataset.tool)));
   tools.addEventListener("tool", refreshTools);
+  // The palette gave way to the share or steward panel: it comes back when they close.
+  panels.addEventListener("closed", (/** @type {any} */ e) => {
+    const others = ["people-panel", "steward-panel"];
+    if (others.includes(e.detail) && tools.tool === "symbol" && !panels.phone && !others.some((id) => panels.isOpen(id))) {
+      panels.open("symbols");
+    }
+  });
   tools.setTool("pen");
 
   const refreshSelection = () => {
@@ -222,11 +327,18 @@ async function main() {
     if (ids.length) editor.restyle(ids, e.detail.patch, e.detail.group);
   });
   style.addEventListener("settle", () => editor.endGroup());
+  const showChip = () => ($("chip-swatch").style.background = style.color);
+  style.addEventListener("change", showChip);
+  tools.addEventListener("selection", showChip);
+  showChip();
 
-  const refreshUndo = () => {
+  function refreshUndo() {
     $("undo").disabled = !editor.undoStack.length || editor.readOnly;
     $("redo").disabled = !editor.redoStack.length || editor.readOnly;
-  };
+    for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ (document.querySelectorAll("#selection-actions button"))) {
+      b.disabled = editor.readOnly;
+    }
+  }
   editor.addEventListener("change", refreshUndo);
   refreshUndo();
   $("undo").addEventListener("click", () => editor.undo());
@@ -256,6 +368,8 @@ async function main() {
   const palette = buildPalette(symbols, (sym) => {
     tools.symbol = sym;
     if (tools.tool !== "symbol") tools.setTool("symbol");
+    // On a phone the sheet makes way for the canvas, where the symbol goes.
+    if (panels.phone) panels.close("symbols");
   });
   if (symbols.length) {
     tools.symbol = symbols[0].name;
@@ -329,18 +443,37 @@ async function main() {
     afterView();
   };
   const afterView = () => {
-    $("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`;
+    showZoom();
     renderer.invalidate();
     sendPresence();
   };
-  tools.addEventListener("view", () => ($("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`));
+  let viewSaver = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+  /** The zoom label, whoever moved the camera (us, or someone we follow); the view is kept per sanctuary. */
+  function showZoom() {
+    $("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`;
+    if (!viewSaver) {
+      viewSaver = setTimeout(() => {
+        viewSaver = null;
+        const c = renderer.camera;
+        saveView(sanctuary, { x: c.x, y: c.y, zoom: c.zoom });
+      }, 500);
+    }
+  }
+  tools.addEventListener("view", showZoom);
+  /** What covers the canvas: bars and open panels (zoom to fit keeps clear of them). */
+  const covered = () => {
+    const sel = ".topbar > *, #tools, #banner, #dock, #timeline, .panel";
+    return [...document.querySelectorAll(sel)]
+      .filter((el) => !(/** @type {HTMLElement} */ (el).hidden) && el.getClientRects().length)
+      .map((el) => el.getBoundingClientRect());
+  };
   const zoomToFit = () => {
     const r = replay ? replay.replica : live;
-    const box = union([...r.entries.values()].map((e) => e.box).filter((b) => !!b).map((b) => /** @type {any} */ (b)));
+    const box = union([...r.entries.values()].filter((e) => e.box && renderer.visible(e.frag)).map((e) => /** @type {any} */ (e.box)));
     if (!box) return;
-    const g = grow(box, 40);
-    const zoom = Math.min(renderer.width / (g.x1 - g.x0), renderer.height / (g.y1 - g.y0), 4);
-    renderer.camera.centreOn((g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2, zoom, renderer.width, renderer.height);
+    const rect = canvas.getBoundingClientRect();
+    const insets = insetsOf(covered().map((b) => ({ left: b.left - rect.left, top: b.top - rect.top, right: b.right - rect.left, bottom: b.bottom - rect.top })), renderer.width, renderer.height);
+    Object.assign(renderer.camera, fitCamera(box, renderer.width, renderer.height, insets));
     afterView();
   };
   $("zoom-in").addEventListener("click", () => zoomBy(1.25));
@@ -350,7 +483,10 @@ async function main() {
     afterView();
   });
   $("zoom-fit").addEventListener("click", zoomToFit);
-  renderer.camera.centreOn(0, 0, 1, renderer.width, renderer.height);
+  const saved = loadView(sanctuary);
+  if (saved) Object.assign(renderer.camera, saved);
+  else renderer.camera.centreOn(0, 0, 1, renderer.width, renderer.height);
+  showZoom();
 
   // -- export -------------------------------------------------------------------
   $("export-button").addEventListener("click", () => ($("export-menu").hidden = !$("export-menu").hidden));
@@ -378,6 +514,8 @@ async function main() {
     const e = n ? replay.entries[n - 1] : null;
     $("scrub-label").textContent = `${n} / ${replay.entries.length} ops${e ? ` · ${new Date(e.time * 1000).toLocaleString()}` : ""}`;
     scrub.value = String(n);
+    showStatus();
+    showDiversity();
     renderer.invalidate();
   };
   const stopPlay = () => {
@@ -411,24 +549,25 @@ async function main() {
       return;
     }
     replay = r;
-    editor.readOnly = true;
+    showAccess();
     tools.select([]);
     tools.cancel();
     scrub.max = String(r.entries.length);
     r.seek(r.entries.length);
     $("timeline").hidden = false;
     document.body.classList.add("replaying");
-    refreshUndo();
+    panels.closeSheets();
     showPosition();
     refreshCheckpoints();
   };
   const closeHistory = () => {
     stopPlay();
     replay = null;
-    editor.readOnly = sync.identity?.role === "viewer";
+    showAccess();
     $("timeline").hidden = true;
     document.body.classList.remove("replaying");
-    refreshUndo();
+    showStatus();
+    showDiversity();
     renderer.invalidate();
   };
   $("history-button").addEventListener("click", () => (replay ? closeHistory() : openHistory()));
@@ -523,8 +662,9 @@ async function main() {
       $("help").hidden = true;
       $("export-menu").hidden = true;
       if (replay) closeHistory();
-      following = null;
-      people();
+      if (following) follow(null);
+      panels.closeSheets();
+      for (const id of ["people-panel"]) panels.close(id);
       tools.cancel();
       tools.select([]);
       return;
@@ -540,7 +680,8 @@ async function main() {
     if (e.key === "-" || e.key === "_") return zoomBy(0.8);
     if (e.key === "0") {
       renderer.camera.zoomAt(1 / renderer.camera.zoom, renderer.width / 2, renderer.height / 2);
-      return afterView();
+      afterView();
+      return;
     }
     if (e.key === "!" || (e.shiftKey && e.code === "Digit1")) return zoomToFit();
     if (key === "y") return replay ? closeHistory() : void openHistory();
@@ -600,6 +741,18 @@ async function main() {
     },
     get selection() {
       return tools.selected;
+    },
+    get tool() {
+      return tools.tool;
+    },
+    get following() {
+      return following;
+    },
+    get colour() {
+      return colour;
+    },
+    get readOnly() {
+      return editor.readOnly;
     },
     get replaying() {
       return replay !== null;

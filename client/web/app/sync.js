@@ -296,6 +296,7 @@ export class Sync extends EventTarget {
       case "error":
         if (msg.code === "replica_in_use") this.#emit("toast", "This tab's replica id is in use elsewhere");
         else this.#emit("toast", `Server: ${msg.reason}`);
+        this.#emit("server-error", msg);
         return;
       default:
         throw new DecodeError(`unknown message type ${String(msg?.type).slice(0, 30)}`);
@@ -393,7 +394,7 @@ export class Sync extends EventTarget {
   }
 
   // -- presence -----------------------------------------------------------------
-  /** @param {{cursor: number[] | null, sel: string[], preview: any, view: number[] | null}} state */
+  /** @param {{cursor: number[] | null, sel: string[], preview: any, view: number[] | null, color?: string}} state */
   setPresence(state) {
     this.presenceState = state;
     if (this.status !== "live" || this.presenceTimer) return;
@@ -427,7 +428,9 @@ export class Sync extends EventTarget {
 
 /** @param {any} p */
 function pickPresence(p) {
-  return { cursor: p.cursor ?? null, sel: p.sel ?? [], preview: p.preview ?? null, view: p.view ?? null };
+  const picked = { cursor: p.cursor ?? null, sel: p.sel ?? [], preview: p.preview ?? null, view: p.view ?? null };
+  // A colour the peer chose is its colour from now on (SPEC W11a).
+  return typeof p.color === "string" ? { ...picked, color: p.color } : picked;
 }
 
 /** @param {any} msg */

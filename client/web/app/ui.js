@@ -1,13 +1,12 @@
 // @ts-check
 /**
- * The panels around the canvas: style, dream symbols, participants,
- * connection state, Dream Diversity, toasts and the help overlay.
+ * The panels around the canvas: style, dream symbols, connection state,
+ * Dream Diversity, the banner and toasts.
  */
 
 import { DEFAULT_COLOR } from "./geometry.js";
 
 /** @typedef {import("./render.js").Symbol} Symbol */
-/** @typedef {import("./sync.js").Peer} Peer */
 
 /** @param {string} id @returns {any} */
 export const $ = (id) => /** @type {any} */ (document.getElementById(id));
@@ -150,42 +149,10 @@ export function buildPalette(symbols, pick) {
 }
 
 /**
- * @param {{peers: Map<string, Peer>, sid: string, identity: any, name: string}} state
- * @param {string | null} following @param {(sid: string) => void} follow
+ * The Dream Diversity meter; in history mode it shows the replayed state's share.
+ * @param {{organic: number, ai: number}} counts @param {string} [when] what the figures are of
  */
-export function renderPeople(state, following, follow) {
-  const ul = $("people");
-  ul.textContent = "";
-  const me = document.createElement("li");
-  me.className = "me human";
-  me.innerHTML = `<span class="dot" style="background:#ece8ff"></span><span class="who"></span>`;
-  /** @type {HTMLElement} */ (me.querySelector(".who")).textContent = `${state.name} (you)`;
-  ul.append(me);
-  for (const p of state.peers.values()) {
-    const li = document.createElement("li");
-    const weaver = p.origin === "ai" || p.role === "weaver";
-    li.className = `${weaver ? "weaver" : "human"}${following === p.sid ? " following" : ""}`;
-    li.dataset.sid = p.sid;
-    li.style.color = p.color;
-    li.title = weaver ? `${p.name}: a weaver (AI). Click to follow its view.` : `${p.name}: click to follow their view`;
-    const dot = document.createElement("span");
-    dot.className = "dot";
-    dot.style.background = p.color;
-    dot.textContent = weaver ? "AI" : (p.name || "?").slice(0, 1).toUpperCase();
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = p.name || "dreamer";
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.textContent = weaver ? "weaver" : p.role === "steward" ? "steward" : "dreamer";
-    li.append(dot, who, badge);
-    li.addEventListener("click", () => follow(p.sid));
-    ul.append(li);
-  }
-}
-
-/** @param {{organic: number, ai: number}} counts */
-export function renderDiversity(counts) {
+export function renderDiversity(counts, when = "") {
   const total = counts.organic + counts.ai;
   const organic = total ? (100 * counts.organic) / total : 0;
   const ai = total ? 100 - organic : 0;
@@ -193,8 +160,9 @@ export function renderDiversity(counts) {
   /** @type {HTMLElement} */ (root.querySelector(".organic")).style.width = `${organic}%`;
   /** @type {HTMLElement} */ (root.querySelector(".ai")).style.width = `${ai}%`;
   /** @type {HTMLElement} */ (root.querySelector(".figures")).textContent = total
-    ? `${Math.round(organic)}% organic · ${Math.round(ai)}% AI`
-    : "empty";
+    ? `${when}${Math.round(organic)}% organic · ${Math.round(ai)}% AI`
+    : `${when}empty`;
+  root.title = `Dream Diversity${when ? ` ${when.replace(/: $/, "")}` : ""}: ${Math.round(organic)}% organic, ${Math.round(ai)}% AI of ${total} live fragments`;
 }
 
 /** @param {string} status @param {string} detail @param {number} pending */
@@ -202,12 +170,35 @@ export function renderStatus(status, detail, pending) {
   const el = $("status");
   el.className = `status ${status}`;
   el.dataset.state = status;
-  const labels = /** @type {Record<string, string>} */ ({ live: "live", connecting: "connecting", offline: "offline", closed: "disconnected" });
+  const labels = /** @type {Record<string, string>} */ ({ live: "live", connecting: "connecting", offline: "offline", closed: "disconnected", history: "history" });
   /** @type {HTMLElement} */ (el.querySelector("b")).textContent = labels[status] ?? status;
   const parts = [];
   if (status !== "live" && detail) parts.push(detail);
+  el.title = [labels[status] ?? status, ...parts].join(" · ");
   if (pending) parts.push(`${pending} edit${pending === 1 ? "" : "s"} to sync`);
   /** @type {HTMLElement} */ (el.querySelector("small")).textContent = parts.join(" · ");
+}
+
+/**
+ * The lasting banner: following someone, a locked canvas, a mute. Null hides it.
+ * @param {{text: string, kind: string, action?: {label: string, run: () => void}} | null} b
+ */
+export function renderBanner(b) {
+  const el = $("banner");
+  el.hidden = !b;
+  if (!b) return;
+  el.className = `banner ${b.kind}`;
+  el.dataset.kind = b.kind;
+  el.textContent = "";
+  const text = document.createElement("span");
+  text.textContent = b.text;
+  el.append(text);
+  if (b.action) {
+    const button = document.createElement("button");
+    button.textContent = b.action.label;
+    button.addEventListener("click", b.action.run);
+    el.append(button);
+  }
 }
 
 /** @param {string} text */
