@@ -448,16 +448,17 @@ async function main() {
     sendPresence();
   };
   let viewSaver = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+  const keepView = () => {
+    if (viewSaver) clearTimeout(viewSaver);
+    viewSaver = null;
+    const c = renderer.camera;
+    saveView(sanctuary, { x: c.x, y: c.y, zoom: c.zoom });
+  };
+  addEventListener("pagehide", keepView);
   /** The zoom label, whoever moved the camera (us, or someone we follow); the view is kept per sanctuary. */
   function showZoom() {
     $("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`;
-    if (!viewSaver) {
-      viewSaver = setTimeout(() => {
-        viewSaver = null;
-        const c = renderer.camera;
-        saveView(sanctuary, { x: c.x, y: c.y, zoom: c.zoom });
-      }, 500);
-    }
+    if (!viewSaver) viewSaver = setTimeout(keepView, 500);
   }
   tools.addEventListener("view", showZoom);
   /** What covers the canvas: bars and open panels (zoom to fit keeps clear of them). */

@@ -35,6 +35,8 @@ export class People extends EventTarget {
     super();
     this.phone = opts.phone;
     this.picking = false;
+    /** @type {Here | null} */
+    this.here = null;
     $("copy-link").addEventListener("click", () => this.#copy());
   }
 
@@ -82,6 +84,7 @@ export class People extends EventTarget {
       b.title = `${f.name} (you): choose your colour`;
       b.addEventListener("click", () => {
         this.picking = true;
+        if (this.here) this.#list(this.here);
         this.#emit("open");
       });
     }

@@ -12,6 +12,7 @@ import { checkPoints } from "../protocol/validate.js";
 import { round } from "./editor.js";
 import { contains, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
 import { handlePoints } from "./render.js";
+import { wheelZoomFactor } from "./view.js";
 
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
 /** @typedef {import("./render.js").Renderer} Renderer */
@@ -494,7 +495,7 @@ export class Tools extends EventTarget {
     e.preventDefault();
     const [sx, sy] = this.#screen(e);
     if (e.ctrlKey || e.metaKey) {
-      this.r.camera.zoomAt(Math.exp(-e.deltaY * 0.01), sx, sy);
+      this.r.camera.zoomAt(wheelZoomFactor(e.deltaY, e.deltaMode), sx, sy);
     } else {
       this.r.camera.x += e.deltaX / this.r.camera.zoom;
       this.r.camera.y += e.deltaY / this.r.camera.zoom;
