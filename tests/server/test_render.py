@@ -227,15 +227,19 @@ def test_symbols_are_drawn_from_the_catalogue(every_kind: Weave) -> None:
     assert unknown.find(f".//{SVG}circle") is not None
 
 
-def test_ai_fragments_have_the_dashed_accent_halo_and_organic_ones_none(every_kind: Weave) -> None:
+def test_ai_fragments_have_the_accent_mark_and_organic_ones_none(every_kind: Weave) -> None:
     root = parse(render_svg(every_kind.t))
     for g in groups(root):
         halo = [el for el in g.iter(f"{SVG}g") if el.attrib.get("class") == "ai-halo"]
         if g.attrib["data-origin"] == "ai":
             assert len(halo) == 1, g.attrib["data-id"]
-            rects = halo[0].findall(f"{SVG}rect")
-            assert {r.attrib["stroke"] for r in rects} == {AI_ACCENT}
-            assert any("stroke-dasharray" in r.attrib for r in rects)
+            marks = list(halo[0])
+            assert {m.attrib["stroke"] for m in marks} == {AI_ACCENT}
+            strand = g.attrib["data-kind"] == "stroke" or g.find(f"{SVG}path") is not None
+            if strand:  # a glow along the strand itself, never a box around a curve
+                assert [m.tag for m in marks] == [f"{SVG}path"], g.attrib["data-id"]
+            else:
+                assert any("stroke-dasharray" in m.attrib for m in marks)
         else:
             assert halo == [], g.attrib["data-id"]
     origins = [g.attrib["data-origin"] for g in groups(root)]

@@ -5,8 +5,10 @@
  * their bounds, cache one Path2D per fragment version.
  *
  * Visual language (shared with the server's SVG renderer): AI fragments get a
- * thin dashed #9ad0ff outline over a faint glow of the same colour; threads
- * are faint #c7b8ff curves bowed by a fifth of their length.
+ * thin dashed #9ad0ff outline over a faint glow of the same colour, or, for
+ * strokes, lines and arrows, a faint glow along themselves; the mark keeps its
+ * thickness on screen at every zoom. Threads are faint #c7b8ff curves bowed by
+ * a fifth of their length.
  */
 
 import {
@@ -35,6 +37,13 @@ import {
 /** @typedef {{name: string, label: string, path: string, fill: boolean, meaning?: string, keywords?: string[]}} Symbol */
 
 export const AI_ACCENT = "#9ad0ff";
+/** The AI mark, in screen pixels (the same at every zoom); server/render.py draws it at zoom 1. */
+export const HALO = Object.freeze({
+  pad: 5, radius: 6, line: 1.25, dash: [4, 3], lineOpacity: 0.7, glow: 3, glowOpacity: 0.12, strandGlow: 5, strandOpacity: 0.22,
+});
+
+/** Strokes, lines and arrows: marked along themselves, not boxed. @param {Fragment} f */
+export const isStrand = (f) => f.kind === "stroke" || (f.kind === "shape" && (f.geom.shape === "line" || f.geom.shape === "arrow"));
 export const THREAD_COLOR = "#c7b8ff";
 export const BACKGROUND = "#0f1020";
 const SELECT_COLOR = "#ffd27a";
@@ -278,7 +287,10 @@ export class Renderer {
       ctx.rotate(rot);
       ctx.translate(-f.x, -f.y);
     }
-    if (f.origin === "ai") this.drawHalo(ctx, f, zoom);
+    if (f.origin === "ai") {
+      if (isStrand(f) && !e.path) e.path = buildPath(f);
+      this.drawHalo(ctx, f, zoom, e.path);
+    }
     const color = colour(f.style.color, DEFAULT_COLOR);
     const fill = f.style.fill && f.style.fill !== "none" ? colour(f.style.fill, "") : "";
     ctx.lineCap = "round";
@@ -340,23 +352,39 @@ export class Renderer {
     for (let i = 0; i < lines.length; i++) ctx.fillText(lines[i], f.x, f.y + i * LINE_HEIGHT * size);
   }
 
-  /** @param {CanvasRenderingContext2D} ctx @param {Fragment} f @param {number} zoom */
-  drawHalo(ctx, f, zoom) {
-    const b = localBox(f);
-    if (!b) return;
-    const g = grow(b, 6);
+  /**
+   * The mark of AI work, as thin on screen at every zoom: a strand (a stroke,
+   * a line, an arrow) gets a faint glow along itself, never a box around its
+   * curve; anything else a thin dashed outline a few pixels out, over a faint glow.
+   * @param {CanvasRenderingContext2D} ctx @param {Fragment} f @param {number} zoom @param {Path2D} [path]
+   */
+  drawHalo(ctx, f, zoom, path) {
+    const px = 1 / zoom;
     ctx.save();
-    ctx.beginPath();
-    ctx.roundRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0, 6);
     ctx.strokeStyle = AI_ACCENT;
-    ctx.globalAlpha *= 0.15;
-    ctx.lineWidth = 4;
-    ctx.stroke();
-    ctx.globalAlpha /= 0.15;
-    ctx.globalAlpha *= 0.6;
-    ctx.lineWidth = 1.5;
-    ctx.setLineDash([4, 3]);
-    ctx.stroke();
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    if (path && isStrand(f)) {
+      ctx.globalAlpha *= HALO.strandOpacity;
+      ctx.lineWidth = strokeWidth(f.style) + HALO.strandGlow * px;
+      ctx.stroke(path);
+      ctx.restore();
+      return;
+    }
+    const b = localBox(f);
+    if (b) {
+      const g = grow(b, HALO.pad * px);
+      ctx.beginPath();
+      ctx.roundRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0, HALO.radius * px);
+      ctx.globalAlpha *= HALO.glowOpacity;
+      ctx.lineWidth = HALO.glow * px;
+      ctx.stroke();
+      ctx.globalAlpha /= HALO.glowOpacity;
+      ctx.globalAlpha *= HALO.lineOpacity;
+      ctx.lineWidth = HALO.line * px;
+      ctx.setLineDash(HALO.dash.map((d) => d * px));
+      ctx.stroke();
+    }
     ctx.restore();
   }
 
