@@ -115,7 +115,7 @@ class PresenceState:
     color: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        wire = {
+        wire: dict[str, Any] = {
             "cursor": list(self.cursor) if self.cursor is not None else None,
             "sel": list(self.sel),
             "preview": dict(self.preview) if self.preview is not None else None,
@@ -155,7 +155,7 @@ class PresenceState:
                 fail("view zoom must be in (0, 1000]")
             view = (view[0], view[1], view[2])
         color = d.get("color")
-        if color is not None and (check_color(color, "color") and len(color) != 7):
+        if color is not None and len(check_color(color, "color")) != 7:
             fail("color must be an opaque colour like #a1b2c3")
         return cls(cursor, tuple(sel), preview, view, color)
 

@@ -19,7 +19,9 @@ async def _colour_of(watcher: object, name: str) -> str:
     return colour
 
 
-async def test_W11a_colours_survive_a_reconnect_and_stay_distinct(dreamers: NewDreamer, server: InProcessServer) -> None:
+async def test_W11a_colours_survive_a_reconnect_and_stay_distinct(
+    dreamers: NewDreamer, server: InProcessServer
+) -> None:
     sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
     a = await dreamers("Alice")
     b = await dreamers("Bob")

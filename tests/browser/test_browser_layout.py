@@ -96,7 +96,8 @@ async def test_phone_every_tool_and_panel_can_be_reached_by_touch(
     a = await _open(browser, dreamers, "Ana", PHONE)
     page = a.page
     viewport = await page.evaluate("document.querySelector('meta[name=viewport]').content")
-    assert "user-scalable=no" not in viewport and "maximum-scale" not in viewport
+    assert "user-scalable=no" not in viewport
+    assert "maximum-scale" not in viewport
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # Every tool, even those first scrolled out of the toolbar, can be tapped.
     tools = await page.locator("#tools [data-tool]").evaluate_all("(bs) => bs.map((b) => b.dataset.tool)")
@@ -121,7 +122,7 @@ async def test_phone_every_tool_and_panel_can_be_reached_by_touch(
         opener = f"[data-open={sheet}]" if sheet != "people-panel" else "#share-button"
         await page.locator(opener).tap()
         await page.locator(f"#{sheet}").wait_for(state="visible")
-        await a.wait(f"[...document.querySelectorAll('.panel')].filter((p) => !p.hidden).length === 1")
+        await a.wait("[...document.querySelectorAll('.panel')].filter((p) => !p.hidden).length === 1")
         assert await _inside(a, f"#{sheet}") == []
         overlaps = await page.evaluate(
             """(id) => {
