@@ -126,7 +126,7 @@ async function main() {
 
   // -- connection ---------------------------------------------------------------
   const showStatus = () => {
-    if (replay) renderStatus("history", `replaying #${replay.seq} of ${replay.entries.length} ops · live edits wait`, sync.pending.length);
+    if (replay) renderStatus("history", `#${replay.seq}, op ${replay.position} of ${replay.entries.length}`, sync.pending.length);
     else renderStatus(sync.status, sync.statusDetail, sync.pending.length);
   };
   sync.addEventListener("status", showStatus);
@@ -322,6 +322,12 @@ async function main() {
     }
   };
   tools.addEventListener("selection", refreshSelection);
+  // The steward panel picks fragments on the canvas to remove.
+  tools.addEventListener("selection", () => dispatchEvent(new CustomEvent("dreamloom:selection", { detail: tools.selected })));
+  addEventListener("dreamloom:pick", () => {
+    tools.setTool("select");
+    tools.select([]);
+  });
   style.addEventListener("change", (/** @type {any} */ e) => {
     const ids = tools.selected;
     if (ids.length) editor.restyle(ids, e.detail.patch, e.detail.group);
