@@ -113,6 +113,8 @@ class PresenceState:
     view: tuple[float, float, float] | None = None
     #: A colour the person chose for themselves (``#rrggbb``); None: the server's.
     color: str | None = None
+    #: A gesture not yet written (move, resize, restyle): ``{ids, dx?, dy?, ax?, ay?, sx?, sy?, style?}``.
+    live: Mapping[str, Any] | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -123,6 +125,8 @@ class PresenceState:
         }
         if self.color is not None:
             wire["color"] = self.color
+        if self.live is not None:
+            wire["live"] = dict(self.live)
         return wire
 
     @classmethod
@@ -157,7 +161,10 @@ class PresenceState:
         color = d.get("color")
         if color is not None and len(check_color(color, "color")) != 7:
             fail("color must be an opaque colour like #a1b2c3")
-        return cls(cursor, tuple(sel), preview, view, color)
+        live = d.get("live")
+        if live is not None:
+            _check_live(live, limits)
+        return cls(cursor, tuple(sel), preview, view, color, live)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +190,24 @@ class Peer:
         return cls(ident.id, ident.name, ident.role, ident.origin, check_color(d["color"], "peer.color"))
 
 
-_PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view", "color"})
+_PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view", "color", "live"})
+_LIVE_NUMBERS = ("dx", "dy", "ax", "ay", "sx", "sy")
+
+
+def _check_live(v: Any, limits: Limits) -> None:
+    """A gesture in presence (W11): the fragments it moves, scales about a point, or restyles."""
+    d = check_dict(v, "live")
+    _keys(d, frozenset({"ids"}), frozenset({*_LIVE_NUMBERS, "style"}), "live")
+    ids = d["ids"]
+    if type(ids) is not list or not 0 < len(ids) <= limits.max_selection:
+        fail(f"live.ids must list 1 to {limits.max_selection} fragment ids")
+    for fid in ids:
+        check_id(fid, "live id", limits)
+    for name in _LIVE_NUMBERS:
+        if name in d:
+            check_number(d[name], f"live.{name}", limits.max_coordinate)
+    if "style" in d:
+        check_style(d["style"], limits)
 
 
 # -- client -> server ----------------------------------------------------------

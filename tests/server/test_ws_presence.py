@@ -153,3 +153,38 @@ def test_colours_prefer_the_hash_then_the_next_free_then_remember() -> None:
     colours.remember("a", "#123456")
     assert colours.assign("a", {}) == "#123456"
     assert colours.assign("a", {"z": "#123456"}) != "#123456"  # held by someone present: pick another
+
+
+def test_W11_live_gestures_are_checked() -> None:
+    from dreamloom.protocol import DEFAULT_LIMITS, DecodeError, PresenceState
+
+    ok = {"ids": ["f1", "f2"], "dx": 3, "dy": -4.5, "ax": 0, "ay": 0, "sx": 2, "sy": 0.5, "style": {"color": "#ff0000"}}
+    assert PresenceState.from_fields({"live": ok}, DEFAULT_LIMITS).live == ok
+    assert PresenceState.from_fields({"live": ok}, DEFAULT_LIMITS).to_wire()["live"] == ok
+    bad = [
+        {"dx": 1},
+        {"ids": []},
+        {"ids": ["a b"]},
+        {"ids": ["f1"], "dx": "far"},
+        {"ids": ["f1"], "dx": float("nan")},
+        {"ids": ["f1"], "style": {"color": "red"}},
+        {"ids": ["f1"], "rot": 1},
+        {"ids": ["f"] * (DEFAULT_LIMITS.max_selection + 1)},
+        ["f1"],
+    ]
+    for live in bad:
+        try:
+            PresenceState.from_fields({"live": live}, DEFAULT_LIMITS)
+        except DecodeError:
+            continue
+        raise AssertionError(f"{live!r} accepted")
+
+
+async def test_W11_a_live_gesture_reaches_the_others(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(presence_interval=0.02)
+    mover = await wire.join(server.ws_url("garden"), replica="m", name="mover")
+    watcher = await wire.join(server.ws_url("garden"), replica="w", codec=JSON)
+    sid = mover.welcome.sid  # type: ignore[union-attr]
+    await mover.presence(live={"ids": ["f1"], "dx": 10, "dy": 0})
+    seen = await watcher.wait_message(PeersPresence, lambda m: any(p.sid == sid and p.state.live for p in m.peers))
+    assert [p.state.live for p in seen.peers if p.sid == sid] == [{"ids": ["f1"], "dx": 10, "dy": 0}]

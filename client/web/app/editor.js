@@ -37,8 +37,6 @@ export class Editor extends EventTarget {
     this.sync = sync;
     this.history = new History(MAX_STEPS);
     this.readOnly = false;
-    /** @type {{key: string, step: import("../protocol/undo.js").Step} | null} the undo step a moving control adds to */
-    this.group = null;
   }
 
   get undoStack() {
@@ -54,40 +52,16 @@ export class Editor extends EventTarget {
   }
 
   /**
-   * Apply, record and queue ops as one undo step. With `group`, the ops join
-   * the previous step while it is of the same group (a slider being moved).
-   * @param {string} label @param {Op[]} ops @param {{record?: boolean, group?: string}} [opts]
+   * Apply, record and queue ops as one undo step.
+   * @param {string} label @param {Op[]} ops @param {{record?: boolean}} [opts]
    */
   commit(label, ops, opts = {}) {
     if (!ops.length || this.readOnly) return [];
     const changes = this.replica.apply(ops);
     this.sync.submit(ops);
-    if (opts.record !== false) this.#record(label, changes, opts.group);
+    if (opts.record !== false) this.history.record(label, changes);
     this.#emit();
     return changes;
-  }
-
-  /** @param {string} label @param {Change[]} changes @param {string} [group] */
-  #record(label, changes, group) {
-    const steps = this.history.undoSteps;
-    const g = this.group;
-    if (group && g && g.key === group && steps[steps.length - 1] === g.step) {
-      // The later write replaces the earlier one of the same fields, keeping what
-      // was there before the first: undo goes back to before the whole movement.
-      for (const c of changes) {
-        const same = g.step.changes.find((e) => e.op.id === c.op.id && sameKeys(e.op.f, c.op.f));
-        if (same) same.op = c.op;
-        else g.step.changes.push({ op: c.op, before: c.before });
-      }
-      return;
-    }
-    this.history.record(label, changes);
-    this.group = group && steps.length ? { key: group, step: steps[steps.length - 1] } : null;
-  }
-
-  /** The moving control settled: its next change is a new undo step. */
-  endGroup() {
-    this.group = null;
   }
 
   undo() {
@@ -101,7 +75,6 @@ export class Editor extends EventTarget {
   /** @param {"undo" | "redo"} which */
   #reverse(which) {
     if (this.readOnly) return false;
-    this.group = null;
     const clock = { tick: () => this.stamp() };
     /** @param {Op[]} ops */
     const apply = (ops) => {
@@ -176,8 +149,8 @@ export class Editor extends EventTarget {
     this.commit(label, ops);
   }
 
-  /** @param {string[]} ids @param {Record<string, any>} style @param {string} [group] */
-  restyle(ids, style, group) {
+  /** @param {string[]} ids @param {Record<string, any>} style */
+  restyle(ids, style) {
     const ops = [];
     for (const id of ids) {
       const f = this.replica.get(id);
@@ -185,7 +158,7 @@ export class Editor extends EventTarget {
       const next = { ...f.style, ...style };
       if (JSON.stringify(canon(next)) !== JSON.stringify(canon(f.style))) ops.push(setFields(id, this.stamp(), { style: next }));
     }
-    this.commit("restyle", ops, { group: group ? `${group}:${ids.join(",")}` : undefined });
+    this.commit("restyle", ops);
   }
 
   /** @param {string[]} ids */
@@ -288,12 +261,6 @@ export class Editor extends EventTarget {
     this.commit("restore version", ops);
     return ops.length;
   }
-}
-
-/** @param {Record<string, any>} a @param {Record<string, any>} b */
-function sameKeys(a, b) {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => k in b);
 }
 
 /** Keep coordinates short on the wire: a hundredth of a unit is plenty. @param {number} v */

@@ -10,6 +10,7 @@ import { sha256Hex } from "../protocol/digest.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { colourFor } from "./colours.js";
 import { Editor } from "./editor.js";
+import { Gestures } from "./gestures.js";
 import { download, pngBlob, svgBlob } from "./exporter.js";
 import { grow, LINE_HEIGHT, union } from "./geometry.js";
 import { isShortcut } from "./keys.js";
@@ -112,15 +113,34 @@ async function main() {
   let mutedUntil = 0;
   /** @type {ReturnType<typeof setTimeout> | null} */
   let muteTimer = null;
+  /** @type {import("./gestures.js").Live | null} a slider or the colour picker being moved */
+  let restyling = null;
   loadTitle();
 
   const showDiversity = () => {
     if (replay) renderDiversity(replay.replica.tapestry.liveCounts, `#${replay.seq}: `);
     else renderDiversity(live.tapestry.liveCounts);
   };
-  live.listeners.add(() => {
+  // Others' moves, resizes and restyles while they happen (presence), until their ops land.
+  const gestures = new Gestures((id) => live.get(id));
+  let lingerTimer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+  const showGestures = () => {
+    renderer.remote = gestures.shown();
+    renderer.invalidate();
+    if (gestures.lingering.size && !lingerTimer) {
+      lingerTimer = setTimeout(() => {
+        lingerTimer = null;
+        showGestures();
+      }, 2100);
+    }
+  };
+  live.listeners.add((ids) => {
     renderer.invalidate();
     if (!replay) showDiversity();
+    if (gestures.lingering.size || gestures.bySid.size) {
+      gestures.landed(ids);
+      showGestures();
+    }
   });
   showDiversity();
 
@@ -155,11 +175,13 @@ async function main() {
   sync.addEventListener("peers", () => {
     if (following && !sync.peers.has(following)) follow(null);
     showPeople();
+    if (gestures.update(sync.peers.values())) showGestures();
     renderer.invalidate();
   });
   sync.addEventListener("presence", () => {
     followNow();
     showPeople();
+    if (gestures.update(sync.peers.values())) showGestures();
     renderer.invalidate();
   });
   sync.addEventListener("synced", () => {
@@ -226,7 +248,7 @@ async function main() {
       (v) => Math.round(v * 1000) / 1000,
     );
     const preview = tools.preview && tools.preview.pts.length >= 2 ? { pts: tools.preview.pts.slice(-8192), style: tools.preview.style } : null;
-    sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view, color: colour });
+    sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view, color: colour, live: tools.live ?? restyling });
   };
   tools.addEventListener("presence", sendPresence);
   tools.addEventListener("interact", () => {
@@ -328,11 +350,28 @@ async function main() {
     tools.setTool("select");
     tools.select([]);
   });
+  // A slider or the colour picker being moved: shown here and to others as a gesture (presence),
+  // written once, as one op per fragment and one undo step, when the control settles.
   style.addEventListener("change", (/** @type {any} */ e) => {
     const ids = tools.selected;
-    if (ids.length) editor.restyle(ids, e.detail.patch, e.detail.group);
+    if (!ids.length || editor.readOnly) return;
+    if (!e.detail.group) return editor.restyle(ids, e.detail.patch);
+    restyling = { ids: ids.slice(0, 256), style: { ...(restyling?.style ?? {}), ...e.detail.patch } };
+    for (const id of ids) {
+      const f = live.get(id);
+      if (f) renderer.overrides.set(id, { ...f, style: { ...f.style, ...restyling.style } });
+    }
+    renderer.invalidate();
+    sendPresence();
   });
-  style.addEventListener("settle", () => editor.endGroup());
+  style.addEventListener("settle", () => {
+    if (!restyling) return;
+    const { ids, style: patch } = restyling;
+    restyling = null;
+    renderer.overrides.clear();
+    editor.restyle(ids, patch ?? {});
+    sendPresence();
+  });
   const showChip = () => ($("chip-swatch").style.background = style.color);
   style.addEventListener("change", showChip);
   tools.addEventListener("selection", showChip);
@@ -781,6 +820,8 @@ async function main() {
     liveCounts: () => ({ ...live.tapestry.liveCounts }),
     /** @param {string} id */
     fragment: (id) => live.tapestry.get(id),
+    /** The fragment as drawn now: with a gesture in progress (ours or someone else's). @param {string} id */
+    shown: (id) => renderer.overrides.get(id) ?? renderer.remote.get(id) ?? live.get(id),
     ids: () => live.ordered().map((e) => e.frag.id),
     camera: () => ({ x: renderer.camera.x, y: renderer.camera.y, zoom: renderer.camera.zoom }),
     /** World point -> page (client) coordinates, for driving the pointer. @param {number} x @param {number} y */

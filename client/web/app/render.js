@@ -104,6 +104,8 @@ export class Renderer {
     this.selection = new Set();
     /** @type {Map<string, Fragment>} fragments shown with uncommitted changes (drag, resize) */
     this.overrides = new Map();
+    /** @type {Map<string, Fragment>} fragments as others' gestures show them (a move, a resize in progress) */
+    this.remote = new Map();
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} world-space overlays (previews) */
     this.worldOverlays = [];
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} screen-space overlays (cursors, marquee) */
@@ -187,7 +189,7 @@ export class Renderer {
     const overlays = opts.overlays ?? true;
     const view = { x0: cam.x, y0: cam.y, x1: cam.x + w / cam.zoom, y1: cam.y + h / cam.zoom };
     const replica = this.replica();
-    if (overlays && this.overrides.size === 0 && this.heavy) this.#drawCached(ctx, w, h, cam, dpr, view, replica);
+    if (overlays && this.overrides.size === 0 && this.remote.size === 0 && this.heavy) this.#drawCached(ctx, w, h, cam, dpr, view, replica);
     else {
       const t0 = performance.now();
       this.drawn = this.#drawScene(ctx, w, h, cam, dpr, view, replica);
@@ -216,7 +218,7 @@ export class Renderer {
     let drawn = 0;
     for (const entry of replica.ordered()) {
       let e = entry;
-      const o = this.overrides.get(entry.frag.id);
+      const o = this.overrides.get(entry.frag.id) ?? this.remote.get(entry.frag.id);
       if (o) e = overrideEntry(entry, o);
       const f = e.frag;
       if (!e.box || !this.visible(f)) continue;

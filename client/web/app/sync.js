@@ -29,7 +29,7 @@ import { tokenFor } from "../steward.js";
 /** @typedef {import("../protocol/ops.js").Op} Op */
 /** @typedef {import("./replica.js").Replica} Replica */
 /** @typedef {{sid: string, name: string, role: string, origin: string, color: string,
- *   cursor: number[] | null, sel: string[], preview: any, view: number[] | null}} Peer */
+ *   cursor: number[] | null, sel: string[], preview: any, view: number[] | null, live?: any}} Peer */
 
 const SUBPROTOCOL = "dreamloom.v1.json";
 const MAX_BATCH = 256;
@@ -394,7 +394,7 @@ export class Sync extends EventTarget {
   }
 
   // -- presence -----------------------------------------------------------------
-  /** @param {{cursor: number[] | null, sel: string[], preview: any, view: number[] | null, color?: string}} state */
+  /** @param {{cursor: number[] | null, sel: string[], preview: any, view: number[] | null, color?: string, live?: any}} state */
   setPresence(state) {
     this.presenceState = state;
     if (this.status !== "live" || this.presenceTimer) return;
@@ -429,8 +429,8 @@ export class Sync extends EventTarget {
 /** @param {any} p */
 function pickPresence(p) {
   const picked = { cursor: p.cursor ?? null, sel: p.sel ?? [], preview: p.preview ?? null, view: p.view ?? null };
-  // A colour the peer chose is its colour from now on (SPEC W11a).
-  return typeof p.color === "string" ? { ...picked, color: p.color } : picked;
+  // A colour the peer chose is its colour from now on (SPEC W11a); `live` is a gesture in progress.
+  return { ...picked, live: p.live ?? null, ...(typeof p.color === "string" ? { color: p.color } : {}) };
 }
 
 /** @param {any} msg */

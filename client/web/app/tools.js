@@ -46,6 +46,8 @@ export class Tools extends EventTarget {
     this.cursor = null;
     /** @type {{pts: number[], style: Record<string, any>} | null} */
     this.preview = null;
+    /** @type {import("./gestures.js").Live | null} a move or resize in progress, sent as presence */
+    this.live = null;
     this.marquee = /** @type {{x0: number, y0: number, x1: number, y1: number} | null} */ (null);
     /** @type {((x: number, y: number, f?: Fragment) => void) | null} */
     this.onTextRequest = null;
@@ -248,6 +250,7 @@ export class Tools extends EventTarget {
           const s = g.starts.get(id);
           if (f && s) this.r.overrides.set(id, { ...f, x: s[0] + g.dx, y: s[1] + g.dy });
         }
+        this.live = { ids: g.ids.slice(0, 256), dx: round(g.dx), dy: round(g.dy) };
         this.r.invalidate();
         break;
       case "resize":
@@ -310,6 +313,7 @@ export class Tools extends EventTarget {
       return;
     }
     this.gesture = null;
+    this.live = null;
     const [wx, wy] = this.#world(e);
     if (cancel) return this.#cancelGesture(g);
     switch (g.kind) {
@@ -369,6 +373,7 @@ export class Tools extends EventTarget {
   #cancelGesture(g = this.gesture) {
     this.gesture = null;
     this.preview = null;
+    this.live = null;
     this.marquee = null;
     this.r.overrides.clear();
     this.r.invalidate();
@@ -487,6 +492,7 @@ export class Tools extends EventTarget {
       const f = this.editor.replica.get(id);
       if (f) this.r.overrides.set(id, scaled(f, g.ax, g.ay, sx, sy));
     }
+    this.live = { ids: g.ids.slice(0, 256), ax: round(g.ax), ay: round(g.ay), sx: round4(sx), sy: round4(sy) };
     this.r.invalidate();
   }
 
@@ -570,6 +576,9 @@ export class Tools extends EventTarget {
     return this.editor.replica.ordered().filter((e) => e.box && intersects(e.box, box));
   }
 }
+
+/** Scale factors keep four decimals on the wire. @param {number} v */
+const round4 = (v) => Math.round(v * 10000) / 10000;
 
 /**
  * A fragment scaled about an anchor point.

@@ -48,7 +48,7 @@ export class StylePanel extends EventTarget {
       this.#changed({ opacity: this.opacity }, "opacity");
     });
     // A slider or the colour picker sends a value per step while it moves: the
-    // steps of one movement are one undo step, closed when the control settles.
+    // movement is shown live and written once, when the control settles.
     for (const id of ["color", "width", "opacity"]) $(id).addEventListener("change", () => this.dispatchEvent(new Event("settle")));
     this.setColor(this.color, false);
   }
@@ -80,7 +80,7 @@ export class StylePanel extends EventTarget {
 
   /**
    * @param {Record<string, any>} patch
-   * @param {string} [group] a continuous control: its changes until it settles are one undo step
+   * @param {string} [group] a continuous control (a slider, the colour picker): shown live, written when it settles
    */
   #changed(patch, group) {
     this.dispatchEvent(new CustomEvent("change", { detail: { patch, group } }));
