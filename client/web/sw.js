@@ -18,6 +18,7 @@ const SHELL = [
   "/static/app/editor.js",
   "/static/app/exporter.js",
   "/static/app/geometry.js",
+  "/static/app/gestures.js",
   "/static/app/keys.js",
   "/static/app/panels.js",
   "/static/app/people.js",
