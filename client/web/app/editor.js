@@ -198,6 +198,26 @@ export class Editor extends EventTarget {
     return out;
   }
 
+  /**
+   * New fragments from the clipboard, on top, in their order, as one undo step.
+   * @param {import("./clipboard.js").Piece[]} pieces @returns {string[]} their ids
+   */
+  paste(pieces) {
+    let [, top] = this.replica.zRange();
+    const ids = [];
+    const ops = [];
+    for (const p of pieces) {
+      const id = newId();
+      top = afterLast(top, this.sync.replica);
+      // Threads only to fragments that are here: a paste from another sanctuary drops the rest.
+      const threads = p.inspired_by.filter((t) => this.replica.get(t));
+      ops.push(create(id, this.stamp(), { ...p, x: round(p.x), y: round(p.y), z: top, inspired_by: threads, ...this.sync.provenance() }));
+      ids.push(id);
+    }
+    this.commit("paste", ops);
+    return ids;
+  }
+
   /** Bring to front, keeping the selection's own order. @param {string[]} ids */
   toFront(ids) {
     const frags = this.#inPaintOrder(ids);

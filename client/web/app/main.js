@@ -8,12 +8,13 @@
 import { toHex } from "../protocol/canon.js";
 import { sha256Hex } from "../protocol/digest.js";
 import { Tapestry } from "../protocol/tapestry.js";
+import { decodePieces, encodePieces, MIME, placePieces } from "./clipboard.js";
 import { colourFor } from "./colours.js";
 import { Editor } from "./editor.js";
 import { Gestures } from "./gestures.js";
-import { download, pngBlob, svgBlob } from "./exporter.js";
+import { copyPng, download, pngBlob, svgBlob } from "./exporter.js";
 import { grow, LINE_HEIGHT, union } from "./geometry.js";
-import { isShortcut } from "./keys.js";
+import { isShortcut, isTextField } from "./keys.js";
 import { Panels } from "./panels.js";
 import { People } from "./people.js";
 import { Renderer } from "./render.js";
@@ -21,6 +22,7 @@ import { Replay } from "./replay.js";
 import { Replica } from "./replica.js";
 import { claimReplica, getColour, getName, loadCache, loadView, saveView, setColour, setName } from "./storage.js";
 import { Sync } from "./sync.js";
+import { fragmentsSvg } from "./svg.js";
 import { drawPreviewStroke, Tools } from "./tools.js";
 import { $, buildPalette, renderBanner, renderDiversity, renderStatus, StylePanel, toast } from "./ui.js";
 import { fitCamera, insetsOf } from "./view.js";
@@ -541,9 +543,14 @@ async function main() {
       $("export-menu").hidden = true;
       const [kind, what] = /** @type {string} */ (/** @type {HTMLElement} */ (b).dataset.export).split("-");
       const w = /** @type {"view" | "all"} */ (what);
+      const background = /** @type {any} */ ($("export-background").value);
+      const scale = Number($("export-scale").value) || 1;
       try {
-        if (kind === "png") download(await pngBlob(renderer, w), `${sanctuary}-${what}.png`);
-        else download(await svgBlob(renderer, sanctuary, w, { threads: renderer.threads, at: replay ? replay.seq : null }), `${sanctuary}-${what}.svg`);
+        if (kind === "png") download(await pngBlob(renderer, w, { background, scale }), `${sanctuary}-${what}.png`);
+        else if (kind === "clip") {
+          await copyPng(await pngBlob(renderer, w, { background, scale }));
+          toast("Copied to the clipboard as a picture");
+        } else download(await svgBlob(renderer, sanctuary, w, { threads: renderer.threads, at: replay ? replay.seq : null, background }), `${sanctuary}-${what}.svg`);
       } catch (err) {
         toast(`Export failed: ${err}`);
       }
@@ -659,6 +666,45 @@ async function main() {
     closeHistory();
     const n = editor.restoreVersion(old);
     toast(n ? `Restored that version with ${n} edit${n === 1 ? "" : "s"} (Ctrl+Z to undo)` : "That version is what you see already");
+  });
+
+  // -- copy and paste: Dreamloom JSON through the clipboard, with an SVG picture beside it ------
+  /** @param {ClipboardEvent} e @param {boolean} cut */
+  const onCopy = (e, cut) => {
+    if (isTextField(/** @type {any} */ (document.activeElement)) || !e.clipboardData) return;
+    const frags = live.ordered().filter((en) => renderer.selection.has(en.frag.id)).map((en) => en.frag);
+    if (!frags.length) return;
+    e.preventDefault();
+    const json = encodePieces(frags);
+    const svg = fragmentsSvg(frags, new Map([...renderer.glyphs].map(([k, v]) => [k, v.symbol])));
+    e.clipboardData.setData(MIME, json);
+    e.clipboardData.setData("text/plain", json);
+    e.clipboardData.setData("image/svg+xml", svg);
+    e.clipboardData.setData("text/html", svg);
+    if (cut && !editor.readOnly) {
+      editor.remove(frags.map((f) => f.id));
+      tools.select([]);
+    }
+    toast(`${cut ? "Cut" : "Copied"} ${frags.length} fragment${frags.length === 1 ? "" : "s"}`);
+  };
+  document.addEventListener("copy", (e) => onCopy(e, false));
+  document.addEventListener("cut", (e) => onCopy(e, true));
+  document.addEventListener("paste", (e) => {
+    if (isTextField(/** @type {any} */ (document.activeElement)) || !e.clipboardData || editor.readOnly) return;
+    const text = e.clipboardData.getData(MIME) || e.clipboardData.getData("text/plain");
+    if (!text) return;
+    e.preventDefault();
+    const c = renderer.camera;
+    const [cx, cy] = tools.cursor ?? [c.x + renderer.width / 2 / c.zoom, c.y + renderer.height / 2 / c.zoom];
+    const pieces = decodePieces(text);
+    if (pieces === null) {
+      // Plain text from elsewhere: a caption where the pointer is.
+      tools.commitText(cx, cy, text.slice(0, 2000));
+      return;
+    }
+    if (!pieces.length) return toast("Nothing in the clipboard could be pasted here");
+    tools.setTool("select");
+    tools.select(editor.paste(placePieces(pieces, cx, cy)));
   });
 
   // -- keyboard -----------------------------------------------------------------

@@ -106,6 +106,8 @@ export class Renderer {
     this.overrides = new Map();
     /** @type {Map<string, Fragment>} fragments as others' gestures show them (a move, a resize in progress) */
     this.remote = new Map();
+    /** @type {string | null} the canvas colour; null: transparent (an export) */
+    this.background = BACKGROUND;
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} world-space overlays (previews) */
     this.worldOverlays = [];
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} screen-space overlays (cursors, marquee) */
@@ -210,8 +212,10 @@ export class Renderer {
    */
   #drawScene(ctx, w, h, cam, dpr, view, replica) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = BACKGROUND;
-    ctx.fillRect(0, 0, w, h);
+    if (this.background) {
+      ctx.fillStyle = this.background;
+      ctx.fillRect(0, 0, w, h);
+    } else ctx.clearRect(0, 0, w, h);
     ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
     /** @type {Map<string, Box>} */
     const boxes = new Map();
