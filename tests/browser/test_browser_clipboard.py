@@ -3,7 +3,9 @@ straight to the clipboard."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+from pathlib import Path
 
 import pytest
 from browser_kit import Dreamer, NewDreamer, converged
@@ -80,9 +82,8 @@ async def test_exports_with_a_light_or_no_background_and_to_the_clipboard(
         await page.locator("#export-scale").select_option(scale)
         async with page.expect_download() as info:
             await page.locator(f"[data-export={kind}]").click()
-        path = await (await info.value).path()
-        with open(path, "rb") as fh:
-            return fh.read()
+        path = Path(await (await info.value).path())
+        return await asyncio.to_thread(path.read_bytes)
 
     dark = Image.open(io.BytesIO(await export("png-all", "dark"))).convert("RGBA")
     assert dark.getpixel((1, 1)) == (15, 16, 32, 255)
