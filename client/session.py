@@ -61,6 +61,7 @@ from dreamloom.protocol import (
     Welcome,
     codec_for,
 )
+from dreamloom.protocol.messages import ClientKind
 
 from .backoff import Backoff
 from .errors import BACK_OFF, RETRYABLE, Closed, Rejected
@@ -121,6 +122,10 @@ class Session:
         self.policy: Mapping[str, Any] = {}
         self.peers: dict[str, PeerState] = {}
         self.connected = False
+        #: What the hello says this client is: always a weaver, but for the test helper standing in for a person.
+        self.client_kind: ClientKind = "weaver"
+        #: A guest token the server issued to this weaver (it came without one).
+        self.guest_token: str | None = None
         self.welcomes = 0
         self._emit = emit
         self._preferred = codec
@@ -259,9 +264,14 @@ class Session:
         self._codec = codec_for(ws.subprotocol, CLIENT_SIDE_LIMITS)
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
-        await ws.send(self._frame(Hello(name=self.name, replica=self.replica_id, seq=hello_seq, token=token)))
+        # Without a token the server issues a guest one: reconnects present it to stay the same weaver.
+        token = token or self.guest_token
+        hello = Hello(name=self.name, replica=self.replica_id, seq=hello_seq, token=token, client=self.client_kind)
+        await ws.send(self._frame(hello))
         async with asyncio.timeout(self._handshake_timeout):
             welcome = await self._await_welcome(ws)
+        if welcome.token is not None:
+            self.guest_token = welcome.token
         self._on_welcome(welcome, hello_seq)
         reader = asyncio.create_task(self._read(ws), name="dreamloom-reader")
         writer = asyncio.create_task(self._write(ws), name="dreamloom-writer")

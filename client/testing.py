@@ -60,6 +60,24 @@ def issue_token(server: Any, sanctuary: str, *, name: str, role: str = "weaver")
     return token
 
 
+async def set_policy(server: Any, sanctuary: str, **changes: Any) -> dict[str, Any]:
+    """Change the Harmony policy of ``sanctuary`` on the in-process ``server``, as its steward would.
+
+    A new sanctuary caps the AI share at 50% of live fragments, so a weaver alone in an
+    empty one is refused its first fragment: open it up for tests that are not about the cap.
+
+    Example::
+
+        await set_policy(server, "garden", ai_share_cap=1.0)
+    """
+    auth = importlib.import_module("dreamloom.server.auth")
+    moderation = importlib.import_module("dreamloom.server.moderation")
+    stewardship = server.app[moderation.STEWARDSHIP]
+    operator = auth.Claims("operator", "operator", "steward", auth.ALL_SANCTUARIES, 0.0, 0.0, "test-operator")
+    policy: dict[str, Any] = await stewardship.set_policy(sanctuary, operator, changes)
+    return policy
+
+
 class Dreamer(Weaver):
     """A plain connection with no handlers, for scripting what a person does in a test
     (tests tell people and weavers apart by the server-stamped identity, never by name).
@@ -68,6 +86,10 @@ class Dreamer(Weaver):
     """
 
     name = "dreamer"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session.client_kind = "person"  # it stands in for a person's app (SPEC P1)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,8 @@
 
 Every answer under ``/api/`` is JSON (or an image); every error is
 ``{"error": {"code": ..., "message": ...}}`` with its HTTP status. Codes:
-``bad_request`` (400), ``not_found`` (404), ``method_not_allowed`` (405),
+``bad_request`` (400), ``unauthorized`` and ``token_expired`` (401),
+``forbidden`` and ``banned`` (403), ``not_found`` (404), ``method_not_allowed`` (405),
 ``conflict`` (409), ``too_large`` (413), ``shutting_down`` (503),
 ``internal`` (500).
 
@@ -20,6 +21,13 @@ Routes::
     GET  /api/sanctuaries/{id}/ops?since=SEQ&limit=N         {ops: [{seq, op, author, time}], next}
     POST /api/sanctuaries/{id}/checkpoints {"name"[, "seq"]} 201 {id, name, seq, time}
     GET  /api/sanctuaries/{id}/checkpoints[?limit=N&before=ID]   newest first
+
+Every route of a sanctuary applies the access rule of SPEC P14 (:mod:`.access`):
+``Authorization: Bearer <token>`` is checked whenever it is sent; an ``invite``
+sanctuary answers only to a token that may enter it (401 ``unauthorized`` /
+``token_expired``, 403 ``forbidden`` / ``banned``), an ``open`` one to anyone;
+``POST .../checkpoints`` needs a role that may write (not a viewer). The list
+shows an ``invite`` sanctuary only to callers who may enter it.
 
 ``?at=SEQ`` is the state after op ``SEQ``; a seq past the end means "now",
 and every answer says which seq it shows. Renders carry an ETag built from
@@ -49,8 +57,10 @@ from dreamloom.protocol import Tapestry
 from dreamloom.protocol.symbols import GLYPH_BOX, load_symbols
 from dreamloom.protocol.validate import ID_RE
 
+from .access import Need, admit, may_enter, verified_claims
 from .app import CONFIG, HUB, METRICS
 from .hub import Hub
+from .moderation import StewardError
 from .render import render_png, render_svg
 from .store import SanctuaryInfo
 
@@ -104,8 +114,8 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
     """Answer every error under ``/api/`` as JSON; other paths keep aiohttp's own answers."""
     try:
         return await handler(request)
-    except ApiError as exc:
-        return _error(exc.status, exc.code, exc.message)
+    except (ApiError, StewardError) as exc:
+        return _error(exc.status, str(exc.code), exc.message)
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
@@ -261,7 +271,8 @@ async def symbols(request: web.Request) -> web.Response:
 
 async def list_sanctuaries(request: web.Request) -> web.Response:
     limit = _int(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
-    infos = await request.app[HUB].store.list_sanctuaries()
+    await verified_claims(request)  # a token sent is checked before anything is listed
+    infos = [i for i in await request.app[HUB].store.list_sanctuaries() if await may_enter(request, i.id)]
     return _json([await _listing(request, info) for info in infos[-(limit or MAX_LIMIT) :]])
 
 
@@ -458,6 +469,22 @@ async def list_checkpoints(request: web.Request) -> web.Response:
     return _json([_checkpoint(r) for r in records])
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def guarded(need: Need, handler: Handler) -> Handler:
+    """A route of one sanctuary: a valid id, a sanctuary that exists, then the access rule (P14)."""
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        name = _sanctuary_id(request)
+        # Existence first: unknown ids never reach the per-sanctuary rules, which stay in memory.
+        await _info(request.app[HUB], name)
+        await admit(request, name, need)
+        return await handler(request)
+
+    return route
+
+
 def setup_routes(app: web.Application) -> None:
     """Add the HTTP API to the app (called while the app is built, before it starts)."""
     app[_STATE] = ApiState(asyncio.Semaphore(RENDER_SLOTS), asyncio.Lock(), OrderedDict(), time.monotonic())
@@ -469,10 +496,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/sanctuaries", list_sanctuaries)
     r.add_post("/api/sanctuaries", create_sanctuary)
     base = "/api/sanctuaries/{id}"
-    r.add_get(base, get_sanctuary)
-    r.add_get(base + "/tapestry.json", tapestry_json)
-    r.add_get(base + "/tapestry.svg", tapestry_svg)
-    r.add_get(base + "/tapestry.png", tapestry_png)
-    r.add_get(base + "/ops", op_history)
-    r.add_post(base + "/checkpoints", create_checkpoint)
-    r.add_get(base + "/checkpoints", list_checkpoints)
+    r.add_get(base, guarded(Need.READ, get_sanctuary))
+    r.add_get(base + "/tapestry.json", guarded(Need.READ, tapestry_json))
+    r.add_get(base + "/tapestry.svg", guarded(Need.READ, tapestry_svg))
+    r.add_get(base + "/tapestry.png", guarded(Need.READ, tapestry_png))
+    r.add_get(base + "/ops", guarded(Need.READ, op_history))
+    r.add_post(base + "/checkpoints", guarded(Need.WRITE, create_checkpoint))
+    r.add_get(base + "/checkpoints", guarded(Need.READ, list_checkpoints))

@@ -27,7 +27,8 @@ class ServerConfig:
     snapshot_every: int = 1000  # ops between snapshots
     resume_window: int = 1000  # a client further behind than this gets a snapshot
     max_stamp_ahead: int = 1_000_000
-    heartbeat: float = 15.0  # seconds between pings; a peer silent 1.5x this is dropped
+    heartbeat: float = 10.0  # seconds of silence before the server pings a peer
+    heartbeat_timeout: float = 30.0  # seconds of silence before a peer is dropped with 4011 (W12)
     handshake_timeout: float = 10.0
     idle_unload: float = 60.0  # seconds an empty sanctuary stays in memory
     send_buffer_bytes: int = 1024 * 1024  # per connection, then closed as a slow consumer

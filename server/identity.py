@@ -1,16 +1,13 @@
-"""Who is on the other end of a connection.
+"""How members look to others: the presence colours.
 
-Every session carries an :class:`dreamloom.protocol.Identity`. Until a token
-says otherwise, a connection is a guest dreamer whose id is derived from its
-replica id, so a reconnect of the same replica is recognised as the same guest.
+Identities themselves come from signed tokens (see auth.py and moderation.py):
+never from anything a client could read off the wire, such as a replica id.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping
-
-from dreamloom.protocol import Hello, Identity
 
 #: Presence colours, readable on the dark canvas and far apart from each other. The
 #: browser keeps the same list (client/web/app/colours.js) and picks by the same rule.
@@ -42,13 +39,6 @@ PALETTE = (
 )
 #: How many identities a sanctuary remembers the colour of.
 REMEMBERED = 1024
-
-
-def guest_identity(hello: Hello) -> Identity:
-    """The identity of a guest: a dreamer named by its hello."""
-    digest = hashlib.sha256(hello.replica.encode()).hexdigest()[:16]
-    name = hello.name.strip() or "dreamer"
-    return Identity(id=f"guest-{digest}", name=name, role="dreamer", origin="organic")
 
 
 def colour_for(key: str, taken: Collection[str] = ()) -> str:

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiohttp import web
@@ -51,7 +52,6 @@ from dreamloom.protocol.ops import SETTABLE, Origin
 from dreamloom.protocol.validate import ID_RE, check_op
 
 from .auth import ALL_SANCTUARIES, Claims, TokenAuthority
-from .identity import guest_identity
 from .policy import HarmonyGate, HarmonyPolicy, SanctuaryRules
 from .store import LogEntry, Store
 
@@ -94,6 +94,22 @@ def _bad(message: str) -> StewardError:
 def make_identity(id_: str, name: str, role: str, origin: str) -> Identity:
     """An identity from checked strings (roles and origins come from tokens and rules, both validated)."""
     return Identity(id_, name, cast(Role, role), cast(Origin, origin))
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A hello accepted: who it is, and the guest token issued to it if it came without one."""
+
+    identity: Identity
+    issued_token: str | None = None
+
+
+def _display_name(claims: Claims, hello: Hello, role: str) -> str:
+    # A guest names itself in each hello (people rename themselves); an invitation names its holder.
+    chosen = hello.name.strip()
+    if claims.guest:
+        return chosen or claims.name or role
+    return claims.name or chosen or role
 
 
 def compatible(role: str, origin: str) -> bool:
@@ -165,28 +181,52 @@ class Stewardship:
         return jti in self._revoked
 
     # -- authentication -----------------------------------------------------
-    async def authenticate(self, request: web.Request, hello: Hello, sanctuary: str) -> Identity:
-        """The identity of a ``hello`` in ``sanctuary``, or :class:`ProtocolError` (SPEC P2-P3)."""
+    async def authenticate(self, request: web.Request, hello: Hello, sanctuary: str) -> Admission:
+        """Who a ``hello`` is in ``sanctuary``, or :class:`ProtocolError` (SPEC P1-P3).
+
+        Identities come from signed tokens only. A hello without one, where guests may
+        join, is issued a guest token, returned in the admission for the ``welcome``:
+        nothing a client reads from the wire lets it act as someone else.
+        """
         if hello.replica.startswith(RESERVED_REPLICA_PREFIX):
             raise ProtocolError(
                 ErrorCode.FORBIDDEN, f"replica ids starting with {RESERVED_REPLICA_PREFIX!r} are reserved"
             )
         rules = await self.rules(sanctuary)
+        policy = rules.policy
+        issued: str | None = None
         if hello.token:
             claims = await self.verify(hello.token, sanctuary)
-            origin = "ai" if claims.role == "weaver" else "organic"
-            identity = make_identity(claims.sub, claims.name or hello.name.strip() or claims.role, claims.role, origin)
-            request[CLAIMS] = claims
+            if claims.guest and policy.access == "invite":
+                raise ProtocolError(
+                    ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: a guest token does not open it"
+                )
+        elif policy.access == "invite":
+            raise ProtocolError(ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: join with a token")
         else:
-            if rules.policy.access == "invite":
-                raise ProtocolError(ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: join with a token")
-            identity = guest_identity(hello)
+            issued, claims = self.authority.issue_guest(hello.name.strip(), weaver=hello.weaver)
+        # A client that says it is a weaver is one, whatever token it holds; a weaver token is
+        # AI whatever the client says (P1).
+        weaver = claims.role == "weaver" or hello.weaver
+        if weaver and claims.guest and not policy.guest_weavers:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, "weavers without a token are not admitted here: ask a steward for a weaver token"
+            )
+        origin = "ai" if weaver else "organic"
+        role = claims.role if compatible(claims.role, origin) else "weaver"
+        identity = make_identity(claims.sub, _display_name(claims, hello, role), role, origin)
+        request[CLAIMS] = claims
         if identity.id in rules.banned:
             raise ProtocolError(ErrorCode.BANNED, "you are banned from this sanctuary")
         override = rules.roles.get(identity.id)
         if override is not None and compatible(override, identity.origin):
             identity = make_identity(identity.id, identity.name, override, identity.origin)
-        return identity
+        owner = await self.store.bind_replica(sanctuary, hello.replica, identity.id)
+        if owner != identity.id:
+            raise ProtocolError(
+                ErrorCode.REPLICA_IN_USE, "this replica id belongs to someone else here: pick a new one"
+            )
+        return Admission(identity, issued)
 
     async def verify(self, token: str, sanctuary: str) -> Claims:
         """A valid, unrevoked token for ``sanctuary``, or :class:`ProtocolError`."""
@@ -195,20 +235,6 @@ class Stewardship:
             raise ProtocolError(ErrorCode.UNAUTHORIZED, "this token was revoked")
         if not claims.covers(sanctuary):
             raise ProtocolError(ErrorCode.FORBIDDEN, "this token is for another sanctuary")
-        return claims
-
-    async def steward(self, token: str | None, sanctuary: str) -> Claims:
-        """The claims of a steward of ``sanctuary`` (HTTP API), or :class:`StewardError`."""
-        if not token:
-            raise StewardError(401, ErrorCode.UNAUTHORIZED, "a steward token is required (Authorization: Bearer)")
-        try:
-            claims = await self.verify(token, sanctuary)
-        except ProtocolError as exc:
-            raise StewardError(403 if exc.code == ErrorCode.FORBIDDEN else 401, exc.code, exc.reason) from None
-        rules = await self.rules(sanctuary)
-        role = rules.roles.get(claims.sub, claims.role)
-        if claims.sub in rules.banned or role != "steward":
-            raise StewardError(403, ErrorCode.FORBIDDEN, "only a steward of this sanctuary may do this")
         return claims
 
     # -- running inside the actor --------------------------------------------
@@ -284,7 +310,9 @@ class Stewardship:
                         "role": s.identity.role,
                         "origin": s.identity.origin,
                         "color": s.peer.color,
-                        "token": claims.jti if claims is not None else None,
+                        # Only tokens of this sanctuary: a wider token (an operator's, a guest's) is
+                        # not this steward's to see or revoke (P11).
+                        "token": claims.jti if claims is not None and claims.sanctuary == name else None,
                         "muted_until": rules.muted_until(s.identity.id, now),
                     }
                 )
@@ -315,6 +343,7 @@ class Stewardship:
         return await self.audit(name, by, "mute", target=identity, seconds=seconds, until=until, connections=live)
 
     async def unmute(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
         rules = await self.rules(name)
 
         async def apply(sanctuary: Sanctuary | None) -> None:
@@ -325,6 +354,8 @@ class Stewardship:
         return await self.audit(name, by, "unmute", target=identity)
 
     async def kick(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
+
         async def apply(sanctuary: Sanctuary | None) -> int:
             hit = self._sessions_of(sanctuary, identity)
             for s in hit:
@@ -355,6 +386,7 @@ class Stewardship:
         return await self.audit(name, by, "ban", target=identity, reason=reason[:200], connections=n)
 
     async def unban(self, name: str, by: Claims, identity: str) -> dict[str, Any]:
+        _check_identity(identity)
         rules = await self.rules(name)
 
         async def apply(sanctuary: Sanctuary | None) -> None:
@@ -429,9 +461,19 @@ class Stewardship:
         return out
 
     async def revoke(self, name: str, by: Claims, jti: str) -> dict[str, Any]:
-        """Revoke a token everywhere; its live connections close with 4007 at once."""
+        """Revoke a token everywhere; its live connections close with 4007 at once.
+
+        A steward of one sanctuary may revoke only tokens the server knows to be scoped to it
+        (its invites, or a connection's token); a server-wide steward may revoke any (P11).
+        """
         if type(jti) is not str or not 8 <= len(jti) <= 64 or not ID_RE.match(jti):
             raise _bad("jti must be a token id")
+        if not server_wide_steward(by) and not await self._scoped_here(name, jti):
+            raise StewardError(
+                403,
+                ErrorCode.FORBIDDEN,
+                "this is not a token of this sanctuary: only a steward of every sanctuary may revoke it",
+            )
         await self.is_revoked(jti)  # loads the list before we add to it
         if jti not in self._revoked:
             await self.store.add_record(SERVER_RECORDS, REVOCATION, {"jti": jti, "by": by.sub, "sanctuary": name})
@@ -449,6 +491,23 @@ class Stewardship:
 
             closed += await self._in_actor(sanctuary.name, apply)
         return await self.audit(name, by, "revoke", token=jti, connections=closed)
+
+    async def _scoped_here(self, name: str, jti: str) -> bool:
+        """Whether ``jti`` is a token scoped to ``name`` alone: a live connection's, or one of its invites."""
+        live = self._hub().loaded(name)
+        for session in list(live.sessions.values()) if live is not None else []:
+            claims: Claims | None = session.request.get(CLAIMS)
+            if claims is not None and claims.jti == jti:
+                return claims.sanctuary == name
+        # Invites are issued by this server for this sanctuary only, so their record proves the scope.
+        before: int | None = None
+        while True:
+            page = await self.store.records(name, INVITE, limit=500, before=before)
+            if any(r.data.get("jti") == jti for r in page):
+                return True
+            if len(page) < 500:
+                return False
+            before = page[-1].id
 
     # -- fragments --------------------------------------------------------
     async def remove(self, name: str, by: Claims, fragment: str) -> dict[str, Any]:
@@ -627,6 +686,11 @@ async def _read_all(store: Store, name: str, after: int, upto: int) -> list[LogE
         out.extend(page)
         after = page[-1].seq
     return out
+
+
+def server_wide_steward(claims: Claims) -> bool:
+    """A steward of every sanctuary by token (the operator's): the only one whose authority spans sanctuaries."""
+    return claims.sanctuary == ALL_SANCTUARIES and claims.role == "steward"
 
 
 def _check_identity(value: Any) -> None:

@@ -1,4 +1,4 @@
-"""The send side of one connection: a bounded buffer drained by one writer task (SPEC F3-F5).
+"""The send side of one connection: a bounded buffer drained by one writer task (SPEC F3).
 
 The sanctuary never awaits a socket: it hands the same encoded bytes to every
 connection's outbox, which returns at once. A writer task per connection does

@@ -52,6 +52,8 @@ class HarmonyPolicy:
     consent: str = "consent"
     weaver_allow: tuple[str, ...] = ()
     locked: bool = False
+    #: Whether weavers without a token (guest weavers, stamped ``ai``) may join an open sanctuary.
+    guest_weavers: bool = True
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class HarmonyPolicy:
             "consent": self.consent,
             "weaver_allow": list(self.weaver_allow),
             "locked": self.locked,
+            "guest_weavers": self.guest_weavers,
         }
 
     def updated(self, changes: Mapping[str, Any]) -> HarmonyPolicy:
@@ -105,9 +108,9 @@ def _check_field(key: str, value: Any) -> Any:
         if type(value) is not int or not 0 <= value <= MAX_RATE:
             raise ValueError(f"{key} must be an integer within [0, {MAX_RATE}] (ops per minute)")
         return value
-    if key == "locked":
+    if key in ("locked", "guest_weavers"):
         if type(value) is not bool:
-            raise ValueError("locked must be true or false")
+            raise ValueError(f"{key} must be true or false")
         return value
     if key == "weaver_allow":
         if not isinstance(value, (list, tuple)) or len(value) > MAX_ALLOW_LIST:

@@ -1,4 +1,4 @@
-"""The sanctuary actor: one task owns a sanctuary's tapestry, seq and members (SPEC F1-F8).
+"""The sanctuary actor: one task owns a sanctuary's tapestry, seq and members (SPEC F1-F4, W9, W13).
 
 Theory of operation:
 
@@ -11,8 +11,12 @@ Theory of operation:
    encoded once per codec, the same bytes to every connection (F2).
 3. The actor never awaits a socket: frames go to each connection's bounded
    outbox (see outbox.py).
-4. A resent op (its stamp is at or below the highest counter already taken
-   from its replica) is acknowledged again, not applied twice (F6).
+4. A resent op (an op whose very stamp was already applied) is acknowledged
+   again with its original seq, not applied twice (W9). Stamps applied lately
+   are known in memory; a stamp at or below its replica's highest counter that
+   memory does not know is looked up in the store, once per batch, before the
+   batch is admitted. Any other stamp is new and is applied, whatever its
+   counter's order: last-writer-wins decides by stamp, not by arrival.
 5. Presence is not an op: connections overwrite their presence, and a ticker
    fans out the changed ones every ``presence_interval`` (latest wins).
 6. If a commit fails, the in-memory state may be ahead of the store: the
@@ -117,6 +121,8 @@ class _Batch:
     entries: list[LogEntry] = field(default_factory=list)
     acks: dict[Session, list[tuple[int, int]]] = field(default_factory=dict)
     rejects: list[tuple[Session, Reject]] = field(default_factory=list)
+    #: Seqs of stamps found in the store for this batch (resends older than memory knows).
+    applied: dict[Stamp, int] = field(default_factory=dict)
 
 
 class _SnapshotBytes:
@@ -309,13 +315,17 @@ class Sanctuary:
             self.finished.set()
 
     async def _handle(self, items: list[_Item]) -> None:
-        batch = _Batch()
+        if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
+            # Forget old stamps only here, before the batch's store lookup: a stamp must not
+            # leave memory between that lookup and its admission (S5 would refuse the commit).
+            self._seq_of = {e.op.stamp: e.seq for e in self._recent}
+        batch = _Batch(applied=await self._applied_earlier(items))
         for item in items:
             if isinstance(item, _Submit):
                 self._admit(item.session, item.ops, batch)
                 continue
             await self._flush(batch)
-            batch = _Batch()
+            batch = _Batch(applied=batch.applied)
             if isinstance(item, _Join):
                 self._on_join(item)
             elif isinstance(item, _Leave):
@@ -329,6 +339,25 @@ class Sanctuary:
         await self._flush(batch)
 
     # -- ops --------------------------------------------------------------
+    async def _applied_earlier(self, items: list[_Item]) -> dict[Stamp, int]:
+        """Seqs of the stamps in ``items`` that may be resends of ops memory no longer knows.
+
+        Only a stamp at or below its replica's highest applied counter can have been applied
+        before, and only one missing from ``_seq_of`` needs the store: in the steady state
+        (counters rising per replica) this asks nothing.
+        """
+        wanted: set[Stamp] = set()
+        high = self._replicas
+        for item in items:
+            if isinstance(item, _Submit):
+                for op in item.ops:
+                    stamp = op.stamp
+                    if stamp[0] <= high.get(stamp[1], 0) and stamp not in self._seq_of:
+                        wanted.add(stamp)
+        if not wanted:
+            return {}
+        return await self.store.find_stamps(self.name, wanted)
+
     def _admit(self, session: Session, ops: tuple[Op, ...], batch: _Batch) -> None:
         if session.sid not in self.sessions:
             return  # it left (or was closed) while its ops waited
@@ -339,8 +368,9 @@ class Sanctuary:
             try:
                 if stamp[1] != session.replica:
                     raise OpError(ErrorCode.BAD_STAMP, f"stamp replica {stamp[1]!r} is not this connection's")
-                if stamp[0] <= self._replicas.get(stamp[1], 0):
-                    acks.append((stamp[0], self._seq_of.get(stamp, self.seq)))  # a resend: F6
+                earlier = self._seq_of.get(stamp) or batch.applied.get(stamp)
+                if earlier is not None:
+                    acks.append((stamp[0], earlier))  # a resend: acked again at its own seq (W9)
                     continue
                 if stamp[0] > self.tapestry.max_counter + self.config.max_stamp_ahead:
                     raise OpError(
@@ -357,7 +387,8 @@ class Sanctuary:
             if op.t == "c" and self._fragment_count is not None:
                 self._fragment_count += 1  # _check_existence made sure the id was unused
             self._snapshot_bytes.touch(op.id)
-            self._replicas[stamp[1]] = stamp[0]
+            if stamp[0] > self._replicas.get(stamp[1], 0):
+                self._replicas[stamp[1]] = stamp[0]
             self._seq_of[stamp] = self.seq
             entry = LogEntry(self.seq, op, session.identity.id, now)
             batch.entries.append(entry)
@@ -406,8 +437,6 @@ class Sanctuary:
             self.metrics.commit_latency.observe(committed - started)
             self.metrics.ops_accepted.inc(len(batch.entries))
             self._recent.extend(batch.entries)
-            if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
-                self._seq_of = {e.op.stamp: e.seq for e in self._recent}
             self.last_change = time.time()
             # A frame carries at most max_ops_per_batch ops: clients decode broadcasts with that limit (W4).
             step = self.config.limits.max_ops_per_batch
@@ -496,6 +525,7 @@ class Sanctuary:
             ops=ops,
             peers=peers,
             policy=self.gate.policy(),
+            token=session.issued_token,
         )
 
     def _on_leave(self, session: Session) -> None:
@@ -571,7 +601,7 @@ class Sanctuary:
         pending: list[_Item] = []
         while not self._inbox.empty():
             pending.append(self._inbox.get_nowait())
-        batch = _Batch()
+        batch = _Batch(applied=await self._applied_earlier(pending))
         for other in pending:
             if isinstance(other, _Submit):
                 self._admit(other.session, other.ops, batch)

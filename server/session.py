@@ -32,6 +32,7 @@ from dreamloom.protocol import (
     Reject,
 )
 from dreamloom.protocol.codec import Codec
+from dreamloom.protocol.validate import InvalidOp
 
 from .identity import colour_for
 from .outbox import Outbox, wire_frame
@@ -79,6 +80,7 @@ class Session:
         self.sid = secrets.token_hex(8)
         self.identity = Identity(id=f"anon-{self.sid}", name="", role="dreamer", origin="organic")
         self.replica = ""
+        self.issued_token: str | None = None  # a guest token to hand over in the welcome
         self.peer = Peer(self.sid, "", "dreamer", "organic", colour_for(self.sid))
         self.presence = PresenceState()
         self.sanctuary: Sanctuary | None = None
@@ -93,6 +95,8 @@ class Session:
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self.last_heard = time.monotonic()
         self.closed = False
 
     def __hash__(self) -> int:
@@ -144,10 +148,10 @@ class Session:
             self.sanctuary.leave(self)  # free its place and tell the others now, not when its socket ends
         self._closer = asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
 
-    async def _hard_close(self, code: int) -> None:
+    async def _hard_close(self, code: int, reason: str = "send buffer full") -> None:
         transport = self.request.transport
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(code=code, message=b"send buffer full"), timeout=1.0)
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), timeout=1.0)
         # The close frame waits behind what the peer has not read yet (closing the transport only
         # flushes, which a stalled peer never lets finish): give it a moment to read up to the code
         # that tells it to resume, then drop the connection whatever it does.
@@ -169,6 +173,7 @@ class Session:
     async def serve(self, name: str, join: Any) -> None:
         """Run the connection: handshake, join via ``join(session, hello)``, then read until closed."""
         self._writer = asyncio.create_task(self.outbox.run(), name=f"writer:{self.sid}")
+        self._watchdog = asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.sid}")
         try:
             hello = await self._handshake()
             if hello is None:
@@ -179,6 +184,7 @@ class Session:
             await self._read_loop()
         finally:
             self.closed = True
+            self._watchdog.cancel()
             if self.sanctuary is not None:
                 self.sanctuary.leave(self)
             self.outbox.close(CloseCode.NORMAL, "bye")
@@ -190,9 +196,40 @@ class Session:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), timeout=1.0)
 
+    async def _heartbeat(self) -> None:
+        """Ping a quiet peer; drop one silent for ``heartbeat_timeout`` with 4011 (W12)."""
+        interval, timeout = self.config.heartbeat, self.config.heartbeat_timeout
+        while not self.closed:
+            silent = time.monotonic() - self.last_heard
+            if silent >= timeout:
+                log.info("dropping silent peer %s after %.1f s", self.sid, silent)
+                self.closed = True
+                if self.sanctuary is not None:
+                    self.sanctuary.leave(self)  # free its place and tell the others now
+                await self._hard_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: reconnect and resume")
+                return
+            if silent >= interval:
+                with contextlib.suppress(Exception):
+                    await self.ws.ping()
+            await asyncio.sleep(min(interval, timeout - silent))
+
+    async def _receive(self) -> Any:
+        """The next data message (or close), answering pings; every frame counts as a sign of life."""
+        while True:
+            msg = await self.ws.receive()
+            self.last_heard = time.monotonic()
+            if msg.type == WSMsgType.PING:
+                with contextlib.suppress(Exception):
+                    await self.ws.pong(msg.data)
+                continue
+            if msg.type == WSMsgType.PONG:
+                continue
+            return msg
+
     async def _handshake(self) -> Hello | None:
         try:
-            msg = await self.ws.receive(timeout=self.config.handshake_timeout)
+            async with asyncio.timeout(self.config.handshake_timeout):
+                msg = await self._receive()
         except TimeoutError:
             self.send(Error(ErrorCode.HANDSHAKE_REQUIRED, "no hello within the handshake timeout"))
             self.close(CloseCode.HANDSHAKE_TIMEOUT, "handshake timeout")
@@ -210,14 +247,17 @@ class Session:
             return None
         return first
 
-    def set_identity(self, identity: Identity, replica: str) -> None:
-        """Called once the hello is accepted."""
+    def set_identity(self, identity: Identity, replica: str, *, issued_token: str | None = None) -> None:
+        """Called once the hello is accepted (and again when a steward changes the role)."""
         self.identity = identity
         self.replica = replica
+        if issued_token is not None:
+            self.issued_token = issued_token
         self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour_for(identity.id))
 
     async def _read_loop(self) -> None:
-        async for msg in self.ws:
+        while True:
+            msg = await self._receive()
             if self.closed:
                 break
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
@@ -235,12 +275,10 @@ class Session:
         match message:
             case Ops(ops=ops, invalid=invalid):
                 if not self.ops_bucket.take(len(ops) + len(invalid)):
-                    self._rate_limited(ops)
+                    self._rate_limited((*ops, *invalid))  # both name a stamp and an id
                     return
-                for bad in invalid:  # W10a: refused alone, the rest of the batch stands
-                    self.send(Reject(bad.stamp, bad.id, bad.code, bad.reason, rule="W8"))
                 if invalid:
-                    self.metrics.ops_rejected.labels(code=ErrorCode.BAD_MESSAGE.value).inc(len(invalid))
+                    self._reject_invalid(invalid)
                 if ops:
                     sanctuary.submit(self, ops)
             case Presence(state=state):
@@ -255,6 +293,15 @@ class Session:
                 pass
             case Hello():
                 self.error(ErrorCode.ALREADY_JOINED, "hello was already accepted on this connection")
+
+    def _reject_invalid(self, invalid: tuple[InvalidOp, ...]) -> None:
+        # W10a: each is refused alone and the rest of the batch stands; the message still
+        # counts once toward the error limit, like any other invalid input (W10).
+        for bad in invalid:
+            self.send(Reject(bad.stamp, bad.id, bad.code, bad.reason, rule="W8"))
+        self.metrics.ops_rejected.labels(code=ErrorCode.BAD_MESSAGE.value).inc(len(invalid))
+        if self.errors.add() >= self.config.error_limit:
+            self.close(CloseCode.PROTOCOL_ERROR, "too many invalid messages")
 
     def _rate_limited(self, ops: tuple[Any, ...]) -> None:
         reason = f"more than {self.config.ops_rate:g} ops per second: slow down and resend"

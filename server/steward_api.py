@@ -1,8 +1,10 @@
 """The steward's HTTP API (SPEC P11): policy, members, moderation, invites, audit.
 
 Every route needs ``Authorization: Bearer <token>`` of a steward of the
-sanctuary (a steward token scoped to it or to ``*``), except ``/me``, which any
-valid token may call. Errors are ``{"error": {"code": ..., "message": ...}}``.
+sanctuary (a steward token scoped to it or to ``*``, or a steward role override
+here), except ``/me``, which any token valid here may call; the rule is the one
+of every HTTP route (SPEC P14, :mod:`.access`). Errors are
+``{"error": {"code": ..., "message": ...}}``.
 
 Routes::
 
@@ -13,36 +15,36 @@ Routes::
     POST   /api/sanctuaries/{id}/moderation {action, ...}   one act -> its audit entry
     GET    /api/sanctuaries/{id}/invites             [{jti, sub, role, name, exp, created, revoked, expired}]
     POST   /api/sanctuaries/{id}/invites {role, name, ttl}   201 {token, url, jti, sub, role, name, exp}
-    DELETE /api/sanctuaries/{id}/invites/{jti}       revoke that token -> its audit entry
+    DELETE /api/sanctuaries/{id}/invites/{jti}       revoke a token of this sanctuary -> its audit entry
     GET    /api/sanctuaries/{id}/audit[?limit=N&before=ID]   newest first
 
 Moderation actions: ``remove {fragment}``, ``mute {identity, seconds}``,
 ``unmute {identity}``, ``kick {identity}``, ``ban {identity, reason?}``,
 ``unban {identity}``, ``role {identity, role|null}``, ``revoke {jti}``,
 ``rollback {identity, since_seq | since_time}``, ``undo_rollback {rollback}``.
+A field of the wrong type, a missing one or one the action does not take is a 400.
+A steward of one sanctuary may revoke only tokens scoped to it (P11).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from dreamloom.protocol.validate import ID_RE
+
+from .access import Caller, Need, admit
 from .app import CONFIG, json_error, valid_sanctuary_name
 from .auth import DEFAULT_TTL, Claims
 from .moderation import STEWARDSHIP, StewardError, Stewardship
 
 MAX_BODY = 16 * 1024
 
-Handler = Callable[[web.Request, Stewardship, str, Claims], Awaitable[Any]]
-
-
-def _token(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
+Handler = Callable[[web.Request, Stewardship, str, Caller], Awaitable[Any]]
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -64,23 +66,16 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return resp
 
 
-def steward_route(fn: Handler, *, steward: bool = True) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Wrap a handler: sanctuary id, steward check, JSON answer, typed errors."""
+def steward_route(fn: Handler, *, need: Need = Need.STEWARD) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Wrap a handler: sanctuary id, the access rule (P14) for ``need``, JSON answer, typed errors."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         name = request.match_info["sanctuary"]
         if not valid_sanctuary_name(name, request.app[CONFIG]):
             return json_error(400, "bad_request", "invalid sanctuary id")
-        stewardship = request.app[STEWARDSHIP]
         try:
-            token = _token(request)
-            if steward:
-                claims = await stewardship.steward(token, name)
-            else:
-                if token is None:
-                    raise StewardError(401, "unauthorized", "a token is required (Authorization: Bearer)")
-                claims = await _verified(stewardship, token, name)
-            result = await fn(request, stewardship, name, claims)
+            caller = await admit(request, name, need)
+            result = await fn(request, request.app[STEWARDSHIP], name, caller)
         except StewardError as exc:
             return json_error(exc.status, str(exc.code), exc.message)
         if isinstance(result, web.StreamResponse):
@@ -90,97 +85,143 @@ def steward_route(fn: Handler, *, steward: bool = True) -> Callable[[web.Request
     return handler
 
 
-async def _verified(stewardship: Stewardship, token: str, name: str) -> Claims:
-    from dreamloom.protocol import ErrorCode, ProtocolError
-
-    try:
-        return await stewardship.verify(token, name)
-    except ProtocolError as exc:
-        raise StewardError(403 if exc.code == ErrorCode.FORBIDDEN else 401, exc.code, exc.reason) from None
-
-
-async def me(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
-    rules = await st.rules(name)
-    role = rules.roles.get(claims.sub, claims.role)
+async def me(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
+    claims = caller.holder
     return {
         "id": claims.sub,
         "name": claims.name,
-        "role": role,
+        "role": caller.role,
         "token_role": claims.role,
         "sanctuary": claims.sanctuary,
         "exp": claims.exp,
-        "banned": claims.sub in rules.banned,
+        "banned": caller.banned,
     }
 
 
-async def get_policy(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
+async def get_policy(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
     return {"policy": (await st.rules(name)).policy.to_wire()}
 
 
-async def patch_policy(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
+async def patch_policy(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
     body = await _body(request)
     if not body:
         raise StewardError(400, "bad_request", "give the policy fields to change")
-    return {"policy": await st.set_policy(name, claims, body)}
+    return {"policy": await st.set_policy(name, caller.holder, body)}
 
 
-async def get_members(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
+async def get_members(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
     return await st.members(name)
 
 
-async def moderate(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
-    body = await _body(request)
-    action = body.get("action")
-    try:
-        if action == "remove":
-            return await st.remove(name, claims, body["fragment"])
-        if action == "mute":
-            return await st.mute(name, claims, body["identity"], body.get("seconds", 600))
-        if action == "unmute":
-            return await st.unmute(name, claims, body["identity"])
-        if action == "kick":
-            return await st.kick(name, claims, body["identity"])
-        if action == "ban":
-            return await st.ban(name, claims, body["identity"], str(body.get("reason", "")))
-        if action == "unban":
-            return await st.unban(name, claims, body["identity"])
-        if action == "role":
-            return await st.set_role(name, claims, body["identity"], body["role"])
-        if action == "revoke":
-            return await st.revoke(name, claims, body["jti"])
-        if action == "rollback":
-            return await st.rollback(
-                name, claims, body["identity"], since_seq=body.get("since_seq"), since_time=body.get("since_time")
-            )
-        if action == "undo_rollback":
-            return await st.undo_rollback(name, claims, body["rollback"])
-    except KeyError as exc:
-        raise StewardError(400, "bad_request", f"{action} needs {exc.args[0]!r}") from None
-    raise StewardError(400, "bad_request", f"unknown action {action!r}")
+# -- moderation actions ------------------------------------------------------------
+def _is_id(value: Any) -> bool:
+    return type(value) is str and 0 < len(value) <= 128 and ID_RE.match(value) is not None
 
 
-async def list_invites(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+#: The type of every field a moderation action may carry: (check, what the 400 says it must be).
+_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "identity": (_is_id, "an identity id (letters, digits, _ . : -)"),
+    "fragment": (_is_id, "a fragment id (letters, digits, _ . : -)"),
+    "seconds": (_is_number, "a number of seconds"),
+    "reason": (lambda v: type(v) is str, "a string"),
+    "role": (lambda v: v is None or type(v) is str, "a role or null"),
+    "jti": (lambda v: type(v) is str, "a token id"),
+    "since_seq": (lambda v: type(v) is int, "an integer seq"),
+    "since_time": (_is_number, "a unix time in seconds"),
+    "rollback": (lambda v: type(v) is int, "the id of a rollback record"),
+}
+
+Act = Callable[[Stewardship, str, Claims, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One moderation action: the fields it needs, those it may take, and what it does."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    run: Act
+
+
+_ACTIONS: dict[str, Action] = {
+    "remove": Action(("fragment",), (), lambda st, n, by, f: st.remove(n, by, f["fragment"])),
+    "mute": Action(
+        ("identity",), ("seconds",), lambda st, n, by, f: st.mute(n, by, f["identity"], f.get("seconds", 600))
+    ),
+    "unmute": Action(("identity",), (), lambda st, n, by, f: st.unmute(n, by, f["identity"])),
+    "kick": Action(("identity",), (), lambda st, n, by, f: st.kick(n, by, f["identity"])),
+    "ban": Action(("identity",), ("reason",), lambda st, n, by, f: st.ban(n, by, f["identity"], f.get("reason", ""))),
+    "unban": Action(("identity",), (), lambda st, n, by, f: st.unban(n, by, f["identity"])),
+    "role": Action(("identity", "role"), (), lambda st, n, by, f: st.set_role(n, by, f["identity"], f["role"])),
+    "revoke": Action(("jti",), (), lambda st, n, by, f: st.revoke(n, by, f["jti"])),
+    "rollback": Action(
+        ("identity",),
+        ("since_seq", "since_time"),
+        lambda st, n, by, f: st.rollback(
+            n, by, f["identity"], since_seq=f.get("since_seq"), since_time=f.get("since_time")
+        ),
+    ),
+    "undo_rollback": Action(("rollback",), (), lambda st, n, by, f: st.undo_rollback(n, by, f["rollback"])),
+}
+
+
+def _action_fields(body: dict[str, Any]) -> tuple[Action, dict[str, Any]]:
+    """The action a moderation body names and its fields, each of the right type; else a 400."""
+    name = body.get("action")
+    action = _ACTIONS.get(name) if type(name) is str else None
+    if action is None:
+        raise StewardError(400, "bad_request", f"unknown action {name!r}: one of {', '.join(_ACTIONS)}")
+    fields = {k: v for k, v in body.items() if k != "action"}
+    unknown = set(fields) - set(action.required) - set(action.optional)
+    if unknown:
+        raise StewardError(400, "bad_request", f"{name} takes no field {', '.join(sorted(unknown))}")
+    for key in action.required:
+        if key not in fields:
+            raise StewardError(400, "bad_request", f"{name} needs {key!r}")
+    for key, value in fields.items():
+        check, what = _FIELDS[key]
+        if not check(value):
+            raise StewardError(400, "bad_request", f"{name}: {key} must be {what}")
+    return action, fields
+
+
+async def moderate(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
+    action, fields = _action_fields(await _body(request))
+    return await action.run(st, name, caller.holder, fields)
+
+
+async def list_invites(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
     return {"invites": await st.invites(name)}
 
 
-async def create_invite(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
+async def create_invite(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
     body = await _body(request)
+    unknown = set(body) - {"role", "name", "ttl"}
+    if unknown:
+        raise StewardError(400, "bad_request", f"an invite takes no field {', '.join(sorted(unknown))}")
     ttl = body.get("ttl", DEFAULT_TTL)
     if type(ttl) not in (int, float):
         raise StewardError(400, "bad_request", "ttl must be a number of seconds")
     label = body.get("name", "")
     if type(label) is not str:
         raise StewardError(400, "bad_request", "name must be a string")
+    role = body.get("role", "dreamer")
+    if type(role) is not str:
+        raise StewardError(400, "bad_request", "role must be a string")
     base = request.app[CONFIG].public_url or str(request.url.origin())
-    invite = await st.invite(name, claims, str(body.get("role", "dreamer")), label, float(ttl), base)
+    invite = await st.invite(name, caller.holder, role, label, float(ttl), base)
     return _json(invite, status=201)
 
 
-async def revoke_invite(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
-    return await st.revoke(name, claims, request.match_info["jti"])
+async def revoke_invite(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
+    return await st.revoke(name, caller.holder, request.match_info["jti"])
 
 
-async def audit(request: web.Request, st: Stewardship, name: str, claims: Claims) -> Any:
+async def audit(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
     try:
         limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
         before_raw = request.query.get("before")
@@ -193,7 +234,7 @@ async def audit(request: web.Request, st: Stewardship, name: str, claims: Claims
 
 def setup_steward_routes(app: web.Application) -> None:
     base = "/api/sanctuaries/{sanctuary}"
-    app.router.add_get(f"{base}/me", steward_route(me, steward=False))
+    app.router.add_get(f"{base}/me", steward_route(me, need=Need.SELF))
     app.router.add_get(f"{base}/policy", steward_route(get_policy))
     app.router.add_patch(f"{base}/policy", steward_route(patch_policy))
     app.router.add_get(f"{base}/members", steward_route(get_members))

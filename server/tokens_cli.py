@@ -55,7 +55,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("jti", help="the token id printed by create or shown in the steward panel")
     r.add_argument("--sanctuary", required=True)
     r.add_argument("--server", default="http://127.0.0.1:8765", help="the server's URL")
-    r.add_argument("--token", default=os.environ.get(f"{ENV_PREFIX}STEWARD_TOKEN"), help="a steward token")
+    r.add_argument(
+        "--token",
+        default=os.environ.get(f"{ENV_PREFIX}STEWARD_TOKEN"),
+        help="a steward token: of this sanctuary for its own tokens, of every sanctuary for any other",
+    )
     return p
 
 

@@ -2,14 +2,14 @@
 /** The landing page: the sanctuaries that exist, and creating one. */
 
 import { getName, setName } from "./app/storage.js";
-import "./steward.js"; // keeps a ?token= of the steward link out of the address bar
+import { authHeaders } from "./steward.js"; // also keeps a ?token= of the steward link out of the address bar
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
 
 async function list() {
   try {
-    const res = await fetch("/api/sanctuaries");
+    const res = await fetch("/api/sanctuaries", { headers: authHeaders("*") });
     if (!res.ok) throw new Error(`the server answered ${res.status}`);
     /** @type {{id: string, title: string, participants: number, fragments: number, organic: number, ai: number, last_seq: number}[]} */
     const rows = await res.json();

@@ -37,6 +37,15 @@ export function captureToken() {
   if (!token) return null;
   url.searchParams.delete("token");
   history.replaceState(history.state, "", url.pathname + (url.search === "?" ? "" : url.search) + url.hash);
+  return keepToken(token);
+}
+
+/**
+ * Keep a token for the sanctuaries it covers: one from a link, or the guest token the server
+ * issued in a welcome (SPEC P3), so a reload or a restart is the same person.
+ * @param {string} token
+ */
+export function keepToken(token) {
   const claims = claimsOf(token);
   if (!claims) return null;
   try {
@@ -78,6 +87,17 @@ function stored(scope) {
 /** The token to present in a sanctuary: one scoped to it, else one for every sanctuary. @param {string} sanctuary */
 export function tokenFor(sanctuary) {
   return stored(sanctuary) ?? stored("*");
+}
+
+/**
+ * Headers for the HTTP API: every route applies the same access rule as the hello (SPEC P14),
+ * so reads of an invite-only sanctuary carry the token this browser holds for it.
+ * @param {string} sanctuary a sanctuary id, or "*" for the landing list
+ * @returns {Record<string, string>}
+ */
+export function authHeaders(sanctuary) {
+  const token = tokenFor(sanctuary);
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 // -- the panel ------------------------------------------------------------------
@@ -444,9 +464,14 @@ async function mount() {
   const sanctuary = decodeURIComponent(match[1]);
   const token = tokenFor(sanctuary);
   if (!token) return;
-  const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/me`, { headers: { Authorization: `Bearer ${token}` } });
-  if (!res.ok) return;
-  const me = await res.json();
+  let me;
+  try {
+    const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/me`, { headers: { Authorization: `Bearer ${token}` } });
+    if (!res.ok) return;
+    me = await res.json();
+  } catch {
+    return; // offline: the panel is for a connected steward, the page works without it
+  }
   if (me.role !== "steward") return;
   document.head.append(h("link", { rel: "stylesheet", href: "/static/steward.css" }));
   const panel = new StewardPanel(sanctuary, token);

@@ -6,18 +6,23 @@ S2: seqs of a sanctuary are contiguous from 1; the store never reorders them.
 S3: a snapshot at seq N holds the canonical bytes of the tapestry after op N
 plus the replica high-water marks; loading is the latest snapshot + the tail.
 S4: the op log is never truncated: history (replay, ``?at=SEQ``) stays whole.
+S5: a stamp appears at most once in a sanctuary's log; ``find_stamps`` says at
+which seq each stamp was applied, so a resend is acked with its original seq
+(SPEC W9) however long ago, and across restarts.
+S6: a replica id belongs to the identity that first used it in a sanctuary
+(``bind_replica``); the binding is persistent (SPEC P3).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
-from dreamloom.protocol import DEFAULT_LIMITS, Limits, Op
+from dreamloom.protocol import DEFAULT_LIMITS, Limits, Op, Stamp
 from dreamloom.protocol.validate import check_op
 
 #: Ops in the log were validated on the way in; re-reading them must not trip on batch limits.
@@ -76,7 +81,11 @@ class Record:
 
 
 class Store(abc.ABC):
-    """Durable state of every sanctuary. Implementations: memory, SQLite."""
+    """Durable state of every sanctuary. Implementations: memory, SQLite.
+
+    Stamps in a sanctuary's log are unique (S5): ``append`` of an entry whose stamp
+    is already there raises :class:`StoreError` and writes nothing.
+    """
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare the store (create tables...)."""
@@ -109,6 +118,17 @@ class Store(abc.ABC):
         self, sanctuary: str, after_seq: int, limit: int | None = None, upto: int | None = None
     ) -> list[LogEntry]:
         """Entries with ``after_seq < seq (<= upto)``, in seq order, at most ``limit``."""
+
+    @abc.abstractmethod
+    async def find_stamps(self, sanctuary: str, stamps: Collection[Stamp]) -> dict[Stamp, int]:
+        """For each of ``stamps`` already in the log, the seq of its op (S5); absent stamps are left out."""
+
+    @abc.abstractmethod
+    async def bind_replica(self, sanctuary: str, replica: str, identity: str) -> str:
+        """Bind ``replica`` to ``identity`` unless it is bound already; returns its owner (S6).
+
+        A replica seen in the log before bindings existed belongs to the author of its first op.
+        """
 
     @abc.abstractmethod
     async def save_snapshot(self, sanctuary: str, snapshot: Snapshot) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
+
+from dreamloom.protocol import Stamp
 
 from .base import LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
 
@@ -17,6 +19,8 @@ class MemoryStore(Store):
         self._ops: dict[str, list[LogEntry]] = {}
         self._snapshots: dict[str, dict[int, Snapshot]] = {}
         self._records: list[tuple[str, Record]] = []
+        self._stamps: dict[str, dict[Stamp, int]] = {}
+        self._replicas: dict[tuple[str, str], str] = {}
 
     async def ensure_sanctuary(self, sanctuary: str, title: str | None = None) -> SanctuaryInfo:
         info = self._sanctuaries.get(sanctuary)
@@ -51,11 +55,33 @@ class MemoryStore(Store):
         if log is None:
             raise StoreError(f"unknown sanctuary {sanctuary!r}")
         expected = (log[-1].seq if log else 0) + 1
+        stamps = self._stamps.setdefault(sanctuary, {})
+        batch: set[Stamp] = set()
         for e in entries:
             if e.seq != expected:
                 raise StoreError(f"seq {e.seq} out of order (expected {expected})")
+            if e.op.stamp in stamps or e.op.stamp in batch:
+                raise StoreError(f"stamp {e.op.stamp} is already in the log")  # S5
+            batch.add(e.op.stamp)
             expected += 1
         log.extend(entries)
+        stamps.update((e.op.stamp, e.seq) for e in entries)
+
+    async def find_stamps(self, sanctuary: str, stamps: Collection[Stamp]) -> dict[Stamp, int]:
+        known = self._stamps.get(sanctuary, {})
+        return {s: known[s] for s in stamps if s in known}
+
+    async def bind_replica(self, sanctuary: str, replica: str, identity: str) -> str:
+        key = (sanctuary, replica)
+        owner = self._replicas.get(key)
+        if owner is None:
+            first = min(
+                (e for e in self._ops.get(sanctuary, []) if e.op.stamp[1] == replica),
+                key=lambda e: e.op.stamp[0],
+                default=None,
+            )
+            owner = self._replicas[key] = identity if first is None else first.author
+        return owner
 
     async def read_ops(
         self, sanctuary: str, after_seq: int, limit: int | None = None, upto: int | None = None

@@ -16,11 +16,13 @@ import itertools
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import msgpack
 import orjson
+
+from dreamloom.protocol import Stamp
 
 from .base import LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
 
@@ -43,6 +45,13 @@ CREATE TABLE IF NOT EXISTS ops (
     time REAL NOT NULL,
     op BLOB NOT NULL,
     PRIMARY KEY (sanctuary, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS ops_by_stamp ON ops (sanctuary, replica, counter);
+CREATE TABLE IF NOT EXISTS replicas (
+    sanctuary TEXT NOT NULL,
+    replica TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    PRIMARY KEY (sanctuary, replica)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
     sanctuary TEXT NOT NULL,
@@ -152,10 +161,14 @@ class SqliteStore(Store):
                     raise StoreError(f"unknown sanctuary {sanctuary!r}")
                 if rows[0][1] != row[0] + 1:
                     raise StoreError(f"seq {rows[0][1]} does not follow {row[0]}")
-                db.executemany(
-                    "INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                try:
+                    db.executemany(
+                        "INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise StoreError(f"a stamp of this batch is already in the log: {exc}") from None  # S5
                 db.execute("UPDATE sanctuaries SET last_seq = ? WHERE id = ?", (last, sanctuary))
                 db.execute("COMMIT")
             except BaseException:
@@ -174,6 +187,44 @@ class SqliteStore(Store):
                 (sanctuary, after_seq, upto if upto is not None else 2**62, limit if limit is not None else -1),
             ).fetchall()
             return [LogEntry(seq, LogEntry.op_from_bytes(op), author, t) for seq, op, author, t in rows]
+
+        return await self._run(job)
+
+    async def find_stamps(self, sanctuary: str, stamps: Collection[Stamp]) -> dict[Stamp, int]:
+        if not stamps:
+            return {}
+        wanted = list(stamps)
+
+        def job(db: sqlite3.Connection) -> dict[Stamp, int]:
+            found: dict[Stamp, int] = {}
+            for stamp in wanted:  # each one an index lookup on ops_by_stamp
+                row = db.execute(
+                    "SELECT seq FROM ops WHERE sanctuary = ? AND replica = ? AND counter = ?",
+                    (sanctuary, stamp[1], stamp[0]),
+                ).fetchone()
+                if row is not None:
+                    found[stamp] = row[0]
+            return found
+
+        return await self._run(job)
+
+    async def bind_replica(self, sanctuary: str, replica: str, identity: str) -> str:
+        def job(db: sqlite3.Connection) -> str:
+            row = db.execute(
+                "SELECT identity FROM replicas WHERE sanctuary = ? AND replica = ?", (sanctuary, replica)
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            first = db.execute(
+                "SELECT author FROM ops WHERE sanctuary = ? AND replica = ? ORDER BY counter LIMIT 1",
+                (sanctuary, replica),
+            ).fetchone()
+            owner = identity if first is None else str(first[0])
+            db.execute(
+                "INSERT OR IGNORE INTO replicas (sanctuary, replica, identity) VALUES (?, ?, ?)",
+                (sanctuary, replica, owner),
+            )
+            return owner
 
         return await self._run(job)
 

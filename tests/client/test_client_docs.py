@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from client_kit import WAIT
 
 from dreamloom.client import Fragment
-from dreamloom.client.testing import dreamer, fast_backoff, serve_in_process
+from dreamloom.client.testing import dreamer, fast_backoff, serve_in_process, set_policy
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "weavers.md"
 
@@ -97,6 +97,7 @@ async def test_the_ai_example_places_what_the_model_answers(tmp_path: Path) -> N
     try:
         async with serve_in_process(data_dir=tmp_path) as server:
             oracle = module.Oracle(endpoint=str(endpoint.make_url("/oracle")), **fast_backoff())
+            await set_policy(server, "oracle", ai_share_cap=1.0)
             async with oracle.connect(server.url, "oracle"), dreamer(server.url, "oracle") as ada:
                 caption = ada.add_text("I was sailing at night", 0, 0)
                 await ada.wait_until(lambda: len(answers(ada.tapestry, caption.id)) == 3, WAIT)

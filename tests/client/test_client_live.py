@@ -11,7 +11,7 @@ import pytest
 from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
-from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, serve_in_process
+from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, serve_in_process, set_policy
 from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
 
 
@@ -124,6 +124,7 @@ async def test_a_rejected_op_raises_the_typed_error_and_reaches_on_rejected(serv
 
 async def test_rate_limited_ops_are_retried_until_they_land(tmp_path: Path) -> None:
     async with serve_in_process(data_dir=tmp_path, ops_rate=100.0, ops_burst=8.0) as server:
+        await set_policy(server, "busy", ai_share_cap=1.0)
         rec = Recorder()
         async with rec.connect(server.url, "busy"):
             actions = []
@@ -155,6 +156,7 @@ async def test_a_final_close_code_stops_with_a_typed_error(server: Any) -> None:
 
 async def test_ops_made_while_disconnected_arrive_once_after_reconnect(tmp_path: Path) -> None:
     async with serve_in_process(data_dir=tmp_path) as server:
+        await set_policy(server, "offline", ai_share_cap=1.0)
         rec = Recorder()
         async with rec.connect(server.url, "offline"):
             first = await rec.add_text("before", 0, 0)

@@ -11,7 +11,7 @@ from client_kit import WAIT
 
 from dreamloom.client import ErrorCode, Fragment, FragmentEvent, Ready, Rejected, Weaver
 from dreamloom.client.geometry import bounds
-from dreamloom.client.testing import dreamer, fast_backoff, issue_token, serve_in_process
+from dreamloom.client.testing import dreamer, fast_backoff, issue_token, serve_in_process, set_policy
 from dreamloom.client.weavers.harmonizer import Harmonizer
 from dreamloom.client.weavers.interpreter import Interpreter, stems
 from dreamloom.client.weavers.kaleidoscope import Kaleidoscope
@@ -39,6 +39,7 @@ async def server_tapestry(server: Any, sanctuary: str) -> Tapestry:
 
 async def test_kaleidoscope_mirrors_a_human_stroke_with_n_fold_symmetry(server: Any) -> None:
     kal = Kaleidoscope(folds=4, centre=(0, 0), **fast_backoff())
+    await set_policy(server, "mirror", ai_share_cap=1.0)
     async with kal.connect(server.url, "mirror"), dreamer(server.url, "mirror", name="ada") as ada:
         stroke = ada.add_stroke([0, 0, 20, 0, 20, 10], x=100, y=0, style={"color": "#ff7a90", "width": 3})
         await stroke
@@ -72,6 +73,7 @@ def _turn(pts: list[float], degrees: int) -> list[float]:
 
 async def test_interpreter_answers_captions_and_symbols_with_related_symbols(server: Any) -> None:
     interp = Interpreter(**fast_backoff())
+    await set_policy(server, "dreams", ai_share_cap=1.0)
     async with interp.connect(server.url, "dreams"), dreamer(server.url, "dreams", name="ada") as ada:
         caption = ada.add_text("lost in a maze of mirrors", 0, 0, size=20)
         await caption
@@ -137,6 +139,7 @@ async def test_harmonizer_threads_organic_and_ai_fragments_that_relate(server: A
 async def test_a_weaver_survives_server_restarts_without_losing_or_duplicating(tmp_path: Path) -> None:
     async with serve_in_process(data_dir=tmp_path) as server:
         kal = Kaleidoscope(folds=3, **fast_backoff())
+        await set_policy(server, "restart", ai_share_cap=1.0)
         async with kal.connect(server.url, "restart"), dreamer(server.url, "restart", name="ada") as ada:
             strokes = []
             for i in range(4):

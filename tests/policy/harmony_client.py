@@ -48,16 +48,28 @@ class Client:
 
     @classmethod
     async def join(
-        cls, url: str, *, token: str | None = None, name: str = "dreamer", replica: str | None = None
+        cls,
+        url: str,
+        *,
+        token: str | None = None,
+        name: str = "dreamer",
+        replica: str | None = None,
+        client: str | None = None,
+        seq: int | None = None,
     ) -> Client:
-        """Connect and send hello; does not wait for the welcome (see :meth:`welcomed`)."""
+        """Connect and send hello; does not wait for the welcome (see :meth:`welcomed`).
+
+        ``client`` is what the hello says it is (``person`` or ``weaver``; absent: a person).
+        """
         ws = await connect(url, subprotocols=["dreamloom.v1.json"], compression=None, proxy=None, open_timeout=WAIT)  # type: ignore[list-item]
-        client = cls(ws, replica or f"t{next(_replicas)}")
-        hello: dict[str, Any] = {"type": "hello", "v": 1, "name": name, "replica": client.replica, "seq": None}
+        member = cls(ws, replica or f"t{next(_replicas)}")
+        hello: dict[str, Any] = {"type": "hello", "v": 1, "name": name, "replica": member.replica, "seq": seq}
         if token is not None:
             hello["token"] = token
+        if client is not None:
+            hello["client"] = client
         await ws.send(orjson.dumps(hello).decode())
-        return client
+        return member
 
     async def welcomed(self) -> dict[str, Any]:
         await self.wait_for(lambda: self.welcome is not None, "welcome")

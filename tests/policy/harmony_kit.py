@@ -54,16 +54,19 @@ class Harmony:
     async def connect(self, role: str | None = None, sanctuary: str = "garden", **kw: Any) -> Client:
         """A member: with a fresh token of ``role`` (None: a guest dreamer). Waits for the welcome."""
         token = kw.pop("token", None)
+        hello = {k: kw.pop(k) for k in ("replica", "client", "seq") if k in kw}
         if token is None and role is not None:
             token = self.token(role, sanctuary, name=kw.pop("name", f"{role}{next(self._names)}"), **kw)
-        client = await Client.join(self.server.ws_url(sanctuary), token=token)
+        client = await Client.join(self.server.ws_url(sanctuary), token=token, **hello)
         self.clients.append(client)
         await client.welcomed()
         return client
 
-    async def refused(self, token: str | None, sanctuary: str = "garden", replica: str | None = None) -> Client:
+    async def refused(
+        self, token: str | None, sanctuary: str = "garden", replica: str | None = None, client_kind: str | None = None
+    ) -> Client:
         """A hello that must be refused: returns the closed client (its errors and close code)."""
-        client = await Client.join(self.server.ws_url(sanctuary), token=token, replica=replica)
+        client = await Client.join(self.server.ws_url(sanctuary), token=token, replica=replica, client=client_kind)
         self.clients.append(client)
         await client.wait_closed()
         assert client.welcome is None

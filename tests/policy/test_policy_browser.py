@@ -61,3 +61,33 @@ async def test_the_steward_changes_the_cap_in_the_panel(harmony: Harmony) -> Non
         finally:
             await browser.close()
     assert not errors, errors
+
+
+async def test_P14_an_invited_browser_reads_history_and_the_list_of_an_invite_sanctuary(harmony: Harmony) -> None:
+    _require_chromium()
+    from playwright.async_api import async_playwright
+
+    await harmony.steward().call("PATCH", "/policy", {"access": "invite"})
+    owner = await harmony.connect("dreamer")
+    acked(await owner.write(owner.symbol("o1")))
+    invite = harmony.token("dreamer", "garden", sub="dreamer-bo", name="Bo")
+    errors: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+            await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Bo'))")
+            page: Any = await ctx.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            # The app's own HTTP reads carry the token it holds: history loads every op (no 401).
+            await page.goto(f"{harmony.server.url}/s/garden?token={invite}")
+            await page.wait_for_function("!location.search.includes('token')")
+            await page.click("#history-button", timeout=10_000)
+            await page.wait_for_function("Number(document.getElementById('scrub').max) >= 1", timeout=10_000)
+            anonymous = await ctx.new_page()
+            await anonymous.goto(f"{harmony.server.url}/")
+            status = await anonymous.evaluate("fetch('/api/sanctuaries/garden/ops').then((r) => r.status)")
+            assert status == 401  # the same read without the token is refused
+        finally:
+            await browser.close()
+    assert errors == []

@@ -85,6 +85,27 @@ def test_refused_tokens_and_their_codes() -> None:
     assert _code(authority, "not.a.token") == ErrorCode.UNAUTHORIZED
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": str(int(time.time()) + 600)},
+        {"iat": str(int(time.time()))},
+        {"exp": True},
+        {"exp": None},
+        {"exp": [int(time.time()) + 600]},
+        {"gst": "yes"},
+        {"gst": 1},
+    ],
+    ids=["exp string", "iat string", "exp bool", "exp null", "exp list", "gst string", "gst number"],
+)
+def test_P2_claims_of_the_wrong_type_are_refused(claims: dict[str, object]) -> None:
+    authority = TokenAuthority(SECRET)
+    # (a boolean exp reads as 1970 to the JWT library: refused as expired, which is refused too)
+    code = _code(authority, jwt.encode(_payload(**claims), SECRET, "HS256"))
+    assert code in (ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED if claims.get("exp") is True else None)
+    assert authority.verify(jwt.encode(_payload(gst=True), SECRET, "HS256")).guest
+
+
 def test_the_secret_is_generated_once_and_private(tmp_path: Path) -> None:
     first = load_or_create_secret(tmp_path)
     assert load_or_create_secret(tmp_path) == first

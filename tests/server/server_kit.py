@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from wire import WireClient
 
+from dreamloom.protocol import Welcome
 from dreamloom.server.testing import InProcessServer, serve_in_process
 
 StartServer = Callable[..., Awaitable[InProcessServer]]
@@ -41,6 +42,8 @@ class Wire:
     def __init__(self) -> None:
         self.clients: list[WireClient] = []
         self._replicas = itertools.count(1)
+        # Like a device keeping its guest token: a later connection of a replica is the same guest.
+        self.tokens: dict[str, str] = {}
 
     def replica(self) -> str:
         return f"r{next(self._replicas)}"
@@ -48,13 +51,21 @@ class Wire:
     async def open(self, url: str, **kw: Any) -> WireClient:
         kw.setdefault("replica", self.replica())
         client = await WireClient.open(url, **kw)
+        client.token = self.tokens.get(client.replica)
         self.clients.append(client)
         return client
 
     async def join(self, url: str, *, seq: int | None = None, **kw: Any) -> WireClient:
         client = await self.open(url, **kw)
-        await client.hello(seq=seq)
+        await self.hello(client, seq=seq)
         return client
+
+    async def hello(self, client: WireClient, seq: int | None = None, **fields: Any) -> Welcome:
+        """``client.hello``, remembering the guest token it was issued for its replica's next connections."""
+        welcome = await client.hello(seq=seq, **fields)
+        if client.token is not None:
+            self.tokens.setdefault(client.replica, client.token)
+        return welcome
 
     async def resume(self, url: str, old: WireClient, seq: int | None = None) -> WireClient:
         """Reconnect as ``old``'s replica, keeping its replica state, and resume from its seq (or ``seq``)."""
@@ -62,7 +73,7 @@ class Wire:
         client.tapestry = old.tapestry.copy()
         client.seq = old.seq
         client.clock.observe_counter(old.clock.counter)
-        await client.hello(seq=old.seq if seq is None else seq)
+        await self.hello(client, seq=old.seq if seq is None else seq)
         return client
 
     async def close_all(self) -> None:

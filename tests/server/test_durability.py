@@ -62,7 +62,7 @@ async def test_S3_the_clock_survives_a_restart(server: InProcessServer, wire: Wi
     assert again.x == 2.0
 
 
-async def test_F6_resends_are_recognised_after_a_restart(start_server: StartServer, wire: Wire) -> None:
+async def test_W9_S5_resends_are_recognised_after_a_restart(start_server: StartServer, wire: Wire) -> None:
     server = await start_server(resume_window=2, snapshot_every=3)
     writer = await wire.join(server.ws_url("garden"), replica="w1")
     sent = [writer.symbol(f"f{i}") for i in range(6)]

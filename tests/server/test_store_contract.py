@@ -205,3 +205,64 @@ async def test_S1_sqlite_log_survives_reopening(tmp_path: Path) -> None:
         assert await s2.integrity_check() == "ok"
     finally:
         await s2.close()
+
+
+async def test_S5_find_stamps_names_the_seq_of_each_applied_stamp(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    await store.ensure_sanctuary("other")
+    await store.append("garden", entries(1, 6, replica="r1"))
+    await store.append("other", entries(1, 2, replica="r2"))
+    found = await store.find_stamps("garden", [Stamp(2, "r1"), Stamp(5, "r1"), Stamp(7, "r1"), Stamp(1, "r2")])
+    assert found == {Stamp(2, "r1"): 2, Stamp(5, "r1"): 5}
+    assert await store.find_stamps("garden", []) == {}
+    assert await store.find_stamps("nowhere", [Stamp(1, "r1")]) == {}
+
+
+async def test_S5_a_stamp_is_in_the_log_at_most_once(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    await store.append("garden", entries(1, 3, replica="r1"))
+    again = LogEntry(4, ops.delete("f1", Stamp(2, "r1")), "someone", 1.0)
+    with pytest.raises(StoreError):
+        await store.append("garden", [again])
+    twice = [
+        LogEntry(4, ops.delete("f1", Stamp(9, "r1")), "a", 1.0),
+        LogEntry(5, ops.delete("f1", Stamp(9, "r1")), "a", 1.0),
+    ]
+    with pytest.raises(StoreError):
+        await store.append("garden", twice)
+    assert [e.seq for e in await store.read_ops("garden", 0)] == [1, 2, 3]
+    # the same stamp in another sanctuary is another op
+    await store.ensure_sanctuary("other")
+    await store.append("other", entries(1, 1, replica="r1"))
+
+
+async def test_S6_a_replica_stays_bound_to_its_first_identity(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    assert await store.bind_replica("garden", "r-ana", "u-ana") == "u-ana"
+    assert await store.bind_replica("garden", "r-ana", "u-eve") == "u-ana"
+    assert await store.bind_replica("garden", "r-ana", "u-ana") == "u-ana"
+    # bindings are per sanctuary
+    assert await store.bind_replica("other", "r-ana", "u-eve") == "u-eve"
+
+
+async def test_S6_a_replica_in_the_log_belongs_to_the_author_of_its_first_op(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    await store.append("garden", entries(1, 3, replica="r-old"))  # authors author-1, author-0, author-1
+    assert await store.bind_replica("garden", "r-old", "u-eve") == "author-1"
+
+
+async def test_S5_S6_sqlite_stamps_and_bindings_survive_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "keep.db")
+    first = SqliteStore(path)
+    await first.open()
+    await first.ensure_sanctuary("garden")
+    await first.append("garden", entries(1, 3))
+    await first.bind_replica("garden", "r-ana", "u-ana")
+    await first.close()
+    second = SqliteStore(path)
+    await second.open()
+    try:
+        assert await second.find_stamps("garden", [Stamp(3, "r1")]) == {Stamp(3, "r1"): 3}
+        assert await second.bind_replica("garden", "r-ana", "u-eve") == "u-ana"
+    finally:
+        await second.close()

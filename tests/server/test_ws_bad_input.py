@@ -54,26 +54,30 @@ CASES: dict[str, Case] = {
     "type not a string": Case(lambda c: c.send_wire({"type": 7}), error=ErrorCode.UNKNOWN_TYPE, codec=JSON),
     "unknown message type": Case(lambda c: c.send_wire({"type": "dance"}), error=ErrorCode.UNKNOWN_TYPE),
     "server-only message type": Case(lambda c: c.send_wire({"type": "ack", "acks": []}), error=ErrorCode.UNKNOWN_TYPE),
+    # W10a: an op breaking a field rule but naming its stamp and id is rejected alone.
     "unknown op field": Case(
-        lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"kind": "text"})]}), error=ErrorCode.BAD_MESSAGE
+        lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"kind": "text"})]}), reject=ErrorCode.BAD_MESSAGE
     ),
     "wrong field type": Case(
         lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"x": "far"})]}),
-        error=ErrorCode.BAD_MESSAGE,
+        reject=ErrorCode.BAD_MESSAGE,
         codec=JSON,
+    ),
+    "op without a readable stamp": Case(
+        lambda c: c.send_wire({"type": "ops", "ops": [op_wire(s=[0, "victim"])]}), error=ErrorCode.BAD_MESSAGE
     ),
     "unknown top-level field": Case(
         lambda c: c.send_wire({"type": "ping", "t": 1, "extra": 1}), error=ErrorCode.BAD_MESSAGE
     ),
     "bad colour": Case(
         lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"style": {"color": "red"}})]}),
-        error=ErrorCode.BAD_MESSAGE,
+        reject=ErrorCode.BAD_MESSAGE,
     ),
     "NaN coordinate": Case(
-        lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"x": math.nan})]}), error=ErrorCode.BAD_MESSAGE
+        lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"x": math.nan})]}), reject=ErrorCode.BAD_MESSAGE
     ),
     "infinite coordinate": Case(
-        lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"y": -math.inf})]}), error=ErrorCode.BAD_MESSAGE
+        lambda c: c.send_wire({"type": "ops", "ops": [op_wire(f={"y": -math.inf})]}), reject=ErrorCode.BAD_MESSAGE
     ),
     "NaN in json": Case(
         lambda c: c.send_raw('{"type":"ops","ops":[{"t":"s","id":"moon","s":[900,"victim"],"f":{"x":NaN}}]}'),
@@ -107,7 +111,7 @@ CASES: dict[str, Case] = {
                 ],
             }
         ),
-        error=ErrorCode.BAD_MESSAGE,
+        reject=ErrorCode.BAD_MESSAGE,
     ),
     "set of geom of another kind": Case(
         lambda c: c.send_ops(c.set("moon", geom={"pts": [0, 0, 5, 5]})), reject=ErrorCode.BAD_MESSAGE
@@ -138,7 +142,7 @@ async def test_W10_bad_input_gets_its_code_and_harms_nobody(start_server: StartS
         await victim.wait_for(lambda: len(victim.rejects) > 0, "reject")
         [reject] = victim.rejects.values()
         assert reject.code == case.reject, reject
-        assert reject.id in ("moon", "nowhere")
+        assert reject.id in ("moon", "nowhere", "x1")
     if case.close is None:
         assert not victim.closed.is_set()
         await victim.ping_roundtrip()  # the connection still serves
@@ -179,3 +183,20 @@ async def test_W10_ten_errors_close_the_connection_with_4000(server: InProcessSe
     await others.wait_message(Leave, lambda m: m.sid == client.welcome.sid)  # type: ignore[union-attr]
     await others.ping_roundtrip()
     assert not others.closed.is_set()
+
+
+async def test_W10a_one_invalid_op_is_rejected_alone_and_the_rest_applied(server: InProcessServer, wire: Wire) -> None:
+    client = await wire.join(server.ws_url("garden"), codec=JSON)
+    good_before = client.symbol("sun", x=1)
+    bad = {"t": "c", "id": "bad", "s": [client.stamp().counter, client.replica], "f": {"kind": "blob", "z": "V"}}
+    good_after = client.symbol("star", x=2)
+    await client.send_wire({"type": "ops", "ops": [good_before.to_wire(), bad, good_after.to_wire()]})
+    await client.wait_acked([good_before.stamp.counter, good_after.stamp.counter])
+    await client.wait_for(lambda: len(client.rejects) == 1, "the reject of the invalid op")
+    [reject] = client.rejects.values()
+    assert (reject.code, reject.id, list(reject.stamp)) == (ErrorCode.BAD_MESSAGE, "bad", bad["s"])
+    garden = await server.hub.sanctuary("garden")
+    assert "sun" in garden.tapestry
+    assert "star" in garden.tapestry
+    assert "bad" not in garden.tapestry
+    assert client.errors == []

@@ -1,4 +1,4 @@
-"""Limits (SPEC F3-F5, W11): op rate per connection, floods, connections per sanctuary, slow consumers."""
+"""Limits (SPEC F3, F4, W11): op rate per connection, floods, connections per sanctuary, slow consumers."""
 
 from __future__ import annotations
 

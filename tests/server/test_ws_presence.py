@@ -8,10 +8,10 @@ import time
 from server_kit import StartServer, Wire
 from wire import JSON, scaled
 
-from dreamloom.protocol import Join, Leave, PeersPresence
+from dreamloom.protocol import CloseCode, Join, Leave, PeersPresence
 
 
-async def test_F7_presence_is_coalesced_latest_wins(start_server: StartServer, wire: Wire) -> None:
+async def test_W11_presence_is_coalesced_latest_wins(start_server: StartServer, wire: Wire) -> None:
     server = await start_server(presence_interval=0.2)
     mover = await wire.join(server.ws_url("garden"), name="mover")
     watcher = await wire.join(server.ws_url("garden"), codec=JSON)
@@ -32,7 +32,7 @@ async def test_F7_presence_is_coalesced_latest_wins(start_server: StartServer, w
     assert (peer.name, state.cursor) == ("mover", (29.0, 58.0))
 
 
-async def test_F8_join_and_leave_are_announced_and_presence_is_never_persisted(
+async def test_W11_join_and_leave_are_announced_and_presence_is_never_persisted(
     start_server: StartServer, wire: Wire
 ) -> None:
     server = await start_server(presence_interval=0.02)
@@ -55,15 +55,18 @@ async def test_F8_join_and_leave_are_announced_and_presence_is_never_persisted(
     assert (again.welcome.seq, again.welcome.snapshot, again.welcome.peers) == (0, [], ())
 
 
-async def test_heartbeat_drops_a_silent_peer_and_announces_its_leave(start_server: StartServer, wire: Wire) -> None:
-    server = await start_server(heartbeat=0.5)
+async def test_W12_heartbeat_drops_a_silent_peer_with_4011_and_announces_its_leave(
+    start_server: StartServer, wire: Wire
+) -> None:
+    server = await start_server(heartbeat=0.2, heartbeat_timeout=0.8)
     alive = await wire.join(server.ws_url("garden"))
     silent = await wire.join(server.ws_url("garden"), answer_pings=False)
     started = time.monotonic()
     left = await alive.wait_message(Leave, within=5)
     elapsed = time.monotonic() - started
     assert left.sid == silent.welcome.sid  # type: ignore[union-attr]
-    assert elapsed < scaled(0.5 * 1.5 + 1.0), elapsed
+    assert 0.7 <= elapsed < scaled(0.8 + 1.0), elapsed  # silent for heartbeat_timeout, not before
+    assert await silent.wait_closed() == CloseCode.HEARTBEAT_TIMEOUT
     assert server.hub.participants("garden") == 1
     # The peer that answers its pings outlives several heartbeats and still works.
     await alive.ping_roundtrip()

@@ -1,4 +1,4 @@
-"""Resume by seq (SPEC W5, F6): exactly the missed ops, a snapshot when too far behind, resends harmless."""
+"""Resume by seq (SPEC W5, W9): exactly the missed ops, a snapshot when too far behind, resends harmless."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ async def test_W5_seq_from_the_future_gets_a_snapshot(server: InProcessServer, w
     assert len(confused.tapestry) == 2
 
 
-async def test_F6_resend_of_an_acked_op_is_acked_again_and_not_applied_twice(
+async def test_W9_resend_of_an_acked_op_is_acked_again_and_not_applied_twice(
     server: InProcessServer, wire: Wire
 ) -> None:
     writer = await wire.join(server.ws_url("garden"))

@@ -62,6 +62,8 @@ class WireClient:
 
     def __init__(self, ws: ClientConnection, codec: Codec, replica: str, name: str) -> None:
         self.ws = ws
+        #: The token sent in hello: given, or the guest token of an earlier welcome (SPEC P3).
+        self.token: str | None = None
         self.codec = codec
         self.replica = replica
         self.name = name
@@ -141,12 +143,14 @@ class WireClient:
         return client
 
     async def hello(self, seq: int | None = None, **fields: Any) -> Welcome:
-        """Send ``hello`` and wait for the welcome."""
-        wire = Hello(name=self.name, replica=self.replica, seq=seq).to_wire()
+        """Send ``hello`` and wait for the welcome; keeps a guest token the server issues."""
+        wire = Hello(name=self.name, replica=self.replica, seq=seq, token=self.token).to_wire()
         wire.update(fields)
         await self.send_wire(wire)
         await self.wait_for(lambda: self.welcome is not None, "welcome")
         assert self.welcome is not None
+        if self.welcome.token is not None:
+            self.token = self.welcome.token
         return self.welcome
 
     # -- sending ----------------------------------------------------------

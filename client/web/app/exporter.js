@@ -4,6 +4,7 @@
  * from the server's renderer (cropped to the view when asked).
  */
 
+import { authHeaders } from "../steward.js";
 import { grow, union } from "./geometry.js";
 import { Camera } from "./render.js";
 
@@ -95,7 +96,9 @@ export async function svgBlob(r, sanctuary, what, opts) {
   const q = new URLSearchParams();
   if (opts.threads) q.set("threads", "1");
   if (opts.at !== undefined && opts.at !== null) q.set("at", String(opts.at));
-  const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/tapestry.svg?${q}`);
+  const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}/tapestry.svg?${q}`, {
+    headers: authHeaders(sanctuary),
+  });
   if (!res.ok) throw new Error(`the server could not render the SVG (${res.status})`);
   let text = await res.text();
   if (what === "view") {

@@ -7,6 +7,7 @@
 
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp } from "../protocol/validate.js";
+import { authHeaders } from "../steward.js";
 import { Replica } from "./replica.js";
 
 /** @typedef {{seq: number, op: import("../protocol/ops.js").Op, author: string, time: number}} Entry */
@@ -37,7 +38,7 @@ export class Replay {
     const entries = [];
     let since = 0;
     for (let page = 0; page < 100000; page++) {
-      const res = await fetch(`${this.api}/ops?since=${since}&limit=${PAGE}`);
+      const res = await fetch(`${this.api}/ops?since=${since}&limit=${PAGE}`, { headers: authHeaders(this.sanctuary) });
       if (!res.ok) throw new Error(`history unavailable (${res.status})`);
       const body = await res.json();
       for (const e of body.ops) entries.push({ seq: e.seq, op: checkOp(e.op), author: e.author, time: e.time });
@@ -47,7 +48,7 @@ export class Replay {
     this.entries = entries;
     if (entries.length && entries[0].seq > 1) {
       // The log was compacted: start from the state just before its first op.
-      const res = await fetch(`${this.api}/tapestry.json?at=${entries[0].seq - 1}`);
+      const res = await fetch(`${this.api}/tapestry.json?at=${entries[0].seq - 1}`, { headers: authHeaders(this.sanctuary) });
       if (res.ok) this.base = Tapestry.fromData((await res.json()).snapshot);
     }
     this.kept.clear();
@@ -89,7 +90,7 @@ export class Replay {
   }
 
   async checkpoints() {
-    const res = await fetch(`${this.api}/checkpoints`);
+    const res = await fetch(`${this.api}/checkpoints`, { headers: authHeaders(this.sanctuary) });
     return res.ok ? /** @type {Promise<{id: number, name: string, seq: number, time: number}[]>} */ (res.json()) : [];
   }
 
@@ -98,7 +99,7 @@ export class Replay {
     const body = seq === null ? { name } : { name, seq };
     const res = await fetch(`${this.api}/checkpoints`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...authHeaders(this.sanctuary) },
       body: JSON.stringify(body),
     });
     if (!res.ok) throw new Error(`could not save (${res.status})`);

@@ -24,7 +24,7 @@ import { Clock } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp, checkOps, DecodeError } from "../protocol/validate.js";
 import { loadQueue, saveCache, saveQueue } from "./storage.js";
-import { tokenFor } from "../steward.js";
+import { keepToken, tokenFor } from "../steward.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
 /** @typedef {import("./replica.js").Replica} Replica */
@@ -198,7 +198,15 @@ export class Sync extends EventTarget {
     this.ws = ws;
     ws.onopen = () => {
       const token = tokenFor(this.sanctuary);
-      this.#send({ type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq, ...(token ? { token } : {}) });
+      this.#send({
+        type: "hello",
+        v: 1,
+        name: this.name,
+        replica: this.replica,
+        seq: this.seq,
+        ...(token ? { token } : {}),
+        client: "person",
+      });
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== "string") return;
@@ -305,6 +313,7 @@ export class Sync extends EventTarget {
 
   /** @param {any} msg */
   #onWelcome(msg) {
+    if (typeof msg.token === "string") keepToken(msg.token); // a guest identity, kept for next time
     this.sid = msg.sid;
     this.identity = msg.identity;
     this.policy = msg.policy ?? {};
