@@ -113,7 +113,7 @@ class PresenceState:
     view: tuple[float, float, float] | None = None
     #: A colour the person chose for themselves (``#rrggbb``); None: the server's.
     color: str | None = None
-    #: A gesture not yet written (move, resize, restyle): ``{ids, dx?, dy?, ax?, ay?, sx?, sy?, style?}``.
+    #: A gesture not yet written (move, resize, rotate, restyle): ``{ids, dx?, dy?, ax?, ay?, sx?, sy?, rot?, style?}``.
     live: Mapping[str, Any] | None = None
 
     def to_wire(self) -> dict[str, Any]:
@@ -191,11 +191,11 @@ class Peer:
 
 
 _PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view", "color", "live"})
-_LIVE_NUMBERS = ("dx", "dy", "ax", "ay", "sx", "sy")
+_LIVE_NUMBERS = ("dx", "dy", "ax", "ay", "sx", "sy", "rot")
 
 
 def _check_live(v: Any, limits: Limits) -> None:
-    """A gesture in presence (W11): the fragments it moves, scales about a point, or restyles."""
+    """A gesture in presence (W11): the fragments it moves, scales or turns about a point, or restyles."""
     d = check_dict(v, "live")
     _keys(d, frozenset({"ids"}), frozenset({*_LIVE_NUMBERS, "style"}), "live")
     ids = d["ids"]

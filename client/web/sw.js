@@ -26,6 +26,7 @@ const SHELL = [
   "/static/app/render.js",
   "/static/app/replay.js",
   "/static/app/replica.js",
+  "/static/app/snap.js",
   "/static/app/storage.js",
   "/static/app/svg.js",
   "/static/app/sync.js",

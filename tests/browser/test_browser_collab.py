@@ -30,8 +30,8 @@ async def test_two_pages_draw_place_and_move_the_same_fragment_converge(
     target, x, y = sym["id"], sym["x"], sym["y"]
     await asyncio.gather(a.tool("v"), b.tool("v"))
     await asyncio.gather(
-        a.drag([(x, y), (x + 40, y + 10), (x + 120, y + 30)]),
-        b.drag([(x, y), (x - 30, y + 50), (x - 90, y + 140)]),
+        a.drag([(x, y), (x + 40, y + 10), (x + 120, y + 30)], free=True),
+        b.drag([(x, y), (x - 30, y + 50), (x - 90, y + 140)], free=True),
     )
     final = await converged(server, sanctuary, a, b)
     moved = await a.hook(f"fragment({target!r})")
@@ -111,11 +111,11 @@ async def test_undo_never_undoes_another_pages_edits(dreamers: NewDreamer, serve
     mine, fx, fy = stroke["id"], stroke["x"], stroke["y"]
     # Alice moves her stroke; Bob then moves it further: Bob's write is the later one.
     await a.tool("v")
-    await a.drag([(fx, fy), (fx + 30, fy + 30)])
+    await a.drag([(fx, fy), (fx + 30, fy + 30)], free=True)
     await converged(server, sanctuary, a, b)
     assert (await b.hook(f"fragment({mine!r}).x"), await b.hook(f"fragment({mine!r}).y")) == (fx + 30, fy + 30)
     await b.tool("v")
-    await b.drag([(fx + 30, fy + 30), (fx + 80, fy - 40)])
+    await b.drag([(fx + 30, fy + 30), (fx + 80, fy - 40)], free=True)
     await converged(server, sanctuary, a, b)
     assert (await a.hook(f"fragment({mine!r}).x"), await a.hook(f"fragment({mine!r}).y")) == (fx + 80, fy - 40)
     # Alice undoes twice: her move (already overwritten by Bob: nothing to write back) and her stroke.

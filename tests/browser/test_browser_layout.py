@@ -101,7 +101,7 @@ async def test_phone_every_tool_and_panel_can_be_reached_by_touch(
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # Every tool, even those first scrolled out of the toolbar, can be tapped.
     tools = await page.locator("#tools [data-tool]").evaluate_all("(bs) => bs.map((b) => b.dataset.tool)")
-    assert len(tools) == 9
+    assert len(tools) == 10
     for tool in tools:
         button = page.locator(f"#tools [data-tool={tool}]")
         await button.tap()

@@ -161,7 +161,7 @@ def test_colours_prefer_the_hash_then_the_next_free_then_remember() -> None:
 def test_W11_live_gestures_are_checked() -> None:
     from dreamloom.protocol import DEFAULT_LIMITS, DecodeError, PresenceState
 
-    ok = {"ids": ["f1", "f2"], "dx": 3, "dy": -4.5, "ax": 0, "ay": 0, "sx": 2, "sy": 0.5, "style": {"color": "#ff0000"}}
+    ok = {"ids": ["f1", "f2"], "dx": 3, "dy": -4.5, "ax": 0, "ay": 0, "sx": 2, "sy": 0.5, "rot": 1.5, "style": {}}
     assert PresenceState.from_fields({"live": ok}, DEFAULT_LIMITS).live == ok
     assert PresenceState.from_fields({"live": ok}, DEFAULT_LIMITS).to_wire()["live"] == ok
     bad = [
@@ -171,7 +171,7 @@ def test_W11_live_gestures_are_checked() -> None:
         {"ids": ["f1"], "dx": "far"},
         {"ids": ["f1"], "dx": float("nan")},
         {"ids": ["f1"], "style": {"color": "red"}},
-        {"ids": ["f1"], "rot": 1},
+        {"ids": ["f1"], "turn": 1},
         {"ids": ["f"] * (DEFAULT_LIMITS.max_selection + 1)},
         ["f1"],
     ]

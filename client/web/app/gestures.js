@@ -6,21 +6,22 @@
  * it never jumps back between the end of the gesture and its op.
  */
 
-import { scaled } from "./tools.js";
+import { rotated, scaled } from "./tools.js";
 
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
-/** @typedef {{ids: string[], dx?: number, dy?: number, ax?: number, ay?: number, sx?: number, sy?: number, style?: Record<string, any>}} Live */
+/** @typedef {{ids: string[], dx?: number, dy?: number, ax?: number, ay?: number, sx?: number, sy?: number, rot?: number, style?: Record<string, any>}} Live */
 
 /** How long a finished gesture waits for its op before the fragment is shown as the tapestry has it. */
 const LINGER_MS = 2000;
 
 /**
- * A fragment as a gesture shows it: restyled, scaled about a point, then moved.
+ * A fragment as a gesture shows it: restyled, scaled and turned about a point, then moved.
  * @param {Fragment} f @param {Live} g @returns {Fragment}
  */
 export function applyGesture(f, g) {
   let out = g.style ? { ...f, style: { ...f.style, ...g.style } } : f;
   if (typeof g.sx === "number" && typeof g.sy === "number") out = scaled(out, g.ax ?? 0, g.ay ?? 0, g.sx, g.sy);
+  if (typeof g.rot === "number" && g.rot) out = rotated(out, g.ax ?? 0, g.ay ?? 0, g.rot);
   if (g.dx || g.dy) out = { ...out, x: out.x + (g.dx ?? 0), y: out.y + (g.dy ?? 0) };
   return out;
 }

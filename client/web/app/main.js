@@ -366,6 +366,13 @@ async function main() {
     renderer.invalidate();
     sendPresence();
   });
+  style.addEventListener("text-size", (/** @type {any} */ e) => {
+    tools.textSize = e.detail;
+    // Selected captions take the size too (as new ones are made at this zoom).
+    const size = Math.round((e.detail / renderer.camera.zoom) * 100) / 100;
+    const texts = tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text");
+    if (texts.length && !editor.readOnly) editor.replace("caption size", texts.map((f) => ({ ...f, geom: { ...f.geom, size } })));
+  });
   style.addEventListener("settle", () => {
     if (!restyling) return;
     const { ids, style: patch } = restyling;
@@ -434,7 +441,7 @@ async function main() {
     textInput.style.width = `${Math.max(40, ...lines.map((l) => l.length * 0.62 * parseFloat(textInput.style.fontSize || "24") + 16))}px`;
   };
   tools.onTextRequest = (x, y, frag) => {
-    const size = frag ? frag.geom.size : 24 / renderer.camera.zoom;
+    const size = frag ? frag.geom.size : tools.textSize / renderer.camera.zoom;
     editing = { x, y, frag };
     const [sx, sy] = renderer.camera.toScreen(x, y);
     const px = size * renderer.camera.zoom;
@@ -709,7 +716,7 @@ async function main() {
 
   // -- keyboard -----------------------------------------------------------------
   /** @type {Record<string, string>} */
-  const toolKeys = { v: "select", h: "hand", p: "pen", b: "pen", r: "rect", o: "ellipse", l: "line", a: "arrow", s: "symbol", t: "text" };
+  const toolKeys = { v: "select", h: "hand", p: "pen", b: "pen", r: "rect", o: "ellipse", l: "line", a: "arrow", s: "symbol", t: "text", e: "eraser" };
   addEventListener("keydown", (e) => {
     const target = /** @type {HTMLInputElement} */ (e.target);
     if (!isShortcut(target, e)) return;

@@ -456,19 +456,46 @@ export class Renderer {
         ctx.fillRect(hx - s / 2, hy - s / 2, s, s);
         ctx.strokeRect(hx - s / 2, hy - s / 2, s, s);
       }
+      const [rx, ry] = rotationHandle(g, zoom);
+      ctx.beginPath();
+      ctx.moveTo(rx, g.y0);
+      ctx.lineTo(rx, ry + s / 2);
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.arc(rx, ry, s / 2 + 1 / zoom, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.stroke();
     }
     ctx.restore();
   }
 }
 
-/** The four corner handles of a box: nw, ne, se, sw. @param {Box} b */
+/**
+ * The resize handles of a box: the corners nw, ne, se, sw, then the sides n,
+ * e, s, w. Handle i is opposite handle OPPOSITE[i].
+ * @param {Box} b
+ */
 export function handlePoints(b) {
+  const mx = (b.x0 + b.x1) / 2;
+  const my = (b.y0 + b.y1) / 2;
   return [
     [b.x0, b.y0],
     [b.x1, b.y0],
     [b.x1, b.y1],
     [b.x0, b.y1],
+    [mx, b.y0],
+    [b.x1, my],
+    [mx, b.y1],
+    [b.x0, my],
   ];
+}
+export const OPPOSITE = [2, 3, 0, 1, 6, 7, 4, 5];
+/** Screen pixels between the top of the selection and its rotation handle. */
+export const ROTATE_GAP = 24;
+
+/** The rotation handle above the middle of a box. @param {Box} b @param {number} zoom */
+export function rotationHandle(b, zoom) {
+  return [(b.x0 + b.x1) / 2, b.y0 - ROTATE_GAP / zoom];
 }
 
 /** @param {Entry} e @param {Fragment} f @returns {Entry} */

@@ -22,7 +22,11 @@ export class StylePanel extends EventTarget {
     this.color = DEFAULT_COLOR;
     this.width = 3;
     this.opacity = 1;
+    /** @type {"none" | "same" | "own"} no fill, the ink's colour, or a colour of its own */
     this.fill = "none";
+    this.fillColor = "#2a2b44";
+    /** Caption size in screen pixels (at 100% zoom, world units). */
+    this.textSize = 24;
     const sw = $("swatches");
     for (const c of SWATCHES) {
       const b = document.createElement("button");
@@ -35,7 +39,16 @@ export class StylePanel extends EventTarget {
     $("color").addEventListener("input", (/** @type {any} */ e) => this.setColor(e.target.value, true, "color"));
     $("fill").addEventListener("change", (/** @type {any} */ e) => {
       this.fill = e.target.value;
-      this.#changed({ fill: this.fill === "none" ? "none" : this.color });
+      $("fill-color").hidden = this.fill !== "own";
+      this.#changed({ fill: this.#fillValue() });
+    });
+    $("fill-color").addEventListener("input", (/** @type {any} */ e) => {
+      this.fillColor = e.target.value;
+      this.#changed({ fill: this.fillColor }, "fill");
+    });
+    $("text-size").addEventListener("change", (/** @type {any} */ e) => {
+      this.textSize = Number(e.target.value);
+      this.dispatchEvent(new CustomEvent("text-size", { detail: this.textSize }));
     });
     $("width").addEventListener("input", (/** @type {any} */ e) => {
       this.width = Number(e.target.value);
@@ -49,7 +62,7 @@ export class StylePanel extends EventTarget {
     });
     // A slider or the colour picker sends a value per step while it moves: the
     // movement is shown live and written once, when the control settles.
-    for (const id of ["color", "width", "opacity"]) $(id).addEventListener("change", () => this.dispatchEvent(new Event("settle")));
+    for (const id of ["color", "width", "opacity", "fill-color"]) $(id).addEventListener("change", () => this.dispatchEvent(new Event("settle")));
     this.setColor(this.color, false);
   }
 
@@ -58,7 +71,7 @@ export class StylePanel extends EventTarget {
     this.color = c;
     $("color").value = c.slice(0, 7);
     for (const b of $("swatches").children) b.classList.toggle("on", b.dataset.color === c);
-    if (apply) this.#changed(this.fill === "none" ? { color: c } : { color: c, fill: c }, group);
+    if (apply) this.#changed(this.fill === "same" ? { color: c, fill: c } : { color: c }, group);
   }
 
   /** Show a selected fragment's style in the controls. @param {Record<string, any>} s */
@@ -74,8 +87,16 @@ export class StylePanel extends EventTarget {
       $("opacity").value = String(Math.round(s.opacity * 100));
       $("opacity-out").textContent = `${Math.round(s.opacity * 100)}%`;
     }
-    this.fill = s.fill && s.fill !== "none" ? "same" : "none";
+    const fill = typeof s.fill === "string" && s.fill !== "none" ? s.fill : null;
+    this.fill = !fill ? "none" : fill === s.color ? "same" : "own";
+    if (fill && this.fill === "own") this.fillColor = fill.slice(0, 7);
     $("fill").value = this.fill;
+    $("fill-color").value = this.fillColor;
+    $("fill-color").hidden = this.fill !== "own";
+  }
+
+  #fillValue() {
+    return this.fill === "none" ? "none" : this.fill === "same" ? this.color : this.fillColor;
   }
 
   /**
@@ -91,7 +112,7 @@ export class StylePanel extends EventTarget {
     /** @type {Record<string, any>} */
     const s = { color: this.color, width: this.width };
     if (this.opacity < 1) s.opacity = this.opacity;
-    if (this.fill !== "none") s.fill = this.color;
+    if (this.fill !== "none") s.fill = this.#fillValue();
     return s;
   }
 }
