@@ -29,6 +29,7 @@ const SHELL = [
   "/static/app/snap.js",
   "/static/app/storage.js",
   "/static/app/svg.js",
+  "/static/app/theme.js",
   "/static/app/sync.js",
   "/static/app/tools.js",
   "/static/app/ui.js",

@@ -155,7 +155,7 @@ async def test_exports_are_valid_png_and_svg(dreamers: NewDreamer, server: InPro
 async def test_landing_lists_sanctuaries_and_creates_one(browser: object, server: InProcessServer) -> None:
     from browser_kit import VIEWPORT
 
-    ctx = await browser.new_context(viewport=VIEWPORT)  # type: ignore[attr-defined]
+    ctx = await browser.new_context(viewport=VIEWPORT, color_scheme="dark")  # type: ignore[attr-defined]
     try:
         page = await ctx.new_page()
         await page.goto(server.url + "/")

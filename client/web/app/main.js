@@ -23,10 +23,12 @@ import { Replica } from "./replica.js";
 import { claimReplica, getColour, getName, loadCache, loadView, saveView, setColour, setName } from "./storage.js";
 import { Sync } from "./sync.js";
 import { fragmentsSvg } from "./svg.js";
+import { initTheme, theme, toggleTheme } from "./theme.js";
 import { drawPreviewStroke, Tools } from "./tools.js";
 import { $, buildPalette, renderBanner, renderDiversity, renderStatus, StylePanel, toast } from "./ui.js";
 import { fitCamera, insetsOf } from "./view.js";
 
+initTheme();
 const sanctuary = decodeURIComponent(location.pathname.replace(/^\/s\//, "").replace(/\/$/, "")) || "lobby";
 showTitle(sanctuary);
 
@@ -538,6 +540,16 @@ async function main() {
     afterView();
   });
   $("zoom-fit").addEventListener("click", zoomToFit);
+  const showTheme = () => {
+    const now = theme();
+    $("theme-label").textContent = now === "light" ? "Dark" : "Light";
+    $("theme-button").title = now === "light" ? "Switch to the dark theme" : "Switch to the light theme";
+    // Exports start on the background of the theme in use.
+    $("export-background").value = now;
+  };
+  $("theme-button").addEventListener("click", toggleTheme);
+  document.addEventListener("dreamloom:theme", showTheme);
+  showTheme();
   const saved = loadView(sanctuary);
   if (saved) Object.assign(renderer.camera, saved);
   else renderer.camera.centreOn(0, 0, 1, renderer.width, renderer.height);
