@@ -2,7 +2,8 @@
 
 One browser and one server per module (starting Chromium costs about a second);
 each test uses its own sanctuary and its own browser contexts, so tests do not
-share state. Pages open in the dark theme, whose canvas the pixel counts expect. Pages are driven through real pointer and keyboard events; the
+share state. Pages open in the dark theme, whose canvas the pixel counts
+expect. Pages are driven through real pointer and keyboard events; the
 page's ``window.dreamloom`` hook exposes the local replica's canonical bytes so
 tests can compare them with the server's.
 """

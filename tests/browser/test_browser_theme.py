@@ -39,4 +39,5 @@ async def test_light_theme_follows_the_system_and_the_toggle_is_kept(
     await a.wait("d.connected && document.documentElement.dataset.theme === 'dark'")
     await a.page.locator("#theme-button").click()
     await a.wait("document.documentElement.dataset.theme === 'light'")
-    assert await a.page.locator("#export-background").input_value() == "light", "exports start on the theme's background"
+    # Exports start on the theme's background.
+    assert await a.page.locator("#export-background").input_value() == "light"
