@@ -30,6 +30,7 @@ const SHELL = [
   "/static/app/storage.js",
   "/static/app/svg.js",
   "/static/app/theme.js",
+  "/static/app/timelapse.js",
   "/static/app/sync.js",
   "/static/app/tools.js",
   "/static/app/ui.js",

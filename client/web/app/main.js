@@ -24,6 +24,7 @@ import { claimReplica, getColour, getName, loadCache, loadView, saveView, setCol
 import { Sync } from "./sync.js";
 import { fragmentsSvg } from "./svg.js";
 import { initTheme, theme, toggleTheme } from "./theme.js";
+import { recordTimelapse } from "./timelapse.js";
 import { drawPreviewStroke, Tools } from "./tools.js";
 import { $, buildPalette, renderBanner, renderDiversity, renderStatus, StylePanel, toast } from "./ui.js";
 import { fitCamera, insetsOf } from "./view.js";
@@ -679,6 +680,30 @@ async function main() {
       toast(`Could not save: ${err}`);
     }
   });
+  /** Record the timelapse and download it. @param {number} [seconds] */
+  const timelapse = async (seconds = 10) => {
+    if (!replay) await openHistory();
+    if (!replay) return null;
+    stopPlay();
+    const button = $("timelapse");
+    button.disabled = true;
+    try {
+      const blob = await recordTimelapse(replay, renderer, {
+        seconds,
+        onProgress: (done) => (button.textContent = `Recording ${Math.round(done * 100)}%`),
+      });
+      download(blob, `${sanctuary}-timelapse.${blob.type === "video/mp4" ? "mp4" : "webm"}`);
+      return { type: blob.type, size: blob.size };
+    } catch (err) {
+      toast(`Timelapse failed: ${err}`);
+      return null;
+    } finally {
+      button.disabled = false;
+      button.textContent = "Timelapse";
+      showPosition();
+    }
+  };
+  $("timelapse").addEventListener("click", () => timelapse());
   $("restore-here").addEventListener("click", () => {
     if (!replay) return;
     const old = replay.replica.tapestry.copy();
@@ -927,6 +952,8 @@ async function main() {
       }),
     undo: () => editor.undo(),
     redo: () => editor.redo(),
+    /** @param {number} [seconds] */
+    timelapse: (seconds) => timelapse(seconds),
     openHistory,
     closeHistory,
     /** @param {number} n */
