@@ -175,3 +175,17 @@ async def test_symbol_palette_shows_every_symbol(
         button = grid.locator(f"button[data-sym={sym}]")
         await button.scroll_into_view_if_needed()
         assert await _inside(a, f"#symbol-grid button[data-sym={sym}]") == []
+
+
+async def test_the_chip_and_the_tab_show_the_sanctuarys_title(
+    browser: Any, dreamers: NewDreamer, server: InProcessServer
+) -> None:
+    a = await dreamers("Ana")
+    made = await a.page.evaluate(
+        """fetch('/api/sanctuaries', {method: 'POST', headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({title: 'Moon Garden of slow dreams'})}).then((r) => r.json())"""
+    )
+    assert made["id"] != "Moon Garden of slow dreams"
+    await a.page.goto(f"{server.url}/s/{made['id']}")
+    await a.wait("d.connected && document.getElementById('title').textContent === 'Moon Garden of slow dreams'")
+    assert await a.page.title() == "Moon Garden of slow dreams — Dreamloom"

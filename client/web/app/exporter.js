@@ -38,7 +38,7 @@ export function exportBox(r, what) {
 /** @typedef {"dark" | "light" | "transparent"} Background */
 /** @typedef {{background?: Background, scale?: number}} PngOptions */
 
-/** Lightness turned over, hues kept: the dark canvas as a light one (the same trick as the light theme). */
+/** Lightness turned over, hues kept: the dark canvas as a light one (the light theme draws the same colours). */
 export const LIGHT_FILTER = "invert(1) hue-rotate(180deg)";
 
 /**
@@ -54,7 +54,7 @@ export function pngBlob(r, what, opts = {}) {
   const scale = Math.min(base * (opts.scale ?? 1), MAX_SIDE / Math.max(w, h));
   const cw = Math.max(1, Math.min(MAX_SIDE, Math.round(w * scale)));
   const ch = Math.max(1, Math.min(MAX_SIDE, Math.round(h * scale)));
-  let canvas = document.createElement("canvas");
+  const canvas = document.createElement("canvas");
   canvas.width = cw;
   canvas.height = ch;
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
@@ -62,21 +62,16 @@ export function pngBlob(r, what, opts = {}) {
   cam.x = box.x0;
   cam.y = box.y0;
   cam.zoom = cw / w;
-  const background = r.background;
+  // A light background is the dark canvas turned over (as the light theme draws it); no background
+  // keeps the colours of the theme in use.
+  const { background, turned } = r;
   r.background = opts.background === "transparent" ? null : background;
+  if (opts.background === "light" || opts.background === "dark") r.turned = opts.background === "light";
   try {
     r.draw(ctx, cw, ch, cam, 1, { overlays: false });
   } finally {
     r.background = background;
-  }
-  if (opts.background === "light") {
-    const light = document.createElement("canvas");
-    light.width = cw;
-    light.height = ch;
-    const lctx = /** @type {CanvasRenderingContext2D} */ (light.getContext("2d"));
-    lctx.filter = LIGHT_FILTER;
-    lctx.drawImage(canvas, 0, 0);
-    canvas = light;
+    r.turned = turned;
   }
   return new Promise((resolve, reject) =>
     canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("the browser could not encode the PNG"))), "image/png"),

@@ -120,7 +120,6 @@ async function main() {
   let muteTimer = null;
   /** @type {import("./gestures.js").Live | null} a slider or the colour picker being moved */
   let restyling = null;
-  loadTitle();
 
   const showDiversity = () => {
     if (replay) renderDiversity(replay.replica.tapestry.liveCounts, `#${replay.seq}: `);
@@ -189,6 +188,9 @@ async function main() {
     if (gestures.update(sync.peers.values())) showGestures();
     renderer.invalidate();
   });
+  // The title once the tapestry is in: the page's answer touches every fragment on the server,
+  // and must not compete with the welcome.
+  sync.addEventListener("synced", () => loadTitle(), { once: true });
   sync.addEventListener("synced", () => {
     // Keep our colour unless someone already here holds it; the first one we get is ours from then on.
     const taken = [...sync.peers.values()].map((p) => p.color);
@@ -275,7 +277,7 @@ async function main() {
     if (replay) return;
     for (const p of sync.peers.values()) {
       if (p.preview && Array.isArray(p.preview.pts) && p.preview.pts.length >= 2) {
-        drawPreviewStroke(ctx, p.preview.pts, { ...(p.preview.style ?? {}), opacity: 0.6 * (p.preview.style?.opacity ?? 1) });
+        drawPreviewStroke(ctx, p.preview.pts, { ...(p.preview.style ?? {}), opacity: 0.6 * (p.preview.style?.opacity ?? 1) }, (c) => renderer.ink(c));
       }
       if (p.sel?.length) {
         ctx.save();
@@ -543,6 +545,8 @@ async function main() {
   $("zoom-fit").addEventListener("click", zoomToFit);
   const showTheme = () => {
     const now = theme();
+    renderer.turned = now === "light";
+    renderer.invalidate();
     $("theme-label").textContent = now === "light" ? "Dark" : "Light";
     $("theme-button").title = now === "light" ? "Switch to the dark theme" : "Switch to the light theme";
     // Exports start on the background of the theme in use.

@@ -11,6 +11,7 @@
  * a fifth of their length.
  */
 
+import { turnOver } from "./theme.js";
 import {
   centre,
   contains,
@@ -108,6 +109,10 @@ export class Renderer {
     this.remote = new Map();
     /** @type {string | null} the canvas colour; null: transparent (an export) */
     this.background = BACKGROUND;
+    /** Draw every colour turned over (the light theme). */
+    this.turned = false;
+    /** @type {Map<string, string>} */
+    this.turnedInk = new Map();
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} world-space overlays (previews) */
     this.worldOverlays = [];
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} screen-space overlays (cursors, marquee) */
@@ -149,6 +154,17 @@ export class Renderer {
 
   invalidate() {
     this.dirty = true;
+  }
+
+  /** A colour as drawn: itself, or turned over in the light theme. @param {string} c */
+  ink(c) {
+    if (!this.turned) return c;
+    let t = this.turnedInk.get(c);
+    if (t === undefined) {
+      t = turnOver(c);
+      if (this.turnedInk.size < 4096) this.turnedInk.set(c, t);
+    }
+    return t;
   }
 
   /** @param {Symbol[]} symbols */
@@ -213,7 +229,7 @@ export class Renderer {
   #drawScene(ctx, w, h, cam, dpr, view, replica) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     if (this.background) {
-      ctx.fillStyle = this.background;
+      ctx.fillStyle = this.ink(this.background);
       ctx.fillRect(0, 0, w, h);
     } else ctx.clearRect(0, 0, w, h);
     ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
@@ -240,7 +256,7 @@ export class Renderer {
    * @param {Box} view @param {Replica} replica
    */
   #drawCached(ctx, w, h, cam, dpr, view, replica) {
-    const key = `${replica.version}|${cam.zoom}|${dpr}|${this.filter}|${this.threads}|${this.glyphs.size}`;
+    const key = `${replica.version}|${cam.zoom}|${dpr}|${this.filter}|${this.threads}|${this.glyphs.size}|${this.turned}`;
     let c = this.layer;
     if (!c || c.replica !== replica || c.key !== key || !contains(c.box, view)) {
       const mx = (view.x1 - view.x0) / 4;
@@ -263,7 +279,7 @@ export class Renderer {
       c = this.layer = { canvas, box, key, replica };
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = BACKGROUND;
+    ctx.fillStyle = this.ink(BACKGROUND);
     ctx.fillRect(0, 0, w * dpr, h * dpr);
     const dx = Math.round((c.box.x0 - cam.x) * cam.zoom * dpr);
     const dy = Math.round((c.box.y0 - cam.y) * cam.zoom * dpr);
@@ -279,7 +295,7 @@ export class Renderer {
     const box = /** @type {Box} */ (e.box);
     // Below a pixel or two a fragment is a speck: draw it as one.
     if ((box.x1 - box.x0) * zoom < 1.5 && (box.y1 - box.y0) * zoom < 1.5) {
-      ctx.fillStyle = colour(f.style.color, DEFAULT_COLOR);
+      ctx.fillStyle = this.ink(colour(f.style.color, DEFAULT_COLOR));
       ctx.fillRect(box.x0, box.y0, 1.5 / zoom, 1.5 / zoom);
       return;
     }
@@ -297,8 +313,8 @@ export class Renderer {
       if (isStrand(f) && !e.path) e.path = buildPath(f);
       this.drawHalo(ctx, f, zoom, e.path);
     }
-    const color = colour(f.style.color, DEFAULT_COLOR);
-    const fill = f.style.fill && f.style.fill !== "none" ? colour(f.style.fill, "") : "";
+    const color = this.ink(colour(f.style.color, DEFAULT_COLOR));
+    const fill = f.style.fill && f.style.fill !== "none" ? this.ink(colour(f.style.fill, "")) : "";
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     if (f.kind === "symbol") this.#drawSymbol(ctx, f, color, fill);
@@ -367,7 +383,7 @@ export class Renderer {
   drawHalo(ctx, f, zoom, path) {
     const px = 1 / zoom;
     ctx.save();
-    ctx.strokeStyle = AI_ACCENT;
+    ctx.strokeStyle = this.ink(AI_ACCENT);
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     if (path && isStrand(f)) {
@@ -397,7 +413,7 @@ export class Renderer {
   /** @param {CanvasRenderingContext2D} ctx @param {Replica} replica @param {Map<string, Box>} boxes @param {number} zoom */
   drawThreads(ctx, replica, boxes, zoom) {
     ctx.save();
-    ctx.strokeStyle = THREAD_COLOR;
+    ctx.strokeStyle = this.ink(THREAD_COLOR);
     ctx.globalAlpha = 0.45;
     ctx.lineWidth = Math.max(1.5, 1.5 / zoom);
     ctx.beginPath();
@@ -435,7 +451,7 @@ export class Renderer {
   drawSelection(ctx, replica, zoom) {
     if (!this.selection.size) return;
     ctx.save();
-    ctx.strokeStyle = SELECT_COLOR;
+    ctx.strokeStyle = this.ink(SELECT_COLOR);
     ctx.lineWidth = 1 / zoom;
     for (const id of this.selection) {
       const e = replica.entries.get(id);
@@ -450,7 +466,7 @@ export class Renderer {
       ctx.setLineDash([5 / zoom, 4 / zoom]);
       ctx.strokeRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0);
       ctx.setLineDash([]);
-      ctx.fillStyle = BACKGROUND;
+      ctx.fillStyle = this.ink(BACKGROUND);
       const s = 8 / zoom;
       for (const [hx, hy] of handlePoints(g)) {
         ctx.fillRect(hx - s / 2, hy - s / 2, s, s);

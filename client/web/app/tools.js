@@ -597,7 +597,7 @@ export class Tools extends EventTarget {
   #drawPreview(ctx) {
     const g = this.gesture;
     if (this.preview && this.preview.pts.length >= 2) {
-      drawPreviewStroke(ctx, this.preview.pts, this.preview.style);
+      drawPreviewStroke(ctx, this.preview.pts, this.preview.style, (c) => this.r.ink(c));
     }
     if (g && g.kind === "shape") {
       const style = this.#style("shape");
@@ -612,11 +612,11 @@ export class Tools extends EventTarget {
       }
       ctx.save();
       ctx.globalAlpha = num(style.opacity, 1);
-      ctx.strokeStyle = style.color;
+      ctx.strokeStyle = this.r.ink(style.color);
       ctx.lineWidth = strokeWidth(style);
       ctx.lineCap = "round";
       if (style.fill && style.fill !== "none" && (g.shape === "rect" || g.shape === "ellipse")) {
-        ctx.fillStyle = style.fill;
+        ctx.fillStyle = this.r.ink(style.fill);
         ctx.fill(p);
       }
       ctx.stroke(p);
@@ -713,13 +713,16 @@ export function rotated(f, cx, cy, angle) {
   return { ...f, x: round(x), y: round(y), geom };
 }
 
-/** @param {CanvasRenderingContext2D} ctx @param {number[]} pts absolute world points @param {Record<string, any>} style */
-export function drawPreviewStroke(ctx, pts, style) {
+/**
+ * @param {CanvasRenderingContext2D} ctx @param {number[]} pts absolute world points @param {Record<string, any>} style
+ * @param {(c: string) => string} [ink] how colours are drawn (turned over in the light theme)
+ */
+export function drawPreviewStroke(ctx, pts, style, ink = (c) => c) {
   const p = new Path2D();
   traceStroke(p, pts, 0, 0);
   ctx.save();
   ctx.globalAlpha = Math.max(0.05, Math.min(1, num(style?.opacity, 1)));
-  ctx.strokeStyle = typeof style?.color === "string" ? style.color : "#ece8ff";
+  ctx.strokeStyle = ink(typeof style?.color === "string" ? style.color : "#ece8ff");
   ctx.lineWidth = strokeWidth(style ?? {});
   ctx.lineCap = "round";
   ctx.lineJoin = "round";

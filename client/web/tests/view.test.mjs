@@ -41,3 +41,16 @@ test("fit: the box fills the free part of the screen, centred in it", () => {
   assert.ok(Math.abs((t + b) / 2 - (100 + 840) / 2) < 1e-6);
   assert.equal(fitCamera({ x0: 0, y0: 0, x1: 1, y1: 1 }, 1400, 900, insets).zoom, 4, "a speck is not blown up past 400%");
 });
+
+test("the light theme turns colours over as invert(1) hue-rotate(180deg) does", async () => {
+  const { turnOver } = await import("../app/theme.js");
+  assert.equal(turnOver("#000000"), "#ffffff");
+  assert.equal(turnOver("#ffffff"), "#000000");
+  const bg = turnOver("#0f1020");
+  assert.ok(parseInt(bg.slice(1, 3), 16) > 220 && parseInt(bg.slice(5, 7), 16) > 200, bg);
+  assert.equal(turnOver("#9ad0ff80").slice(7), "80", "alpha kept");
+  assert.equal(turnOver("none"), "none");
+  // A blue stays blue (hue kept), only darker.
+  const blue = turnOver("#9ad0ff");
+  assert.ok(parseInt(blue.slice(5, 7), 16) > parseInt(blue.slice(1, 3), 16), blue);
+});
