@@ -48,6 +48,7 @@ from dreamloom.protocol.validate import COLOR_RE
 from .render_geom import (
     Box,
     arrow_head,
+    dash_array,
     fmt,
     local_box,
     num,
@@ -58,6 +59,7 @@ from .render_geom import (
     stroke_points,
     stroke_width,
     symbol_spec,
+    text_align,
     text_spec,
 )
 
@@ -176,8 +178,13 @@ def _stroke_body(frag: Fragment, stride: int) -> str:
     style = frag.style
     return (
         f'<path d="{smooth_path(pts)}" fill="{_fill(style)}" stroke="{_colour(style.get("color"), DEFAULT_COLOR)}" '
-        f'stroke-width="{fmt(stroke_width(style))}" stroke-linecap="round" stroke-linejoin="round"/>'
+        f'stroke-width="{fmt(stroke_width(style))}" stroke-linecap="round" stroke-linejoin="round"{_dash(style)}/>'
     )
+
+
+def _dash(style: Mapping[str, Any]) -> str:
+    pattern = dash_array(style)
+    return f' stroke-dasharray="{pattern}"' if pattern else ""
 
 
 def _shape_body(frag: Fragment) -> str:
@@ -187,7 +194,7 @@ def _shape_body(frag: Fragment) -> str:
     shape, w, h = spec
     style = frag.style
     width = stroke_width(style)
-    paint = f'stroke="{_colour(style.get("color"), DEFAULT_COLOR)}" stroke-width="{fmt(width)}"'
+    paint = f'stroke="{_colour(style.get("color"), DEFAULT_COLOR)}" stroke-width="{fmt(width)}"{_dash(style)}'
     x, y = frag.x, frag.y
     if shape == "rect":
         return (
@@ -247,9 +254,10 @@ def _text_body(frag: Fragment, budget: _Budget) -> str:
         dy = "0" if i == 0 else fmt(size * 1.25)
         out.append(f'<tspan x="{fmt(frag.x)}" dy="{dy}">{escape(line)}</tspan>')
     colour = _colour(frag.style.get("color"), DEFAULT_COLOR)
+    anchor = {"left": "", "center": ' text-anchor="middle"', "right": ' text-anchor="end"'}[text_align(frag)]
     return (
         f'<text x="{fmt(frag.x)}" y="{fmt(frag.y)}" font-size="{fmt(size)}" font-family="{FONT_FAMILY}" '
-        f'fill="{colour}" xml:space="preserve">{"".join(out)}</text>'
+        f'fill="{colour}"{anchor} xml:space="preserve">{"".join(out)}</text>'
     )
 
 

@@ -285,6 +285,17 @@ def cases() -> Iterator[Vector]:
             set_("f1", s(2, b), style={"color": "#aabbccdd"}),
         ],
     )
+    yield vector(
+        "dashes_and_caption_alignment",
+        "W8",
+        "A dashed or dotted line is a style key, a caption's alignment a text geom key; sets replace them whole.",
+        [
+            create("l1", s(1, a), "shape", geom={"shape": "line", "w": 40, "h": 0}, style={"dash": "dashed"}),
+            create("t1", s(2, a), "text", geom={"text": "centre", "size": 16, "align": "center"}),
+            set_("l1", s(3, b), style={"dash": "dotted", "width": 2}),
+            set_("t1", s(3, c), geom={"text": "right", "size": 16, "align": "right"}),
+        ],
+    )
     yield random_vector("random_300", seed=20240611, n_ops=300)
 
 

@@ -125,3 +125,32 @@ async def test_fill_of_its_own_colour_and_caption_sizes(dreamers: NewDreamer, se
     await a.wait("d.fragmentCount === 2")
     caption = next(f for f in await a.fragments() if f["kind"] == "text")
     assert caption["geom"]["size"] == 36
+
+
+async def test_dashed_lines_and_centred_captions(dreamers: NewDreamer, server: InProcessServer) -> None:
+    a = await dreamers("Alice")
+    sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
+    rect = await _rect(a, 0, 0)
+    fid = str(rect["id"])
+    await a.tool("v")
+    await a.click(0, 30)
+    await a.wait(f"d.selection.includes({fid!r})")
+    page = a.page
+    await page.locator("#dash").select_option("dashed")
+    await a.wait(f"d.fragment({fid!r}).style.dash === 'dashed'")
+    await page.locator("#dash").select_option("")
+    await a.wait(f"d.fragment({fid!r}).style.dash === undefined")
+    await page.locator("#dash").select_option("dotted")
+    await a.wait(f"d.fragment({fid!r}).style.dash === 'dotted'")
+    # A centred caption sits centred on the point where it was placed.
+    await page.locator("#text-align [data-align=center]").click()
+    await a.tool("t")
+    await a.click(-200, 200)
+    await page.keyboard.type("in the middle")
+    await page.keyboard.press("Enter")
+    await a.wait("d.fragmentCount === 2")
+    caption = next(f for f in await a.fragments() if f["kind"] == "text")
+    assert caption["geom"]["align"] == "center"
+    await converged(server, sanctuary, a)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(OUTPUT / "editing-dash-align.png"))

@@ -22,7 +22,7 @@ from dreamloom.server.render import (
     render_png,
     render_svg,
 )
-from dreamloom.server.render_geom import Box, smooth_path
+from dreamloom.server.render_geom import Box, local_box, smooth_path
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -392,3 +392,29 @@ def test_png_of_every_kind(every_kind: Weave) -> None:
 def test_png_refuses_bad_sizes(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"width|scale"):
         render_png(Tapestry(), **kwargs)
+
+
+def test_dashed_lines_and_aligned_captions() -> None:
+    t = Tapestry()
+    t.apply(ops.create("l", Stamp(1, "r"), kind="stroke", geom={"pts": [0, 0, 50, 0]}, z="V", style={"dash": "dashed"}))
+    t.apply(
+        ops.create(
+            "d",
+            Stamp(2, "r"),
+            kind="shape",
+            geom={"shape": "rect", "w": 9, "h": 9},
+            z="W",
+            style={"dash": "dotted", "width": 2},
+        )
+    )
+    t.apply(
+        ops.create("c", Stamp(3, "r"), kind="text", geom={"text": "mid", "size": 10, "align": "center"}, z="X", x=100)
+    )
+    root = parse(render_svg(t))
+    by_id = {g.attrib["data-id"]: g for g in groups(root)}
+    assert by_id["l"].find(f"{SVG}path").attrib["stroke-dasharray"] == "9 6"  # type: ignore[union-attr]
+    assert by_id["d"].find(f"{SVG}rect").attrib["stroke-dasharray"] == "0 4"  # type: ignore[union-attr]
+    assert by_id["c"].find(f"{SVG}text").attrib["text-anchor"] == "middle"  # type: ignore[union-attr]
+    box = local_box(t.get("c"))  # type: ignore[arg-type]
+    assert box is not None
+    assert box.x0 < 100 < box.x1

@@ -155,7 +155,9 @@ export class Editor extends EventTarget {
     for (const id of ids) {
       const f = this.replica.get(id);
       if (!f) continue;
+      /** @type {Record<string, any>} */
       const next = { ...f.style, ...style };
+      for (const k of Object.keys(next)) if (next[k] === null) delete next[k]; // null: back to the default
       if (JSON.stringify(canon(next)) !== JSON.stringify(canon(f.style))) ops.push(setFields(id, this.stamp(), { style: next }));
     }
     this.commit("restyle", ops);

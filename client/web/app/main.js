@@ -13,7 +13,7 @@ import { colourFor } from "./colours.js";
 import { Editor } from "./editor.js";
 import { Gestures } from "./gestures.js";
 import { copyPng, download, pngBlob, svgBlob } from "./exporter.js";
-import { grow, LINE_HEIGHT, union } from "./geometry.js";
+import { ALIGN_SHIFT, grow, LINE_HEIGHT, textAlign, union } from "./geometry.js";
 import { isShortcut, isTextField } from "./keys.js";
 import { Panels } from "./panels.js";
 import { People } from "./people.js";
@@ -378,6 +378,17 @@ async function main() {
     const texts = tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text");
     if (texts.length && !editor.readOnly) editor.replace("caption size", texts.map((f) => ({ ...f, geom: { ...f.geom, size } })));
   });
+  style.addEventListener("text-align", (/** @type {any} */ e) => {
+    tools.textAlign = e.detail;
+    const texts = tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text");
+    if (!texts.length || editor.readOnly) return;
+    const aligned = texts.map((f) => {
+      const geom = { ...f.geom, align: e.detail };
+      if (e.detail === "left") delete geom.align;
+      return { ...f, geom };
+    });
+    editor.replace("caption alignment", aligned);
+  });
   style.addEventListener("settle", () => {
     if (!restyling) return;
     const { ids, style: patch } = restyling;
@@ -443,7 +454,15 @@ async function main() {
   const fitText = () => {
     const lines = textInput.value.split("\n");
     textInput.rows = Math.max(1, lines.length);
-    textInput.style.width = `${Math.max(40, ...lines.map((l) => l.length * 0.62 * parseFloat(textInput.style.fontSize || "24") + 16))}px`;
+    const width = Math.max(40, ...lines.map((l) => l.length * 0.62 * parseFloat(textInput.style.fontSize || "24") + 16));
+    textInput.style.width = `${width}px`;
+    // A centred or right-aligned caption grows from its anchor as it will be drawn.
+    if (editing) {
+      const align = editing.frag ? textAlign(editing.frag) : tools.textAlign;
+      const [sx] = renderer.camera.toScreen(editing.x, editing.y);
+      textBox.style.left = `${sx - width * (ALIGN_SHIFT[align] ?? 0)}px`;
+      textInput.style.textAlign = align;
+    }
   };
   tools.onTextRequest = (x, y, frag) => {
     const size = frag ? frag.geom.size : tools.textSize / renderer.camera.zoom;

@@ -14,6 +14,8 @@
 import { turnOver } from "./theme.js";
 import {
   centre,
+  dashPattern,
+  textAlign,
   contains,
   DEFAULT_COLOR,
   FONT_FAMILY,
@@ -327,6 +329,7 @@ export class Renderer {
       }
       ctx.strokeStyle = color;
       ctx.lineWidth = strokeWidth(f.style);
+      if (f.style.dash) ctx.setLineDash(dashPattern(f.style));
       if (ctx.lineWidth > 0) ctx.stroke(e.path);
     }
     ctx.restore();
@@ -369,7 +372,7 @@ export class Renderer {
     ctx.fillStyle = color;
     ctx.font = `${size}px ${FONT_FAMILY}`;
     ctx.textBaseline = "alphabetic";
-    ctx.textAlign = "left";
+    ctx.textAlign = textAlign(f);
     const lines = f.geom.text.split("\n");
     for (let i = 0; i < lines.length; i++) ctx.fillText(lines[i], f.x, f.y + i * LINE_HEIGHT * size);
   }

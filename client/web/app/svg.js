@@ -6,7 +6,7 @@
  * from the catalogue, captions on their baseline, the AI mark).
  */
 
-import { DEFAULT_COLOR, FONT_FAMILY, GLYPH_BOX, GLYPH_STROKE, grow, localBox, num, strokeWidth, traceArrowHead, traceStroke, union, worldBox } from "./geometry.js";
+import { dashPattern, DEFAULT_COLOR, FONT_FAMILY, GLYPH_BOX, GLYPH_STROKE, grow, localBox, num, strokeWidth, textAlign, traceArrowHead, traceStroke, union, worldBox } from "./geometry.js";
 import { AI_ACCENT, BACKGROUND, HALO, isStrand } from "./render.js";
 
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
@@ -64,7 +64,8 @@ function body(frag, symbols) {
   const s = frag.style;
   const ink = colour(s.color, DEFAULT_COLOR);
   const fill = s.fill && s.fill !== "none" ? colour(s.fill, "none") : "none";
-  const paint = `stroke="${ink}" stroke-width="${f(strokeWidth(s))}" stroke-linecap="round" stroke-linejoin="round"`;
+  const dash = dashPattern(s);
+  const paint = `stroke="${ink}" stroke-width="${f(strokeWidth(s))}" stroke-linecap="round" stroke-linejoin="round"${dash.length ? ` stroke-dasharray="${dash.map(f).join(" ")}"` : ""}`;
   const g = frag.geom;
   const strand = strandPath(frag);
   if (strand !== null) return `<path d="${strand}" fill="${frag.kind === "stroke" ? fill : "none"}" ${paint}/>`;
@@ -87,7 +88,8 @@ function body(frag, symbols) {
   const size = num(g.size);
   const lines = String(g.text ?? "").split("\n");
   const spans = lines.map((l, i) => `<tspan x="${f(frag.x)}" dy="${i ? f(size * 1.25) : "0"}">${esc(l)}</tspan>`).join("");
-  return `<text x="${f(frag.x)}" y="${f(frag.y)}" font-size="${f(size)}" font-family="${FONT_FAMILY}" fill="${ink}" xml:space="preserve">${spans}</text>`;
+  const anchor = { left: "", center: ' text-anchor="middle"', right: ' text-anchor="end"' }[textAlign(frag)];
+  return `<text x="${f(frag.x)}" y="${f(frag.y)}" font-size="${f(size)}" font-family="${FONT_FAMILY}" fill="${ink}"${anchor} xml:space="preserve">${spans}</text>`;
 }
 
 /** @param {Fragment} frag */

@@ -10,7 +10,7 @@
 
 import { checkPoints } from "../protocol/validate.js";
 import { round } from "./editor.js";
-import { contains, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
+import { contains, dashPattern, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
 import { handlePoints, OPPOSITE, rotationHandle } from "./render.js";
 import { snapBox } from "./snap.js";
 import { wheelZoomFactor } from "./view.js";
@@ -38,6 +38,8 @@ export class Tools extends EventTarget {
     this.symbol = "moon";
     /** Size of new captions on screen, in pixels. */
     this.textSize = 24;
+    /** How new captions sit on the point where they are placed. */
+    this.textAlign = "left";
     /** @type {string[]} next fragment responds to these (a thread) */
     this.respondTo = [];
     /** @type {any} */
@@ -464,7 +466,10 @@ export class Tools extends EventTarget {
     if (kind === "stroke" || kind === "symbol" || kind === "text") {
       if (kind !== "symbol") delete s.fill;
     }
-    if (kind === "text" || kind === "symbol") delete s.width;
+    if (kind === "text" || kind === "symbol") {
+      delete s.width;
+      delete s.dash;
+    }
     return s;
   }
 
@@ -529,7 +534,7 @@ export class Tools extends EventTarget {
       kind: "text",
       x: wx,
       y: wy,
-      geom: { text: text.slice(0, 2000), size: round(this.textSize / this.r.camera.zoom) },
+      geom: { text: text.slice(0, 2000), size: round(this.textSize / this.r.camera.zoom), ...(this.textAlign !== "left" ? { align: this.textAlign } : {}) },
       style: this.#style("text"),
       inspired_by: this.#threads(),
     });
@@ -614,6 +619,7 @@ export class Tools extends EventTarget {
       ctx.globalAlpha = num(style.opacity, 1);
       ctx.strokeStyle = this.r.ink(style.color);
       ctx.lineWidth = strokeWidth(style);
+      ctx.setLineDash(dashPattern(style));
       ctx.lineCap = "round";
       if (style.fill && style.fill !== "none" && (g.shape === "rect" || g.shape === "ellipse")) {
         ctx.fillStyle = this.r.ink(style.fill);
@@ -723,6 +729,7 @@ export function drawPreviewStroke(ctx, pts, style, ink = (c) => c) {
   ctx.save();
   ctx.globalAlpha = Math.max(0.05, Math.min(1, num(style?.opacity, 1)));
   ctx.strokeStyle = ink(typeof style?.color === "string" ? style.color : "#ece8ff");
+  ctx.setLineDash(dashPattern(style ?? {}));
   ctx.lineWidth = strokeWidth(style ?? {});
   ctx.lineCap = "round";
   ctx.lineJoin = "round";

@@ -27,6 +27,10 @@ export class StylePanel extends EventTarget {
     this.fillColor = "#2a2b44";
     /** Caption size in screen pixels (at 100% zoom, world units). */
     this.textSize = 24;
+    /** @type {"left" | "center" | "right"} */
+    this.textAlign = "left";
+    /** @type {"" | "dashed" | "dotted"} a solid, dashed or dotted line */
+    this.dash = "";
     const sw = $("swatches");
     for (const c of SWATCHES) {
       const b = document.createElement("button");
@@ -46,6 +50,17 @@ export class StylePanel extends EventTarget {
       this.fillColor = e.target.value;
       this.#changed({ fill: this.fillColor }, "fill");
     });
+    $("dash").addEventListener("change", (/** @type {any} */ e) => {
+      this.dash = e.target.value;
+      this.#changed({ dash: this.dash || null });
+    });
+    for (const b of $("text-align").querySelectorAll("button")) {
+      b.addEventListener("click", () => {
+        this.textAlign = b.dataset.align;
+        for (const o of $("text-align").querySelectorAll("button")) o.classList.toggle("on", o === b);
+        this.dispatchEvent(new CustomEvent("text-align", { detail: this.textAlign }));
+      });
+    }
     $("text-size").addEventListener("change", (/** @type {any} */ e) => {
       this.textSize = Number(e.target.value);
       this.dispatchEvent(new CustomEvent("text-size", { detail: this.textSize }));
@@ -87,6 +102,8 @@ export class StylePanel extends EventTarget {
       $("opacity").value = String(Math.round(s.opacity * 100));
       $("opacity-out").textContent = `${Math.round(s.opacity * 100)}%`;
     }
+    this.dash = s.dash === "dashed" || s.dash === "dotted" ? s.dash : "";
+    $("dash").value = this.dash;
     const fill = typeof s.fill === "string" && s.fill !== "none" ? s.fill : null;
     this.fill = !fill ? "none" : fill === s.color ? "same" : "own";
     if (fill && this.fill === "own") this.fillColor = fill.slice(0, 7);
@@ -113,6 +130,7 @@ export class StylePanel extends EventTarget {
     const s = { color: this.color, width: this.width };
     if (this.opacity < 1) s.opacity = this.opacity;
     if (this.fill !== "none") s.fill = this.#fillValue();
+    if (this.dash) s.dash = this.dash;
     return s;
   }
 }
