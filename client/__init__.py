@@ -20,13 +20,15 @@ The browser app lives in ``web/`` and is served by the server.
 
 from __future__ import annotations
 
-from dreamloom.protocol import ErrorCode, Fragment, Identity
+from dreamloom.protocol import ErrorCode, Fragment, Identity, UsageError
 
 from .backoff import Backoff
 from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
 from .geometry import Box, bounds
-from .outbox import Action
+from .handlers import on_fragment
+from .pending import Action
+from .policy import Policy
 from .replica import Replica
 from .urls import sanctuary_url
 from .weaver import Weaver
@@ -43,12 +45,15 @@ __all__ = [
     "Identity",
     "PeerEvent",
     "PeerState",
+    "Policy",
     "PolicyChange",
     "Ready",
     "Rejected",
     "Replica",
     "ServerError",
+    "UsageError",
     "Weaver",
     "bounds",
+    "on_fragment",
     "sanctuary_url",
 ]

@@ -2,6 +2,7 @@
 
 dreamloom weave kaleidoscope --url ws://127.0.0.1:8765 --sanctuary dreams -o folds=8
 dreamloom weave mybots.echo:Echo --url https://loom.example --sanctuary night --token "$TOKEN"
+dreamloom weave kaleidoscope --url ws://127.0.0.1:8765 --sanctuary dreams --identity-file ./kaleidoscope.json
 dreamloom weave --list
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from dreamloom.protocol import UsageError
 
 from .errors import Closed
+from .identity import default_identity_file
 from .weavers import BUILTINS, load
 
 
@@ -31,6 +33,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sanctuary", help="sanctuary name (optional if --url ends in /ws/NAME)")
     p.add_argument("--token", help="access token (default: $DREAMLOOM_TOKEN; a guest without)")
     p.add_argument("--name", help="display name shown to people")
+    p.add_argument(
+        "--identity-file",
+        metavar="PATH",
+        help="where a weaver without --token keeps the guest token the server issues it, so a "
+        "restart is the same weaver (default: $DREAMLOOM_IDENTITY_FILE, else "
+        "$XDG_STATE_HOME/dreamloom/weavers/NAME.json, i.e. ~/.local/state/dreamloom/weavers/NAME.json)",
+    )
+    p.add_argument(
+        "--no-identity-file", action="store_true", help="keep the guest token in memory only (a new guest each run)"
+    )
+    p.add_argument(
+        "--give-up-after",
+        type=int,
+        default=6,
+        metavar="N",
+        help="exit, saying why, after N failed attempts to connect in a row (default 6; 0: never)",
+    )
     p.add_argument("--codec", choices=("msgpack", "json"), default="msgpack", help="wire encoding")
     p.add_argument(
         "-o",
@@ -89,7 +108,11 @@ def main(argv: list[str]) -> int:
         options = dict(parse_option(o) for o in args.option)
         if args.name:
             options["name"] = args.name
+        if not args.no_identity_file:
+            name = args.name or cls.name or cls.__name__
+            options["identity_file"] = args.identity_file or default_identity_file(name)
         options["codec"] = f"dreamloom.v1.{args.codec}"
+        options["give_up_after"] = args.give_up_after or None
         weaver = cls(**options)
         token = args.token or os.environ.get("DREAMLOOM_TOKEN") or None
         weaver.run(args.url, args.sanctuary, token=token)

@@ -59,6 +59,7 @@ class Rejected(DreamloomError):
         stamp: Stamp | None = None,
         rule: str | None = None,
         allowed: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{code.value}: {reason}")
         self.code = code
@@ -67,6 +68,8 @@ class Rejected(DreamloomError):
         self.stamp = stamp
         self.rule = rule
         self.allowed = allowed
+        #: Seconds the server asked to wait before trying again, when it said (SPEC W9a).
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:

@@ -7,11 +7,12 @@ from the server-confirmed tapestry, so every replica sees the same ones in the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from dreamloom.protocol import Fragment, Identity, Peer, PresenceState
+
+from .policy import Policy
 
 FragmentAction = Literal["added", "changed", "deleted", "restored"]
 
@@ -32,7 +33,7 @@ class Ready:
     identity: Identity
     seq: int
     resumed: bool
-    policy: Mapping[str, Any]
+    policy: Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +130,11 @@ class PolicyChange:
     Example::
 
         async def on_policy(self, event: PolicyChange) -> None:
-            self.quiet = bool(event.policy.get("locked"))
+            self.quiet = event.policy.locked
     """
 
-    policy: Mapping[str, Any]
-    previous: Mapping[str, Any]
+    policy: Policy
+    previous: Policy
 
 
 @dataclass(frozen=True, slots=True)

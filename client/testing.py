@@ -20,7 +20,9 @@ import contextlib
 import importlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from dreamloom.protocol.messages import ClientKind
 
 from .backoff import Backoff
 from .weaver import Weaver
@@ -71,25 +73,22 @@ async def set_policy(server: Any, sanctuary: str, **changes: Any) -> dict[str, A
         await set_policy(server, "garden", ai_share_cap=1.0)
     """
     auth = importlib.import_module("dreamloom.server.auth")
-    moderation = importlib.import_module("dreamloom.server.moderation")
-    stewardship = server.app[moderation.STEWARDSHIP]
     operator = auth.Claims("operator", "operator", "steward", auth.ALL_SANCTUARIES, 0.0, 0.0, "test-operator")
-    policy: dict[str, Any] = await stewardship.set_policy(sanctuary, operator, changes)
+    policy: dict[str, Any] = await server.services.stewardship.acts.set_policy(sanctuary, operator, changes)
     return policy
 
 
 class Dreamer(Weaver):
     """A plain connection with no handlers, for scripting what a person does in a test
     (tests tell people and weavers apart by the server-stamped identity, never by name).
+    It stands in for a person's browser, so its hello says ``client: "person"``: without
+    a token it is a guest *person* (``organic``), as a browser would be.
 
     Example: ``person = Dreamer(name="ada")``.
     """
 
     name = "dreamer"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._session.client_kind = "person"  # it stands in for a person's app (SPEC P1)
+    _client: ClassVar[ClientKind] = "person"
 
 
 @contextlib.asynccontextmanager

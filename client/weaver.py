@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
+import inspect
 import logging
-import secrets
+import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from functools import partial
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from dreamloom.protocol import (
     DEFAULT_LIMITS,
@@ -28,18 +31,25 @@ from dreamloom.protocol import (
     UsageError,
     ops,
 )
+from dreamloom.protocol.messages import ClientKind
 from dreamloom.protocol.ops import SETTABLE, FragmentKind
+from dreamloom.protocol.symbols import load_symbols
 from dreamloom.protocol.validate import check_create_fields, check_field
 
 from .backoff import Backoff
 from .errors import Closed, Rejected
 from .events import Disconnect, FragmentEvent, PeerEvent, PeerState, PolicyChange, Ready, ServerError
-from .outbox import Action
+from .handlers import FragmentFilter, fragment_handlers, misspelt_handlers
+from .identity import IdentityStore
+from .pending import Action
+from .policy import Policy
 from .replica import Replica
-from .session import Event, Session
+from .session import Event, Session, new_replica_id
 from .urls import sanctuary_url
 
 log = logging.getLogger("dreamloom.client")
+
+T = TypeVar("T")
 
 #: The shapes ``add_shape`` draws.
 Shape = Literal["rect", "ellipse", "line", "arrow"]
@@ -68,6 +78,16 @@ class Weaver:
     name: str = ""
     #: One line shown by ``dreamloom weave --list``. Example: ``description = "answers captions"``.
     description: str = ""
+    # What the hello says this client is (SPEC W5): a weaver, always. Only the testing
+    # helper that stands in for a person's browser says otherwise.
+    _client: ClassVar[ClientKind] = "weaver"
+    _fragment_handlers: ClassVar[tuple[tuple[str, FragmentFilter], ...]] = ()
+    _misspelt: ClassVar[list[str]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._fragment_handlers = fragment_handlers(cls)
+        cls._misspelt = misspelt_handlers(cls)
 
     def __init__(
         self,
@@ -77,23 +97,36 @@ class Weaver:
         reconnect: Backoff | None = None,
         retry: Backoff | None = None,
         max_retries: int = 8,
+        identity_file: str | os.PathLike[str] | None = None,
+        give_up_after: int | None = None,
     ) -> None:
         """Set up a weaver (it connects when :meth:`run`, :meth:`serve` or :meth:`connect` is called).
 
         ``reconnect`` and ``retry`` tune the back-off of reconnects and of ops refused for
-        rate; ``max_retries`` bounds the retries of one op.
+        rate; ``max_retries`` bounds the retries of one op. ``give_up_after`` stops the weaver
+        with :class:`Closed` (saying why) after that many failed attempts to connect in a row,
+        with no welcome between; the default retries for ever.
 
-        Example: ``weaver = Echo(name="echo-2", reconnect=Backoff(0.1, 5.0))``.
+        Without a token, the server makes the weaver a guest weaver and issues it a guest
+        token. The weaver keeps it for its whole life, so reconnects are the same weaver;
+        with ``identity_file`` it is also kept in that file (mode 0600), so a restarted
+        process is the same weaver too. The default keeps it in memory only
+        (``dreamloom weave`` defaults to a file: see ``--identity-file``).
+
+        Example: ``weaver = Echo(name="echo-2", identity_file="~/.echo-identity.json")``.
         """
         self.name = (name or self.name or type(self).__name__)[: DEFAULT_LIMITS.max_name_len]
         self._session = Session(
-            replica_id=f"w{secrets.token_hex(8)}",
+            replica_id=new_replica_id(),
             name=self.name,
             emit=self._emit,
             codec=codec,
             reconnect=reconnect,
             retry=retry,
             max_retries=max_retries,
+            client=self._client,
+            identities=IdentityStore(identity_file),
+            give_up_after=give_up_after,
         )
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._ready = asyncio.Event()
@@ -101,6 +134,7 @@ class Weaver:
         self._stopped.set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._group: int | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     # -- state ------------------------------------------------------------------
     @property
@@ -122,9 +156,23 @@ class Weaver:
         return self._session.sanctuary
 
     @property
-    def policy(self) -> Mapping[str, Any]:
-        """The sanctuary's current policy. Example: ``cap = self.policy.get("ai_share_cap", 0.5)``."""
+    def policy(self) -> Policy:
+        """The sanctuary's current Harmony policy (typed). Example: ``if self.policy.locked: return``."""
         return self._session.policy
+
+    @property
+    def ai_room(self) -> int:
+        """How many more live AI fragments the sanctuary's cap allows now (as this weaver's
+        replica sees it; others may take the room first). Check it before sending a group
+        that only makes sense whole.
+
+        Example::
+
+            if self.ai_room >= 6:
+                with self.batch():
+                    ...  # all six mirrors, or none
+        """
+        return self._session.policy.ai_room(self.tapestry.live_counts)
 
     @property
     def peers(self) -> Mapping[str, PeerState]:
@@ -133,6 +181,19 @@ class Weaver:
         Example: ``people = [p for p in self.peers.values() if p.origin == "organic"]``.
         """
         return self._session.peers
+
+    @property
+    def ai_rate_room(self) -> int:
+        """How many more ops the sanctuary's per-weaver AI rate admits from this weaver in the
+        coming minute, counting the ops it submitted in the last one (the server also caps
+        all weavers together: ``policy.ai_rate_total``).
+
+        Example::
+
+            if self.ai_rate_room < 6:
+                return  # a six-op group would be cut by the rate: wait for the next one
+        """
+        return max(0, self._session.policy.ai_rate_per_weaver - self._session.submitted_within(60.0))
 
     @property
     def connected(self) -> bool:
@@ -250,7 +311,7 @@ class Weaver:
         Example::
 
             async def on_policy(self, event: PolicyChange) -> None:
-                print("new policy", dict(event.policy))
+                print("AI share cap now", event.policy.ai_share_cap)
         """
 
     async def on_rejected(self, error: Rejected) -> None:
@@ -284,7 +345,8 @@ class Weaver:
         """
 
     async def on_handler_error(self, error: Exception, event: object) -> None:
-        """A handler raised ``error`` while handling ``event``. The default logs it.
+        """A handler raised ``error`` while handling ``event`` (or a task started with
+        :meth:`spawn` failed: ``event`` is then that task). The default logs it.
 
         Example::
 
@@ -311,6 +373,8 @@ class Weaver:
 
         Example: ``self.add("symbol", {"sym": "moon", "size": 40}, x=10, y=10)``.
         """
+        threads = _thread_ids(inspired_by)
+        _check_geom(kind, geom)
         stamp = self._session.clock.tick()
         ident = self._session.identity
         op = ops.create(
@@ -324,7 +388,7 @@ class Weaver:
             style=style,
             author=ident.id if ident else "",
             origin=ident.origin if ident else "organic",
-            inspired_by=list(inspired_by),
+            inspired_by=threads,
             remixable=remixable,
         )
         _check(lambda: check_create_fields(dict(op.fields), DEFAULT_LIMITS))
@@ -447,6 +511,8 @@ class Weaver:
         """
         if not fields:
             raise UsageError("update needs at least one field")
+        if "inspired_by" in fields:
+            fields["inspired_by"] = _thread_ids(fields["inspired_by"])
         for key, value in fields.items():
             if key not in SETTABLE:
                 raise UsageError(f"{key!r} cannot be updated (settable: {', '.join(sorted(SETTABLE))})")
@@ -482,7 +548,7 @@ class Weaver:
         if self._group is not None:
             yield
             return
-        self._group = self._session.outbox.new_group()
+        self._group = self._session.pending.new_group()
         try:
             yield
         finally:
@@ -546,6 +612,8 @@ class Weaver:
         ws_url, _ = sanctuary_url(url, sanctuary)
         if not self._stopped.is_set():
             raise UsageError("this weaver is already running")
+        for message in self._misspelt:
+            log.warning(message)
         self._stopped.clear()
         self._session.reset_stop()
         dispatcher = asyncio.create_task(self._dispatch(), name="dreamloom-handlers")
@@ -556,14 +624,18 @@ class Weaver:
             final = exc
             raise
         finally:
-            self._session.outbox.fail_all(final or Closed(1000, "weaver stopped"))
+            self._session.pending.fail_all(final or Closed(1000, "weaver stopped"))
             owned = [dispatcher, *self._tasks]
             for task in owned:
                 task.cancel()
             await asyncio.gather(*owned, return_exceptions=True)
             self._tasks.clear()
             self._events = asyncio.Queue()
-            if final is not None:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            if final is not None and self._session.welcomes:
+                # Nothing says "disconnected" to a weaver that never connected: run raises instead.
                 await self._deliver_safely(Disconnect(final.code, final.reason, False, 0.0))
             self._stopped.set()
 
@@ -620,7 +692,7 @@ class Weaver:
             self.add_symbol("moon", 0, 0)
             await self.flush()
         """
-        await asyncio.wait_for(self._session.outbox.empty.wait(), within)
+        await asyncio.wait_for(self._session.pending.empty.wait(), within)
 
     async def wait_until(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         """Wait until ``predicate()`` is true, checking after every message from the server
@@ -636,6 +708,35 @@ class Weaver:
                 raise TimeoutError(f"condition not met within {within}s")
             await self._session.changed(remaining)
 
+    # The timeout bounds the blocking call, which asyncio.timeout around the await could not name.
+    async def run_blocking(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109
+        process: bool = False,
+    ) -> T:
+        """Run a blocking call (a local model, a synchronous client library) off the event
+        loop and wait for its result: in a thread, or with ``process=True`` in a worker
+        process of this weaver (``fn`` and its arguments must then be picklable: a
+        module-level function). Meanwhile the connection stays alive and keeps reading the
+        sanctuary; other handlers wait their turn as usual. ``timeout`` (seconds) raises
+        ``TimeoutError``; the call itself cannot be interrupted and ends in the background.
+
+        Example::
+
+            async def on_fragment_added(self, event: FragmentEvent) -> None:
+                words = await self.run_blocking(self.pipeline, event.fragment.geom["text"], timeout=30)
+        """
+        loop = asyncio.get_running_loop()
+        executor = self._process_pool() if process else None
+        return await asyncio.wait_for(loop.run_in_executor(executor, partial(fn, *args)), timeout)
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1)
+        return self._pool
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` beside the handlers; it is cancelled when the weaver stops.
 
@@ -648,8 +749,13 @@ class Weaver:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("spawned task failed", exc_info=task.exception())
+        error = None if task.cancelled() else task.exception()
+        if not isinstance(error, Exception) or self._stopped.is_set():
+            return
+        # A failed spawned task is a failed handler by another road: on_handler_error hears of it.
+        report = asyncio.get_running_loop().create_task(self._handler_failed(error, task))
+        self._tasks.add(report)
+        report.add_done_callback(self._tasks.discard)
 
     # -- dispatch ---------------------------------------------------------------
     def _emit(self, event: Event) -> None:
@@ -663,38 +769,75 @@ class Weaver:
                 self._ready.set()
 
     async def _deliver_safely(self, event: Event) -> None:
-        try:
-            await self._deliver(event)
-        except Exception as exc:
+        for handler in self._handlers_of(event):
             try:
-                await self.on_handler_error(exc, event)
-            except Exception:
-                log.exception("on_handler_error failed")
+                result = handler(event)
+                if inspect.isawaitable(result):
+                    await result  # a handler written as a plain def has run already
+            except Exception as exc:
+                await self._handler_failed(exc, event)
 
-    async def _deliver(self, event: Event) -> None:
+    async def _handler_failed(self, error: Exception, event: object) -> None:
+        try:
+            result = self.on_handler_error(error, event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("on_handler_error failed")
+
+    def _handlers_of(self, event: Event) -> list[Callable[[Any], Any]]:
         match event:
             case Ready():
-                await self.on_ready(event)
-            case FragmentEvent(action="added" | "restored"):
-                await self.on_fragment_added(event)
-            case FragmentEvent(action="changed"):
-                await self.on_fragment_changed(event)
+                return [self.on_ready]
             case FragmentEvent():
-                await self.on_fragment_deleted(event)
+                named = {"added": self.on_fragment_added, "restored": self.on_fragment_added}
+                first = named.get(event.action) or (
+                    self.on_fragment_changed if event.action == "changed" else self.on_fragment_deleted
+                )
+                chosen = [getattr(self, name) for name, flt in self._fragment_handlers if flt.matches(event)]
+                return [first, *chosen]
             case PeerEvent(action="joined"):
-                await self.on_peer_joined(event)
+                return [self.on_peer_joined]
             case PeerEvent(action="left"):
-                await self.on_peer_left(event)
+                return [self.on_peer_left]
             case PeerEvent():
-                await self.on_presence(event)
+                return [self.on_presence]
             case PolicyChange():
-                await self.on_policy(event)
+                return [self.on_policy]
             case Disconnect():
-                await self.on_disconnect(event)
+                return [self.on_disconnect]
             case ServerError():
-                await self.on_server_error(event)
+                return [self.on_server_error]
             case Rejected():
-                await self.on_rejected(event)
+                return [self.on_rejected]
+
+
+def _thread_ids(inspired_by: Any) -> list[str]:
+    # A lone id is a string, and a string is iterable: without this, "f-1" would become
+    # five threads to fragments named "f", "-", "1"...
+    if isinstance(inspired_by, (str, bytes)) or not isinstance(inspired_by, Iterable):
+        raise UsageError(f"inspired_by must be a list of fragment ids, got {inspired_by!r} (write [{inspired_by!r}])")
+    ids = list(inspired_by)
+    for item in ids:
+        if not isinstance(item, str):
+            raise UsageError(f"inspired_by holds fragment ids (strings), got {item!r}")
+    return ids
+
+
+def _check_geom(kind: str, geom: Mapping[str, Any]) -> None:
+    if kind == "symbol":
+        sym = geom.get("sym")
+        catalogue = load_symbols()
+        if isinstance(sym, str) and sym not in catalogue:
+            close = difflib.get_close_matches(sym.lower(), sorted(catalogue), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else "the catalogue: GET /api/symbols"
+            raise UsageError(f"{sym!r} is not a dream symbol of the catalogue: {hint}")
+    elif kind == "text":
+        text = geom.get("text")
+        if isinstance(text, str) and not text.strip():
+            raise UsageError("a caption needs some text (it is empty)")
+    elif kind == "stroke" and "points" in geom and "pts" not in geom:
+        raise UsageError("a stroke's geometry names its points 'pts' (add_stroke takes them as 'points')")
 
 
 def _check(validate: Callable[[], object]) -> None:

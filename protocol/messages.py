@@ -41,6 +41,8 @@ ROLES = ("steward", "dreamer", "weaver", "viewer")
 #: What a client says it is in ``hello.client``: a person's app or a weaver (SPEC W5, P1).
 ClientKind = Literal["person", "weaver"]
 CLIENT_KINDS = ("person", "weaver")
+#: The longest wait a reject may ask for: one day.
+MAX_RETRY_AFTER = 86_400.0
 
 
 def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
@@ -482,9 +484,11 @@ class Reject:
     reason: str
     rule: str | None = None
     allowed: str | None = None
+    #: Seconds before the same op can succeed (rate refusals): a client never retries sooner (W9).
+    retry_after: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "type": "reject",
             "s": [self.stamp[0], self.stamp[1]],
             "id": self.id,
@@ -493,10 +497,16 @@ class Reject:
             "rule": self.rule,
             "allowed": self.allowed,
         }
+        if self.retry_after is not None:
+            wire["retry_after"] = self.retry_after
+        return wire
 
     @classmethod
     def from_wire(cls, d: dict[str, Any], limits: Limits) -> Reject:
-        _keys(d, frozenset({"type", "s", "id", "code", "reason"}), frozenset({"rule", "allowed"}), "reject")
+        _keys(
+            d, frozenset({"type", "s", "id", "code", "reason"}), frozenset({"rule", "allowed", "retry_after"}), "reject"
+        )
+        retry_after = d.get("retry_after")
         return cls(
             check_stamp(d["s"], limits),
             check_id(d["id"], "reject.id", limits),
@@ -504,7 +514,15 @@ class Reject:
             check_str(d["reason"], "reject.reason", 1000),
             _opt_str(d, "rule", "reject", 64),
             _opt_str(d, "allowed", "reject", 1000),
+            None if retry_after is None else _retry_after(retry_after),
         )
+
+
+def _retry_after(value: Any) -> float:
+    seconds = check_number(value, "reject.retry_after", MAX_RETRY_AFTER)
+    if seconds < 0:
+        fail("reject.retry_after must not be negative")
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)

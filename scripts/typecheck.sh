@@ -9,4 +9,7 @@ for f in __init__.py cli.py __main__.py; do ln -sf "../../dreamloom/$f" "$root/$
 for d in protocol server client; do ln -sfn "../../$d" "$root/$d"; done
 export MYPYPATH=.typecheck
 "$PY" -m mypy --strict -p dreamloom.protocol -p dreamloom.client
-"$PY" -m mypy -p dreamloom.server -p dreamloom.cli
+"$PY" -m mypy --strict -p dreamloom.server -p dreamloom.cli
+# Layer contracts (pyproject's [tool.importlinter]) on the same installed layout.
+bin=$(cd "$(dirname "$PY")" && pwd)
+(cd .typecheck && "$bin/lint-imports" ../pyproject.toml)

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from .app import build_app
 from .config import ENV_PREFIX, ServerConfig, env_overrides
-from .moderation import STEWARDSHIP, steward_link
+from .services import SERVICES
+from .stewardship import steward_link
 
 HELP = {
     "host": "interface to listen on",
@@ -101,7 +102,7 @@ def main(argv: list[str]) -> int:
     async def announce(app: web.Application) -> None:
         print(f"Dreamloom is weaving at {config.base_url}/  (store: {config.store_url}, loop: {loop_name})")
         # Like Jupyter: the local operator gets a steward link (a steward of every sanctuary).
-        link = steward_link(app[STEWARDSHIP].authority, config.base_url)
+        link = steward_link(app[SERVICES].stewardship.authority, config.base_url)
         print(f"Steward link (keep it private; valid 7 days):\n    {link}")
         sys.stdout.flush()
 

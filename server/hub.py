@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from dreamloom.protocol import Tapestry
@@ -20,13 +21,23 @@ log = logging.getLogger("dreamloom.hub")
 GateFactory = Callable[[str], Gate]
 
 
+class HubClosed(Exception):
+    """The server is shutting down: no sanctuary loads any more."""
+
+
 class Hub:
     """Owns every live sanctuary and its actor task."""
 
     def __init__(
-        self, store: Store, config: ServerConfig, metrics: Metrics, gate_factory: GateFactory | None = None
+        self,
+        store: Store,
+        config: ServerConfig,
+        metrics: Metrics,
+        gate_factory: GateFactory | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.clock = clock
         self.config = config
         self.metrics = metrics
         self.gate_factory = gate_factory
@@ -43,7 +54,7 @@ class Hub:
     def participants(self, name: str) -> int:
         """Live connections in a sanctuary (0 when not loaded)."""
         s = self.loaded(name)
-        return len(s.sessions) if s is not None else 0
+        return len(s.members) if s is not None else 0
 
     def live(self) -> list[Sanctuary]:
         return [s for s in self._live.values() if not s.closing]
@@ -51,7 +62,7 @@ class Hub:
     async def sanctuary(self, name: str) -> Sanctuary:
         """The running sanctuary ``name``, loading it from the store if needed."""
         if self.closing:
-            raise RuntimeError("server is shutting down")
+            raise HubClosed("server is shutting down")
         live = self.loaded(name)
         if live is not None:
             return live
@@ -64,7 +75,7 @@ class Hub:
             if old is not None:
                 await old.finished.wait()
             gate = self.gate_factory(name) if self.gate_factory is not None else None
-            sanctuary = await Sanctuary.load(name, self.store, self.config, self.metrics, gate)
+            sanctuary = await Sanctuary.load(name, self.store, self.config, self.metrics, gate, self.clock)
             self._live[name] = sanctuary
             task = asyncio.create_task(self._run(sanctuary), name=f"sanctuary:{name}")
             self._tasks[name] = task

@@ -19,6 +19,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -32,7 +33,7 @@ from dreamloom.protocol.validate import ID_RE
 from .gate import Gate, PolicyError
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .member import Member
 
 ACCESS_MODES = ("open", "invite")
 CONSENT_MODES = ("never", "consent", "always")
@@ -176,6 +177,11 @@ class RateWindow:
         return max(0.0, self.span - (now - self._times[0])) if self._times else 0.0
 
 
+def _seconds(wait: float | None) -> float | None:
+    # Rounded up to milliseconds: a client that waits exactly this long finds the slot free.
+    return None if wait is None else math.ceil(wait * 1000) / 1000
+
+
 def _cap_fraction(cap: float) -> Fraction:
     # Compare shares as exact fractions: 0.3 means 3/10, so "at the cap" is never lost to rounding.
     return Fraction(cap).limit_denominator(1_000_000)
@@ -209,25 +215,25 @@ class HarmonyGate(Gate):
         self,
         rules: SanctuaryRules,
         clock: Callable[[], float] = time.time,
-        revoked: Callable[[Session], bool] | None = None,
+        revoked: Callable[[Member], bool] | None = None,
     ) -> None:
         self.rules = rules
         self.clock = clock
-        self.revoked = revoked  # whether a session's token was revoked (its close may still be on its way)
+        self.revoked = revoked  # whether a member's token was revoked (its close may still be on its way)
         self._rate_each: dict[str, RateWindow] = {}
         self._rate_all = RateWindow()
 
     def policy(self) -> dict[str, Any]:
         return self.rules.policy.to_wire()
 
-    def check(self, session: Session, op: Op, tapestry: Tapestry) -> None:
-        ident = session.identity
+    def check(self, member: Member, op: Op, tapestry: Tapestry) -> None:
+        ident = member.identity
         rules = self.rules
         policy = rules.policy
         role = ident.role
         if role == "viewer":
             raise PolicyError(ErrorCode.FORBIDDEN, "viewers cannot write", rule="role", allowed="nothing: read only")
-        if self.revoked is not None and self.revoked(session):
+        if self.revoked is not None and self.revoked(member):
             raise PolicyError(ErrorCode.UNAUTHORIZED, "your token was revoked", rule="revoked", allowed="nothing")
         if ident.id in rules.banned:
             raise PolicyError(ErrorCode.BANNED, "you are banned from this sanctuary", rule="ban", allowed="nothing")
@@ -248,7 +254,7 @@ class HarmonyGate(Gate):
                 allowed="reading and presence until the steward unlocks the canvas",
             )
         if op.t != "c" and (ident.origin == "ai" or (op.t == "s" and "remixable" in op.fields)):
-            self._check_fragment_rights(session, op, tapestry)
+            self._check_fragment_rights(member, op, tapestry)
         if ident.origin != "ai":
             return
         if policy.weaver_allow and ident.id not in policy.weaver_allow:
@@ -261,11 +267,11 @@ class HarmonyGate(Gate):
         self._check_cap(op, tapestry)
         self._check_rate(ident.id, now)
 
-    def _check_fragment_rights(self, session: Session, op: Op, tapestry: Tapestry) -> None:
+    def _check_fragment_rights(self, member: Member, op: Op, tapestry: Tapestry) -> None:
         frag = tapestry.get(op.id)
         if frag is None:
             return  # the sanctuary reports unknown fragments itself
-        ident = session.identity
+        ident = member.identity
         if op.t == "s" and "remixable" in op.fields and frag.author != ident.id and ident.role != "steward":
             raise PolicyError(
                 ErrorCode.FORBIDDEN,
@@ -318,24 +324,29 @@ class HarmonyGate(Gate):
         policy = self.rules.policy
         mine = self._rate_each.get(weaver)
         if (mine.count(now) if mine is not None else 0) >= policy.ai_rate_per_weaver:
-            retry = f"retry in {mine.next_free(now):.1f} s" if mine is not None else "the steward has set it to 0"
+            # A rate of 0 is the steward's no: no time cures it, so no retry_after (W9a).
+            wait = mine.next_free(now) if mine is not None else None
+            retry = f"retry in {wait:.1f} s" if wait is not None else "the steward has set it to 0"
             raise PolicyError(
                 ErrorCode.AI_RATE_LIMITED,
                 f"more than {policy.ai_rate_per_weaver} ops per minute from this weaver",
                 rule="ai_rate_per_weaver",
                 allowed=f"{policy.ai_rate_per_weaver} ops per minute; {retry}",
+                retry_after=_seconds(wait),
             )
         if self._rate_all.count(now) >= policy.ai_rate_total:
+            wait = self._rate_all.next_free(now) if policy.ai_rate_total else None
             raise PolicyError(
                 ErrorCode.AI_RATE_LIMITED,
                 f"weavers together sent more than {policy.ai_rate_total} ops in the last minute",
                 rule="ai_rate_total",
                 allowed=f"{policy.ai_rate_total} ops per minute for all weavers; "
-                f"retry in {self._rate_all.next_free(now):.1f} s",
+                + (f"retry in {wait:.1f} s" if wait is not None else "the steward has set it to 0"),
+                retry_after=_seconds(wait),
             )
 
-    def admitted(self, session: Session, op: Op, tapestry: Tapestry) -> None:
-        ident = session.identity
+    def admitted(self, member: Member, op: Op, tapestry: Tapestry) -> None:
+        ident = member.identity
         if ident.origin != "ai":
             return
         now = self.clock()

@@ -28,6 +28,11 @@ class TokenBucket:
         self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
         self._last = now
 
+    def wait(self, n: float = 1.0) -> float:
+        """Seconds until ``n`` tokens are there (0 when they are now; ``n`` above the burst never fits)."""
+        self._refill()
+        return max(0.0, (min(n, self.burst) - self.tokens) / self.rate) if self.rate > 0 else float("inf")
+
     def take(self, n: float = 1.0) -> bool:
         """Take ``n`` tokens if there are enough; say whether they were taken."""
         self._refill()
@@ -35,21 +40,3 @@ class TokenBucket:
             self.tokens -= n
             return True
         return False
-
-
-class Window:
-    """Counts events in a sliding time window (for 'N errors within T seconds')."""
-
-    __slots__ = ("_clock", "_events", "span")
-
-    def __init__(self, span: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.span = span
-        self._clock = clock
-        self._events: list[float] = []
-
-    def add(self) -> int:
-        """Record an event; return how many fall inside the window now."""
-        now = self._clock()
-        self._events = [t for t in self._events if now - t < self.span]
-        self._events.append(now)
-        return len(self._events)

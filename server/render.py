@@ -34,12 +34,11 @@ within a few megabytes. A PNG's longer side is at most ``max_side`` pixels.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import resvg_py
 
 from dreamloom.protocol import Fragment, Tapestry
 from dreamloom.protocol.symbols import GLYPH_BOX, Symbol, load_symbols
@@ -416,4 +415,20 @@ def render_png(
     target_w = float(width) if width is not None else vw * scale
     px_w, px_h = _fit(target_w, target_w * vh / vw, limits.max_side)
     svg = scene_svg(scene, width=px_w, height=px_h, background=background, threads=threads, limits=limits)
-    return bytes(resvg_py.svg_to_bytes(svg_string=svg, width=px_w, height=px_h))
+    return bytes(rasterizer().svg_to_bytes(svg_string=svg, width=px_w, height=px_h))
+
+
+class RenderUnavailable(Exception):
+    """PNG rendering needs the ``resvg_py`` package, which cannot be imported here."""
+
+
+def rasterizer() -> Any:
+    """The SVG rasterizer module, or :class:`RenderUnavailable` saying why not.
+
+    Imported on first use, so that a server without it still serves everything else
+    (the image route answers 503) instead of failing to start or losing routes.
+    """
+    try:
+        return importlib.import_module("resvg_py")
+    except ImportError as exc:
+        raise RenderUnavailable(f"PNG rendering is unavailable on this server: {exc}") from None

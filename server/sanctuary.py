@@ -9,8 +9,9 @@ Theory of operation:
    is written to the store in one transaction (group commit); only then are
    the senders acknowledged and the batch broadcast as one ``ops`` frame,
    encoded once per codec, the same bytes to every connection (F2).
-3. The actor never awaits a socket: frames go to each connection's bounded
-   outbox (see outbox.py).
+3. The actor never awaits a socket: it sees its connections only as
+   :class:`~.member.Member` objects, and frames go to each one's bounded send
+   buffer (see send_buffer.py).
 4. A resent op (an op whose very stamp was already applied) is acknowledged
    again with its original seq, not applied twice (W9). Stamps applied lately
    are known in memory; a stamp at or below its replica's highest counter that
@@ -22,6 +23,12 @@ Theory of operation:
 6. If a commit fails, the in-memory state may be ahead of the store: the
    sanctuary closes every connection (1011) and unloads; it reloads from the
    store on the next join, so nothing unacknowledged is ever visible as acked.
+7. The inbox is not bounded by count: what fills it is bounded where it comes
+   from. Each connection's op batches pass its token bucket (F4) before they
+   are submitted, joins are bounded by the connection cap, and calls come from
+   authenticated stewards. Methods that touch state outside the inbox
+   (``apply_local``, ``broadcast_policy``, ``peer_changed``) check that they run
+   inside the actor and raise :class:`UsageError` otherwise.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from dreamloom.protocol import (
     Reject,
     Stamp,
     Tapestry,
+    UsageError,
     Welcome,
 )
 from dreamloom.protocol.canon import canon
@@ -67,8 +75,8 @@ from .store import LogEntry, Snapshot, Store
 
 if TYPE_CHECKING:
     from .config import ServerConfig
+    from .member import Member
     from .metrics import Metrics
-    from .session import Session
 
 log = logging.getLogger("dreamloom.sanctuary")
 
@@ -85,19 +93,19 @@ class SanctuaryClosed(Exception):
 
 @dataclass(slots=True)
 class _Join:
-    session: Session
+    member: Member
     hello: Hello
     done: asyncio.Future[None]
 
 
 @dataclass(slots=True)
 class _Leave:
-    session: Session
+    member: Member
 
 
 @dataclass(slots=True)
 class _Submit:
-    session: Session
+    member: Member
     ops: tuple[Op, ...]
 
 
@@ -119,8 +127,8 @@ _Item = _Join | _Leave | _Submit | _Call | _Unload
 @dataclass(slots=True)
 class _Batch:
     entries: list[LogEntry] = field(default_factory=list)
-    acks: dict[Session, list[tuple[int, int]]] = field(default_factory=dict)
-    rejects: list[tuple[Session, Reject]] = field(default_factory=list)
+    acks: dict[Member, list[tuple[int, int]]] = field(default_factory=dict)
+    rejects: list[tuple[Member, Reject]] = field(default_factory=list)
     #: Seqs of stamps found in the store for this batch (resends older than memory knows).
     applied: dict[Stamp, int] = field(default_factory=dict)
 
@@ -165,7 +173,8 @@ class _SnapshotBytes:
                 else:
                     items.pop(fid, None)
         self._dirty.clear()
-        return self._packer.pack_array_header(len(items)) + b"".join([items[fid] for fid in sorted(items)])
+        header: bytes = self._packer.pack_array_header(len(items))
+        return header + b"".join([items[fid] for fid in sorted(items)])
 
 
 class Sanctuary:
@@ -183,17 +192,19 @@ class Sanctuary:
         recent: list[LogEntry],
         snapshot_seq: int,
         gate: Gate | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
+        self.clock = clock  # wall time of log entries; injectable for tests
         self.store = store
         self.config = config
         self.metrics = metrics
         self.tapestry = tapestry
         self.seq = seq
         self.gate = gate or Gate()
-        self.sessions: dict[str, Session] = {}
+        self.members: dict[str, Member] = {}
         self.closing = False
-        self.last_change = time.time()
+        self.last_change = clock()
         self._replicas = replicas  # replica -> highest stamp counter taken from it
         self._recent: deque[LogEntry] = deque(recent, maxlen=config.resume_window)
         self._seq_of: dict[Stamp, int] = {e.op.stamp: e.seq for e in recent}
@@ -209,11 +220,19 @@ class Sanctuary:
         self._fragment_count: int | None = None
         self._snapshot_bytes = _SnapshotBytes()
         self.finished = asyncio.Event()
+        self._task: asyncio.Task[Any] | None = None  # the actor's own task, once running
+        self._in_hand: list[_Item] = []  # taken from the inbox, being handled
 
     # -- loading ----------------------------------------------------------
     @classmethod
     async def load(
-        cls, name: str, store: Store, config: ServerConfig, metrics: Metrics, gate: Gate | None = None
+        cls,
+        name: str,
+        store: Store,
+        config: ServerConfig,
+        metrics: Metrics,
+        gate: Gate | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> Sanctuary:
         """Latest snapshot + the tail of the log (SPEC S3)."""
         await store.ensure_sanctuary(name)
@@ -236,33 +255,33 @@ class Sanctuary:
                 name, max(0, snapshot_seq - (config.resume_window - len(recent))), upto=snapshot_seq
             )
             recent = earlier + recent
-        return cls(name, store, config, metrics, tapestry, seq, replicas, recent, snapshot_seq, gate)
+        return cls(name, store, config, metrics, tapestry, seq, replicas, recent, snapshot_seq, gate, clock)
 
-    # -- the public face (called from sessions and the hub) ------------------
-    async def join(self, session: Session, hello: Hello) -> None:
-        """Admit a session: it is sent its welcome and becomes a member."""
+    # -- the public face (called from members and the hub) ------------------
+    async def join(self, member: Member, hello: Hello) -> None:
+        """Admit a member: it is sent its welcome and becomes a member."""
         if self.closing:
             raise SanctuaryClosed(self.name)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait(_Join(session, hello, done))
+        self._inbox.put_nowait(_Join(member, hello, done))
         await done
 
-    def leave(self, session: Session) -> None:
-        """A session's connection ended."""
-        self._inbox.put_nowait(_Leave(session))
+    def leave(self, member: Member) -> None:
+        """A member's connection ended."""
+        self._inbox.put_nowait(_Leave(member))
 
-    def submit(self, session: Session, ops: tuple[Op, ...]) -> None:
-        """Queue a batch of a session's ops (already decoded and rate checked)."""
-        self._inbox.put_nowait(_Submit(session, ops))
+    def submit(self, member: Member, ops: tuple[Op, ...]) -> None:
+        """Queue a batch of a member's ops (already decoded and rate checked)."""
+        self._inbox.put_nowait(_Submit(member, ops))
 
-    def presence_changed(self, session: Session) -> None:
-        """A session's presence changed; it goes out with the next tick."""
-        self._presence_dirty.add(session.sid)
-        chosen = session.presence.color
-        if chosen is not None and chosen != session.peer.color:
+    def presence_changed(self, member: Member) -> None:
+        """A member's presence changed; it goes out with the next tick."""
+        self._presence_dirty.add(member.sid)
+        chosen = member.presence.color
+        if chosen is not None and chosen != member.peer.color:
             # A colour the person chose: theirs from now on, here (later welcomes show it).
-            session.peer = replace(session.peer, color=chosen)
-            self.colours.remember(session.identity.id, chosen)
+            member.peer = replace(member.peer, color=chosen)
+            self.colours.remember(member.identity.id, chosen)
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` inside the actor, between batches (for policy and moderation)."""
@@ -282,13 +301,19 @@ class Sanctuary:
             await done
         await self.finished.wait()
 
+    @property
+    def backlog(self) -> int:
+        """Items waiting in the actor's inbox (joins, leaves, op batches, calls)."""
+        return self._inbox.qsize()
+
     def peers(self) -> list[Peer]:
         """Members as announced to others."""
-        return [s.peer for s in self.sessions.values()]
+        return [s.peer for s in self.members.values()]
 
     # -- the actor --------------------------------------------------------
     async def run(self) -> None:
         """The actor loop; returns when the sanctuary unloads."""
+        self._task = asyncio.current_task()
         ticker = asyncio.create_task(self._presence_ticker(), name=f"presence:{self.name}")
         self._schedule_unload()  # loaded but nobody joins (an HTTP read, a moderation act)
         try:
@@ -300,7 +325,9 @@ class Sanctuary:
                     await asyncio.sleep(self.config.batch_window)
                 while not self._inbox.empty() and len(items) < self.config.max_batch_ops:
                     items.append(self._inbox.get_nowait())
+                self._in_hand = items
                 await self._handle(items)
+                self._in_hand = []
         except Exception:
             log.exception("sanctuary %s failed; closing its connections", self.name)
             self._fail()
@@ -322,14 +349,14 @@ class Sanctuary:
         batch = _Batch(applied=await self._applied_earlier(items))
         for item in items:
             if isinstance(item, _Submit):
-                self._admit(item.session, item.ops, batch)
+                self._admit(item.member, item.ops, batch)
                 continue
             await self._flush(batch)
             batch = _Batch(applied=batch.applied)
             if isinstance(item, _Join):
                 self._on_join(item)
             elif isinstance(item, _Leave):
-                self._on_leave(item.session)
+                self._on_leave(item.member)
             elif isinstance(item, _Call):
                 await self._on_call(item)
             else:
@@ -358,15 +385,15 @@ class Sanctuary:
             return {}
         return await self.store.find_stamps(self.name, wanted)
 
-    def _admit(self, session: Session, ops: tuple[Op, ...], batch: _Batch) -> None:
-        if session.sid not in self.sessions:
+    def _admit(self, member: Member, ops: tuple[Op, ...], batch: _Batch) -> None:
+        if member.sid not in self.members:
             return  # it left (or was closed) while its ops waited
-        acks = batch.acks.setdefault(session, [])
-        now = time.time()
+        acks = batch.acks.setdefault(member, [])
+        now = self.clock()
         for op in ops:
             stamp = op.stamp
             try:
-                if stamp[1] != session.replica:
+                if stamp[1] != member.replica:
                     raise OpError(ErrorCode.BAD_STAMP, f"stamp replica {stamp[1]!r} is not this connection's")
                 earlier = self._seq_of.get(stamp) or batch.applied.get(stamp)
                 if earlier is not None:
@@ -376,10 +403,10 @@ class Sanctuary:
                     raise OpError(
                         ErrorCode.STAMP_AHEAD, f"stamp counter is more than {self.config.max_stamp_ahead} ahead"
                     )
-                op = self._check_existence(session, op)
-                self.gate.check(session, op, self.tapestry)
+                op = self._check_existence(member, op)
+                self.gate.check(member, op, self.tapestry)
             except OpError as exc:
-                batch.rejects.append((session, _reject(op, exc)))
+                batch.rejects.append((member, _reject(op, exc)))
                 self.metrics.ops_rejected.labels(code=exc.code.value).inc()
                 continue
             self.seq += 1
@@ -390,12 +417,12 @@ class Sanctuary:
             if stamp[0] > self._replicas.get(stamp[1], 0):
                 self._replicas[stamp[1]] = stamp[0]
             self._seq_of[stamp] = self.seq
-            entry = LogEntry(self.seq, op, session.identity.id, now)
+            entry = LogEntry(self.seq, op, member.identity.id, now)
             batch.entries.append(entry)
             acks.append((stamp[0], self.seq))
-            self.gate.admitted(session, op, self.tapestry)
+            self.gate.admitted(member, op, self.tapestry)
 
-    def _check_existence(self, session: Session, op: Op) -> Op:
+    def _check_existence(self, member: Member, op: Op) -> Op:
         exists = op.id in self.tapestry
         if op.t == "c":
             if exists or self.tapestry.registers(op.id):
@@ -409,8 +436,8 @@ class Sanctuary:
                 )
             # Provenance is the server's to say, whatever the client claimed (P1).
             fields = dict(op.fields)
-            fields["author"] = session.identity.id
-            fields["origin"] = session.identity.origin
+            fields["author"] = member.identity.id
+            fields["origin"] = member.identity.origin
             return op.with_fields(fields)
         if not exists:
             raise OpError(ErrorCode.UNKNOWN_FRAGMENT, f"no fragment {op.id!r} in this sanctuary")
@@ -437,18 +464,18 @@ class Sanctuary:
             self.metrics.commit_latency.observe(committed - started)
             self.metrics.ops_accepted.inc(len(batch.entries))
             self._recent.extend(batch.entries)
-            self.last_change = time.time()
+            self.last_change = self.clock()
             # A frame carries at most max_ops_per_batch ops: clients decode broadcasts with that limit (W4).
             step = self.config.limits.max_ops_per_batch
             for i in range(0, len(batch.entries), step):
                 chunk = batch.entries[i : i + step]
                 self._broadcast(Ops(tuple(e.op for e in chunk), seq=chunk[0].seq))
             self.metrics.broadcast_latency.observe(time.perf_counter() - committed)
-        for session, acks in batch.acks.items():
+        for member, acks in batch.acks.items():
             if acks:
-                session.send(Ack(tuple(acks)))
-        for session, reject in batch.rejects:
-            session.send(reject)
+                member.send(Ack(tuple(acks)))
+        for member, reject in batch.rejects:
+            member.send(reject)
         if batch.entries and self.seq - self._snapshot_seq >= self.config.snapshot_every:
             await self._snapshot()
 
@@ -461,28 +488,28 @@ class Sanctuary:
         """Encode once per codec in use; the same bytes go to every member."""
         frames: dict[str, bytes] = {}
         sent = 0
-        for sid, session in self.sessions.items():
+        for sid, member in self.members.items():
             if sid == exclude:
                 continue
-            name = session.codec.name
+            name = member.codec_name
             frame = frames.get(name)
             if frame is None:
                 frame = frames[name] = _ENCODERS[name].encode(message)
-            session.send_frame(frame, droppable=droppable)
+            member.send_frame(frame, droppable=droppable)
             sent += 1
         self.metrics.frames_sent.inc(sent)  # once per broadcast, not per socket
 
     # -- membership -------------------------------------------------------
     def _on_join(self, item: _Join) -> None:
-        session, hello = item.session, item.hello
+        member, hello = item.member, item.hello
         if item.done.done():
             return
-        if len(self.sessions) >= self.config.max_connections_per_sanctuary:
+        if len(self.members) >= self.config.max_connections_per_sanctuary:
             item.done.set_exception(SanctuaryFull(self.name))
             return
-        for other in list(self.sessions.values()):
-            if other.replica == session.replica:
-                if other.identity.id != session.identity.id:
+        for other in list(self.members.values()):
+            if other.replica == member.replica:
+                if other.identity.id != member.identity.id:
                     item.done.set_exception(
                         OpError(ErrorCode.REPLICA_IN_USE, "another connection uses this replica id: pick a new one")
                     )
@@ -492,15 +519,15 @@ class Sanctuary:
         if self._unload_timer is not None:
             self._unload_timer.cancel()
             self._unload_timer = None
-        present = {s.identity.id: s.peer.color for s in self.sessions.values()}
-        session.peer = replace(session.peer, color=self.colours.assign(session.identity.id, present))
-        session.send(self._welcome(session, hello))
-        self._broadcast(Join(session.peer), exclude=session.sid)
-        self.sessions[session.sid] = session
+        present = {m.identity.id: m.peer.color for m in self.members.values()}
+        member.peer = replace(member.peer, color=self.colours.assign(member.identity.id, present))
+        member.send(self._welcome(member, hello))
+        self._broadcast(Join(member.peer), exclude=member.sid)
+        self.members[member.sid] = member
         self.metrics.connections.inc()
         item.done.set_result(None)
 
-    def _welcome(self, session: Session, hello: Hello) -> Welcome:
+    def _welcome(self, member: Member, hello: Hello) -> Welcome:
         since = hello.seq
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         resumable = since is not None and oldest <= since <= self.seq
@@ -514,33 +541,33 @@ class Sanctuary:
             if self._welcome_cache is None or self._welcome_cache[0] != self.seq:
                 self._welcome_cache = (self.seq, self.tapestry.to_data())
             snapshot = self._welcome_cache[1]
-        peers = tuple((s.peer, s.presence) for s in self.sessions.values())
+        peers = tuple((s.peer, s.presence) for s in self.members.values())
         return Welcome(
             sanctuary=self.name,
-            sid=session.sid,
-            identity=session.identity,
+            sid=member.sid,
+            identity=member.identity,
             seq=self.seq,
             since=since,
             snapshot=snapshot,
             ops=ops,
             peers=peers,
             policy=self.gate.policy(),
-            token=session.issued_token,
+            token=member.issued_token,
         )
 
-    def _on_leave(self, session: Session) -> None:
-        if self.sessions.get(session.sid) is session:
-            self._remove(session)
-            self._broadcast(Leave(session.sid))
+    def _on_leave(self, member: Member) -> None:
+        if self.members.get(member.sid) is member:
+            self._remove(member)
+            self._broadcast(Leave(member.sid))
 
-    def _remove(self, session: Session) -> None:
-        del self.sessions[session.sid]
-        self._presence_dirty.discard(session.sid)
+    def _remove(self, member: Member) -> None:
+        del self.members[member.sid]
+        self._presence_dirty.discard(member.sid)
         self.metrics.connections.dec()
         self._schedule_unload()
 
     def _schedule_unload(self) -> None:
-        if not self.sessions and self._unload_timer is None and not self.closing:
+        if not self.members and self._unload_timer is None and not self.closing:
             loop = asyncio.get_running_loop()
             self._unload_timer = loop.call_later(self.config.idle_unload, self._unload_due)
 
@@ -566,22 +593,30 @@ class Sanctuary:
         # A call may have loaded an empty sanctuary (moderation from the HTTP API).
         self._schedule_unload()
 
+    def _inside(self) -> None:
+        # Actor-only methods change state that only the actor task may touch (rule 1).
+        if self._task is None or asyncio.current_task() is not self._task:
+            raise UsageError(f"call this inside the actor of sanctuary {self.name!r} (via Sanctuary.call)")
+
     def broadcast_policy(self) -> None:
-        """Send the gate's current policy to every member (call from inside the actor)."""
+        """Send the gate's current policy to every member (inside the actor: :class:`UsageError` otherwise)."""
+        self._inside()
         self._broadcast(PolicyUpdate(self.gate.policy()))
 
-    def peer_changed(self, session: Session) -> None:
-        """A member's role changed: announce it as a leave and a join (call from inside the actor)."""
-        self._broadcast(Leave(session.sid))
-        self._broadcast(Join(session.peer))
+    def peer_changed(self, member: Member) -> None:
+        """A member's role changed: announce it as a leave and a join (inside the actor only)."""
+        self._inside()
+        self._broadcast(Leave(member.sid))
+        self._broadcast(Join(member.peer))
 
-    async def apply_local(self, session: Session | None, ops: list[Op], author: str) -> list[int]:
+    async def apply_local(self, ops: list[Op], author: str) -> list[int]:
         """Merge, commit and broadcast ops made by the server itself (moderation, rollback).
 
-        Must run inside the actor (via :meth:`call`). Returns their seqs.
+        Must run inside the actor (via :meth:`call`): :class:`UsageError` otherwise. Returns their seqs.
         """
+        self._inside()
         batch = _Batch()
-        now = time.time()
+        now = self.clock()
         self._fragment_count = None
         for op in ops:
             self.seq += 1
@@ -592,7 +627,7 @@ class Sanctuary:
         return [e.seq for e in batch.entries]
 
     async def _on_unload(self, item: _Unload) -> None:
-        if not item.force and (self.sessions or not self._inbox.empty()):
+        if not item.force and (self.members or not self._inbox.empty()):
             if item.done is not None and not item.done.done():
                 item.done.set_result(None)
             return
@@ -604,14 +639,14 @@ class Sanctuary:
         batch = _Batch(applied=await self._applied_earlier(pending))
         for other in pending:
             if isinstance(other, _Submit):
-                self._admit(other.session, other.ops, batch)
+                self._admit(other.member, other.ops, batch)
         await self._flush(batch)
         for other in pending:
             if isinstance(other, (_Join, _Call)) and not other.done.done():
                 other.done.set_exception(SanctuaryClosed(self.name))
-        for session in list(self.sessions.values()):
-            session.close(CloseCode.GOING_AWAY, "server restarting: reconnect and resume")
-            self._remove(session)
+        for member in list(self.members.values()):
+            member.close(CloseCode.GOING_AWAY, "server restarting: reconnect and resume")
+            self._remove(member)
         if self.seq > self._snapshot_seq:
             await self._snapshot()
         if item.done is not None and not item.done.done():
@@ -619,14 +654,18 @@ class Sanctuary:
 
     def _fail(self) -> None:
         self.closing = True
-        for session in list(self.sessions.values()):
-            session.close(CloseCode.INTERNAL_ERROR, "sanctuary failed: reconnect")
-            self.sessions.pop(session.sid, None)
+        for member in list(self.members.values()):
+            member.close(CloseCode.INTERNAL_ERROR, "sanctuary failed: reconnect")
+            self.members.pop(member.sid, None)
             self.metrics.connections.dec()
 
     def _drain_after_close(self) -> None:
+        # Items taken from the inbox but not handled (the actor failed on an earlier one) are
+        # answered too: no caller waits forever on a sanctuary that is gone.
+        leftovers, self._in_hand = self._in_hand, []
         while not self._inbox.empty():
-            item = self._inbox.get_nowait()
+            leftovers.append(self._inbox.get_nowait())
+        for item in leftovers:
             if isinstance(item, (_Join, _Call)) and not item.done.done():
                 item.done.set_exception(SanctuaryClosed(self.name))
             elif isinstance(item, _Unload) and item.done is not None and not item.done.done():
@@ -639,14 +678,14 @@ class Sanctuary:
             if not self._presence_dirty:
                 continue
             dirty, self._presence_dirty = self._presence_dirty, set()
-            peers = tuple(PeerPresence(sid, self.sessions[sid].presence) for sid in dirty if sid in self.sessions)
+            peers = tuple(PeerPresence(sid, self.members[sid].presence) for sid in dirty if sid in self.members)
             if peers:
                 self._broadcast(PeersPresence(peers), droppable=True)
 
 
 def _reject(op: Op, exc: OpError) -> Reject:
     if isinstance(exc, PolicyError):
-        return Reject(op.stamp, op.id, exc.code, exc.reason, exc.rule, exc.allowed)
+        return Reject(op.stamp, op.id, exc.code, exc.reason, exc.rule, exc.allowed, exc.retry_after)
     return Reject(op.stamp, op.id, exc.code, exc.reason)
 
 

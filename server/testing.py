@@ -16,9 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import HUB, build_app
+from .app import build_app
 from .config import ServerConfig
 from .hub import Hub
+from .services import SERVICES, Services
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -47,9 +48,14 @@ class InProcessServer:
         return f"ws://{self.config.host}:{self.config.port}/ws/{sanctuary}"
 
     @property
-    def hub(self) -> Hub:
+    def services(self) -> Services:
+        """The running server's parts (hub, store, stewardship...)."""
         assert self.app is not None, "server is not running"
-        return self.app[HUB]
+        return self.app[SERVICES]
+
+    @property
+    def hub(self) -> Hub:
+        return self.services.hub
 
     async def start(self) -> None:
         self.app = build_app(self.config, **self._build)
@@ -72,11 +78,12 @@ class InProcessServer:
 
 @contextlib.asynccontextmanager
 async def serve_in_process(
-    data_dir: str | Path | None = None, *, store: Any = None, **config: Any
+    data_dir: str | Path | None = None, *, store: Any = None, clock: Any = None, **config: Any
 ) -> AsyncIterator[InProcessServer]:
     """Start a server on a free 127.0.0.1 port with an SQLite store under ``data_dir``.
 
-    Extra keyword arguments override :class:`ServerConfig` fields.
+    ``clock`` replaces wall time (mutes, AI rates). Extra keyword arguments override
+    :class:`ServerConfig` fields.
     """
     with contextlib.ExitStack() as stack:
         if data_dir is None:
@@ -85,6 +92,8 @@ async def serve_in_process(
         build: dict[str, Any] = {}
         if store is not None:
             build["store"] = store
+        if clock is not None:
+            build["clock"] = clock
         server = InProcessServer(cfg, build)
         await server.start()
         try:

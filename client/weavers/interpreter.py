@@ -3,22 +3,21 @@
 Scoring is deterministic: the words of the source (a caption's text, or a symbol's
 name, keywords and meaning) are reduced to stems; each catalogue symbol scores 2 per
 stem shared with its name, label or keywords and 1 per stem shared with its meaning.
-The best one to three symbols (each at least half the best score) answer, placed in an
-arc beside the source and linked to it.
+The best one to three symbols (each at least half the best score) answer, placed in free
+space next to the source (never over anyone's fragment) and linked to it.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from dreamloom.protocol import Fragment
 from dreamloom.protocol.symbols import Symbol, load_symbols
 
 from ..events import FragmentEvent
-from ..geometry import bounds
+from ..geometry import Box, bounds
 from ..weaver import Weaver
 
 _WORD = re.compile(r"[a-z]+")
@@ -105,7 +104,9 @@ class Lexicon:
 
 class Interpreter(Weaver):
     """Reads the captions and symbols people place and answers each with one to three
-    dream symbols whose meanings relate, placed beside the source and linked to it.
+    dream symbols whose meanings relate, placed in free space beside the source (never over
+    anyone's fragment) and linked to it; it sends no more than the AI share cap and the AI
+    rate leave room for.
 
     Example: ``Interpreter(size=40).run(url, "dreams")``.
     """
@@ -134,12 +135,47 @@ class Interpreter(Weaver):
         answer = self.lexicon.answer(self.lexicon.words_of(src), exclude, self.most)
         if not answer:
             return
-        box = bounds(src)
-        cx, cy = box.center
-        radius = max(box.x1 - box.x0, box.y1 - box.y0) / 2 + self.size
+        spots = self.free_spots(src, min(len(answer), self.ai_room, self.ai_rate_room))
+        if not spots:
+            return  # no room on the canvas near it, or none left under the cap or the rate
         with self.batch():
-            for i, name in enumerate(answer):
-                angle = -math.pi / 4 + i * math.pi / 4  # an arc on the right of the source
-                x, y = round(cx + radius * math.cos(angle), 2), round(cy + radius * math.sin(angle), 2)
+            for name, (x, y) in zip(answer, spots, strict=False):
                 self.add_symbol(name, x, y, size=self.size, inspired_by=[src.id])
-        self.show_cursor(cx + radius, cy)
+        self.show_cursor(*spots[0])
+
+    def free_spots(self, src: Fragment, count: int) -> list[tuple[float, float]]:
+        """Up to ``count`` centres next to ``src`` where a symbol covers no fragment (people's
+        or weavers'), nearest first: on its right, below, on its left, above, then further out.
+        """
+        half, gap = self.size / 2, self.size / 4
+        taken = [_grow(bounds(f), gap) for f in self.tapestry]
+        spots: list[tuple[float, float]] = []
+        for x, y in _around(bounds(src), half + gap, self.size + gap, rings=6):
+            if len(spots) >= count:
+                break
+            spot = Box(x - half, y - half, x + half, y + half)
+            if not any(spot.intersects(t) for t in taken):
+                spots.append((round(x, 2), round(y, 2)))
+                taken.append(_grow(spot, gap))
+        return spots
+
+
+def _grow(box: Box, by: float) -> Box:
+    return Box(box.x0 - by, box.y0 - by, box.x1 + by, box.y1 + by)
+
+
+def _around(box: Box, first: float, step: float, rings: int) -> Iterator[tuple[float, float]]:
+    """Candidate centres in rings around ``box``: the sides' middles, their neighbours, the corners.
+
+    >>> list(_around(Box(0, 0, 10, 10), 5, 10, 1))[:4]
+    [(15, 5.0), (15, -5.0), (15, 15.0), (5.0, 15)]
+    """
+    cx, cy = box.center
+    for ring in range(rings):
+        d = first + ring * step
+        x0, y0, x1, y1 = box.x0 - d, box.y0 - d, box.x1 + d, box.y1 + d
+        yield from ((x1, cy), (x1, cy - step), (x1, cy + step))  # right
+        yield from ((cx, y1), (cx + step, y1), (cx - step, y1))  # below
+        yield from ((x0, cy), (x0, cy - step), (x0, cy + step))  # left
+        yield from ((cx, y0), (cx + step, y0), (cx - step, y0))  # above
+        yield from ((x1, y1), (x0, y1), (x1, y0), (x0, y0))  # corners

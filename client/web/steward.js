@@ -6,7 +6,11 @@
  * server prints). On load this module takes it out of the address bar
  * (history.replaceState, so it is neither in the history nor in a bookmark)
  * and keeps it in localStorage under its sanctuary scope until it expires.
- * `tokenFor(sanctuary)` gives the token to send in `hello`.
+ * A visitor without one gets a guest token from the server (`welcome.token`):
+ * one per server origin, kept apart from the others (`keepGuestToken`), so a
+ * reload or a restart of the server is the same person. `tokenFor(sanctuary)`
+ * gives the token to send in `hello`: one scoped to the sanctuary (an invite),
+ * else one for every sanctuary, else the guest token.
  *
  * The panel: on a sanctuary page, when the token is a steward's here, a
  * "Steward" button joins the top bar. The panel talks to the steward HTTP API
@@ -15,6 +19,7 @@
  */
 
 const PREFIX = "dreamloom:token:";
+const GUEST_KEY = "dreamloom:guest";
 
 /** @param {string} token @returns {{sub: string, name: string, role: string, snc: string, exp: number, jti: string} | null} */
 export function claimsOf(token) {
@@ -41,8 +46,8 @@ export function captureToken() {
 }
 
 /**
- * Keep a token for the sanctuaries it covers: one from a link, or the guest token the server
- * issued in a welcome (SPEC P3), so a reload or a restart is the same person.
+ * Keep a token from a link for the sanctuaries it covers (guest tokens have their own place:
+ * `keepGuestToken`).
  * @param {string} token
  */
 export function keepToken(token) {
@@ -84,9 +89,14 @@ function stored(scope) {
   return token;
 }
 
-/** The token to present in a sanctuary: one scoped to it, else one for every sanctuary. @param {string} sanctuary */
-export function tokenFor(sanctuary) {
+/** A token given by a link (never a guest's): scoped to the sanctuary, else to every one. @param {string} sanctuary */
+export function givenTokenFor(sanctuary) {
   return stored(sanctuary) ?? stored("*");
+}
+
+/** The token to present in a sanctuary: a given one, else the guest token. @param {string} sanctuary */
+export function tokenFor(sanctuary) {
+  return givenTokenFor(sanctuary) ?? guestToken();
 }
 
 /**
@@ -98,6 +108,45 @@ export function tokenFor(sanctuary) {
 export function authHeaders(sanctuary) {
   const token = tokenFor(sanctuary);
   return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** The guest token the server issued this browser, unless it has expired. @returns {string | null} */
+export function guestToken() {
+  let token = memory.get(GUEST_KEY) ?? null;
+  if (!token) {
+    try {
+      token = localStorage.getItem(GUEST_KEY);
+    } catch {
+      token = null;
+    }
+  }
+  if (!token) return null;
+  const claims = claimsOf(token);
+  if (!claims || claims.exp * 1000 <= Date.now()) {
+    forgetGuestToken();
+    return null;
+  }
+  return token;
+}
+
+/** Keep the guest token of `welcome.token` for every later hello. @param {string} token */
+export function keepGuestToken(token) {
+  memory.set(GUEST_KEY, token);
+  try {
+    localStorage.setItem(GUEST_KEY, token);
+  } catch {
+    // private mode: the token still serves this page
+  }
+}
+
+/** Forget the guest token (the server no longer accepts it). */
+export function forgetGuestToken() {
+  memory.delete(GUEST_KEY);
+  try {
+    localStorage.removeItem(GUEST_KEY);
+  } catch {
+    // nothing to clean
+  }
 }
 
 // -- the panel ------------------------------------------------------------------

@@ -36,6 +36,7 @@ const SHELL = [
   "/static/app/ui.js",
   "/static/app/view.js",
   "/static/protocol/canon.js",
+  "/static/protocol/connection.js",
   "/static/protocol/digest.js",
   "/static/protocol/ops.js",
   "/static/protocol/stamps.js",

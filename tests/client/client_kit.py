@@ -1,6 +1,5 @@
 """Shared constants of the client tests."""
 
-import os
+from kit.timing import WAIT
 
-#: Seconds a test waits for an event, scaled for slow machines.
-WAIT = 10.0 * float(os.environ.get("DREAMLOOM_TIMEOUT_FACTOR", "1"))
+__all__ = ["WAIT"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-#: Every wait of these tests, scaled for slow machines by DREAMLOOM_TIMEOUT_FACTOR.
+#: Every wait of these tests, scaled for slow machines by DREAMLOOM_TEST_TIMEOUT_FACTOR.
 from dreamloom.client.testing import serve_in_process
 
 

@@ -1,5 +1,6 @@
-"""The code of docs/weavers.md runs: the tutorial weaver (through the CLI, stopped with
-Ctrl-C), the AI example against a configured HTTP endpoint, and the testing example."""
+"""The code of docs/weavers.md runs: the tutorial weaver (through the CLI with a weaver
+token, stopped with Ctrl-C), the AI example against a configured HTTP endpoint, and the
+testing example. Every example weaver runs with a weaver token, as the guide says."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from client_kit import WAIT
 
 from dreamloom.client import Fragment
-from dreamloom.client.testing import dreamer, fast_backoff, serve_in_process, set_policy
+from dreamloom.client.testing import dreamer, fast_backoff, issue_token, serve_in_process, set_policy
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "weavers.md"
 
@@ -41,6 +42,7 @@ def test_the_tutorial_weaver_is_about_twenty_lines() -> None:
 async def test_the_tutorial_weaver_runs_with_dreamloom_weave_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     (tmp_path / "moonwatcher.py").write_text(snippet("moonwatcher.py"))
     async with serve_in_process(data_dir=tmp_path / "data") as server:
+        token = issue_token(server, "tutorial", name="moonwatcher")
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -51,7 +53,10 @@ async def test_the_tutorial_weaver_runs_with_dreamloom_weave_and_stops_on_ctrl_c
             server.url,
             "--sanctuary",
             "tutorial",
+            "--token",
+            token,
             cwd=tmp_path,
+            env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -67,6 +72,7 @@ async def test_the_tutorial_weaver_runs_with_dreamloom_weave_and_stops_on_ctrl_c
                 assert moon.geom["sym"] == "moon"
                 assert ada.identity is not None
                 assert moon.author != ada.identity.id
+                assert moon.origin == "ai"
                 assert answers(ada.tapestry, plain.id) == []
                 weaver = next(p for p in ada.peers.values() if p.name == "moonwatcher")
                 await ada.wait_until(lambda: ada.peers[weaver.sid].cursor == (100, 100), WAIT)
@@ -75,6 +81,7 @@ async def test_the_tutorial_weaver_runs_with_dreamloom_weave_and_stops_on_ctrl_c
             output = (await proc.stdout.read()).decode() if proc.stdout else ""
             assert code == 0, output
             assert "Traceback" not in output
+            assert "without a weaver token" not in output
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -97,8 +104,9 @@ async def test_the_ai_example_places_what_the_model_answers(tmp_path: Path) -> N
     try:
         async with serve_in_process(data_dir=tmp_path) as server:
             oracle = module.Oracle(endpoint=str(endpoint.make_url("/oracle")), **fast_backoff())
-            await set_policy(server, "oracle", ai_share_cap=1.0)
-            async with oracle.connect(server.url, "oracle"), dreamer(server.url, "oracle") as ada:
+            token = issue_token(server, "oracle", name="oracle")
+            await set_policy(server, "oracle", ai_share_cap=0.8)  # three answers to one caption
+            async with oracle.connect(server.url, "oracle", token=token), dreamer(server.url, "oracle") as ada:
                 caption = ada.add_text("I was sailing at night", 0, 0)
                 await ada.wait_until(lambda: len(answers(ada.tapestry, caption.id)) == 3, WAIT)
                 placed = answers(ada.tapestry, caption.id)
@@ -134,3 +142,10 @@ async def test_the_testing_example_passes(tmp_path: Path) -> None:
     out, _ = await asyncio.wait_for(proc.communicate(), 6 * WAIT)
     assert proc.returncode == 0, out.decode()
     assert "1 passed" in out.decode()
+
+
+def test_the_readme_says_how_to_reach_the_dreamloom_command_before_using_it() -> None:
+    readme = (DOC.parents[1] / "README.md").read_text()
+    commands = [m.start() for m in re.finditer(r"^dreamloom |\$\(dreamloom ", readme, re.M)]
+    assert commands
+    assert readme.index("source .venv/bin/activate") < min(commands)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from client_kit import WAIT
 
-from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Ready, Rejected, Weaver
-from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, serve_in_process, set_policy
+from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, PolicyChange, Ready, Rejected, Weaver
+from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process, set_policy
 from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
+from dreamloom.server.testing import free_port
 
 
 class Recorder(Weaver):
@@ -122,7 +127,10 @@ async def test_a_rejected_op_raises_the_typed_error_and_reaches_on_rejected(serv
         assert rec.tapestry.pending == 0
 
 
-async def test_rate_limited_ops_are_retried_until_they_land(tmp_path: Path) -> None:
+async def test_W9_rate_limited_ops_are_retried_with_their_own_stamps_until_they_land(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "dreamloom.client")
     async with serve_in_process(data_dir=tmp_path, ops_rate=100.0, ops_burst=8.0) as server:
         await set_policy(server, "busy", ai_share_cap=1.0)
         rec = Recorder()
@@ -134,7 +142,9 @@ async def test_rate_limited_ops_are_retried_until_they_land(tmp_path: Path) -> N
             seqs = await asyncio.wait_for(asyncio.gather(*actions), 3 * WAIT)
             assert len(set(seqs)) == 40
             assert rec.rejections == []
-            assert any(a.op.stamp.counter != int(a.id.rsplit(".", 1)[1]) for a in actions), "nothing was rate limited"
+            assert any("rate_limited" in r.getMessage() for r in caplog.records), "nothing was rate limited"
+            # An ack means applied (W9): no op needed a new stamp to land.
+            assert all(a.op.stamp.counter == int(a.id.rsplit(".", 1)[1]) for a in actions)
             server_t = await server_tapestry(server, "busy")
             assert sorted(f.id for f in server_t.fragments()) == sorted(a.id for a in actions)
 
@@ -144,7 +154,7 @@ async def test_a_final_close_code_stops_with_a_typed_error(server: Any) -> None:
     task = asyncio.create_task(rec.serve(server.url, "moderated"))
     await rec.wait_until(lambda: rec.connected, WAIT)
     sanctuary = await server.hub.sanctuary("moderated")
-    sanctuary.sessions[rec._session.sid].close(CloseCode.KICKED, "kicked by the steward")
+    sanctuary.members[rec._session.sid].close(CloseCode.KICKED, "kicked by the steward")
     with pytest.raises(Closed) as info:
         await asyncio.wait_for(task, WAIT)
     assert info.value.code == CloseCode.KICKED
@@ -224,3 +234,106 @@ async def test_replicas_equal_the_server_tapestry_byte_for_byte_after_a_random_w
         for p in people:
             assert p.tapestry.confirmed.encode() == expected
             assert p.tapestry.view.encode() == expected
+
+
+@pytest.mark.parametrize("owner_present", [True, False], ids=["owner-connected", "owner-gone"])
+async def test_W5_replica_in_use_takes_a_new_replica_id_and_keeps_queued_ops_in_order(
+    server: Any, owner_present: bool
+) -> None:
+    sanctuary = f"bound-{owner_present}"
+    await set_policy(server, sanctuary, ai_share_cap=1.0)
+    owner = Recorder(name="owner")
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            owner.connect(server.url, sanctuary, token=issue_token(server, sanctuary, name="owner"))
+        )
+        taken = owner.replica_id
+        await owner.add_symbol("star", 0, 0)  # the replica id is now bound to the owner, for good
+        if not owner_present:
+            await stack.aclose()
+        late = Recorder(name="late")
+        # A weaver that kept its replica id (and its clock) but lost its token: a new identity.
+        late._session.switch_replica(taken)
+        late._session.clock.observe_counter(owner._session.clock.counter)
+        made = late.add_symbol("moon", 0, 0)
+        moved = late.update(made.id, x=40)
+        again = late.update(made.id, x=80)  # the last write must stay the last
+        async with late.connect(server.url, sanctuary, token=issue_token(server, sanctuary, name="late")):
+            seqs = await asyncio.wait_for(asyncio.gather(made, moved, again), WAIT)
+            assert seqs == sorted(seqs)
+            assert late.replica_id != taken
+            assert {a.op.stamp.replica for a in (made, moved, again)} == {late.replica_id}
+            server_t = await server_tapestry(server, sanctuary)
+            frag = server_t.get(made.id)
+            assert frag is not None
+            assert frag.x == 80
+            assert late.identity is not None
+            assert frag.author == late.identity.id
+            assert owner.connected is owner_present  # the owner was never disturbed
+            assert not [e for e in late.events if isinstance(e, Disconnect)]  # it never was connected
+
+
+async def test_on_disconnect_fires_once_per_lost_connection_not_per_failed_attempt(tmp_path: Path) -> None:
+    async with serve_in_process(data_dir=tmp_path) as server:
+        rec = Recorder()
+        async with rec.connect(server.url, "flaky"):
+            await server.stop()
+            await rec.wait_until(lambda: rec._session.failures >= 3, WAIT)
+            await server.start()
+            await rec.wait_until(
+                lambda: rec.connected and len([e for e in rec.events if isinstance(e, Ready)]) == 2, WAIT
+            )
+            lost = [e for e in rec.events if isinstance(e, Disconnect)]
+            assert len(lost) == 1
+            assert lost[0].reconnecting
+
+
+async def test_a_weaver_that_never_connected_gives_up_with_the_cause_and_no_disconnect_event() -> None:
+    rec = Recorder(give_up_after=3)
+    with pytest.raises(Closed) as info:
+        await asyncio.wait_for(rec.serve(f"http://127.0.0.1:{free_port()}", "nowhere"), WAIT)
+    assert "gave up after 3 failed attempts" in info.value.reason
+    assert "connection refused" in info.value.reason
+    assert rec.events == []
+
+
+async def test_W5a_on_resume_a_weaver_hears_missed_fragments_then_peers_then_policy_then_ready(server: Any) -> None:
+    class Resumer(Recorder):
+        async def on_policy(self, event: PolicyChange) -> None:
+            self.events.append(event)
+
+    rec = Resumer()
+    async with rec.connect(server.url, "resume-order"):
+        pass
+    async with dreamer(server.url, "resume-order", name="ada") as ada:
+        made = [ada.add_text("while you were away", 0, 0), ada.add_symbol("moon", 40, 0)]
+        await ada.flush(WAIT)
+        await set_policy(server, "resume-order", ai_share_cap=0.75)
+        before = len(rec.events)
+        async with rec.connect(server.url, "resume-order"):
+            await rec.wait_until(lambda: isinstance(rec.events[-1], Ready), WAIT)
+            kinds = [type(e).__name__ for e in rec.events[before:]]
+            assert kinds == ["FragmentEvent", "FragmentEvent", "PeerEvent", "PolicyChange", "Ready"]
+            fragments = [e for e in rec.events[before:] if isinstance(e, FragmentEvent)]
+            assert [e.id for e in fragments] == [a.id for a in made]
+            assert all(e.seq is not None for e in fragments)
+            assert rec.events[-1].resumed  # type: ignore[union-attr]
+
+
+async def test_a_server_that_is_not_dreamloom_ends_the_weaver_with_a_hint() -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<html>a blog</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    site = TestServer(app, host="127.0.0.1")
+    await site.start_server()
+    try:
+        rec = Recorder()
+        with pytest.raises(Closed) as info:
+            await asyncio.wait_for(rec.serve(str(site.make_url("/")), "garden"), WAIT)
+        assert info.value.http_status == 200
+        assert "is this a Dreamloom server?" in info.value.reason
+        assert rec.events == []
+    finally:
+        await site.close()

@@ -1,26 +1,35 @@
-"""Units of the weaver SDK that need no server: URLs, back-off, outbox, replica, CLI parsing."""
+"""Units of the weaver SDK that need no server: URLs, back-off, pending ops, replica, CLI parsing."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
 import random
+import stat
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
-from dreamloom.client import Backoff, Box, Weaver, sanctuary_url
+from dreamloom.client import Backoff, Box, Policy, Weaver, sanctuary_url
 from dreamloom.client.cli import main as weave_main
 from dreamloom.client.cli import parse_option
 from dreamloom.client.errors import Rejected
-from dreamloom.client.outbox import Outbox
+from dreamloom.client.identity import IdentityStore, default_identity_file
+from dreamloom.client.pending import PendingOps
 from dreamloom.client.replica import Replica
-from dreamloom.protocol import ErrorCode, Op, Stamp, Tapestry, UsageError, ops
+from dreamloom.client.session import Session
+from dreamloom.protocol import ErrorCode, Op, Reject, Stamp, Tapestry, UsageError, ops
 
 MODULES = [
     "dreamloom.client.backoff",
     "dreamloom.client.geometry",
     "dreamloom.client.urls",
     "dreamloom.client.cli",
+    "dreamloom.client.handlers",
+    "dreamloom.client.identity",
+    "dreamloom.client.policy",
+    "dreamloom.client.session",
     "dreamloom.client.weavers",
     "dreamloom.client.weavers.kaleidoscope",
     "dreamloom.client.weavers.interpreter",
@@ -41,7 +50,7 @@ def test_every_public_name_has_a_docstring_with_an_example() -> None:
     missing = []
     for name in sdk.__all__:
         obj = getattr(sdk, name)
-        if name in ("ErrorCode", "Fragment", "Identity"):
+        if name in ("ErrorCode", "Fragment", "Identity", "UsageError"):
             continue  # re-exported from the protocol
         doc = obj.__doc__ or ""
         if "Example" not in doc and ">>>" not in doc:
@@ -90,13 +99,76 @@ def test_backoff_grows_with_jitter_up_to_its_cap_and_resets() -> None:
     assert b.next() <= 0.1
 
 
-# -- outbox -------------------------------------------------------------------
+# -- identity -----------------------------------------------------------------
+def test_W5_identity_file_keeps_one_guest_token_per_server_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "moon.json"
+    store = IdentityStore(path)
+    assert store.load("ws://a:1") is None
+    assert not path.exists()  # nothing is written before there is something to keep
+    store.save("ws://a:1", "token-a")
+    store.save("ws://b:2", "token-b")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = IdentityStore(path)
+    assert (again.load("ws://a:1"), again.load("ws://b:2")) == ("token-a", "token-b")
+    again.forget("ws://a:1")
+    assert IdentityStore(path).load("ws://a:1") is None
+    assert IdentityStore(path).load("ws://b:2") == "token-b"
+    assert [p.name for p in path.parent.iterdir()] == ["moon.json"]  # no temporary file left behind
+
+
+def test_an_unreadable_identity_file_starts_a_new_guest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "moon.json"
+    path.write_text("{not json")
+    assert IdentityStore(path).load("ws://a:1") is None
+    assert "cannot read the identity file" in caplog.text
+    path.write_text('{"guests": {"ws://a:1": 7, "ws://b:2": "ok"}}')
+    assert IdentityStore(path).load("ws://a:1") is None
+    assert IdentityStore(path).load("ws://b:2") == "ok"
+
+
+def test_the_cli_identity_file_defaults_to_the_state_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("DREAMLOOM_IDENTITY_FILE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_identity_file("moon watcher") == tmp_path / "dreamloom" / "weavers" / "moon_watcher.json"
+    monkeypatch.setenv("DREAMLOOM_IDENTITY_FILE", str(tmp_path / "x.json"))
+    assert default_identity_file("moon") == tmp_path / "x.json"
+
+
+# -- policy -------------------------------------------------------------------
+def test_P6_policy_reads_typed_fields_and_keeps_what_it_does_not_know() -> None:
+    policy = Policy.from_wire(
+        {"access": "invite", "ai_share_cap": 1, "weaver_allow": ["w1"], "locked": "yes", "later": [1]}
+    )
+    assert (policy.access, policy.ai_share_cap, policy.weaver_allow) == ("invite", 1.0, ("w1",))
+    assert policy.locked is False  # not a boolean: the default stays, the value is kept aside
+    assert dict(policy.extra) == {"locked": "yes", "later": [1]}
+    assert Policy.from_wire({}) == Policy()
+
+
+@pytest.mark.parametrize("cap", [0.0, 0.1, 0.3, 0.5, 2 / 3, 0.75, 0.9, 1.0])
+def test_P6_ai_room_is_exactly_what_the_server_cap_admits(cap: float) -> None:
+    policy = Policy(ai_share_cap=cap)
+    allowed = Fraction(cap).limit_denominator(1_000_000)
+    for organic in range(12):
+        for ai in range(12):
+            room = policy.ai_room({"organic": organic, "ai": ai})
+            if cap >= 1:
+                assert room >= 10**9
+                continue
+            # The server admits one more AI fragment while the share stays within the cap (P6).
+            k = 0
+            while Fraction(ai + k + 1, ai + k + 1 + organic) <= allowed:
+                k += 1
+            assert room == k, (organic, ai)
+
+
+# -- pending ops -------------------------------------------------------------------
 def _op(counter: int, fid: str = "f") -> Op:
     return ops.set_fields(f"{fid}{counter}", Stamp(counter, "me"), x=counter)
 
 
-async def test_outbox_keeps_batches_whole_and_splits_only_what_cannot_fit() -> None:
-    box = Outbox()
+async def test_pending_ops_keeps_batches_whole_and_splits_only_what_cannot_fit() -> None:
+    box = PendingOps()
     box.add([(_op(1), 10), (_op(2), 10)])
     box.add([(_op(3), 10), (_op(4), 10), (_op(5), 10)])
     box.add([(_op(6), 10)])
@@ -105,13 +177,13 @@ async def test_outbox_keeps_batches_whole_and_splits_only_what_cannot_fit() -> N
     second = box.take(max_ops=4, max_bytes=1000)
     assert [e.op.stamp.counter for e in second] == [3, 4, 5, 6]
     assert box.take(4, 1000) == []
-    big = Outbox()
+    big = PendingOps()
     big.add([(_op(i), 10) for i in range(1, 8)])
     assert [len(big.take(3, 1000)) for _ in range(4)] == [3, 3, 1, 0]
 
 
-async def test_outbox_holds_a_batch_until_released_and_resends_after_reconnect() -> None:
-    box = Outbox()
+async def test_pending_ops_holds_a_batch_until_released_and_resends_after_reconnect() -> None:
+    box = PendingOps()
     group = box.new_group()
     actions = box.add([(_op(1), 5)], group, held=True)
     assert not box.has_unsent()
@@ -126,17 +198,40 @@ async def test_outbox_holds_a_batch_until_released_and_resends_after_reconnect()
     assert box.empty.is_set()
 
 
-async def test_outbox_requeue_moves_an_op_to_the_end_under_its_new_stamp() -> None:
-    box = Outbox()
-    box.add([(_op(1), 5), (_op(2), 5)])
-    entries = box.take(10, 100)
-    box.requeue(entries[0], Op("s", "f1", Stamp(3, "me"), {"x": 1}))
-    assert box.pop(Stamp(1, "me")) is None
-    assert [e.op.stamp for e in box.take(10, 100)] == [Stamp(3, "me")]
+async def test_W9_pending_ops_resends_a_rate_limited_op_in_its_place_with_its_own_stamp() -> None:
+    box = PendingOps()
+    box.add([(_op(1), 5), (_op(2), 5), (_op(3), 5)])
+    first, *_ = box.take(10, 100)
+    entry = box.get(Stamp(1, "me"))
+    assert entry is first
+    box.unsend(entry)
+    assert [e.op.stamp for e in box.take(10, 100)] == [Stamp(1, "me")]
+
+
+async def test_W5_outbox_restamps_every_queued_op_in_order_and_keeps_its_action() -> None:
+    box = PendingOps()
+    actions = box.add([(_op(5), 5), (_op(2), 5)])
+    box.add([(_op(9), 5)])
+    box.take(1, 100)  # one was in flight when the replica id changed: it goes again too
+    counters = iter(range(20, 30))
+    changed = box.restamp(lambda: Stamp(next(counters), "new"))
+    assert [(old.counter, new.stamp) for old, new in changed] == [
+        (5, Stamp(20, "new")),
+        (2, Stamp(21, "new")),
+        (9, Stamp(22, "new")),
+    ]
+    assert [new.fields for _, new in changed] == [{"x": 5}, {"x": 2}, {"x": 9}]
+    assert box.pop(Stamp(5, "me")) is None
+    assert [e.op.stamp.counter for e in box.take(10, 100)] == [20, 21, 22]
+    entry = box.pop(Stamp(20, "new"))
+    assert entry is not None
+    entry.future.set_result(7)
+    assert await actions[0] == 7
+    assert actions[0].op.stamp == Stamp(20, "new")
 
 
 async def test_failed_actions_raise_the_typed_error() -> None:
-    box = Outbox()
+    box = PendingOps()
     (action,) = box.add([(_op(1), 5)])
     box.fail_all(Rejected(ErrorCode.UNKNOWN_FRAGMENT, "no such fragment", fragment_id="f1"))
     with pytest.raises(Rejected) as info:
@@ -296,6 +391,24 @@ async def test_invalid_actions_fail_locally_with_a_usage_error() -> None:
     assert w.tapestry.pending == 0
 
 
+async def test_actions_check_what_the_server_would_only_half_catch() -> None:
+    w = Weaver()
+    with pytest.raises(UsageError, match=r"'mooon' is not a dream symbol of the catalogue: did you mean moon"):
+        w.add_symbol("mooon", 0, 0)
+    with pytest.raises(UsageError, match=r"inspired_by must be a list of fragment ids.*write \['f-1'\]"):
+        w.add_symbol("moon", 0, 0, inspired_by="f-1")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="inspired_by holds fragment ids"):
+        w.add_text("hello", 0, 0, inspired_by=[7])  # type: ignore[list-item]
+    with pytest.raises(UsageError, match="inspired_by must be a list"):
+        w.update("f-1", inspired_by="f-2")
+    with pytest.raises(UsageError, match="needs some text"):
+        w.add_text("   ", 0, 0)
+    with pytest.raises(UsageError, match="names its points 'pts'"):
+        w.add("stroke", {"points": [0, 0, 1, 1]})
+    assert w.tapestry.pending == 0
+    assert w.add_symbol("moon", 0, 0, inspired_by=("f-1",)).op.fields["inspired_by"] == ["f-1"]
+
+
 # -- CLI ----------------------------------------------------------------------
 def test_weave_list_names_every_builtin(capsys: pytest.CaptureFixture[str]) -> None:
     assert weave_main(["--list"]) == 0
@@ -325,3 +438,19 @@ def test_options_parse_as_json_pairs_or_text() -> None:
     assert parse_option("centre=1.5,-2") == ("centre", (1.5, -2.0))
     with pytest.raises(UsageError):
         parse_option("no-equals")
+
+
+async def test_W9_a_reject_with_retry_after_holds_every_op_at_least_that_long() -> None:
+    events: list[object] = []
+    session = Session(replica_id="me", name="w", emit=events.append)
+    (action,) = session.submit([_op(1)])
+    session.pending.take(10, 1000)
+    session._on_reject(Reject(Stamp(1, "me"), "f1", ErrorCode.AI_RATE_LIMITED, "over the rate", retry_after=59.5))
+    assert 59 < session.paused_for <= 59.5
+    assert not action.done()  # kept, to be sent again once the wait is over
+    assert session.pending.has_unsent()
+    session._on_reject(Reject(Stamp(1, "me"), "f1", ErrorCode.AI_SHARE_CAP, "cap", retry_after=None))
+    assert session.paused_for > 59  # a shorter back-off never shortens what the server asked for
+    with pytest.raises(Rejected) as info:
+        await action
+    assert info.value.code is ErrorCode.AI_SHARE_CAP

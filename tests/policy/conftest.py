@@ -19,9 +19,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def harmony(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Harmony]:
-    async with serve_in_process(data_dir=tmp_path / "data") as server, aiohttp.ClientSession() as http:
+    async with (
+        serve_in_process(data_dir=tmp_path / "data", clock=clock) as server,
+        aiohttp.ClientSession() as http,
+    ):
         h = Harmony(server, http, tmp_path / "data")
-        h.stewardship.clock = clock
         try:
             yield h
         finally:

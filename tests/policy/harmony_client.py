@@ -15,12 +15,13 @@ from typing import Any
 
 import aiohttp
 import orjson
+from kit.timing import WAIT
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from dreamloom.protocol import Clock, Op, Stamp, Tapestry, ops
+from dreamloom.protocol import CLIENT_SIDE_LIMITS, Clock, Op, Stamp, Tapestry, ops
+from dreamloom.protocol.validate import check_op
 
-WAIT = 10.0
 _replicas = itertools.count(1)
 _z = itertools.count(100)
 
@@ -180,13 +181,8 @@ class Client:
 
 
 def _op(wire: dict[str, Any]) -> Op:
-    stamp = Stamp(wire["s"][0], wire["s"][1])
-    t = wire["t"]
-    if t == "d":
-        return ops.delete(wire["id"], stamp)
-    if t == "r":
-        return ops.restore(wire["id"], stamp)
-    return Op(t, wire["id"], stamp, wire["f"])
+    # Validated like any client validates what it receives (W3, W8): the server's ops must pass too.
+    return check_op(wire, CLIENT_SIDE_LIMITS)
 
 
 def rejected(outcome: dict[str, Any] | int, code: str) -> dict[str, Any]:

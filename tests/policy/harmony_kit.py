@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from harmony_client import Client, Steward
 
-from dreamloom.server.moderation import STEWARDSHIP, Stewardship
+from dreamloom.server.stewardship import Stewardship
 from dreamloom.server.testing import InProcessServer
 
 
@@ -39,8 +39,7 @@ class Harmony:
 
     @property
     def stewardship(self) -> Stewardship:
-        assert self.server.app is not None
-        return self.server.app[STEWARDSHIP]
+        return self.server.services.stewardship
 
     def token(self, role: str, sanctuary: str = "garden", name: str = "", **kw: Any) -> str:
         token, _ = self.stewardship.authority.issue(role=role, sanctuary=sanctuary, name=name or role, **kw)

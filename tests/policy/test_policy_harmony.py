@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from typing import Any
 
+import pytest
 from harmony_client import Client, acked, rejected
 from harmony_kit import FakeClock, Harmony
 
@@ -195,20 +196,23 @@ async def test_consent_toggle_race_is_decided_by_arrival_order(harmony: Harmony)
             rejected(fate, "consent_required")
 
 
-async def test_ai_rates_per_weaver_and_together(harmony: Harmony, clock: FakeClock) -> None:
+async def test_P7_W9a_ai_rates_per_weaver_and_together_say_when_to_retry(harmony: Harmony, clock: FakeClock) -> None:
     steward = harmony.steward()
     await steward.policy(ai_share_cap=1.0, ai_rate_per_weaver=3, ai_rate_total=5)
     a, b = await harmony.connect("weaver"), await harmony.connect("weaver")
     for _ in range(3):
         acked(await a.write(a.symbol(fid())))
+    clock.advance(20)
     limited = rejected(await a.write(a.symbol(fid())), "ai_rate_limited")
     assert limited["rule"] == "ai_rate_per_weaver"
     assert "retry in" in limited["allowed"]
+    assert limited["retry_after"] == pytest.approx(40.0, abs=0.01)  # when the first of the three leaves the minute
     acked(await b.write(b.symbol(fid())))
     acked(await b.write(b.symbol(fid())))
     together = rejected(await b.write(b.symbol(fid())), "ai_rate_limited")
     assert together["rule"] == "ai_rate_total"
-    clock.advance(61)
+    assert together["retry_after"] == pytest.approx(40.0, abs=0.01)
+    clock.advance(limited["retry_after"])
     acked(await a.write(a.symbol(fid())))
     # Raising the rate takes effect at once.
     await steward.policy(ai_rate_per_weaver=10, ai_rate_total=100)

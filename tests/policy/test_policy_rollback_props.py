@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamloom.protocol import Clock, Op, Stamp, Tapestry, inverse, ops
-from dreamloom.server.moderation import SERVER_REPLICA, rollback_ops
+from dreamloom.server.stewardship import SERVER_REPLICA, rollback_ops
 from dreamloom.server.store import LogEntry
 
 AUTHORS = ("p1", "p2", "w")

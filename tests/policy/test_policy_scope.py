@@ -35,7 +35,7 @@ async def test_P11_steward_cannot_revoke_a_wider_token(harmony: Harmony, how: st
     body = await _revoke(harmony, how, jti, 403)
     assert body["error"]["code"] == "forbidden"
     assert not live.closed.is_set()
-    assert not await harmony.stewardship.is_revoked(jti)
+    assert not await harmony.stewardship.revocations.is_revoked(jti)
     # The operator still holds a working token everywhere.
     assert (await harmony.steward(token=operator).call("GET", "/policy"))["policy"]
     assert await _revocations(harmony) == []
@@ -50,12 +50,12 @@ async def test_P11_steward_cannot_revoke_another_sanctuarys_token(harmony: Harmo
     for jti in (invite["jti"], harmony.stewardship.authority.verify(connected).jti):
         body = await _revoke(harmony, how, jti, 403)
         assert body["error"]["code"] == "forbidden"
-        assert not await harmony.stewardship.is_revoked(jti)
+        assert not await harmony.stewardship.revocations.is_revoked(jti)
     assert not member.closed.is_set()
     # Their own steward may.
     own = harmony.token("steward", "elsewhere")
     await harmony.steward("elsewhere", token=own).call("DELETE", f"/invites/{invite['jti']}")
-    assert await harmony.stewardship.is_revoked(invite["jti"])
+    assert await harmony.stewardship.revocations.is_revoked(invite["jti"])
 
 
 @pytest.mark.parametrize("how", REVOKE_ROUTES)
@@ -64,7 +64,7 @@ async def test_P11_an_unknown_token_id_is_refused(harmony: Harmony, how: str) ->
     for jti in ("0123456789abcdef01234567", harmony.stewardship.authority.verify(offline).jti):
         body = await _revoke(harmony, how, jti, 403)
         assert body["error"]["code"] == "forbidden"
-        assert not await harmony.stewardship.is_revoked(jti)
+        assert not await harmony.stewardship.revocations.is_revoked(jti)
     assert await _revocations(harmony) == []
 
 
@@ -92,7 +92,7 @@ async def test_P11_a_server_wide_steward_revokes_any_token(harmony: Harmony, how
     unknown = "fedcba9876543210fedcba98"
     for jti in (harmony.stewardship.authority.verify(wide).jti, far["jti"], unknown):
         await _revoke(harmony, how, jti, 200, token=operator)
-        assert await harmony.stewardship.is_revoked(jti)
+        assert await harmony.stewardship.revocations.is_revoked(jti)
     assert await member.wait_closed() == 4007
 
 

@@ -118,6 +118,7 @@ def test_the_secret_is_generated_once_and_private(tmp_path: Path) -> None:
 
 def test_token_cli_prints_a_token_the_server_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["create", "--role", "weaver", "--sanctuary", "garden", "--name", "Moth", "--ttl", "2h"]
+    load_or_create_secret(tmp_path)  # as `dreamloom serve` does on its first run
     assert token_main([*argv, "--data-dir", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     token = out.strip()

@@ -20,6 +20,8 @@ from dreamloom.protocol import (
     Message,
     MsgpackCodec,
     Ops,
+    Reject,
+    Stamp,
     Welcome,
     codec_for,
 )
@@ -295,3 +297,18 @@ def test_W8_geom_checked_against_a_kind() -> None:
     assert check_geom({"sym": "moon", "size": 2}, DEFAULT_LIMITS, kind="symbol") == {"sym": "moon", "size": 2}
     with pytest.raises(DecodeError):
         check_geom({"sym": "moon", "size": 2}, DEFAULT_LIMITS, kind="text")
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=CODEC_IDS)
+def test_W9_a_reject_may_say_when_to_retry(codec: Codec) -> None:
+    refused = Reject(
+        Stamp(9, "r-ana"), "f-1", ErrorCode.AI_RATE_LIMITED, "over the rate", "ai_rate_per_weaver", None, 59.9
+    )
+    assert codec.decode_server(codec.encode(refused)) == refused
+    plain = Reject(Stamp(9, "r-ana"), "f-1", ErrorCode.UNKNOWN_FRAGMENT, "no fragment f-1")
+    assert "retry_after" not in plain.to_wire()  # absent when the server has nothing to say
+    for bad in (-1, "60", 86_401, True):
+        wire = {**refused.to_wire(), "retry_after": bad}
+        with pytest.raises(DecodeError) as err:
+            codec.decode_server(codec.dumps(wire))
+        assert err.value.code is ErrorCode.BAD_MESSAGE

@@ -131,7 +131,7 @@ async def add_ai_fragment(server: InProcessServer, name: str, fid: str) -> None:
         fid, Stamp(10_000, "weaver-1"), kind="symbol", geom={"sym": "star", "size": 30}, x=300, y=0, z="W",
         author="weaver-1", origin="ai",
     )  # fmt: skip
-    await sanctuary.call(lambda: sanctuary.apply_local(None, [op], "weaver-1"))
+    await sanctuary.call(lambda: sanctuary.apply_local([op], "weaver-1"))
 
 
 # -- health, metrics, symbols ----------------------------------------------------------------

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from acked import AckedLedger, missing_from_log, read_log, unreflected
 from fuzz import KIND_GEOMS, RandomWriter, create, seed
+from kit.timing import poll_until
 from server_kit import StartServer, Wire
-from test_ws_convergence import poll_until
 from wire import JSON, WireClient
 
 from dreamloom.protocol import CloseCode, Op, Tapestry
@@ -88,9 +88,9 @@ async def test_S1_shutdown_commits_in_flight_ops_and_closes_with_1001(start_serv
     counters: list[int] = []
     for frame in range(3):
         counters += await client.send_ops(*(client.symbol(f"f{frame}-{i}") for i in range(20)))
-    await poll_until(lambda: sanctuary._inbox.qsize() >= 3, "ops queued in the sanctuary")
+    await poll_until(lambda: sanctuary.backlog >= 3, "ops queued in the sanctuary")
     stopping = asyncio.ensure_future(server.stop())
-    await poll_until(lambda: sanctuary.closing or sanctuary._inbox.qsize() >= 4, "the shutdown queued")
+    await poll_until(lambda: sanctuary.closing or sanctuary.backlog >= 4, "the shutdown queued")
     release.set()
     await held
     await stopping

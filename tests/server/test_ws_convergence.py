@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 
 from fuzz import KIND_GEOMS, RandomWriter, create, seed
+from kit.timing import poll_until
 from server_kit import StartServer, Wire
-from wire import JSON, MSGPACK, WireClient, scaled
+from wire import JSON, MSGPACK, WireClient
 
 from dreamloom.protocol import Tapestry
 from dreamloom.server.testing import InProcessServer
@@ -83,7 +83,7 @@ async def test_F2_ops_committed_together_are_broadcast_in_frames_clients_can_dec
     counters: list[int] = []
     for frame in range(3):
         counters += await writer.send_ops(*(writer.symbol(f"f{frame}-{i}") for i in range(256)))
-    await poll_until(lambda: sanctuary._inbox.qsize() >= 3, "three queued frames")
+    await poll_until(lambda: sanctuary.backlog >= 3, "three queued frames")
     release.set()
     await held
     await writer.wait_acked(counters)
@@ -94,11 +94,3 @@ async def test_F2_ops_committed_together_are_broadcast_in_frames_clients_can_dec
         assert max(len(b.ops) for b in c.broadcasts) <= 256
         assert c.tapestry.encode() == sanctuary.tapestry.encode()
     assert len(writer.broadcasts) == 3  # one commit, split only as far as the frame limit needs
-
-
-async def poll_until(predicate: Callable[[], bool], what: str, within: float = 5.0) -> None:
-    """For server state that has no event to await: a short poll bounded by a deadline."""
-    deadline = asyncio.get_running_loop().time() + scaled(within)
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, f"no {what} within {within} s"
-        await asyncio.sleep(0.005)

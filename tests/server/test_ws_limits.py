@@ -9,7 +9,6 @@ from websockets.exceptions import ConnectionClosed
 from wire import JSON, scaled
 
 from dreamloom.protocol import CloseCode, ErrorCode, Join, Leave
-from dreamloom.server.app import METRICS
 
 
 async def test_W11_op_rate_limit_rejects_then_a_flood_is_closed_with_4009(
@@ -85,7 +84,7 @@ async def test_F4_a_client_that_stops_reading_is_closed_with_4008_and_the_others
     start_server: StartServer, wire: Wire
 ) -> None:
     server = await start_server(send_buffer_bytes=64 * 1024, ops_rate=10_000.0, ops_burst=10_000.0)
-    metrics = server.app[METRICS]  # type: ignore[index]
+    metrics = server.services.metrics
     writer = await wire.join(server.ws_url("garden"))
     reader = await wire.join(server.ws_url("garden"), codec=JSON)
     stalled = await wire.join(server.ws_url("garden"), rcvbuf=4096, max_queue=1)
@@ -131,3 +130,21 @@ async def test_F4_one_frame_bigger_than_the_send_buffer_closes_nobody(start_serv
     await writer.ping_roundtrip()
     assert not reader.closed.is_set()
     assert not writer.closed.is_set()
+
+
+async def test_W9a_a_rate_refusal_says_when_the_same_ops_will_fit(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(ops_rate=10.0, ops_burst=4.0)
+    client = await wire.join(server.ws_url("garden"))
+    await client.wait_acked(await client.send_ops(*(client.symbol(f"f{i}") for i in range(4))))  # the burst
+    batch = [client.symbol(f"g{i}") for i in range(3)]
+    counters = await client.send_ops(*batch)
+    await client.wait_settled(counters)
+    refused = [client.rejects[c] for c in counters]
+    assert {r.code for r in refused} == {ErrorCode.RATE_LIMITED}
+    [wait] = {r.retry_after for r in refused}
+    assert wait is not None
+    assert 0 < wait <= 3 / 10.0 + 0.001  # three tokens at ten per second
+    await asyncio.sleep(wait)  # the server said when: not a guess
+    for c in counters:
+        del client.rejects[c]
+    assert set(await client.wait_acked(await client.send_ops(*batch))) == set(counters)  # the same stamps (W9)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from kit.timing import scaled
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
@@ -44,13 +44,6 @@ from dreamloom.protocol import (
     ops,
 )
 from dreamloom.protocol.codec import Codec, codec_for
-
-FACTOR = float(os.environ.get("DREAMLOOM_TEST_TIMEOUT_FACTOR", "1"))
-
-
-def scaled(seconds: float) -> float:
-    """A test timeout, stretched on slow machines."""
-    return seconds * FACTOR
 
 
 class WireTimeout(AssertionError):
@@ -364,4 +357,4 @@ def _drop_pongs(ws: ClientConnection) -> None:
 
 CODECS = (MSGPACK, JSON)
 
-__all__ = ["CODECS", "FACTOR", "JSON", "MSGPACK", "WireClient", "WireTimeout", "scaled"]
+__all__ = ["CODECS", "JSON", "MSGPACK", "WireClient", "WireTimeout", "scaled"]

@@ -86,7 +86,7 @@ async function loadSymbols() {
 async function main() {
   const symbolsLoading = loadSymbols();
   const name = await askName();
-  const { replica: replicaId } = claimReplica(sanctuary);
+  const claim = claimReplica(sanctuary);
 
   // The last known state, so a reload while offline still shows the tapestry.
   const live = new Replica();
@@ -100,7 +100,7 @@ async function main() {
       seq = null;
     }
   }
-  const sync = new Sync({ sanctuary, name, replica: replicaId, replicaState: live, seq });
+  const sync = new Sync({ sanctuary, name, replica: claim.replica, replicaState: live, seq, renewReplica: () => claim.renew() });
   const editor = new Editor(live, sync);
   /** @type {Replay | null} */
   let replay = null;

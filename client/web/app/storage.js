@@ -66,7 +66,8 @@ export function saveView(sanctuary, view) {
   write(`view:${sanctuary}`, view);
 }
 
-function newReplicaId() {
+/** A fresh random replica id. */
+export function newReplicaId() {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
   return "w" + [...bytes].map((b) => b.toString(36).padStart(2, "0")).join("").slice(0, 15);
 }
@@ -79,6 +80,8 @@ const leaseFresh = (replica) => {
 
 /**
  * The replica id of this tab for a sanctuary, holding a lease on it.
+ * `renew()` gives the tab a new id (the server bound the old one to another
+ * identity) and moves the lease to it.
  * @param {string} sanctuary
  */
 export function claimReplica(sanctuary) {
@@ -93,7 +96,16 @@ export function claimReplica(sanctuary) {
   addEventListener("pagehide", () => write(`lease:${replica}`, 0));
   addEventListener("pageshow", lease);
   return {
-    replica,
+    get replica() {
+      return replica;
+    },
+    renew() {
+      write(`lease:${replica}`, 0);
+      replica = newReplicaId();
+      sessionStorage.setItem(sessionKey, replica);
+      lease();
+      return replica;
+    },
     release() {
       clearInterval(timer);
       write(`lease:${replica}`, 0);
@@ -122,7 +134,7 @@ export function loadQueue(sanctuary, replica) {
   return read(`pending:${sanctuary}:${replica}`);
 }
 
-/** @param {string} sanctuary @param {string} replica @param {{ops: any[], counter: number, identity: any}} q */
+/** @param {string} sanctuary @param {string} replica @param {{ops: any[], counter: number, identity: any} | null} q */
 export function saveQueue(sanctuary, replica, q) {
   return write(`pending:${sanctuary}:${replica}`, q);
 }

@@ -7,24 +7,33 @@
  * Rules:
  * 1. Local ops apply to the replica at once (the caller does that), join the
  *    pending queue and persist; the queue is sent in stamp order once live.
- * 2. One batch is in flight at a time: the server treats an op whose counter
- *    is not above the last it accepted from this replica as a resend, so a
- *    later batch must never overtake an earlier one that was refused for rate.
- * 3. `ack` removes ops from the queue. A `reject` for rate is retried after a
- *    pause; any other reject drops the op and resynchronises from a snapshot
- *    (the op was already applied locally and must be taken back).
+ * 2. One batch is in flight at a time, so a refusal for rate pauses the
+ *    whole queue and ops reach the server in stamp order.
+ * 3. `ack` removes ops from the queue: an ack means applied (W9). A `reject`
+ *    for rate is resent after a pause with its own stamp (the server applies a
+ *    stamp it has not applied, and acks one it has with its original seq);
+ *    any other reject drops the op and resynchronises from a snapshot (the op
+ *    was already applied locally and must be taken back).
  * 4. Reconnect resumes from the last seq seen; the server answers with the
  *    missed ops or a snapshot. Every pending op is resent (idempotent).
  * 5. Broadcast ops arrive in seq order; a gap means we lost something, and we
  *    reconnect to resume.
+ * 6. Identity (W5): the hello carries a token given by a link, else the guest
+ *    token the server issued this browser (`welcome.token`, kept per origin).
+ *    A refused guest token (4001) is set aside for one hello without a token:
+ *    a welcome there replaces it, a refusal there is final. A given token is
+ *    never set aside: its refusal is shown.
+ * 7. A replica id belongs to the identity that first used it: after
+ *    `replica_in_use` (then 4000) the tab takes a new replica id, re-stamps its
+ *    queue in order and connects again at once. Nothing queued is lost.
  */
 
 import { toWire } from "../protocol/ops.js";
 import { Clock } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp, checkOps, DecodeError } from "../protocol/validate.js";
-import { loadQueue, saveCache, saveQueue } from "./storage.js";
-import { keepToken, tokenFor } from "../steward.js";
+import { loadQueue, newReplicaId, saveCache, saveQueue } from "./storage.js";
+import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../steward.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
 /** @typedef {import("./replica.js").Replica} Replica */
@@ -33,6 +42,8 @@ import { keepToken, tokenFor } from "../steward.js";
 
 const SUBPROTOCOL = "dreamloom.v1.json";
 const MAX_BATCH = 256;
+/** New replica ids in a row (replica_in_use without a welcome between) before giving up. */
+const MAX_RENEWALS = 3;
 /** Close codes after which reconnecting would only repeat the refusal. */
 const FINAL_CLOSES = new Set([4001, 4002, 4003, 4004, 4006, 4007]);
 const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
@@ -47,13 +58,14 @@ const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
 export class Sync extends EventTarget {
   /**
    * @param {{sanctuary: string, name: string, replica: string, replicaState: Replica,
-   *   seq: number | null, wsUrl?: string}} opts
+   *   seq: number | null, wsUrl?: string, renewReplica?: () => string}} opts
    */
   constructor(opts) {
     super();
     this.sanctuary = opts.sanctuary;
     this.name = opts.name;
     this.replica = opts.replica;
+    this.renewReplica = opts.renewReplica ?? newReplicaId;
     this.local = opts.replicaState;
     /** @type {number | null} last server seq folded into the replica */
     this.seq = opts.seq;
@@ -83,6 +95,15 @@ export class Sync extends EventTarget {
     this.lastPresence = 0;
     this.cacheTimer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
     this.stopped = false;
+    /** @type {string | null} the code of the last `error` on this connection */
+    this.lastError = null;
+    /** whether the last hello carried the stored guest token */
+    this.sentGuest = false;
+    /** whether the last hello carried a token given by a link */
+    this.sentGiven = false;
+    /** the next hello goes without the guest token (the server refused it) */
+    this.skipGuest = false;
+    this.renewals = 0;
     this.clock = new Clock(this.replica);
     this.#loadQueue();
     addEventListener("online", () => this.connectSoon(0));
@@ -115,6 +136,23 @@ export class Sync extends EventTarget {
       counter: this.clock.counter,
       identity: this.identity,
     });
+  }
+
+  /**
+   * Stamp from now on with a new replica id, and re-stamp the queue with it,
+   * in order: the server binds a replica id to the identity that first used it.
+   */
+  #switchReplica() {
+    const old = this.replica;
+    const counter = this.clock.counter;
+    this.replica = this.renewReplica();
+    this.clock = new Clock(this.replica);
+    this.clock.observeCounter(counter);
+    this.pending = this.pending.map((op) => ({ ...op, s: this.tick() }));
+    // The new stamps are above every one seen, so the re-stamped ops win locally as before.
+    if (this.pending.length) this.local.apply(this.pending);
+    saveQueue(this.sanctuary, old, null);
+    this.#persist();
   }
 
   /** A new stamp for a local write. */
@@ -197,7 +235,8 @@ export class Sync extends EventTarget {
     }
     this.ws = ws;
     ws.onopen = () => {
-      const token = tokenFor(this.sanctuary);
+      const token = this.#helloToken();
+      this.lastError = null;
       this.#send({
         type: "hello",
         v: 1,
@@ -222,6 +261,31 @@ export class Sync extends EventTarget {
     ws.onclose = (ev) => this.#drop(ws, ev.code, ev.reason);
   }
 
+  #helloToken() {
+    const given = givenTokenFor(this.sanctuary);
+    const guest = given || this.skipGuest ? null : guestToken();
+    this.sentGiven = !!given;
+    this.sentGuest = !!guest;
+    return given ?? guest;
+  }
+
+  /**
+   * After a refusal that a new identity or a new replica id answers: whether one was taken.
+   * @param {number} code
+   */
+  #renewed(code) {
+    const refusedGuest = code === 4001 && this.sentGuest && (this.lastError === "unauthorized" || this.lastError === "token_expired");
+    const replicaTaken = code === 4000 && this.lastError === "replica_in_use";
+    if (!refusedGuest && !replicaTaken) return false;
+    if (++this.renewals > MAX_RENEWALS) return false;
+    if (refusedGuest) this.skipGuest = true;
+    // A new identity may not write with a replica id bound to the old one: both take a new id.
+    this.#switchReplica();
+    this.#emit("pending");
+    this.connectSoon(0);
+    return true;
+  }
+
   /**
    * Forget a socket (closed by either side, or abandoned) and plan what comes next.
    * @param {WebSocket | null} ws @param {number} code @param {string} reason
@@ -237,6 +301,7 @@ export class Sync extends EventTarget {
     this.inflight.clear();
     this.peers.clear();
     this.#emit("peers");
+    if (this.#renewed(code)) return;
     if (FINAL_CLOSES.has(code)) {
       this.stopped = true;
       this.#setStatus("closed", CLOSE_REASONS[code] ?? (reason || "closed"));
@@ -302,9 +367,11 @@ export class Sync extends EventTarget {
       case "pong":
         return;
       case "error":
-        if (msg.code === "replica_in_use") this.#emit("toast", "This tab's replica id is in use elsewhere");
-        else this.#emit("toast", `Server: ${msg.reason}`);
+        this.lastError = msg.code;
         this.#emit("server-error", msg);
+        // Answered by a new replica id or a new guest when the connection closes.
+        if (msg.code === "replica_in_use" || (this.sentGuest && (msg.code === "unauthorized" || msg.code === "token_expired"))) return;
+        this.#emit("toast", `Server: ${msg.reason}`);
         return;
       default:
         throw new DecodeError(`unknown message type ${String(msg?.type).slice(0, 30)}`);
@@ -313,7 +380,12 @@ export class Sync extends EventTarget {
 
   /** @param {any} msg */
   #onWelcome(msg) {
-    if (typeof msg.token === "string") keepToken(msg.token); // a guest identity, kept for next time
+    this.renewals = 0;
+    if (!this.sentGiven) {
+      if (this.skipGuest) forgetGuestToken(); // refused, and this welcome proves it is not needed
+      this.skipGuest = false;
+      if (typeof msg.token === "string") keepGuestToken(msg.token);
+    }
     this.sid = msg.sid;
     this.identity = msg.identity;
     this.policy = msg.policy ?? {};
@@ -384,10 +456,12 @@ export class Sync extends EventTarget {
       // Keep the op, pause, and resend the whole queue from the start (rule 2).
       this.inflight.clear();
       this.inflight.add(-1);
+      // Never sooner than the server said (W9a), and not faster than once a second anyway.
+      const wait = Math.max(1000, typeof msg.retry_after === "number" ? msg.retry_after * 1000 : 0);
       setTimeout(() => {
         this.inflight.delete(-1);
         this.#flush();
-      }, 1000);
+      }, wait);
       return;
     }
     this.#take(counter);

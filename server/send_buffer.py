@@ -45,7 +45,7 @@ def wire_frame(payload: bytes, binary: bool) -> bytes:
     return frame
 
 
-class Outbox:
+class SendBuffer:
     """Bounded FIFO of frames for one connection."""
 
     def __init__(

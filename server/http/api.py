@@ -55,19 +55,17 @@ from aiohttp import web
 import dreamloom
 from dreamloom.protocol import Tapestry
 from dreamloom.protocol.symbols import GLYPH_BOX, load_symbols
-from dreamloom.protocol.validate import ID_RE
 
+from ..hub import Hub
+from ..render import RenderUnavailable, render_png, render_svg
+from ..services import SERVICES
+from ..store import SanctuaryInfo
 from .access import Need, admit, may_enter, verified_claims
-from .app import CONFIG, HUB, METRICS
-from .hub import Hub
-from .moderation import StewardError
-from .render import render_png, render_svg
-from .store import SanctuaryInfo
+from .errors import HttpError, json_response, read_json_body, sanctuary_id, valid_sanctuary_id
 
 log = logging.getLogger("dreamloom.api")
 
 MAX_LIMIT = 1000
-MAX_BODY = 16 * 1024
 MAX_TITLE = 120
 MAX_CHECKPOINT_NAME = 120
 MAX_SEQ = 2**53
@@ -90,43 +88,6 @@ class ApiState:
 _STATE = web.AppKey("api_state", ApiState)
 
 
-class ApiError(Exception):
-    """An error answered as JSON with an HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-_STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "too_large"}
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
-
-
-def _error(status: int, code: str, message: str) -> web.Response:
-    return _json({"error": {"code": code, "message": message}}, status)
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
-    """Answer every error under ``/api/`` as JSON; other paths keep aiohttp's own answers."""
-    try:
-        return await handler(request)
-    except (ApiError, StewardError) as exc:
-        return _error(exc.status, str(exc.code), exc.message)
-    except web.HTTPException as exc:
-        if not request.path.startswith("/api/") or exc.status < 400:
-            raise
-        return _error(exc.status, _STATUS_CODES.get(exc.status, "bad_request"), exc.reason)
-    except Exception:
-        if not request.path.startswith("/api/"):
-            raise
-        log.exception("API request %s %s failed", request.method, request.path)
-        return _error(500, "internal", "internal server error")
-
-
 # -- parameters ------------------------------------------------------------------
 _DIGITS = re.compile(r"[0-9]{1,16}\Z")
 
@@ -136,28 +97,21 @@ def _int(request: web.Request, name: str, default: int | None, lo: int, hi: int)
     if raw is None or raw == "":
         return default
     if not _DIGITS.match(raw) or not lo <= int(raw) <= hi:
-        raise ApiError(400, "bad_request", f"{name} must be an integer in [{lo}, {hi}]")
+        raise HttpError("bad_request", f"{name} must be an integer in [{lo}, {hi}]")
     return int(raw)
 
 
 def _flag(request: web.Request, name: str) -> bool:
     raw = request.query.get(name, "0").lower()
     if raw not in ("0", "1", "true", "false", ""):
-        raise ApiError(400, "bad_request", f"{name} must be 1 or 0")
+        raise HttpError("bad_request", f"{name} must be 1 or 0")
     return raw in ("1", "true")
-
-
-def _sanctuary_id(request: web.Request) -> str:
-    name = request.match_info["id"]
-    if not 0 < len(name) <= request.app[CONFIG].limits.max_id_len or not ID_RE.match(name):
-        raise ApiError(400, "bad_request", "invalid sanctuary id")
-    return name
 
 
 async def _info(hub: Hub, name: str) -> SanctuaryInfo:
     info = await hub.store.get_sanctuary(name)
     if info is None:
-        raise ApiError(404, "not_found", f"no sanctuary {name!r}")
+        raise HttpError("not_found", f"no sanctuary {name!r}")
     return info
 
 
@@ -166,30 +120,15 @@ def _current_seq(hub: Hub, info: SanctuaryInfo) -> int:
     return max(info.last_seq, live.seq if live is not None else 0)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "too_large", f"the body may hold at most {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", f"the body may hold at most {MAX_BODY} bytes")
-    try:
-        data = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_request", "the body must be JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_request", "the body must be a JSON object")
-    return data
-
-
 def _text(data: dict[str, Any], key: str, max_len: int) -> str | None:
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ApiError(400, "bad_request", f"{key} must be a string")
+        raise HttpError("bad_request", f"{key} must be a string")
     value = " ".join(value.split())
     if not 0 < len(value) <= max_len or any(unicodedata.category(c) == "Cc" for c in value):
-        raise ApiError(400, "bad_request", f"{key} must be 1..{max_len} printable characters")
+        raise HttpError("bad_request", f"{key} must be 1..{max_len} printable characters")
     return value
 
 
@@ -200,7 +139,7 @@ def _counts(tapestry: Tapestry) -> tuple[int, int]:
 
 async def _live_counts(request: web.Request, info: SanctuaryInfo) -> tuple[int, int]:
     """Live fragments by origin: from memory when loaded, else from a small cache keyed by last seq."""
-    hub = request.app[HUB]
+    hub = request.app[SERVICES].hub
     live = hub.loaded(info.id)
     if live is not None:
         return _counts(live.tapestry)
@@ -219,7 +158,7 @@ async def _live_counts(request: web.Request, info: SanctuaryInfo) -> tuple[int, 
 
 async def _listing(request: web.Request, info: SanctuaryInfo) -> dict[str, Any]:
     organic, ai = await _live_counts(request, info)
-    hub = request.app[HUB]
+    hub = request.app[SERVICES].hub
     return {
         "id": info.id,
         "title": info.title,
@@ -234,19 +173,19 @@ async def _listing(request: web.Request, info: SanctuaryInfo) -> dict[str, Any]:
 
 # -- handlers --------------------------------------------------------------------
 async def healthz(request: web.Request) -> web.Response:
-    hub = request.app[HUB]
+    hub = request.app[SERVICES].hub
     body = {
         "status": "shutting_down" if hub.closing else "ok",
         "version": dreamloom.__version__,
         "uptime": round(time.monotonic() - request.app[_STATE].started, 3),
         "sanctuaries_loaded": len(hub.live()),
-        "connections": sum(len(s.sessions) for s in hub.live()),
+        "connections": sum(len(s.members) for s in hub.live()),
     }
-    return _json(body, 503 if hub.closing else 200)
+    return json_response(body, 503 if hub.closing else 200)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    m = request.app[METRICS]
+    m = request.app[SERVICES].metrics
     return web.Response(body=m.render(), headers={"Content-Type": m.content_type})
 
 
@@ -272,8 +211,8 @@ async def symbols(request: web.Request) -> web.Response:
 async def list_sanctuaries(request: web.Request) -> web.Response:
     limit = _int(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
     await verified_claims(request)  # a token sent is checked before anything is listed
-    infos = [i for i in await request.app[HUB].store.list_sanctuaries() if await may_enter(request, i.id)]
-    return _json([await _listing(request, info) for info in infos[-(limit or MAX_LIMIT) :]])
+    infos = [i for i in await request.app[SERVICES].hub.store.list_sanctuaries() if await may_enter(request, i.id)]
+    return json_response([await _listing(request, info) for info in infos[-(limit or MAX_LIMIT) :]])
 
 
 def slugify(title: str, max_len: int = 40) -> str:
@@ -294,43 +233,41 @@ async def _unique_id(hub: Hub, slug: str) -> str:
         candidate = f"{slug}-{secrets.token_hex(3)}"
         if await hub.store.get_sanctuary(candidate) is None:
             return candidate
-    raise ApiError(409, "conflict", "could not find a free id for this title")
+    raise HttpError("conflict", "could not find a free id for this title")
 
 
 async def create_sanctuary(request: web.Request) -> web.Response:
-    hub = request.app[HUB]
+    hub = request.app[SERVICES].hub
     if hub.closing:
-        raise ApiError(503, "shutting_down", "server is shutting down")
-    data = await _body(request)
+        raise HttpError("shutting_down", "server is shutting down")
+    data = await read_json_body(request)
     unknown = set(data) - {"id", "title"}
     if unknown:
-        raise ApiError(400, "bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise HttpError("bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
     title = _text(data, "title", MAX_TITLE)
     wanted = data.get("id")
     if wanted is not None and (
-        not isinstance(wanted, str)
-        or not 0 < len(wanted) <= request.app[CONFIG].limits.max_id_len
-        or not ID_RE.match(wanted)
+        not isinstance(wanted, str) or not valid_sanctuary_id(wanted, request.app[SERVICES].config.limits.max_id_len)
     ):
-        raise ApiError(400, "bad_request", "id may contain only letters, digits and _ . : - (at most 64)")
+        raise HttpError("bad_request", "id may contain only letters, digits and _ . : - (at most 64)")
     if title is None and wanted is None:
-        raise ApiError(400, "bad_request", "give a title or an id")
+        raise HttpError("bad_request", "give a title or an id")
     async with request.app[_STATE].create_lock:
         if wanted is not None:
             if await hub.store.get_sanctuary(wanted) is not None:
-                raise ApiError(409, "conflict", f"sanctuary {wanted!r} already exists")
+                raise HttpError("conflict", f"sanctuary {wanted!r} already exists")
             name = wanted
         else:
             assert title is not None
             name = await _unique_id(hub, slugify(title))
         info = await hub.store.ensure_sanctuary(name, title or name)
     body = await _listing(request, info)
-    return _json(body, 201, {"Location": f"/api/sanctuaries/{name}"})
+    return json_response(body, 201, {"Location": f"/api/sanctuaries/{name}"})
 
 
 async def get_sanctuary(request: web.Request) -> web.Response:
-    name = _sanctuary_id(request)
-    hub = request.app[HUB]
+    name = sanctuary_id(request)
+    hub = request.app[SERVICES].hub
     info = await _info(hub, name)
     tapestry, seq = await hub.tapestry_at(name, None)
     contributors: Counter[tuple[str, str]] = Counter()
@@ -342,7 +279,7 @@ async def get_sanctuary(request: web.Request) -> web.Response:
             contributors[(frag.author, frag.origin)] += 1
     organic, ai = _counts(tapestry)
     top = sorted(contributors.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LIMIT]
-    return _json(
+    return json_response(
         {
             "id": name,
             "title": info.title,
@@ -356,26 +293,26 @@ async def get_sanctuary(request: web.Request) -> web.Response:
 
 
 async def _tapestry(request: web.Request) -> tuple[str, Tapestry, int]:
-    name = _sanctuary_id(request)
+    name = sanctuary_id(request)
     at = _int(request, "at", None, 0, MAX_SEQ)
-    hub = request.app[HUB]
+    hub = request.app[SERVICES].hub
     await _info(hub, name)
     try:
         tapestry, seq = await hub.tapestry_at(name, at)
     except KeyError:
-        raise ApiError(404, "not_found", f"no sanctuary {name!r}") from None
+        raise HttpError("not_found", f"no sanctuary {name!r}") from None
     return name, tapestry, seq
 
 
 async def tapestry_json(request: web.Request) -> web.Response:
     _, tapestry, seq = await _tapestry(request)
-    return _json({"seq": seq, "digest": tapestry.digest(), "snapshot": tapestry.to_data()})
+    return json_response({"seq": seq, "digest": tapestry.digest(), "snapshot": tapestry.to_data()})
 
 
 async def _seq_for_etag(request: web.Request) -> int:
     """The seq a render would show, known before loading anything (for a cheap 304)."""
-    name = _sanctuary_id(request)
-    hub = request.app[HUB]
+    name = sanctuary_id(request)
+    hub = request.app[SERVICES].hub
     info = await _info(hub, name)
     now = _current_seq(hub, info)
     at = _int(request, "at", None, 0, MAX_SEQ)
@@ -396,8 +333,13 @@ async def _render(
     headers["X-Dreamloom-Seq"] = str(shown)
     async with request.app[_STATE].render_slots:
         started = time.perf_counter()
-        body = await asyncio.to_thread(draw, tapestry)
-        request.app[METRICS].render_seconds.labels(format=variant.split("-")[0]).observe(time.perf_counter() - started)
+        try:
+            body = await asyncio.to_thread(draw, tapestry)
+        except RenderUnavailable as exc:
+            raise HttpError("render_unavailable", str(exc)) from None
+        request.app[SERVICES].metrics.render_seconds.labels(format=variant.split("-")[0]).observe(
+            time.perf_counter() - started
+        )
     return web.Response(body=body, content_type=content_type, headers=headers)
 
 
@@ -420,15 +362,15 @@ async def tapestry_png(request: web.Request) -> web.Response:
 
 
 async def op_history(request: web.Request) -> web.Response:
-    name = _sanctuary_id(request)
+    name = sanctuary_id(request)
     since = _int(request, "since", 0, 0, MAX_SEQ) or 0
     limit = _int(request, "limit", 200, 1, MAX_LIMIT) or 200
-    hub = request.app[HUB]
+    hub = request.app[SERVICES].hub
     info = await _info(hub, name)
     entries = await hub.store.read_ops(name, since, limit=limit)
     last = _current_seq(hub, info)
     more = len(entries) == limit and entries[-1].seq < last
-    return _json(
+    return json_response(
         {
             "ops": [{"seq": e.seq, "op": e.op.to_wire(), "author": e.author, "time": e.time} for e in entries],
             "next": entries[-1].seq if more else None,
@@ -441,32 +383,32 @@ def _checkpoint(record: Any) -> dict[str, Any]:
 
 
 async def create_checkpoint(request: web.Request) -> web.Response:
-    name = _sanctuary_id(request)
-    hub = request.app[HUB]
+    name = sanctuary_id(request)
+    hub = request.app[SERVICES].hub
     info = await _info(hub, name)
-    data = await _body(request)
+    data = await read_json_body(request)
     unknown = set(data) - {"name", "seq"}
     if unknown:
-        raise ApiError(400, "bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise HttpError("bad_request", f"unknown field(s): {', '.join(sorted(unknown))}")
     label = _text(data, "name", MAX_CHECKPOINT_NAME)
     if label is None:
-        raise ApiError(400, "bad_request", "a checkpoint needs a name")
+        raise HttpError("bad_request", "a checkpoint needs a name")
     now = _current_seq(hub, info)
     seq = data.get("seq", now)
     if type(seq) is not int or not 0 <= seq <= now:
-        raise ApiError(400, "bad_request", f"seq must be an integer in [0, {now}]")
+        raise HttpError("bad_request", f"seq must be an integer in [0, {now}]")
     record = await hub.store.add_record(name, "checkpoint", {"name": label, "seq": seq})
-    return _json(_checkpoint(record), 201)
+    return json_response(_checkpoint(record), 201)
 
 
 async def list_checkpoints(request: web.Request) -> web.Response:
-    name = _sanctuary_id(request)
+    name = sanctuary_id(request)
     limit = _int(request, "limit", 100, 1, MAX_LIMIT) or 100
     before = _int(request, "before", None, 1, MAX_SEQ)
-    hub = request.app[HUB]
+    hub = request.app[SERVICES].hub
     await _info(hub, name)
     records = await hub.store.records(name, "checkpoint", limit=limit, before=before)
-    return _json([_checkpoint(r) for r in records])
+    return json_response([_checkpoint(r) for r in records])
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -476,9 +418,9 @@ def guarded(need: Need, handler: Handler) -> Handler:
     """A route of one sanctuary: a valid id, a sanctuary that exists, then the access rule (P14)."""
 
     async def route(request: web.Request) -> web.StreamResponse:
-        name = _sanctuary_id(request)
+        name = sanctuary_id(request)
         # Existence first: unknown ids never reach the per-sanctuary rules, which stay in memory.
-        await _info(request.app[HUB], name)
+        await _info(request.app[SERVICES].hub, name)
         await admit(request, name, need)
         return await handler(request)
 
@@ -488,14 +430,13 @@ def guarded(need: Need, handler: Handler) -> Handler:
 def setup_routes(app: web.Application) -> None:
     """Add the HTTP API to the app (called while the app is built, before it starts)."""
     app[_STATE] = ApiState(asyncio.Semaphore(RENDER_SLOTS), asyncio.Lock(), OrderedDict(), time.monotonic())
-    app.middlewares.append(json_errors)
     r = app.router
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)
     r.add_get("/api/symbols", symbols)
     r.add_get("/api/sanctuaries", list_sanctuaries)
     r.add_post("/api/sanctuaries", create_sanctuary)
-    base = "/api/sanctuaries/{id}"
+    base = "/api/sanctuaries/{sanctuary}"
     r.add_get(base, guarded(Need.READ, get_sanctuary))
     r.add_get(base + "/tapestry.json", guarded(Need.READ, tapestry_json))
     r.add_get(base + "/tapestry.svg", guarded(Need.READ, tapestry_svg))

@@ -1,8 +1,8 @@
-"""One WebSocket connection: handshake, reading, rate limits, errors (SPEC W5-W12).
+"""One WebSocket connection: handshake, reading, rate limits, heartbeat, errors (SPEC W5-W12).
 
-States: ``handshake`` (waiting for hello) -> ``member`` (joined a sanctuary)
--> ``closed``. Reading happens here; sending goes through the outbox; all
-changes to the sanctuary go through the sanctuary actor.
+States: ``handshake`` (waiting for hello) -> ``member`` (joined a room)
+-> ``closed``. Reading happens here; sending goes through the send buffer;
+all changes to the sanctuary go through its :class:`~.member.Room`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -25,44 +27,33 @@ from dreamloom.protocol import (
     Identity,
     Ops,
     Peer,
-    Ping,
-    Pong,
     Presence,
     PresenceState,
     Reject,
 )
 from dreamloom.protocol.codec import Codec
+from dreamloom.protocol.connection import Admit, Close, Deliver, Reply, ServerAction, ServerConnection
+from dreamloom.protocol.messages import MAX_RETRY_AFTER
 from dreamloom.protocol.validate import InvalidOp
 
 from .identity import colour_for
-from .outbox import Outbox, wire_frame
-from .rate import TokenBucket, Window
+from .rate import TokenBucket
+from .send_buffer import SendBuffer, wire_frame
 
 if TYPE_CHECKING:
+    from .auth import Claims
     from .config import ServerConfig
+    from .member import Room
     from .metrics import Metrics
-    from .sanctuary import Sanctuary
 
-log = logging.getLogger("dreamloom.session")
+log = logging.getLogger("dreamloom.connection")
 
 #: Seconds a slow consumer has to read up to its close frame before its connection is aborted.
 SLOW_CONSUMER_GRACE = 2.0
 
-#: Which errors end the connection, and with what close code (SPEC W10).
-CLOSING_ERRORS: dict[ErrorCode, CloseCode] = {
-    ErrorCode.UNSUPPORTED_VERSION: CloseCode.UNSUPPORTED_VERSION,
-    ErrorCode.HANDSHAKE_REQUIRED: CloseCode.PROTOCOL_ERROR,
-    ErrorCode.SANCTUARY_FULL: CloseCode.SANCTUARY_FULL,
-    ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
-    ErrorCode.TOKEN_EXPIRED: CloseCode.UNAUTHORIZED,
-    ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
-    ErrorCode.BANNED: CloseCode.BANNED,
-    ErrorCode.REPLICA_IN_USE: CloseCode.PROTOCOL_ERROR,
-}
 
-
-class Session:
-    """Server side of one connection."""
+class Connection:
+    """Server side of one connection: a :class:`~.member.Member` of the sanctuary it joins."""
 
     def __init__(
         self,
@@ -83,13 +74,15 @@ class Session:
         self.issued_token: str | None = None  # a guest token to hand over in the welcome
         self.peer = Peer(self.sid, "", "dreamer", "organic", colour_for(self.sid))
         self.presence = PresenceState()
-        self.sanctuary: Sanctuary | None = None
+        self.room: Room | None = None
+        self.claims: Claims | None = None
         self.ops_bucket = TokenBucket(config.ops_rate, config.ops_burst)
         self.presence_bucket = TokenBucket(config.presence_rate, config.presence_rate)
-        self.errors = Window(config.error_window)
+        #: The session rules (W5, W10): what each message means, and when errors close.
+        self.session = ServerConnection(config.error_limit, config.error_window)
         self._limited_since: float | None = None
         self._last_limited = 0.0
-        self.outbox = Outbox(
+        self.buffer = SendBuffer(
             self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow, write_now=self._write_now
         )
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
@@ -101,6 +94,10 @@ class Session:
 
     def __hash__(self) -> int:
         return hash(self.sid)
+
+    @property
+    def codec_name(self) -> str:
+        return self.codec.name
 
     # -- sending ----------------------------------------------------------
     async def _send_raw(self, frame: bytes) -> None:
@@ -122,17 +119,17 @@ class Session:
 
     def send(self, message: Any) -> None:
         """Encode and queue a message for this connection only."""
-        self.outbox.put(self.codec.encode(message))
+        self.buffer.put(self.codec.encode(message))
         self.metrics.frames_sent.inc()
 
     def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
         """Queue bytes already encoded with this connection's codec."""
-        if not self.outbox.put(frame, droppable=droppable) and droppable:
+        if not self.buffer.put(frame, droppable=droppable) and droppable:
             self.metrics.presence_dropped.inc()
 
     def close(self, code: int, reason: str) -> None:
         """Close after what is queued (used for 1001, kicks, replacement)."""
-        self.outbox.close(code, reason)
+        self.buffer.close(code, reason)
 
     def _overflow(self) -> None:
         # The peer stopped reading: do not wait for its socket, cut it off (F4).
@@ -141,11 +138,11 @@ class Session:
         self.closed = True
         self.metrics.slow_consumers_closed.inc()
         log.info("closing slow consumer %s", self.sid)
-        self.outbox.close(CloseCode.SLOW_CONSUMER, "send buffer full: reconnect and resume", drain=False)
+        self.buffer.close(CloseCode.SLOW_CONSUMER, "send buffer full: reconnect and resume", drain=False)
         if self._writer is not None:
             self._writer.cancel()
-        if self.sanctuary is not None:
-            self.sanctuary.leave(self)  # free its place and tell the others now, not when its socket ends
+        if self.room is not None:
+            self.room.leave(self)  # free its place and tell the others now, not when its socket ends
         self._closer = asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
 
     async def _hard_close(self, code: int, reason: str = "send buffer full") -> None:
@@ -160,38 +157,60 @@ class Session:
             transport.abort()
 
     def error(self, code: ErrorCode, reason: str) -> None:
-        """Send an ``error``; close if the code says so or too many errors came in."""
-        self.send(Error(code, reason))
-        close_code = CLOSING_ERRORS.get(code)
-        if close_code is None and self.errors.add() >= self.config.error_limit:
-            close_code = CloseCode.PROTOCOL_ERROR
-            reason = "too many invalid messages"
-        if close_code is not None:
-            self.close(close_code, reason)
+        """Send an ``error``; close if its code or the count of invalid input says so (W5, W10)."""
+        self._act(self.session.refuse(code, reason, time.monotonic()))
+
+    def _act(self, actions: list[ServerAction]) -> None:
+        """Carry out what the session rules decided."""
+        room = self.room
+        for action in actions:
+            match action:
+                case Reply(message=message):
+                    self.send(message)
+                case Close(code=code, reason=reason):
+                    self.close(code, reason)
+                case Deliver(message=Ops() as ops):
+                    assert room is not None
+                    self._deliver_ops(room, ops)
+                case Deliver(message=Presence(state=state)):
+                    assert room is not None
+                    if not self.presence_bucket.take():
+                        self.metrics.presence_dropped.inc()
+                        # latest wins: keep the newest state, it goes out with the next tick
+                    self.presence = state
+                    room.presence_changed(self)
+                case Admit():
+                    pass  # the handshake answers it (serve)
 
     # -- the connection's life ----------------------------------------------
-    async def serve(self, name: str, join: Any) -> None:
-        """Run the connection: handshake, join via ``join(session, hello)``, then read until closed."""
-        self._writer = asyncio.create_task(self.outbox.run(), name=f"writer:{self.sid}")
+    async def serve(self, join: Callable[[Connection, Hello], Awaitable[Room | None]]) -> None:
+        """Run the connection: handshake, join a room via ``join(self, hello)``, then read until closed."""
+        self._writer = asyncio.create_task(self.buffer.run(), name=f"writer:{self.sid}")
         self._watchdog = asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.sid}")
         try:
             hello = await self._handshake()
             if hello is None:
                 return
-            self.sanctuary = await join(self, hello)
-            if self.sanctuary is None:
+            self.room = await join(self, hello)
+            if self.room is None:
                 return
+            self.session.joined()
             await self._read_loop()
         finally:
             self.closed = True
             self._watchdog.cancel()
-            if self.sanctuary is not None:
-                self.sanctuary.leave(self)
-            self.outbox.close(CloseCode.NORMAL, "bye")
+            if self.room is not None:
+                self.room.leave(self)
+            self.buffer.close(CloseCode.NORMAL, "bye")
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._writer), timeout=3.0)
             if not self._writer.done():
                 self._writer.cancel()
+            if self._closer is not None:  # every task this connection started ends with it
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(self._closer, timeout=SLOW_CONSUMER_GRACE + 2.0)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), timeout=1.0)
@@ -204,8 +223,8 @@ class Session:
             if silent >= timeout:
                 log.info("dropping silent peer %s after %.1f s", self.sid, silent)
                 self.closed = True
-                if self.sanctuary is not None:
-                    self.sanctuary.leave(self)  # free its place and tell the others now
+                if self.room is not None:
+                    self.room.leave(self)  # free its place and tell the others now
                 await self._hard_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: reconnect and resume")
                 return
             if silent >= interval:
@@ -239,13 +258,13 @@ class Session:
         try:
             first = self.codec.decode_client(msg.data)
         except DecodeError as exc:
-            code = exc.code if exc.code == ErrorCode.UNSUPPORTED_VERSION else ErrorCode.HANDSHAKE_REQUIRED
-            self.error(code, exc.reason)
+            self._act(self.session.undecodable(exc.code, exc.reason, time.monotonic()))
             return None
-        if not isinstance(first, Hello):
-            self.error(ErrorCode.HANDSHAKE_REQUIRED, f"the first message must be hello, not {first.type}")
-            return None
-        return first
+        actions = self.session.receive(first, time.monotonic())
+        if actions and isinstance(actions[0], Admit):
+            return actions[0].hello
+        self._act(actions)
+        return None
 
     def set_identity(self, identity: Identity, replica: str, *, issued_token: str | None = None) -> None:
         """Called once the hello is accepted (and again when a steward changes the role)."""
@@ -268,34 +287,19 @@ class Session:
             try:
                 message = self.codec.decode_client(msg.data)
             except DecodeError as exc:
-                self.error(exc.code, exc.reason)
+                self._act(self.session.undecodable(exc.code, exc.reason, time.monotonic()))
                 continue
-            self._dispatch(message)
+            self._act(self.session.receive(message, time.monotonic()))
 
-    def _dispatch(self, message: Any) -> None:
-        sanctuary = self.sanctuary
-        assert sanctuary is not None
-        match message:
-            case Ops(ops=ops, invalid=invalid):
-                if not self.ops_bucket.take(len(ops) + len(invalid)):
-                    self._rate_limited((*ops, *invalid))  # both name a stamp and an id
-                    return
-                if invalid:
-                    self._reject_invalid(invalid)
-                if ops:
-                    sanctuary.submit(self, ops)
-            case Presence(state=state):
-                if not self.presence_bucket.take():
-                    self.metrics.presence_dropped.inc()
-                    # latest wins: keep the newest state, it goes out with the next tick
-                self.presence = state
-                sanctuary.presence_changed(self)
-            case Ping(t=t):
-                self.send(Pong(t))
-            case Pong():
-                pass
-            case Hello():
-                self.error(ErrorCode.ALREADY_JOINED, "hello was already accepted on this connection")
+    def _deliver_ops(self, room: Room, batch: Ops) -> None:
+        ops, invalid = batch.ops, batch.invalid
+        if not self.ops_bucket.take(len(ops) + len(invalid)):
+            self._rate_limited((*ops, *invalid))  # both name a stamp and an id
+            return
+        if invalid:
+            self._reject_invalid(invalid)
+        if ops:
+            room.submit(self, ops)
 
     def _reject_invalid(self, invalid: tuple[InvalidOp, ...]) -> None:
         # W10a: each is refused alone and the rest of the batch stands; the message still
@@ -303,13 +307,18 @@ class Session:
         for bad in invalid:
             self.send(Reject(bad.stamp, bad.id, bad.code, bad.reason, rule="W8"))
         self.metrics.ops_rejected.labels(code=ErrorCode.BAD_MESSAGE.value).inc(len(invalid))
-        if self.errors.add() >= self.config.error_limit:
+        if self.session.count_error(time.monotonic()):
             self.close(CloseCode.PROTOCOL_ERROR, "too many invalid messages")
 
     def _rate_limited(self, ops: tuple[Any, ...]) -> None:
-        reason = f"more than {self.config.ops_rate:g} ops per second: slow down and resend"
+        # W9a: the time until this batch fits the bucket, rounded up to a millisecond.
+        wait = math.ceil(min(self.ops_bucket.wait(len(ops)), MAX_RETRY_AFTER) * 1000) / 1000
+        reason = f"more than {self.config.ops_rate:g} ops per second: resend in {wait:g} s"
+        allowed = f"{self.config.ops_rate:g} ops per second, bursts of {self.config.ops_burst:g}"
         for op in ops:
-            self.send(Reject(op.stamp, op.id, ErrorCode.RATE_LIMITED, reason, rule="rate", allowed=reason))
+            self.send(
+                Reject(op.stamp, op.id, ErrorCode.RATE_LIMITED, reason, rule="rate", allowed=allowed, retry_after=wait)
+            )
         self.metrics.ops_rejected.labels(code=ErrorCode.RATE_LIMITED.value).inc(len(ops))
         now = time.monotonic()
         # An episode of limiting ends after a quiet second; a flood is one long episode.

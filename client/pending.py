@@ -11,7 +11,7 @@ already applied with its original seq, so a resend never duplicates anything.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from itertools import takewhile
@@ -80,7 +80,7 @@ def _same_group(group: int, entry: Entry) -> bool:
     return entry.group == group
 
 
-class Outbox:
+class PendingOps:
     """Unacknowledged ops in submission order, keyed by stamp."""
 
     def __init__(self) -> None:
@@ -168,12 +168,26 @@ class Outbox:
             self.empty.set()
         return entry
 
-    def requeue(self, entry: Entry, op: Op) -> None:
-        """Queue an entry again, at the end, under a new op (a retry with a new stamp)."""
-        self._entries.pop(entry.op.stamp, None)
-        entry.op, entry.sent = op, False
-        self._entries[op.stamp] = entry
-        self.empty.clear()
+    def get(self, stamp: Stamp) -> Entry | None:
+        """The entry of ``stamp``, if it is still awaiting an answer."""
+        return self._entries.get(stamp)
+
+    def unsend(self, entry: Entry) -> None:
+        """Send an entry again, in its place, with its own stamp (a retry after a rate limit)."""
+        entry.sent = False
+
+    def restamp(self, tick: Callable[[], Stamp]) -> list[tuple[Stamp, Op]]:
+        """Give every entry, in queue order, the same op under a new stamp from ``tick``, to
+        be sent again (after the replica id changed); returns ``(old stamp, new op)`` pairs."""
+        changed: list[tuple[Stamp, Op]] = []
+        entries: dict[Stamp, Entry] = {}
+        for entry in self._entries.values():
+            old, fresh = entry.op.stamp, Op(entry.op.t, entry.op.id, tick(), entry.op.fields)
+            entry.op, entry.sent = fresh, False
+            entries[fresh.stamp] = entry
+            changed.append((old, fresh))
+        self._entries = entries
+        return changed
 
     def replace(self, entry: Entry, op: Op) -> None:
         """Swap an entry's op for one with the same stamp (server-stamped provenance)."""

@@ -16,7 +16,7 @@ Theory of operation:
    checkpoints), ``WRITE`` (a role that may write ops: steward, dreamer or
    weaver, never a viewer), ``STEWARD`` (the steward API, P11), ``SELF``
    (``/me``: any token valid here; it reports a ban rather than refusing it).
-5. Errors are :class:`StewardError`, answered as ``{"error": {"code", "message"}}``.
+5. Errors are :class:`~.errors.HttpError`, answered as ``{"error": {"code", "message"}}``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from aiohttp import web
 
 from dreamloom.protocol import ErrorCode, ProtocolError
 
-from .auth import Claims
-from .moderation import STEWARDSHIP, StewardError, compatible
-from .policy import SanctuaryRules
+from ..auth import Claims
+from ..policy import SanctuaryRules
+from ..services import SERVICES
+from ..stewardship import compatible
+from .errors import HttpError
 
 
 class Need(enum.Enum):
@@ -60,7 +62,7 @@ class Caller:
     def holder(self) -> Claims:
         """The token's claims, for routes that need a token (``SELF``, ``STEWARD``)."""
         if self.claims is None:
-            raise StewardError(401, ErrorCode.UNAUTHORIZED, "a token is required (Authorization: Bearer)")
+            raise HttpError(ErrorCode.UNAUTHORIZED, "a token is required (Authorization: Bearer)")
         return self.claims
 
 
@@ -80,62 +82,59 @@ async def verified_claims(request: web.Request) -> Claims | None:
     token = bearer(request)
     if token is None:
         return None
-    stewardship = request.app[STEWARDSHIP]
     try:
-        claims = stewardship.authority.verify(token)
+        claims = await request.app[SERVICES].stewardship.access.verify(token)
     except ProtocolError as exc:
-        raise StewardError(401, exc.code, exc.reason) from None
-    if await stewardship.is_revoked(claims.jti):
-        raise StewardError(401, ErrorCode.UNAUTHORIZED, "this token was revoked")
+        raise HttpError(exc.code, exc.reason, 401) from None
     request[_VERIFIED] = claims
     return claims
 
 
 async def admit(request: web.Request, sanctuary: str, need: Need) -> Caller:
-    """The caller of a route of ``sanctuary`` if it may do what ``need`` says, else :class:`StewardError`."""
+    """The caller of a route of ``sanctuary`` if it may do what ``need`` says, else :class:`HttpError`."""
     claims = await verified_claims(request)
     # Refusals that need no sanctuary rules come first, so such callers never make the server load any.
     if claims is None and need in (Need.SELF, Need.STEWARD):
-        raise StewardError(401, ErrorCode.UNAUTHORIZED, "a token is required (Authorization: Bearer)")
+        raise HttpError(ErrorCode.UNAUTHORIZED, "a token is required (Authorization: Bearer)")
     if claims is not None and not claims.covers(sanctuary):
-        raise StewardError(403, ErrorCode.FORBIDDEN, "this token is for another sanctuary")
-    rules = await request.app[STEWARDSHIP].rules(sanctuary)
+        raise HttpError(ErrorCode.FORBIDDEN, "this token is for another sanctuary")
+    rules = await request.app[SERVICES].stewardship.rules.rules(sanctuary)
     if claims is None:
         return _guest(rules)
     caller = _token_holder(rules, claims)
     if caller.banned and need is not Need.SELF:
-        raise StewardError(403, ErrorCode.BANNED, "you are banned from this sanctuary")
+        raise HttpError(ErrorCode.BANNED, "you are banned from this sanctuary")
     if need is Need.WRITE and caller.role not in WRITERS:
-        raise StewardError(403, ErrorCode.FORBIDDEN, f"a {caller.role} may read this sanctuary, not write to it")
+        raise HttpError(ErrorCode.FORBIDDEN, f"a {caller.role} may read this sanctuary, not write to it")
     if need is Need.STEWARD and caller.role != "steward":
-        raise StewardError(403, ErrorCode.FORBIDDEN, "only a steward of this sanctuary may do this")
+        raise HttpError(ErrorCode.FORBIDDEN, "only a steward of this sanctuary may do this")
     return caller
 
 
 async def may_enter(request: web.Request, sanctuary: str) -> bool:
     """Whether the caller may read ``sanctuary`` (the landing list shows only those)."""
-    rules = await request.app[STEWARDSHIP].rules(sanctuary)
+    rules = await request.app[SERVICES].stewardship.rules.rules(sanctuary)
     if rules.policy.access == "open":
         return True
     try:
         await admit(request, sanctuary, Need.READ)
-    except StewardError:
+    except HttpError:
         return False
     return True
 
 
 def _guest(rules: SanctuaryRules) -> Caller:
     if rules.policy.access == "invite":
-        raise StewardError(
-            401, ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: send your token (Authorization: Bearer)"
+        raise HttpError(
+            ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: send your token (Authorization: Bearer)"
         )
     return Caller(GUEST_ROLE)
 
 
 def _token_holder(rules: SanctuaryRules, claims: Claims) -> Caller:
     if claims.guest and rules.policy.access == "invite":
-        raise StewardError(
-            401, ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: a guest token does not open it, an invite does"
+        raise HttpError(
+            ErrorCode.UNAUTHORIZED, "this sanctuary is invite-only: a guest token does not open it, an invite does"
         )
     origin = "ai" if claims.role == "weaver" else "organic"
     override = rules.roles.get(claims.sub)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import mimetypes
 from pathlib import Path
 
 from aiohttp import web
 
-import dreamloom.client
 
-WEB_ROOT = Path(dreamloom.client.__file__).parent / "web"
+def _web_root() -> Path:
+    # Locate the browser app inside the installed ``dreamloom.client`` package without importing
+    # it: the server never loads the weaver SDK (nor its WebSocket client library).
+    spec = importlib.util.find_spec("dreamloom.client")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the dreamloom.client package, which holds the web client, is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "web"
+
+
+WEB_ROOT = _web_root()
 
 _TYPES = {
     ".js": "text/javascript",

@@ -32,55 +32,33 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from dreamloom.protocol.validate import ID_RE
 
+from ..auth import DEFAULT_TTL, Claims
+from ..services import SERVICES
+from ..stewardship import Stewardship
 from .access import Caller, Need, admit
-from .app import CONFIG, json_error, valid_sanctuary_name
-from .auth import DEFAULT_TTL, Claims
-from .moderation import STEWARDSHIP, StewardError, Stewardship
-
-MAX_BODY = 16 * 1024
+from .errors import HttpError, json_response, read_json_body, sanctuary_id
 
 Handler = Callable[[web.Request, Stewardship, str, Caller], Awaitable[Any]]
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise StewardError(413, "too_large", f"body larger than {MAX_BODY} bytes")
-    try:
-        body = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise StewardError(400, "bad_request", "body must be JSON") from None
-    if not isinstance(body, dict):
-        raise StewardError(400, "bad_request", "body must be a JSON object")
-    return body
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    resp = web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+#: Steward answers hold tokens and member lists: never cached.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def steward_route(fn: Handler, *, need: Need = Need.STEWARD) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Wrap a handler: sanctuary id, the access rule (P14) for ``need``, JSON answer, typed errors."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        name = request.match_info["sanctuary"]
-        if not valid_sanctuary_name(name, request.app[CONFIG]):
-            return json_error(400, "bad_request", "invalid sanctuary id")
-        try:
-            caller = await admit(request, name, need)
-            result = await fn(request, request.app[STEWARDSHIP], name, caller)
-        except StewardError as exc:
-            return json_error(exc.status, str(exc.code), exc.message)
+        name = sanctuary_id(request)
+        caller = await admit(request, name, need)
+        result = await fn(request, request.app[SERVICES].stewardship, name, caller)
         if isinstance(result, web.StreamResponse):
             return result
-        return _json(result)
+        return json_response(result, headers=NO_STORE)
 
     return handler
 
@@ -99,18 +77,18 @@ async def me(request: web.Request, st: Stewardship, name: str, caller: Caller) -
 
 
 async def get_policy(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
-    return {"policy": (await st.rules(name)).policy.to_wire()}
+    return {"policy": (await st.rules.rules(name)).policy.to_wire()}
 
 
 async def patch_policy(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
-    body = await _body(request)
+    body = await read_json_body(request)
     if not body:
-        raise StewardError(400, "bad_request", "give the policy fields to change")
-    return {"policy": await st.set_policy(name, caller.holder, body)}
+        raise HttpError("bad_request", "give the policy fields to change")
+    return {"policy": await st.acts.set_policy(name, caller.holder, body)}
 
 
 async def get_members(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
-    return await st.members(name)
+    return await st.acts.members(name)
 
 
 # -- moderation actions ------------------------------------------------------------
@@ -148,24 +126,26 @@ class Action:
 
 
 _ACTIONS: dict[str, Action] = {
-    "remove": Action(("fragment",), (), lambda st, n, by, f: st.remove(n, by, f["fragment"])),
+    "remove": Action(("fragment",), (), lambda st, n, by, f: st.acts.remove(n, by, f["fragment"])),
     "mute": Action(
-        ("identity",), ("seconds",), lambda st, n, by, f: st.mute(n, by, f["identity"], f.get("seconds", 600))
+        ("identity",), ("seconds",), lambda st, n, by, f: st.acts.mute(n, by, f["identity"], f.get("seconds", 600))
     ),
-    "unmute": Action(("identity",), (), lambda st, n, by, f: st.unmute(n, by, f["identity"])),
-    "kick": Action(("identity",), (), lambda st, n, by, f: st.kick(n, by, f["identity"])),
-    "ban": Action(("identity",), ("reason",), lambda st, n, by, f: st.ban(n, by, f["identity"], f.get("reason", ""))),
-    "unban": Action(("identity",), (), lambda st, n, by, f: st.unban(n, by, f["identity"])),
-    "role": Action(("identity", "role"), (), lambda st, n, by, f: st.set_role(n, by, f["identity"], f["role"])),
-    "revoke": Action(("jti",), (), lambda st, n, by, f: st.revoke(n, by, f["jti"])),
+    "unmute": Action(("identity",), (), lambda st, n, by, f: st.acts.unmute(n, by, f["identity"])),
+    "kick": Action(("identity",), (), lambda st, n, by, f: st.acts.kick(n, by, f["identity"])),
+    "ban": Action(
+        ("identity",), ("reason",), lambda st, n, by, f: st.acts.ban(n, by, f["identity"], f.get("reason", ""))
+    ),
+    "unban": Action(("identity",), (), lambda st, n, by, f: st.acts.unban(n, by, f["identity"])),
+    "role": Action(("identity", "role"), (), lambda st, n, by, f: st.acts.set_role(n, by, f["identity"], f["role"])),
+    "revoke": Action(("jti",), (), lambda st, n, by, f: st.acts.revoke(n, by, f["jti"])),
     "rollback": Action(
         ("identity",),
         ("since_seq", "since_time"),
-        lambda st, n, by, f: st.rollback(
+        lambda st, n, by, f: st.rollbacks.rollback(
             n, by, f["identity"], since_seq=f.get("since_seq"), since_time=f.get("since_time")
         ),
     ),
-    "undo_rollback": Action(("rollback",), (), lambda st, n, by, f: st.undo_rollback(n, by, f["rollback"])),
+    "undo_rollback": Action(("rollback",), (), lambda st, n, by, f: st.rollbacks.undo(n, by, f["rollback"])),
 }
 
 
@@ -174,51 +154,51 @@ def _action_fields(body: dict[str, Any]) -> tuple[Action, dict[str, Any]]:
     name = body.get("action")
     action = _ACTIONS.get(name) if type(name) is str else None
     if action is None:
-        raise StewardError(400, "bad_request", f"unknown action {name!r}: one of {', '.join(_ACTIONS)}")
+        raise HttpError("bad_request", f"unknown action {name!r}: one of {', '.join(_ACTIONS)}")
     fields = {k: v for k, v in body.items() if k != "action"}
     unknown = set(fields) - set(action.required) - set(action.optional)
     if unknown:
-        raise StewardError(400, "bad_request", f"{name} takes no field {', '.join(sorted(unknown))}")
+        raise HttpError("bad_request", f"{name} takes no field {', '.join(sorted(unknown))}")
     for key in action.required:
         if key not in fields:
-            raise StewardError(400, "bad_request", f"{name} needs {key!r}")
+            raise HttpError("bad_request", f"{name} needs {key!r}")
     for key, value in fields.items():
         check, what = _FIELDS[key]
         if not check(value):
-            raise StewardError(400, "bad_request", f"{name}: {key} must be {what}")
+            raise HttpError("bad_request", f"{name}: {key} must be {what}")
     return action, fields
 
 
 async def moderate(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
-    action, fields = _action_fields(await _body(request))
+    action, fields = _action_fields(await read_json_body(request))
     return await action.run(st, name, caller.holder, fields)
 
 
 async def list_invites(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
-    return {"invites": await st.invites(name)}
+    return {"invites": await st.invites.listing(name)}
 
 
 async def create_invite(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
-    body = await _body(request)
+    body = await read_json_body(request)
     unknown = set(body) - {"role", "name", "ttl"}
     if unknown:
-        raise StewardError(400, "bad_request", f"an invite takes no field {', '.join(sorted(unknown))}")
+        raise HttpError("bad_request", f"an invite takes no field {', '.join(sorted(unknown))}")
     ttl = body.get("ttl", DEFAULT_TTL)
     if type(ttl) not in (int, float):
-        raise StewardError(400, "bad_request", "ttl must be a number of seconds")
+        raise HttpError("bad_request", "ttl must be a number of seconds")
     label = body.get("name", "")
     if type(label) is not str:
-        raise StewardError(400, "bad_request", "name must be a string")
+        raise HttpError("bad_request", "name must be a string")
     role = body.get("role", "dreamer")
     if type(role) is not str:
-        raise StewardError(400, "bad_request", "role must be a string")
-    base = request.app[CONFIG].public_url or str(request.url.origin())
-    invite = await st.invite(name, caller.holder, role, label, float(ttl), base)
-    return _json(invite, status=201)
+        raise HttpError("bad_request", "role must be a string")
+    base = request.app[SERVICES].config.public_url or str(request.url.origin())
+    invite = await st.invites.invite(name, caller.holder, role, label, float(ttl), base)
+    return json_response(invite, 201, NO_STORE)
 
 
 async def revoke_invite(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
-    return await st.revoke(name, caller.holder, request.match_info["jti"])
+    return await st.acts.revoke(name, caller.holder, request.match_info["jti"])
 
 
 async def audit(request: web.Request, st: Stewardship, name: str, caller: Caller) -> Any:
@@ -227,8 +207,8 @@ async def audit(request: web.Request, st: Stewardship, name: str, caller: Caller
         before_raw = request.query.get("before")
         before = int(before_raw) if before_raw is not None else None
     except ValueError:
-        raise StewardError(400, "bad_request", "limit and before must be integers") from None
-    entries = await st.audit_log(name, limit=limit, before=before)
+        raise HttpError("bad_request", "limit and before must be integers") from None
+    entries = await st.audit.page(name, limit=limit, before=before)
     return {"audit": entries, "next": entries[-1]["id"] if len(entries) == limit else None}
 
 
