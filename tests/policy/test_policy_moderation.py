@@ -114,7 +114,7 @@ async def test_changing_a_role_downgrades_live_connections(harmony: Harmony) -> 
     await weaver.ws.send(json.dumps({"type": "presence", "color": "#123456"}))
     live = harmony.server.hub.loaded("garden")
     assert live is not None
-    await weaver.wait_for(lambda: any(s.peer.color == "#123456" for s in live.sessions.values()), "the colour taken")
+    await weaver.wait_for(lambda: any(m.peer.color == "#123456" for m in live.members.values()), "the colour taken")
     await steward.act("role", identity="weaver-demoted", role="viewer")
     rejected(await weaver.write(weaver.symbol("w-during")), "forbidden")
     await watcher.wait_for(
