@@ -1,9 +1,10 @@
 """Fan-out benchmark: one sanctuary, 50 clients, 10 of them writing, at rising rates.
 
-For each level (every writer at 20, 50, 100, 200 ops/s for 10 s) it reports
+For each level (every writer at 20, 50, 75, 100 ops/s for 10 s) it reports
 deliveries per second, loss (ops sent versus ops received by every client),
-send-to-receive latency (p50/p99/max), the server's CPU seconds (user + sys of
-the server process only) per 1,000 deliveries, and the server's peak RSS. The
+send-to-receive latency (p50/p95/p99/max), the server's CPU seconds (user + sys
+of the server process only) per 1,000 deliveries, the server's peak RSS, and
+for Dreamloom a histogram of its group-commit times (from its metrics). The
 same load then runs against a naive aiohttp broadcast server
 (``baseline_server.py``: relay every frame to every socket, nothing else), the
 limit any relaying server pays, and Dreamloom is reported as a ratio to it.
@@ -15,7 +16,8 @@ cannot keep up is visible in the table (``gen``) instead of passing as server la
 
 Dreamloom runs with its default store (SQLite, strict durability: every group
 commit is fsynced) and with the per-connection op rate limit raised
-(``--ops-rate``/``--ops-burst``): 200 ops/s per writer is at the default limit.
+(``--ops-rate``/``--ops-burst``) out of the way. More server flags can be given
+in ``DREAMLOOM_BENCH_SERVER_ARGS`` (e.g. ``--durability relaxed``).
 
     .venv/bin/python bench/fanout.py [--quick] [--levels 20,50] [--duration 10] [--procs 2]
 """
@@ -44,7 +46,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUTPUT = ROOT / "bench-output"
 
-LEVELS = (20, 50, 100, 200)
+LEVELS = (20, 50, 75, 100)
 CLIENTS = 50
 WRITERS = 10
 DURATION = 10.0
@@ -97,7 +99,25 @@ def scrape(port: int | None) -> dict[str, float]:
             continue
         name_labels, _, value = line.rpartition(" ")
         name = name_labels.split("{", 1)[0]
+        if name.endswith("_bucket") and 'le="' in name_labels:
+            name += "{le=" + name_labels.split('le="', 1)[1].split('"', 1)[0] + "}"
         out[name] = out.get(name, 0.0) + float(value)
+    return out
+
+
+COMMIT_BUCKET = "dreamloom_commit_latency_seconds_bucket{le="
+
+
+def histogram(m0: dict[str, float], m1: dict[str, float]) -> list[tuple[str, int]]:
+    """Commits per latency bucket over a level: (upper bound in ms, or '+Inf', count)."""
+    bounds = sorted((float(k[len(COMMIT_BUCKET) : -1]), k) for k in m1 if k.startswith(COMMIT_BUCKET))
+    out: list[tuple[str, int]] = []
+    below = 0
+    for bound, key in bounds:
+        cumulative = int(m1[key] - m0.get(key, 0.0))
+        label = "+Inf" if bound == float("inf") else f"{1000 * bound:g}"
+        out.append((label, cumulative - below))
+        below = cumulative
     return out
 
 
@@ -219,6 +239,7 @@ def start_server(kind: str, port: int, data_dir: Path, log: IO[bytes]) -> subpro
             str(OPS_LIMIT),
             "--log-level",
             "WARNING",
+            *os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "").split(),
         ]
     else:
         cmd = [sys.executable, str(BENCH / "baseline_server.py"), "--port", str(port)]
@@ -404,6 +425,7 @@ def run_level(
         "loss_pct": 100.0 * (expected - delivered) / expected if expected else 0.0,
         "min_received_by_a_client": min(received) if received else 0,
         "p50_ms": percentile(ordered, 0.50),
+        "p95_ms": percentile(ordered, 0.95),
         "p99_ms": percentile(ordered, 0.99),
         "max_ms": ordered[-1] if ordered else float("nan"),
         "server_cpu_s": cpu,
@@ -437,6 +459,7 @@ def run_level(
         row["commits"] = int(commits)
         row["mean_commit_ms"] = 1000.0 * delta("dreamloom_commit_latency_seconds_sum") / commits if commits else 0.0
         row["slow_consumers_closed"] = int(delta("dreamloom_slow_consumers_closed_total"))
+        row["commit_histogram_ms"] = histogram(m0, m1)
     return row
 
 
@@ -444,7 +467,7 @@ def run_level(
 def summary(row: dict[str, Any]) -> str:
     return (
         f"{row['deliveries_per_s']:,.0f} deliveries/s, loss {row['loss_pct']:.2f}%, "
-        f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
+        f"p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
         f"{row['us_per_delivery']:.1f} us CPU/delivery, gen {100 * row['gen_cpu_util_max']:.0f}%"
     )
 
@@ -457,6 +480,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         if row["server"] != "dreamloom" or ref is None:
             continue
         row["cpu_per_delivery_ratio"] = row["us_per_delivery"] / ref["us_per_delivery"]
+        row["p50_ratio"] = row["p50_ms"] / ref["p50_ms"] if ref["p50_ms"] else float("nan")
+        row["p99_ratio"] = row["p99_ms"] / ref["p99_ms"] if ref["p99_ms"] else float("nan")
         row["deliveries_ratio"] = row["deliveries_per_s"] / ref["deliveries_per_s"]
 
 
@@ -466,6 +491,7 @@ COLUMNS = (
     ("deliveries_per_s", "deliv/s", "{:,.0f}"),
     ("loss_pct", "loss%", "{:.2f}"),
     ("p50_ms", "p50 ms", "{:.1f}"),
+    ("p95_ms", "p95 ms", "{:.1f}"),
     ("p99_ms", "p99 ms", "{:.1f}"),
     ("max_ms", "max ms", "{:.0f}"),
     ("cpu_s_per_1k_deliveries", "cpu s/1k", "{:.4f}"),
@@ -479,6 +505,8 @@ COLUMNS = (
     ("server_cpu_share", "srv core", "{:.0%}"),
     ("others_cpu_s", "others s", "{:.1f}"),
     ("cpu_per_delivery_ratio", "cpu ratio", "{:.2f}x"),
+    ("p50_ratio", "p50 ratio", "{:.2f}x"),
+    ("p99_ratio", "p99 ratio", "{:.2f}x"),
     ("deliveries_ratio", "deliv ratio", "{:.2f}x"),
 )
 
@@ -495,6 +523,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) for cells in body]
+    return "\n".join(lines)
+
+
+def commit_histograms(rows: list[dict[str, Any]]) -> str:
+    """Dreamloom's group commits per latency bucket, one line per level."""
+    lines = []
+    for r in rows:
+        hist = r.get("commit_histogram_ms")
+        if not hist:
+            continue
+        cells = ", ".join(f"<={b}: {n}" if b != "+Inf" else f">{hist[-2][0]}: {n}" for b, n in hist)
+        lines.append(f"commits at {r['rate_per_writer']:>3} ops/s/writer (ms): {cells}")
     return "\n".join(lines)
 
 
@@ -531,7 +571,9 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        "dreamloom_flags": f"--ops-rate {OPS_LIMIT} --ops-burst {OPS_LIMIT} (store: SQLite, durability strict)",
+        "dreamloom_flags": f"--ops-rate {OPS_LIMIT} --ops-burst {OPS_LIMIT} "
+        + (os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "") or "(store: SQLite, durability strict)"),
+        "load_average": os.getloadavg(),
     }
 
 
@@ -570,6 +612,9 @@ def main(
     for name in (f"fanout-{stamp}.json", "fanout-latest.json"):
         (OUTPUT / name).write_text(json.dumps(result, indent=2))
     print(table(rows))
+    hist = commit_histograms(rows)
+    if hist:
+        print(hist)
     for note in notes(rows):
         print(f"note: {note}")
     print(f"raw results: {OUTPUT / 'fanout-latest.json'}")

@@ -249,6 +249,7 @@ class Session:
         self._pause_until = 0.0
         self._window = _MAX_WINDOW
         self._fresh = False
+        self._epoch: str | None = None  # of the last welcome: our seq counts in it (SPEC F5)
         self._last_error: Error | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -474,7 +475,9 @@ class Session:
         self._codec = codec_for(ws.subprotocol, CLIENT_SIDE_LIMITS)
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
-        self._conn = ClientConnection(replica=self.replica_id, name=self.name, client=self.client, seq=hello_seq)
+        self._conn = ClientConnection(
+            replica=self.replica_id, name=self.name, client=self.client, seq=hello_seq, epoch=self._epoch
+        )
         token = self._hello_token()
         await ws.send(self._frame(self._conn.hello(token, guest=self._sent_guest)))
         async with asyncio.timeout(self._handshake_timeout):
@@ -543,6 +546,7 @@ class Session:
     def _on_welcome(self, w: Welcome) -> None:
         resumed = self.welcomes > 0
         self._fresh = False
+        self._epoch = w.epoch
         self._keep_identity(w)
         self.identity, self.sid, self.sanctuary = w.identity, w.sid, w.sanctuary
         events: list[Event] = []

@@ -171,6 +171,8 @@ class ClientConnection:
     client: ClientKind = "person"
     #: The last seq applied (None: nothing yet, the welcome brings a snapshot).
     seq: int | None = None
+    #: The run of the sanctuary ``seq`` was counted in (F5): sent back with it, kept from each welcome.
+    epoch: str | None = None
     state: ClientState = ClientState.IDLE
     last_error: Error | None = None
     sent_guest_token: bool = False
@@ -184,7 +186,8 @@ class ClientConnection:
         self._asked = self.seq
         self.sent_guest_token = guest and token is not None
         self.last_error = None
-        return Hello(name=self.name, replica=self.replica, seq=self.seq, token=token, client=self.client)
+        epoch = self.epoch if self.seq is not None else None
+        return Hello(name=self.name, replica=self.replica, seq=self.seq, token=token, client=self.client, epoch=epoch)
 
     def receive(self, message: ServerMessage) -> list[ClientEvent]:
         """The events one server message means."""
@@ -211,7 +214,7 @@ class ClientConnection:
             return [CannotResume(self._asked, w.since)]
         self.state = ClientState.LIVE
         resumed = w.snapshot is None
-        self.seq = w.seq
+        self.seq, self.epoch = w.seq, w.epoch
         return [Welcomed(w, resumed)]
 
     def _ops(self, msg: Ops) -> list[ClientEvent]:

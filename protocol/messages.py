@@ -43,6 +43,7 @@ ClientKind = Literal["person", "weaver"]
 CLIENT_KINDS = ("person", "weaver")
 #: The longest wait a reject may ask for: one day.
 MAX_RETRY_AFTER = 86_400.0
+MAX_EPOCH_LEN = 64
 
 
 def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
@@ -223,6 +224,8 @@ class Hello:
     seq: int | None = None
     token: str | None = None
     client: ClientKind | None = None
+    #: The ``epoch`` of the welcome that ``seq`` was counted in (F5).
+    epoch: str | None = None
     v: int = PROTOCOL_VERSION
 
     @property
@@ -242,6 +245,8 @@ class Hello:
             wire["token"] = self.token
         if self.client is not None:
             wire["client"] = self.client
+        if self.epoch is not None:
+            wire["epoch"] = self.epoch
         return wire
 
     @classmethod
@@ -249,7 +254,7 @@ class Hello:
         # The version first: a later version may add fields, and its client must
         # learn that the version is the problem, not the fields (SPEC W6).
         v = _version(d.get("v"), "hello")
-        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token", "client"}), "hello")
+        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token", "client", "epoch"}), "hello")
         seq = d.get("seq")
         client = d.get("client")
         if client is not None and client not in CLIENT_KINDS:
@@ -260,6 +265,7 @@ class Hello:
             seq=None if seq is None else check_int(seq, "hello.seq"),
             token=_opt_str(d, "token", "hello", limits.max_token_len),
             client=client,
+            epoch=_opt_str(d, "epoch", "hello", MAX_EPOCH_LEN),
             v=v,
         )
 
@@ -374,6 +380,8 @@ class Welcome:
     policy: Mapping[str, Any] = field(default_factory=dict)
     #: A guest token the server issued to a hello without one: send it in every later hello.
     token: str | None = None
+    #: Names this run of the sanctuary; seqs resume only within one epoch (F5).
+    epoch: str | None = None
     v: int = PROTOCOL_VERSION
 
     def to_wire(self) -> dict[str, Any]:
@@ -392,6 +400,8 @@ class Welcome:
         }
         if self.token is not None:
             wire["token"] = self.token
+        if self.epoch is not None:
+            wire["epoch"] = self.epoch
         return wire
 
     @classmethod
@@ -400,7 +410,7 @@ class Welcome:
             {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
         )
         _version(d.get("v"), "welcome")
-        _keys(d, names, frozenset({"token"}), "welcome")
+        _keys(d, names, frozenset({"token", "epoch"}), "welcome")
         snapshot = d["snapshot"]
         if snapshot is not None and type(snapshot) is not list:
             fail("welcome.snapshot must be a list or null")
@@ -430,6 +440,7 @@ class Welcome:
             peers=tuple(peers),
             policy=check_policy(d["policy"]),
             token=_opt_str(d, "token", "welcome", limits.max_token_len),
+            epoch=_opt_str(d, "epoch", "welcome", MAX_EPOCH_LEN),
         )
 
 

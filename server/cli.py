@@ -36,7 +36,10 @@ HELP = {
     "heartbeat_timeout": "seconds of silence before a peer is dropped (close 4011)",
     "idle_unload": "seconds an empty sanctuary stays in memory",
     "send_buffer_bytes": "bytes queued for one connection before it is closed as a slow consumer",
-    "batch_window": "seconds the sanctuary gathers ops after the first for one commit and one frame per client",
+    "batch_window": "extra seconds a sanctuary waits after an op for more to share its broadcast frame "
+    "(less CPU, more latency); 0: none, ops arriving while it works go out together anyway",
+    "commit_interval": "seconds from the start of one group commit to the next, at least: one fsync serves "
+    "the ops of that time when the room is busy (acks wait for it; broadcasts do not)",
     "ops_rate": "ops per second one connection may send",
     "ops_burst": "burst of ops one connection may send at once",
     "presence_rate": "presence updates per second one connection may send before they are dropped",

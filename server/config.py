@@ -33,7 +33,8 @@ class ServerConfig:
     idle_unload: float = 60.0  # seconds an empty sanctuary stays in memory
     send_buffer_bytes: int = 1024 * 1024  # per connection, then closed as a slow consumer
     max_batch_ops: int = 2000
-    batch_window: float = 0.016  # seconds the actor gathers ops after the first, for one commit and frame
+    batch_window: float = 0.0  # extra seconds the actor waits after an op for more; batches form without it
+    commit_interval: float = 0.025  # seconds from one group commit's start to the next one's, at least
     presence_interval: float = 0.05  # presence fan-out tick
     ops_rate: float = 200.0  # ops per second per connection (token bucket)
     ops_burst: float = 400.0

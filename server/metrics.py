@@ -24,7 +24,7 @@ class Metrics:
         )
         self.broadcast_latency = Histogram(
             "dreamloom_broadcast_latency_seconds",
-            "From commit to frames queued for every connection",
+            "From merge to the frames of a broadcast queued for every connection",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -4,26 +4,38 @@ Theory of operation:
 
 1. Everything that changes the sanctuary goes through its inbox and is handled
    by the actor task in arrival order: joins, leaves, op batches, calls.
-2. Op submissions that are waiting together form one batch: each op is
-   checked (stamp, existence, the gate), merged, given the next seq; the batch
-   is written to the store in one transaction (group commit); only then are
-   the senders acknowledged and the batch broadcast as one ``ops`` frame,
-   encoded once per codec, the same bytes to every connection (F2).
-3. The actor never awaits a socket: it sees its connections only as
+2. No timer decides what others see (F1): the submissions waiting when the
+   actor looks form one batch; each op is checked (stamp, existence, the
+   gate), merged and given the next seq, and the batch is broadcast at once
+   as one ``ops`` frame, encoded once per codec, the same bytes to every
+   connection. A quiet sanctuary answers each op alone; a busy one coalesces
+   by itself, since what arrives while the actor works waits together.
+3. Durability runs beside the fan-out (group commit, S3): at most one commit
+   is in flight; the ops merged meanwhile gather into the next one, which
+   starts when the store is free and ``commit_interval`` has passed since the
+   previous one started (one fsync serves many ops when the room is busy).
+   Senders are acknowledged only after the commit that holds their ops, in
+   seq order. A slow fsync thus delays acks, never what others see.
+4. The actor never awaits a socket: it sees its connections only as
    :class:`~.member.Member` objects, and frames go to each one's bounded send
    buffer (see send_buffer.py).
-4. A resent op (an op whose very stamp was already applied) is acknowledged
+5. A resent op (an op whose very stamp was already applied) is acknowledged
    again with its original seq, not applied twice (W9). Stamps applied lately
    are known in memory; a stamp at or below its replica's highest counter that
    memory does not know is looked up in the store, once per batch, before the
    batch is admitted. Any other stamp is new and is applied, whatever its
    counter's order: last-writer-wins decides by stamp, not by arrival.
-5. Presence is not an op: connections overwrite their presence, and a ticker
+6. Presence is not an op: connections overwrite their presence, and a ticker
    fans out the changed ones every ``presence_interval`` (latest wins).
-6. If a commit fails, the in-memory state may be ahead of the store: the
-   sanctuary closes every connection (1011) and unloads; it reloads from the
-   store on the next join, so nothing unacknowledged is ever visible as acked.
-7. The inbox is not bounded by count: what fills it is bounded where it comes
+7. Memory and the broadcasts run ahead of the store by at most the commit in
+   flight and the one gathering. Joins, calls, unloads and snapshots first
+   wait for both to be committed. If a commit fails, the sanctuary closes
+   every connection (1011) and unloads. It reloads from the store with a new
+   ``epoch`` (F5): a client resumes by seq only within the epoch its seq was
+   counted in, any other gets a snapshot, so ops that were broadcast but
+   never committed vanish from every client, and nothing unacknowledged is
+   ever acked.
+8. The inbox is not bounded by count: what fills it is bounded where it comes
    from. Each connection's op batches pass its token bucket (F4) before they
    are submitted, joins are bounded by the connection cap, and calls come from
    authenticated stewards. Methods that touch state outside the inbox
@@ -36,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -121,7 +134,12 @@ class _Unload:
     done: asyncio.Future[None] | None = None
 
 
-_Item = _Join | _Leave | _Submit | _Call | _Unload
+@dataclass(slots=True)
+class _Wake:
+    """Wakes the actor: the commit in flight has ended, or the next one may start."""
+
+
+_Item = _Join | _Leave | _Submit | _Call | _Unload | _Wake
 
 
 @dataclass(slots=True)
@@ -129,8 +147,9 @@ class _Batch:
     entries: list[LogEntry] = field(default_factory=list)
     acks: dict[Member, list[tuple[int, int]]] = field(default_factory=dict)
     rejects: list[tuple[Member, Reject]] = field(default_factory=list)
-    #: Seqs of stamps found in the store for this batch (resends older than memory knows).
-    applied: dict[Stamp, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.rejects or any(self.acks.values()))
 
 
 class _SnapshotBytes:
@@ -219,9 +238,17 @@ class Sanctuary:
         # of a create is O(1); None when the tapestry was changed elsewhere and it must be recounted.
         self._fragment_count: int | None = None
         self._snapshot_bytes = _SnapshotBytes()
+        #: Names this run of the sanctuary: a reload after a failed commit or a restart gets a new one (F5).
+        self.epoch = secrets.token_hex(8)
         self.finished = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None  # the actor's own task, once running
         self._in_hand: list[_Item] = []  # taken from the inbox, being handled
+        self._gathering = _Batch()  # merged ops waiting for the store (rule 3)
+        self._broadcast_upto = 0  # entries of _gathering already broadcast
+        self._committing: _Batch | None = None  # the batch whose commit is in flight
+        self._commit_task: asyncio.Task[None] | None = None
+        self._commit_started = float("-inf")  # loop time the last commit started
+        self._commit_timer: asyncio.TimerHandle | None = None
 
     # -- loading ----------------------------------------------------------
     @classmethod
@@ -320,8 +347,7 @@ class Sanctuary:
             while not self.closing:
                 items = [await self._inbox.get()]
                 if isinstance(items[0], _Submit) and self.config.batch_window > 0:
-                    # Coalesce: ops arriving within the window share one commit and one frame per
-                    # client, which is what makes a delivery cost less than a naive relay's (F2).
+                    # An optional extra wait after the first op (--batch-window); coalescing needs none (rule 2).
                     await asyncio.sleep(self.config.batch_window)
                 while not self._inbox.empty() and len(items) < self.config.max_batch_ops:
                     items.append(self._inbox.get_nowait())
@@ -338,32 +364,113 @@ class Sanctuary:
                 await ticker
             if self._unload_timer is not None:
                 self._unload_timer.cancel()
+            if self._commit_timer is not None:
+                self._commit_timer.cancel()
+            if self._commit_task is not None:
+                # Its thread runs on whatever happens; wait for it so the store closes after it.
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await self._commit_task
             self._drain_after_close()
             self.finished.set()
 
     async def _handle(self, items: list[_Item]) -> None:
         if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
             # Forget old stamps only here, before the batch's store lookup: a stamp must not
-            # leave memory between that lookup and its admission (S5 would refuse the commit).
-            self._seq_of = {e.op.stamp: e.seq for e in self._recent}
-        batch = _Batch(applied=await self._applied_earlier(items))
+            # leave memory between that lookup and its admission (S5 would refuse the commit),
+            # nor before its own commit (the store cannot find it yet).
+            uncommitted = [*(self._committing.entries if self._committing else ()), *self._gathering.entries]
+            self._seq_of = {e.op.stamp: e.seq for e in (*self._recent, *uncommitted)}
+        applied = await self._applied_earlier(items)
         for item in items:
             if isinstance(item, _Submit):
-                self._admit(item.member, item.ops, batch)
-                continue
-            await self._flush(batch)
-            batch = _Batch(applied=batch.applied)
-            if isinstance(item, _Join):
-                self._on_join(item)
-            elif isinstance(item, _Leave):
-                self._on_leave(item.member)
-            elif isinstance(item, _Call):
-                await self._on_call(item)
+                self._admit(item.member, item.ops, self._gathering, applied)
+            elif isinstance(item, _Wake):
+                await self._on_wake()
             else:
-                await self._on_unload(item)
-                if self.closing:
-                    return
-        await self._flush(batch)
+                await self._settle()
+                if isinstance(item, _Join):
+                    self._on_join(item)
+                elif isinstance(item, _Leave):
+                    self._on_leave(item.member)
+                elif isinstance(item, _Call):
+                    await self._on_call(item)
+                else:
+                    await self._on_unload(item)
+                    if self.closing:
+                        return
+        self._launch()
+
+    # -- fan-out and group commit (rules 2 and 3) ---------------------------
+    def _fan_out(self) -> None:
+        """Broadcast the ops merged since the last fan-out, and answer the ops refused."""
+        batch = self._gathering
+        fresh = batch.entries[self._broadcast_upto :]
+        self._broadcast_upto = len(batch.entries)
+        self._broadcast_entries(fresh)
+        rejects, batch.rejects = batch.rejects, []
+        for member, reject in rejects:
+            member.send(reject)
+
+    def _launch(self) -> None:
+        """Start committing the gathered ops, unless a commit is in flight or started too lately."""
+        self._fan_out()
+        if self._committing is not None or not self._gathering:
+            return
+        if not self._gathering.entries:
+            # Only acks of resends: everything before them is committed (the store is idle).
+            batch, self._gathering, self._broadcast_upto = self._gathering, _Batch(), 0
+            self._acknowledge(batch)
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._commit_started + self.config.commit_interval - loop.time()
+        if wait > 0:
+            if self._commit_timer is None:
+                self._commit_timer = loop.call_later(wait, self._commit_due)
+            return
+        batch, self._gathering, self._broadcast_upto = self._gathering, _Batch(), 0
+        snapshot = None
+        if self._snapshot_due():
+            # The state now is exactly the log up to this batch: the snapshot is written right
+            # after its commit, by the same task, so the actor never waits for either.
+            snapshot = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
+            self._snapshot_seq = self.seq
+        self._commit_started = loop.time()
+        self._committing = batch
+        self._commit_task = task = asyncio.create_task(self._commit(batch, snapshot), name=f"commit:{self.name}")
+        task.add_done_callback(lambda _: self._inbox.put_nowait(_Wake()))
+
+    def _commit_due(self) -> None:
+        self._commit_timer = None
+        self._inbox.put_nowait(_Wake())
+
+    async def _on_wake(self) -> None:
+        task = self._commit_task
+        if task is None or not task.done():
+            return  # the next commit may start (_handle launches it), or _settle finished this one
+        await self._finish_commit()
+
+    async def _finish_commit(self) -> None:
+        task, batch = self._commit_task, self._committing
+        assert task is not None
+        assert batch is not None
+        if not task.done():
+            await asyncio.wait([task])
+        self._commit_task = self._committing = None
+        task.result()  # a failed commit fails the sanctuary (rule 7)
+        self._acknowledge(batch)
+
+    async def _settle(self) -> None:
+        """Broadcast, commit and acknowledge everything merged so far: memory and store agree afterwards."""
+        self._fan_out()
+        if self._commit_task is not None:
+            await self._finish_commit()
+        batch, self._gathering, self._broadcast_upto = self._gathering, _Batch(), 0
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+            self._commit_timer = None
+        if batch:
+            await self._commit(batch)
+            self._acknowledge(batch)
 
     # -- ops --------------------------------------------------------------
     async def _applied_earlier(self, items: list[_Item]) -> dict[Stamp, int]:
@@ -385,7 +492,7 @@ class Sanctuary:
             return {}
         return await self.store.find_stamps(self.name, wanted)
 
-    def _admit(self, member: Member, ops: tuple[Op, ...], batch: _Batch) -> None:
+    def _admit(self, member: Member, ops: tuple[Op, ...], batch: _Batch, applied: dict[Stamp, int]) -> None:
         if member.sid not in self.members:
             return  # it left (or was closed) while its ops waited
         acks = batch.acks.setdefault(member, [])
@@ -395,7 +502,7 @@ class Sanctuary:
             try:
                 if stamp[1] != member.replica:
                     raise OpError(ErrorCode.BAD_STAMP, f"stamp replica {stamp[1]!r} is not this connection's")
-                earlier = self._seq_of.get(stamp) or batch.applied.get(stamp)
+                earlier = self._seq_of.get(stamp) or applied.get(stamp)
                 if earlier is not None:
                     acks.append((stamp[0], earlier))  # a resend: acked again at its own seq (W9)
                     continue
@@ -451,35 +558,57 @@ class Sanctuary:
         return op
 
     async def _flush(self, batch: _Batch) -> None:
-        if batch.entries:
-            started = time.perf_counter()
-            try:
-                await self.store.append(self.name, batch.entries)
-            except Exception as exc:
-                log.exception("commit failed in sanctuary %s", self.name)
-                # Memory is now ahead of the store: nothing may be served from it (rule 6).
-                self._commit_error = exc
-                raise
-            committed = time.perf_counter()
-            self.metrics.commit_latency.observe(committed - started)
-            self.metrics.ops_accepted.inc(len(batch.entries))
-            self._recent.extend(batch.entries)
-            self.last_change = self.clock()
-            # A frame carries at most max_ops_per_batch ops: clients decode broadcasts with that limit (W4).
-            step = self.config.limits.max_ops_per_batch
-            for i in range(0, len(batch.entries), step):
-                chunk = batch.entries[i : i + step]
-                self._broadcast(Ops(tuple(e.op for e in chunk), seq=chunk[0].seq))
-            self.metrics.broadcast_latency.observe(time.perf_counter() - committed)
+        """Commit a batch of the server's own ops, then broadcast it (nothing else may be in flight)."""
+        await self._commit(batch)
+        self._broadcast_entries(batch.entries)
+        self._acknowledge(batch)
+        if self._snapshot_due():
+            await self._snapshot()
+
+    async def _commit(self, batch: _Batch, snapshot: Snapshot | None = None) -> None:
+        if not batch.entries:
+            return
+        started = time.perf_counter()
+        try:
+            await self.store.append(self.name, batch.entries)
+        except Exception as exc:
+            log.exception("commit failed in sanctuary %s", self.name)
+            # Memory and the broadcasts are now ahead of the store: this run ends (rule 7).
+            self._commit_error = exc
+            raise
+        self.metrics.commit_latency.observe(time.perf_counter() - started)
+        if snapshot is not None:
+            await self.store.save_snapshot(self.name, snapshot)
+
+    def _broadcast_entries(self, entries: list[LogEntry]) -> None:
+        if not entries:
+            return
+        started = time.perf_counter()
+        self.metrics.ops_accepted.inc(len(entries))
+        self._recent.extend(entries)
+        self.last_change = self.clock()
+        # A frame carries at most max_ops_per_batch ops: clients decode broadcasts with that limit (W4).
+        step = self.config.limits.max_ops_per_batch
+        for i in range(0, len(entries), step):
+            chunk = entries[i : i + step]
+            self._broadcast(Ops(tuple(e.op for e in chunk), seq=chunk[0].seq))
+        self.metrics.broadcast_latency.observe(time.perf_counter() - started)
+
+    def _acknowledge(self, batch: _Batch) -> None:
+        """A committed batch: its senders learn their ops are durable (S3: never before the commit)."""
         for member, acks in batch.acks.items():
             if acks:
                 member.send(Ack(tuple(acks)))
         for member, reject in batch.rejects:
             member.send(reject)
-        if batch.entries and self.seq - self._snapshot_seq >= self.config.snapshot_every:
-            await self._snapshot()
+
+    def _snapshot_due(self) -> bool:
+        return self.seq - self._snapshot_seq >= self.config.snapshot_every
 
     async def _snapshot(self) -> None:
+        # Only of committed state: a snapshot holding an op the log lacks would outlive a failed commit.
+        assert self._commit_task is None
+        assert not self._gathering.entries
         snap = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
         await self.store.save_snapshot(self.name, snap)
         self._snapshot_seq = self.seq
@@ -530,7 +659,8 @@ class Sanctuary:
     def _welcome(self, member: Member, hello: Hello) -> Welcome:
         since = hello.seq
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
-        resumable = since is not None and oldest <= since <= self.seq
+        # A seq counted in another run may name ops that were broadcast but never committed (F5).
+        resumable = since is not None and hello.epoch == self.epoch and oldest <= since <= self.seq
         snapshot: list[Any] | None = None
         ops: tuple[Op, ...] = ()
         if resumable:
@@ -553,6 +683,7 @@ class Sanctuary:
             peers=peers,
             policy=self.gate.policy(),
             token=member.issued_token,
+            epoch=self.epoch,
         )
 
     def _on_leave(self, member: Member) -> None:
@@ -636,11 +767,11 @@ class Sanctuary:
         pending: list[_Item] = []
         while not self._inbox.empty():
             pending.append(self._inbox.get_nowait())
-        batch = _Batch(applied=await self._applied_earlier(pending))
+        applied = await self._applied_earlier(pending)
         for other in pending:
             if isinstance(other, _Submit):
-                self._admit(other.member, other.ops, batch)
-        await self._flush(batch)
+                self._admit(other.member, other.ops, self._gathering, applied)
+        await self._settle()
         for other in pending:
             if isinstance(other, (_Join, _Call)) and not other.done.done():
                 other.done.set_exception(SanctuaryClosed(self.name))

@@ -16,7 +16,7 @@ from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, PolicyChange, Ready, Rejected, Weaver
 from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process, set_policy
-from dreamloom.protocol import CloseCode, ErrorCode, Tapestry
+from dreamloom.protocol import CloseCode, ErrorCode, Tapestry, Welcome
 from dreamloom.server.testing import free_port
 
 
@@ -337,3 +337,33 @@ async def test_a_server_that_is_not_dreamloom_ends_the_weaver_with_a_hint() -> N
         assert rec.events == []
     finally:
         await site.close()
+
+
+async def test_F5_the_sdk_resumes_by_seq_within_its_epoch_and_by_snapshot_after_a_restart(tmp_path: Path) -> None:
+    async with serve_in_process(data_dir=tmp_path) as server:
+        await set_policy(server, "epochs", ai_share_cap=1.0)
+        rec = Recorder()
+        async with rec.connect(server.url, "epochs"):
+            await rec.add_symbol("moon", 0, 0)
+            sanctuary = await server.hub.sanctuary("epochs")
+            welcomes: list[Welcome] = []
+            answer = sanctuary._welcome
+
+            def spy(member: Any, hello: Any) -> Welcome:
+                welcomes.append(answer(member, hello))
+                return welcomes[-1]
+
+            sanctuary._welcome = spy  # type: ignore[method-assign]
+            # A reconnectable close, the sanctuary staying loaded: the same run, the same epoch.
+            sanctuary.members[rec._session.sid].close(CloseCode.SLOW_CONSUMER, "behind")
+            await rec.wait_until(lambda: len([e for e in rec.events if isinstance(e, Ready)]) == 2, WAIT)
+            [again] = welcomes
+            assert again.epoch == sanctuary.epoch
+            assert again.snapshot is None  # resumed op by op: the SDK sent back the epoch
+            await server.stop()
+            await rec.wait_until(lambda: not rec.connected, WAIT)
+            await server.start()
+            await rec.wait_until(lambda: len([e for e in rec.events if isinstance(e, Ready)]) == 3, WAIT)
+            reloaded = await server.hub.sanctuary("epochs")
+            assert reloaded.epoch != sanctuary.epoch  # a new run: its seqs are not the old run's (F5)
+            assert [f.id for f in rec.tapestry] == [f.id for f in (await server_tapestry(server, "epochs")).fragments()]

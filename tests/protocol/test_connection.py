@@ -71,10 +71,10 @@ SESSIONS = _load("client_sessions.json")["cases"]
 
 @pytest.mark.parametrize("case", SESSIONS, ids=[c["name"] for c in SESSIONS])
 def test_W5_client_session_vectors(case: dict[str, Any]) -> None:
-    conn = ClientConnection(replica="r-ana", name="Ana", seq=case["seq"])
+    conn = ClientConnection(replica="r-ana", name="Ana", seq=case["seq"], epoch=case.get("epoch"))
     guest = bool(case.get("guest_token"))
     hello = conn.hello("t.o.k" if guest else None, guest=guest)
-    assert hello.seq == case["seq"]
+    assert (hello.seq, hello.epoch) == (case["seq"], case.get("hello_epoch"))
     for step in case["steps"]:
         if "close" in step:
             assert conn.close(step["close"]).value == step["action"]
@@ -82,6 +82,8 @@ def test_W5_client_session_vectors(case: dict[str, Any]) -> None:
         message = SERVER_SIDE.decode_server(json.dumps(step["receive"]))
         assert [_event(e) for e in conn.receive(message)] == step["events"]
         assert (conn.state.value, conn.seq) == (step["state"], step["seq"])
+        if "epoch" in step:
+            assert conn.epoch == step["epoch"]
 
 
 CLOSES = _load("close_codes.json")["cases"]

@@ -73,7 +73,9 @@ class Wire:
         client.tapestry = old.tapestry.copy()
         client.seq = old.seq
         client.clock.observe_counter(old.clock.counter)
-        await self.hello(client, seq=old.seq if seq is None else seq)
+        # Resuming by seq needs the epoch that seq was counted in (F5).
+        epoch = old.welcome.epoch if old.welcome is not None else None
+        await self.hello(client, seq=old.seq if seq is None else seq, epoch=epoch)
         return client
 
     async def close_all(self) -> None:

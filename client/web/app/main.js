@@ -92,15 +92,17 @@ async function main() {
   const live = new Replica();
   const cache = loadCache(sanctuary);
   let seq = null;
+  let epoch = null;
   if (cache && typeof cache.seq === "number") {
     try {
       live.reset(Tapestry.fromData(cache.data));
       seq = cache.seq;
+      epoch = typeof cache.epoch === "string" ? cache.epoch : null;
     } catch {
       seq = null;
     }
   }
-  const sync = new Sync({ sanctuary, name, replica: claim.replica, replicaState: live, seq, renewReplica: () => claim.renew() });
+  const sync = new Sync({ sanctuary, name, replica: claim.replica, replicaState: live, seq, epoch, renewReplica: () => claim.renew() });
   const editor = new Editor(live, sync);
   /** @type {Replay | null} */
   let replay = null;

@@ -139,12 +139,12 @@ export function saveQueue(sanctuary, replica, q) {
   return write(`pending:${sanctuary}:${replica}`, q);
 }
 
-/** @param {string} sanctuary @returns {{seq: number, data: any} | null} */
+/** @param {string} sanctuary @returns {{seq: number, epoch?: string | null, data: any} | null} */
 export function loadCache(sanctuary) {
   return read(`cache:${sanctuary}`);
 }
 
-/** @param {string} sanctuary @param {{seq: number, data: any} | null} c */
+/** @param {string} sanctuary @param {{seq: number, epoch: string | null, data: any} | null} c */
 export function saveCache(sanctuary, c) {
   if (!write(`cache:${sanctuary}`, c)) write(`cache:${sanctuary}`, null);
 }

@@ -58,7 +58,7 @@ const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
 export class Sync extends EventTarget {
   /**
    * @param {{sanctuary: string, name: string, replica: string, replicaState: Replica,
-   *   seq: number | null, wsUrl?: string, renewReplica?: () => string}} opts
+   *   seq: number | null, epoch?: string | null, wsUrl?: string, renewReplica?: () => string}} opts
    */
   constructor(opts) {
     super();
@@ -69,6 +69,8 @@ export class Sync extends EventTarget {
     this.local = opts.replicaState;
     /** @type {number | null} last server seq folded into the replica */
     this.seq = opts.seq;
+    /** @type {string | null} the welcome's epoch: seq resumes only within it (SPEC F5) */
+    this.epoch = opts.epoch ?? null;
     this.url = opts.wsUrl ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/${encodeURIComponent(this.sanctuary)}`;
     /** @type {"offline" | "connecting" | "live" | "closed"} */
     this.status = "offline";
@@ -243,6 +245,7 @@ export class Sync extends EventTarget {
         name: this.name,
         replica: this.replica,
         seq: this.seq,
+        ...(this.seq !== null && this.epoch ? { epoch: this.epoch } : {}),
         ...(token ? { token } : {}),
         client: "person",
       });
@@ -388,6 +391,7 @@ export class Sync extends EventTarget {
     }
     this.sid = msg.sid;
     this.identity = msg.identity;
+    this.epoch = typeof msg.epoch === "string" ? msg.epoch : null;
     this.policy = msg.policy ?? {};
     this.#persist();
     if (msg.snapshot !== null && msg.snapshot !== undefined) {
@@ -505,7 +509,7 @@ export class Sync extends EventTarget {
     // Large tapestries are saved only when the page goes away (encoding them takes a while).
     const size = this.local.tapestry.frags.size;
     if ((!now && size > 3000) || size > 8000) return; // past that it would not fit local storage either
-    saveCache(this.sanctuary, { seq: this.seq, data: this.local.tapestry.toData() });
+    saveCache(this.sanctuary, { seq: this.seq, epoch: this.epoch, data: this.local.tapestry.toData() });
   }
 }
 

@@ -44,14 +44,16 @@ export function closeAction(code, error, sentGuestToken) {
 
 export class ClientConnection {
   /**
-   * @param {{replica: string, name: string, client?: "person" | "weaver", seq?: number | null}} opts
+   * @param {{replica: string, name: string, client?: "person" | "weaver", seq?: number | null, epoch?: string | null}} opts
    */
-  constructor({ replica, name, client = "person", seq = null }) {
+  constructor({ replica, name, client = "person", seq = null, epoch = null }) {
     this.replica = replica;
     this.name = name;
     this.client = client;
     /** @type {number | null} the last seq applied */
     this.seq = seq;
+    /** @type {string | null} the run of the sanctuary `seq` was counted in (F5) */
+    this.epoch = epoch;
     /** @type {"idle" | "awaiting_welcome" | "live" | "closed"} */
     this.state = "idle";
     /** @type {string | null} */
@@ -71,7 +73,8 @@ export class ClientConnection {
     this.asked = this.seq;
     this.sentGuestToken = guest && Boolean(token);
     this.lastError = null;
-    return { type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq, ...(token ? { token } : {}), client: this.client };
+    const epoch = this.seq !== null && this.epoch ? { epoch: this.epoch } : {};
+    return { type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq, ...(token ? { token } : {}), client: this.client, ...epoch };
   }
 
   /** The events one decoded server message means. @param {any} msg @returns {any[][]} */
@@ -98,6 +101,7 @@ export class ClientConnection {
     }
     this.state = "live";
     this.seq = w.seq;
+    this.epoch = w.epoch ?? null;
     return [["welcomed", w.snapshot === null || w.snapshot === undefined, w]];
   }
 

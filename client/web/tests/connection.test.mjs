@@ -33,9 +33,9 @@ for (const c of load("close_codes.json").cases) {
 
 for (const c of load("client_sessions.json").cases) {
   test(`${c.rule} ${c.name}`, () => {
-    const conn = new ClientConnection({ replica: "r-ana", name: "Ana", seq: c.seq });
+    const conn = new ClientConnection({ replica: "r-ana", name: "Ana", seq: c.seq, epoch: c.epoch ?? null });
     const hello = conn.hello(c.guest_token ? "t.o.k" : null, { guest: Boolean(c.guest_token) });
-    assert.equal(hello.seq, c.seq);
+    assert.deepEqual([hello.seq, hello.epoch ?? null], [c.seq, c.hello_epoch ?? null]);
     for (const step of c.steps) {
       if ("close" in step) {
         assert.equal(conn.close(step.close), step.action);
@@ -43,6 +43,7 @@ for (const c of load("client_sessions.json").cases) {
       }
       assert.deepEqual(conn.receive(step.receive).map(plain), step.events);
       assert.deepEqual([conn.state, conn.seq], [step.state, step.seq]);
+      if ("epoch" in step) assert.equal(conn.epoch, step.epoch);
     }
   });
 }
