@@ -2,8 +2,10 @@
 
 Each benchmark is a module of this folder with ``main(quick: bool = False) -> list[dict]``:
 ``merge`` (the merge layer), ``fanout`` (one sanctuary, 50 clients, against a naive
-broadcast server) and, when present, ``browser``. The rows of all of them are also
-written to ``bench-output/all-latest.json``.
+broadcast server), when present ``browser``, ``bigtapestry`` (100,000 fragments: fill
+rate by tenth, joins, loop stalls) and ``bigroom`` (1,000 and 5,000 connections against
+the naive relay); each of the last two prints the machine's load with its row. The rows of
+all of them are also written to ``bench-output/all-latest.json``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 OUTPUT = BENCH.parent / "bench-output"
-BENCHMARKS = ("merge", "fanout", "browser")
+BENCHMARKS = ("merge", "fanout", "browser", "bigtapestry", "bigroom")
 
 
 def _cell(value: Any) -> str:

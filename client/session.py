@@ -64,13 +64,17 @@ from dreamloom.protocol import (
     Leave,
     Op,
     Ops,
+    Peer,
+    PeersPage,
     PeersPresence,
+    PeersRequest,
     Ping,
     PolicyUpdate,
     Pong,
     Presence,
     PresenceState,
     Reject,
+    Roster,
     ServerMessage,
     Stamp,
     Tapestry,
@@ -232,6 +236,8 @@ class Session:
         self.sanctuary = ""
         self.policy = Policy()
         self.peers: dict[str, PeerState] = {}
+        #: Other connections in the sanctuary; ``peers`` may list only some of a crowded room (W15).
+        self.peer_count = 0
         self.connected = False
         self.welcomes = 0
         self._emit = emit
@@ -264,6 +270,9 @@ class Session:
         self._warned = False
         self._give_up_after = give_up_after
         self._submitted: deque[float] = deque()
+        # Paging the peers of a crowded room (W15): the next page to ask for, and who waits for the last.
+        self._peers_ask: tuple[str | None] | None = None
+        self._peers_paged: asyncio.Future[None] | None = None
         self._live = False
         #: The session rules of the current connection (a new one per connection).
         self._conn = ClientConnection(replica=replica_id, name=name, client=client)
@@ -295,6 +304,15 @@ class Session:
         self._presence = state
         self._presence_dirty = True
         self._wake.set()
+
+    async def fetch_peers(self) -> dict[str, PeerState]:
+        """Read every peer of the sanctuary, page by page (W15); returns :attr:`peers`."""
+        if self._peers_paged is None or self._peers_paged.done():
+            self._peers_paged = asyncio.get_running_loop().create_future()
+            self._peers_ask = (None,)
+            self._wake.set()
+        await asyncio.shield(self._peers_paged)
+        return self.peers
 
     @property
     def presence(self) -> PresenceState:
@@ -538,7 +556,7 @@ class Session:
             log.error("undecodable message from the server: %s", exc)
             return None
 
-    def _frame(self, msg: Hello | Ops | Presence | Pong) -> bytes | str:
+    def _frame(self, msg: Hello | Ops | Presence | PeersRequest | Pong) -> bytes | str:
         data = self._codec.encode(msg)
         return data if self._codec.binary else data.decode()
 
@@ -605,6 +623,9 @@ class Session:
     def _welcome_peers(self, w: Welcome, resumed: bool) -> list[Event]:
         old = self.peers
         self.peers = {p.sid: PeerState(p, s) for p, s in w.peers if p.sid != w.sid}
+        self.peer_count = w.peer_count if w.peer_count is not None else len(self.peers)
+        if self._peers_paged is not None and not self._peers_paged.done():
+            self._peers_ask = (None,)  # a page asked on the old connection is lost with it: start over
         if not resumed:
             return []
         left: list[Event] = [PeerEvent("left", p) for sid, p in old.items() if sid not in self.peers]
@@ -662,13 +683,17 @@ class Session:
                         self.peers[pp.sid] = moved = PeerState(known.peer, pp.state)
                         self._emit(PeerEvent("moved", moved))
             case Join():
-                if msg.peer.sid != self.sid:
-                    self.peers[msg.peer.sid] = joined = PeerState(msg.peer, PresenceState())
-                    self._emit(PeerEvent("joined", joined))
+                self._peer_joined(msg.peer)
             case Leave():
-                gone = self.peers.pop(msg.sid, None)
-                if gone is not None:
-                    self._emit(PeerEvent("left", gone))
+                self._peer_left(msg.sid)
+            case Roster():
+                for sid in msg.left:  # leaves first, then joins (W16)
+                    self._peer_left(sid)
+                for peer in msg.joined:
+                    self._peer_joined(peer)
+                self.peer_count = max(0, msg.count - 1)
+            case PeersPage():
+                self._on_peers_page(msg)
             case PolicyUpdate():
                 previous, self.policy = self.policy, Policy.from_wire(msg.policy)
                 self._emit(PolicyChange(self.policy, previous))
@@ -680,6 +705,31 @@ class Session:
                 await ws.send(self._frame(Pong(msg.t)))
             case Pong():
                 pass
+
+    def _peer_joined(self, peer: Peer) -> None:
+        if peer.sid == self.sid:
+            return
+        known = self.peers.get(peer.sid)
+        # A peer listed by the welcome may be announced again by a roster (W16): not a new arrival.
+        self.peers[peer.sid] = joined = PeerState(peer, known.presence if known is not None else PresenceState())
+        if known is None:
+            self._emit(PeerEvent("joined", joined))
+
+    def _peer_left(self, sid: str) -> None:
+        gone = self.peers.pop(sid, None)
+        if gone is not None:
+            self._emit(PeerEvent("left", gone))
+
+    def _on_peers_page(self, page: PeersPage) -> None:
+        for peer, state in page.peers:
+            if peer.sid != self.sid:
+                self.peers[peer.sid] = PeerState(peer, state)
+        self.peer_count = max(0, page.count - 1)
+        if page.next is not None and self._peers_paged is not None and not self._peers_paged.done():
+            self._peers_ask = (page.next,)
+            self._wake.set()
+        elif self._peers_paged is not None and not self._peers_paged.done():
+            self._peers_paged.set_result(None)
 
     def _on_ack(self, msg: Ack) -> None:
         for counter, seq in msg.acks:
@@ -752,6 +802,9 @@ class Session:
                     if not batch:
                         break
                     await ws.send(self._frame(Ops(tuple(e.op for e in batch))))
+            if self._peers_ask is not None:
+                (after,), self._peers_ask = self._peers_ask, None
+                await ws.send(self._frame(PeersRequest(after)))
             if self._presence_dirty:
                 wait = self._presence_sent + self._presence_interval - loop.time()
                 if wait > 0:

@@ -183,6 +183,22 @@ class Weaver:
         return self._session.peers
 
     @property
+    def peer_count(self) -> int:
+        """How many other connections the sanctuary holds; :attr:`peers` lists only the first
+        ``max_peers_page`` of a crowded room until :meth:`fetch_peers` reads the rest (W15).
+
+        Example: ``crowded = self.peer_count > len(self.peers)``.
+        """
+        return self._session.peer_count
+
+    async def fetch_peers(self) -> Mapping[str, PeerState]:
+        """Read every peer of a crowded sanctuary page by page (W15); returns :attr:`peers`.
+
+        Example: ``people = [p for p in (await self.fetch_peers()).values() if p.origin == "organic"]``.
+        """
+        return await self._session.fetch_peers()
+
+    @property
     def ai_rate_room(self) -> int:
         """How many more ops the sanctuary's per-weaver AI rate admits from this weaver in the
         coming minute, counting the ops it submitted in the last one (the server also caps

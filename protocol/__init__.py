@@ -7,7 +7,7 @@ same objects. See ``SPEC.md`` next to this file.
 from __future__ import annotations
 
 from . import ops, zorder
-from .codec import CLIENT_SIDE_LIMITS, JSON, MSGPACK, SUBPROTOCOLS, Codec, JsonCodec, MsgpackCodec, codec_for
+from .codec import JSON, MSGPACK, SUBPROTOCOLS, Codec, JsonCodec, MsgpackCodec, codec_for
 from .errors import (
     RECONNECTABLE,
     CloseCode,
@@ -18,7 +18,7 @@ from .errors import (
     ProtocolError,
     UsageError,
 )
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import CLIENT_SIDE_LIMITS, DEFAULT_LIMITS, Limits
 from .messages import (
     PROTOCOL_VERSION,
     Ack,
@@ -32,13 +32,16 @@ from .messages import (
     Ops,
     Peer,
     PeerPresence,
+    PeersPage,
     PeersPresence,
+    PeersRequest,
     Ping,
     PolicyUpdate,
     Pong,
     Presence,
     PresenceState,
     Reject,
+    Roster,
     ServerMessage,
     Welcome,
 )
@@ -81,7 +84,9 @@ __all__ = [
     "Ops",
     "Peer",
     "PeerPresence",
+    "PeersPage",
     "PeersPresence",
+    "PeersRequest",
     "Ping",
     "PolicyUpdate",
     "Pong",
@@ -90,6 +95,7 @@ __all__ = [
     "ProtocolError",
     "Register",
     "Reject",
+    "Roster",
     "ServerMessage",
     "Stamp",
     "Step",

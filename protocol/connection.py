@@ -40,12 +40,15 @@ from .messages import (
     Join,
     Leave,
     Ops,
+    PeersPage,
     PeersPresence,
+    PeersRequest,
     Ping,
     PolicyUpdate,
     Pong,
     Presence,
     Reject,
+    Roster,
     ServerMessage,
     Welcome,
 )
@@ -63,7 +66,7 @@ class ClientState(enum.Enum):
 
 
 _LIVE_MESSAGES: frozenset[type] = frozenset(
-    {Ops, Ack, Reject, Join, Leave, PeersPresence, PolicyUpdate, Error, Ping, Pong}
+    {Ops, Ack, Reject, Join, Leave, Roster, PeersPage, PeersPresence, PolicyUpdate, Error, Ping, Pong}
 )
 
 #: Server messages a client may receive in each state.
@@ -243,7 +246,7 @@ class ServerState(enum.Enum):
 #: Client messages the server acts on in each state; anything else is refused as the table says.
 SERVER_TRANSITIONS: dict[ServerState, frozenset[type]] = {
     ServerState.HANDSHAKE: frozenset({Hello}),
-    ServerState.MEMBER: frozenset({Ops, Presence, Ping, Pong}),
+    ServerState.MEMBER: frozenset({Ops, Presence, PeersRequest, Ping, Pong}),
     ServerState.CLOSED: frozenset(),
 }
 
@@ -270,9 +273,9 @@ class Admit:
 
 @dataclass(frozen=True, slots=True)
 class Deliver:
-    """A member's message for its sanctuary: ``ops`` (with their invalid ops) or ``presence``."""
+    """A member's message for its sanctuary: ``ops`` (with their invalid ops), ``presence`` or a ``peers`` request."""
 
-    message: Ops | Presence
+    message: Ops | Presence | PeersRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +325,7 @@ class ServerConnection:
         if isinstance(message, Pong):
             return []
         assert type(message) in SERVER_TRANSITIONS[ServerState.MEMBER]
-        assert isinstance(message, (Ops, Presence))
+        assert isinstance(message, (Ops, Presence, PeersRequest))
         return [Deliver(message)]
 
     def joined(self) -> None:

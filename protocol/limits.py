@@ -22,6 +22,13 @@ class Limits:
     max_symbol_len: int = 32
     max_coordinate: float = 1e9
     max_peers: int = 1024
+    #: Peers a ``welcome`` or one ``peers`` page carries; the rest of a crowded room is paged (W15).
+    max_peers_page: int = 256
 
 
 DEFAULT_LIMITS = Limits()
+
+#: What a client accepts from the server: a ``welcome`` carries the whole tapestry, which a
+#: sanctuary at its fragment cap makes far larger than any client message (W4a). The SDK's
+#: WebSocket ``max_size`` and its decoder both use this one figure; the browser has no such bound.
+CLIENT_SIDE_LIMITS = Limits(max_message_bytes=1024 * 1024 * 1024)

@@ -382,6 +382,8 @@ class Welcome:
     token: str | None = None
     #: Names this run of the sanctuary; seqs resume only within one epoch (F5).
     epoch: str | None = None
+    #: Other connections in the sanctuary, when ``peers`` is only the first of them (W15).
+    peer_count: int | None = None
     v: int = PROTOCOL_VERSION
 
     def to_wire(self) -> dict[str, Any]:
@@ -402,6 +404,8 @@ class Welcome:
             wire["token"] = self.token
         if self.epoch is not None:
             wire["epoch"] = self.epoch
+        if self.peer_count is not None:
+            wire["peer_count"] = self.peer_count
         return wire
 
     @classmethod
@@ -410,24 +414,15 @@ class Welcome:
             {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
         )
         _version(d.get("v"), "welcome")
-        _keys(d, names, frozenset({"token", "epoch"}), "welcome")
+        _keys(d, names, frozenset({"token", "epoch", "peer_count"}), "welcome")
         snapshot = d["snapshot"]
         if snapshot is not None and type(snapshot) is not list:
             fail("welcome.snapshot must be a list or null")
         ops_v = d["ops"]
         if type(ops_v) is not list:
             fail("welcome.ops must be a list")
-        peers_v = d["peers"]
-        if type(peers_v) is not list or len(peers_v) > limits.max_peers:
-            fail("welcome.peers must be a list")
-        peers = []
-        for pv in peers_v:
-            pd = check_dict(pv, "peer")
-            _keys(pd, frozenset({"sid", "name", "role", "origin", "color"}), _PRESENCE_FIELDS, "peer")
-            base = {k: pd[k] for k in ("sid", "name", "role", "origin", "color")}
-            # A chosen colour is the peer's colour (the server folds it into the peer): read it once.
-            state = PresenceState.from_fields({k: v for k, v in pd.items() if k != "color"}, limits)
-            peers.append((Peer.from_wire(base, limits), state))
+        peers = _peer_states(d["peers"], "welcome.peers", limits.max_peers_page, limits)
+        peer_count = d.get("peer_count")
         return cls(
             sanctuary=check_id(d["sanctuary"], "welcome.sanctuary", limits),
             sid=check_id(d["sid"], "welcome.sid", limits),
@@ -441,7 +436,25 @@ class Welcome:
             policy=check_policy(d["policy"]),
             token=_opt_str(d, "token", "welcome", limits.max_token_len),
             epoch=_opt_str(d, "epoch", "welcome", MAX_EPOCH_LEN),
+            peer_count=None if peer_count is None else check_int(peer_count, "welcome.peer_count"),
         )
+
+
+def _peer_states(v: Any, what: str, most: int, limits: Limits) -> tuple[tuple[Peer, PresenceState], ...]:
+    """A list of peers with their presence fields, at most ``most`` of them."""
+    if type(v) is not list:
+        fail(f"{what} must be a list")
+    if len(v) > most:
+        fail(f"{what} holds at most {most} peers, not {len(v)}")
+    out = []
+    for pv in v:
+        pd = check_dict(pv, "peer")
+        _keys(pd, frozenset({"sid", "name", "role", "origin", "color"}), _PRESENCE_FIELDS, "peer")
+        base = {k: pd[k] for k in ("sid", "name", "role", "origin", "color")}
+        # A chosen colour is the peer's colour (the server folds it into the peer): read it once.
+        state = PresenceState.from_fields({k: v for k, v in pd.items() if k != "color"}, limits)
+        out.append((Peer.from_wire(base, limits), state))
+    return tuple(out)
 
 
 def check_policy(v: Any) -> dict[str, Any]:
@@ -567,8 +580,10 @@ class PeersPresence:
     def from_wire(cls, d: dict[str, Any], limits: Limits) -> PeersPresence:
         _keys(d, frozenset({"type", "peers"}), frozenset(), "presence")
         peers_v = d["peers"]
-        if type(peers_v) is not list or len(peers_v) > limits.max_peers:
+        if type(peers_v) is not list:
             fail("presence.peers must be a list")
+        if len(peers_v) > limits.max_peers:
+            fail(f"presence.peers holds at most {limits.max_peers} peers, not {len(peers_v)}")
         out = []
         for pv in peers_v:
             pd = check_dict(pv, "peer presence")
@@ -625,8 +640,101 @@ class PolicyUpdate:
         return cls(check_policy(d["policy"]))
 
 
-ClientMessage = Hello | Ops | Presence | Ping | Pong
-ServerMessage = Welcome | Ops | Ack | Reject | Error | PeersPresence | Join | Leave | PolicyUpdate | Ping | Pong
+@dataclass(frozen=True, slots=True)
+class PeersRequest:
+    """A client asks for a page of the sanctuary's peers, those whose sid sorts after ``after`` (W15)."""
+
+    type: ClassVar[str] = "peers"
+    after: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "peers", "after": self.after}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> PeersRequest:
+        _keys(d, frozenset({"type", "after"}), frozenset(), "peers")
+        after = d["after"]
+        return cls(None if after is None else check_id(after, "peers.after", limits))
+
+
+@dataclass(frozen=True, slots=True)
+class PeersPage:
+    """One page of peers in sid order; ``next`` is the ``after`` of the next page, null on the last (W15)."""
+
+    type: ClassVar[str] = "peers"
+    peers: tuple[tuple[Peer, PresenceState], ...]
+    next: str | None
+    #: Connections in the sanctuary now, the asker included.
+    count: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": "peers",
+            "peers": [{**p.to_wire(), **s.to_wire()} for p, s in self.peers],
+            "next": self.next,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> PeersPage:
+        _keys(d, frozenset({"type", "peers", "next", "count"}), frozenset(), "peers")
+        nxt = d["next"]
+        return cls(
+            _peer_states(d["peers"], "peers.peers", limits.max_peers_page, limits),
+            None if nxt is None else check_id(nxt, "peers.next", limits),
+            check_int(d["count"], "peers.count"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The connections that joined and left since the last tick, coalesced (W16)."""
+
+    type: ClassVar[str] = "roster"
+    joined: tuple[Peer, ...] = ()
+    left: tuple[str, ...] = ()
+    #: Connections in the sanctuary after these changes.
+    count: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": "roster",
+            "joined": [p.to_wire() for p in self.joined],
+            "left": list(self.left),
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> Roster:
+        _keys(d, frozenset({"type", "joined", "left", "count"}), frozenset(), "roster")
+        joined, left = d["joined"], d["left"]
+        if type(joined) is not list or type(left) is not list:
+            fail("roster.joined and roster.left must be lists")
+        if len(joined) > limits.max_peers or len(left) > limits.max_peers:
+            fail(f"roster.joined and roster.left hold at most {limits.max_peers} entries each")
+        return cls(
+            tuple(Peer.from_wire(p, limits) for p in joined),
+            tuple(check_id(sid, "roster.left", limits) for sid in left),
+            check_int(d["count"], "roster.count"),
+        )
+
+
+ClientMessage = Hello | Ops | Presence | PeersRequest | Ping | Pong
+ServerMessage = (
+    Welcome
+    | Ops
+    | Ack
+    | Reject
+    | Error
+    | PeersPresence
+    | Join
+    | Leave
+    | Roster
+    | PeersPage
+    | PolicyUpdate
+    | Ping
+    | Pong
+)
 Message = ClientMessage | ServerMessage
 
 Parser = Callable[[dict[str, Any], Limits], Any]
@@ -634,6 +742,7 @@ CLIENT_PARSERS: dict[str, Parser] = {
     "hello": Hello.from_wire,
     "ops": Ops.from_wire,
     "presence": Presence.from_wire,
+    "peers": PeersRequest.from_wire,
     "ping": Ping.from_wire,
     "pong": Pong.from_wire,
 }
@@ -646,6 +755,8 @@ SERVER_PARSERS: dict[str, Parser] = {
     "presence": PeersPresence.from_wire,
     "join": Join.from_wire,
     "leave": Leave.from_wire,
+    "roster": Roster.from_wire,
+    "peers": PeersPage.from_wire,
     "policy": PolicyUpdate.from_wire,
     "ping": Ping.from_wire,
     "pong": Pong.from_wire,

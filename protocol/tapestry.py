@@ -265,7 +265,17 @@ class Tapestry:
         t = cls()
         if type(data) is not list:
             fail("snapshot must be a list of [id, registers]")
-        for entry in data:
+        t.load_entries(data, limits)
+        return t
+
+    def load_entries(self, entries: Iterable[Any], limits: Limits = DEFAULT_LIMITS) -> None:
+        """Add entries of a canonical structure (validated, as :meth:`from_data` does).
+
+        A large snapshot can be loaded a slice of entries at a time this way; ids must not
+        repeat across the slices, as they must not within one structure.
+        """
+        t = self
+        for entry in entries:
             if type(entry) is not list or len(entry) != 2:
                 fail("snapshot entry must be [id, registers]")
             fid = check_id(entry[0], "fragment id", limits)
@@ -290,7 +300,6 @@ class Tapestry:
             origin = _live_origin(values)
             if origin is not None:
                 t.live_counts[origin] += 1
-        return t
 
     @classmethod
     def decode(cls, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Tapestry:

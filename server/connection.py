@@ -27,6 +27,7 @@ from dreamloom.protocol import (
     Identity,
     Ops,
     Peer,
+    PeersRequest,
     Presence,
     PresenceState,
     Reject,
@@ -38,7 +39,7 @@ from dreamloom.protocol.validate import InvalidOp
 
 from .identity import colour_for
 from .rate import TokenBucket
-from .send_buffer import SendBuffer, wire_frame
+from .send_buffer import FRAGMENT_BYTES, SendBuffer, wire_fragment, wire_frame
 
 if TYPE_CHECKING:
     from .auth import Claims
@@ -101,7 +102,24 @@ class Connection:
 
     # -- sending ----------------------------------------------------------
     async def _send_raw(self, frame: bytes) -> None:
-        await self.ws.send_frame(frame, self._opcode)
+        if len(frame) > FRAGMENT_BYTES:
+            await self._send_fragmented(frame)
+        else:
+            await self.ws.send_frame(frame, self._opcode)
+
+    async def _send_fragmented(self, payload: bytes) -> None:
+        # A welcome to a big tapestry is tens of megabytes: handed to the transport whole, it would
+        # be copied on the loop in one go, stalling every sanctuary. In fragments, each copy is
+        # small and the writer waits for the socket between them (pings may come between
+        # fragments, as RFC 6455 allows; nothing else is written meanwhile: this is the writer).
+        transport = self.request.transport
+        view = memoryview(payload)
+        for start in range(0, len(payload), FRAGMENT_BYTES):
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("connection closed while sending")
+            piece = view[start : start + FRAGMENT_BYTES]
+            transport.write(wire_fragment(piece, self.codec.binary, start == 0, start + FRAGMENT_BYTES >= len(payload)))
+            await self.request.writer.drain()
 
     def _write_now(self, payload: bytes) -> bool:
         # The fast path of fan-out: when nothing waits in the socket's buffer, hand the whole
@@ -111,6 +129,8 @@ class Connection:
         transport = self.request.transport
         if self.ws.closed or transport is None or transport.is_closing() or transport.get_write_buffer_size():
             return False
+        if len(payload) > FRAGMENT_BYTES:
+            return False  # the writer sends it in fragments
         transport.write(wire_frame(payload, self.codec.binary))
         return True
 
@@ -172,6 +192,9 @@ class Connection:
                 case Deliver(message=Ops() as ops):
                     assert room is not None
                     self._deliver_ops(room, ops)
+                case Deliver(message=PeersRequest() as request):
+                    assert room is not None
+                    self._request_peers(room, request)
                 case Deliver(message=Presence(state=state)):
                     assert room is not None
                     if not self.presence_bucket.take():
@@ -300,6 +323,13 @@ class Connection:
             self._reject_invalid(invalid)
         if ops:
             room.submit(self, ops)
+
+    def _request_peers(self, room: Room, request: PeersRequest) -> None:
+        # A page is a read of up to max_peers_page members: bounded like presence (W15).
+        if self.presence_bucket.take():
+            room.request_peers(self, request)
+        else:
+            self.error(ErrorCode.RATE_LIMITED, "too many peers requests: wait and ask again")
 
     def _reject_invalid(self, invalid: tuple[InvalidOp, ...]) -> None:
         # W10a: each is refused alone and the rest of the batch stands; the message still

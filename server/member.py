@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from dreamloom.protocol import Identity, Op, Peer, PresenceState, ServerMessage
+    from dreamloom.protocol import Identity, Op, Peer, PeersRequest, PresenceState, ServerMessage
 
     from .auth import Claims
 
@@ -59,3 +59,6 @@ class Room(Protocol):
 
     def presence_changed(self, member: Member) -> None:
         """The member's presence changed; it goes out with the next tick."""
+
+    def request_peers(self, member: Member, request: PeersRequest) -> None:
+        """The member asked for a page of peers (W15); the page is sent to it."""

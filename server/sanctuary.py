@@ -55,22 +55,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import msgpack
-
 from dreamloom.protocol import (
     Ack,
     CloseCode,
     DecodeError,
     ErrorCode,
     Hello,
-    Join,
-    Leave,
     Op,
     OpError,
     Ops,
     Peer,
     PeerPresence,
     PeersPresence,
+    PeersRequest,
     PolicyUpdate,
     Reject,
     Stamp,
@@ -78,13 +75,16 @@ from dreamloom.protocol import (
     UsageError,
     Welcome,
 )
-from dreamloom.protocol.canon import canon
-from dreamloom.protocol.codec import CODECS, Codec
+from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
+from .encodings import TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
+from .loading import load_state
+from .roster import PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
+from .welcome_frame import welcome_frame
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -94,6 +94,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("dreamloom.sanctuary")
 
 _ENCODERS: dict[str, Codec] = {name: cls() for name, cls in CODECS.items()}
+
+#: Roster frames a sanctuary sends per second at most, counting one per member (W16): a room of
+#: 5,000 hears of joins and leaves once a second, a room of 250 or fewer every presence tick.
+ROSTER_FRAMES_PER_SECOND = 5000
 
 
 class SanctuaryFull(Exception):
@@ -152,50 +156,6 @@ class _Batch:
         return bool(self.entries or self.rejects or any(self.acks.values()))
 
 
-class _SnapshotBytes:
-    """``Tapestry.encode()`` of a changing tapestry, re-encoding only the fragments written since last time.
-
-    The canonical bytes are a msgpack array of ``[id, registers]`` sorted by id, and a msgpack
-    array is its header followed by its packed items: so the bytes are the header plus each
-    fragment's packed item, kept here. Encoding every fragment (its points one by one) each
-    ``snapshot_every`` ops cost more CPU than merging and broadcasting those ops once the
-    tapestry held thousands of strokes.
-    """
-
-    def __init__(self) -> None:
-        self._items: dict[str, bytes] | None = None  # None: rebuild from the whole tapestry
-        self._dirty: set[str] = set()
-        self._packer = msgpack.Packer(use_bin_type=True)
-
-    def touch(self, fragment_id: str) -> None:
-        """A write to this fragment was merged."""
-        if self._items is not None:
-            self._dirty.add(fragment_id)
-
-    def forget(self) -> None:
-        """The tapestry changed in ways not told through :meth:`touch`: rebuild next time."""
-        self._items = None
-        self._dirty.clear()
-
-    def encode(self, tapestry: Tapestry) -> bytes:
-        pack = self._packer.pack
-        items = self._items
-        if items is None:
-            items = self._items = {entry[0]: pack(entry) for entry in tapestry.to_data()}
-        else:
-            for fid in self._dirty:
-                registers = tapestry.registers(fid)
-                if registers:
-                    # The same item as Tapestry.to_data(): fields sorted, [counter, replica, canonical value].
-                    regs = {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}
-                    items[fid] = pack([fid, regs])
-                else:
-                    items.pop(fid, None)
-        self._dirty.clear()
-        header: bytes = self._packer.pack_array_header(len(items))
-        return header + b"".join([items[fid] for fid in sorted(items)])
-
-
 class Sanctuary:
     """One live sanctuary. Create with :meth:`load`; run with :meth:`run`."""
 
@@ -212,6 +172,7 @@ class Sanctuary:
         snapshot_seq: int,
         gate: Gate | None = None,
         clock: Callable[[], float] = time.time,
+        encodings: TapestryEncodings | None = None,
     ) -> None:
         self.name = name
         self.clock = clock  # wall time of log entries; injectable for tests
@@ -222,6 +183,7 @@ class Sanctuary:
         self.seq = seq
         self.gate = gate or Gate()
         self.members: dict[str, Member] = {}
+        self._by_replica: dict[str, Member] = {}  # members by replica id (one each: W5)
         self.closing = False
         self.last_change = clock()
         self._replicas = replicas  # replica -> highest stamp counter taken from it
@@ -233,11 +195,13 @@ class Sanctuary:
         self.colours = Colours()
         self._unload_timer: asyncio.TimerHandle | None = None
         self._commit_error: Exception | None = None
-        self._welcome_cache: tuple[int, list[Any]] | None = None
         # Fragments in the tapestry (deleted included), kept up to date by _admit so the cap check
         # of a create is O(1); None when the tapestry was changed elsewhere and it must be recounted.
         self._fragment_count: int | None = None
-        self._snapshot_bytes = _SnapshotBytes()
+        self._encodings = encodings or TapestryEncodings()
+        self._roster = RosterChanges()
+        self._peer_index = PeerIndex()
+        self._last_roster = 0.0
         #: Names this run of the sanctuary: a reload after a failed commit or a restart gets a new one (F5).
         self.epoch = secrets.token_hex(8)
         self.finished = asyncio.Event()
@@ -261,28 +225,22 @@ class Sanctuary:
         gate: Gate | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Sanctuary:
-        """Latest snapshot + the tail of the log (SPEC S3)."""
-        await store.ensure_sanctuary(name)
-        snap = await store.latest_snapshot(name)
-        if snap is None:
-            tapestry, seq, replicas = Tapestry(), 0, {}
-        else:
-            tapestry, seq, replicas = Tapestry.decode(snap.data), snap.seq, dict(snap.replicas)
-        snapshot_seq = seq
-        tail = await store.read_ops(name, seq)
-        for entry in tail:
-            tapestry.apply(entry.op)
-            stamp = entry.op.stamp
-            if stamp[0] > replicas.get(stamp[1], 0):
-                replicas[stamp[1]] = stamp[0]
-            seq = entry.seq
-        recent = tail[-config.resume_window :]
-        if len(recent) < config.resume_window and snapshot_seq > 0:
-            earlier = await store.read_ops(
-                name, max(0, snapshot_seq - (config.resume_window - len(recent))), upto=snapshot_seq
-            )
-            recent = earlier + recent
-        return cls(name, store, config, metrics, tapestry, seq, replicas, recent, snapshot_seq, gate, clock)
+        """Latest snapshot + the tail of the log (SPEC S3), decoded in slices that yield to the loop."""
+        state = await load_state(name, store, config.resume_window)
+        return cls(
+            name,
+            store,
+            config,
+            metrics,
+            state.tapestry,
+            state.seq,
+            state.replicas,
+            state.recent,
+            state.snapshot_seq,
+            gate,
+            clock,
+            state.encodings,
+        )
 
     # -- the public face (called from members and the hub) ------------------
     async def join(self, member: Member, hello: Hello) -> None:
@@ -308,7 +266,13 @@ class Sanctuary:
         if chosen is not None and chosen != member.peer.color:
             # A colour the person chose: theirs from now on, here (later welcomes show it).
             member.peer = replace(member.peer, color=chosen)
-            self.colours.remember(member.identity.id, chosen)
+            self.colours.chose(member.sid, member.identity.id, chosen)
+
+    def request_peers(self, member: Member, request: PeersRequest) -> None:
+        """Answer a member's ``peers`` request with one page (W15): a read, safe outside the actor."""
+        if self.members.get(member.sid) is member:
+            page = self._peer_index.page(self.members, member.sid, request.after, self.config.limits.max_peers_page)
+            member.send(page)
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` inside the actor, between batches (for policy and moderation)."""
@@ -389,7 +353,7 @@ class Sanctuary:
             else:
                 await self._settle()
                 if isinstance(item, _Join):
-                    self._on_join(item)
+                    await self._on_join(item)
                 elif isinstance(item, _Leave):
                     self._on_leave(item.member)
                 elif isinstance(item, _Call):
@@ -398,7 +362,7 @@ class Sanctuary:
                     await self._on_unload(item)
                     if self.closing:
                         return
-        self._launch()
+        await self._launch()
 
     # -- fan-out and group commit (rules 2 and 3) ---------------------------
     def _fan_out(self) -> None:
@@ -411,7 +375,7 @@ class Sanctuary:
         for member, reject in rejects:
             member.send(reject)
 
-    def _launch(self) -> None:
+    async def _launch(self) -> None:
         """Start committing the gathered ops, unless a commit is in flight or started too lately."""
         self._fan_out()
         if self._committing is not None or not self._gathering:
@@ -432,8 +396,10 @@ class Sanctuary:
         if self._snapshot_due():
             # The state now is exactly the log up to this batch: the snapshot is written right
             # after its commit, by the same task, so the actor never waits for either.
-            snapshot = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
-            self._snapshot_seq = self.seq
+            seq = self.seq
+            data = await self._encodings.whole(self.tapestry, MSGPACK, seq)
+            snapshot = Snapshot(seq, data, dict(self._replicas))
+            self._snapshot_seq = seq
         self._commit_started = loop.time()
         self._committing = batch
         self._commit_task = task = asyncio.create_task(self._commit(batch, snapshot), name=f"commit:{self.name}")
@@ -471,6 +437,9 @@ class Sanctuary:
         if batch:
             await self._commit(batch)
             self._acknowledge(batch)
+        if self._snapshot_due():
+            # Commits made here (before a join or a call) would otherwise never be followed by one.
+            await self._snapshot()
 
     # -- ops --------------------------------------------------------------
     async def _applied_earlier(self, items: list[_Item]) -> dict[Stamp, int]:
@@ -520,7 +489,7 @@ class Sanctuary:
             self.tapestry.apply(op)
             if op.t == "c" and self._fragment_count is not None:
                 self._fragment_count += 1  # _check_existence made sure the id was unused
-            self._snapshot_bytes.touch(op.id)
+            self._encodings.touch(op.id)
             if stamp[0] > self._replicas.get(stamp[1], 0):
                 self._replicas[stamp[1]] = stamp[0]
             self._seq_of[stamp] = self.seq
@@ -603,15 +572,22 @@ class Sanctuary:
             member.send(reject)
 
     def _snapshot_due(self) -> bool:
-        return self.seq - self._snapshot_seq >= self.config.snapshot_every
+        return self.seq - self._snapshot_seq >= self._snapshot_spacing()
+
+    def _snapshot_spacing(self) -> int:
+        # A snapshot writes the whole tapestry: spaced by a quarter of its fragments, its cost per
+        # op stays constant as the tapestry grows, and a load replays at most that many ops (S3a).
+        fragments = self._fragment_count if self._fragment_count is not None else len(self.tapestry)
+        return max(self.config.snapshot_every, fragments // 4)
 
     async def _snapshot(self) -> None:
         # Only of committed state: a snapshot holding an op the log lacks would outlive a failed commit.
         assert self._commit_task is None
         assert not self._gathering.entries
-        snap = Snapshot(self.seq, self._snapshot_bytes.encode(self.tapestry), dict(self._replicas))
-        await self.store.save_snapshot(self.name, snap)
-        self._snapshot_seq = self.seq
+        seq = self.seq
+        data = await self._encodings.whole(self.tapestry, MSGPACK, seq)
+        await self.store.save_snapshot(self.name, Snapshot(seq, data, dict(self._replicas)))
+        self._snapshot_seq = seq
 
     def _broadcast(self, message: Any, *, droppable: bool = False, exclude: str | None = None) -> None:
         """Encode once per codec in use; the same bytes go to every member."""
@@ -629,70 +605,77 @@ class Sanctuary:
         self.metrics.frames_sent.inc(sent)  # once per broadcast, not per socket
 
     # -- membership -------------------------------------------------------
-    def _on_join(self, item: _Join) -> None:
+    async def _on_join(self, item: _Join) -> None:
         member, hello = item.member, item.hello
         if item.done.done():
             return
         if len(self.members) >= self.config.max_connections_per_sanctuary:
             item.done.set_exception(SanctuaryFull(self.name))
             return
-        for other in list(self.members.values()):
-            if other.replica == member.replica:
-                if other.identity.id != member.identity.id:
-                    item.done.set_exception(
-                        OpError(ErrorCode.REPLICA_IN_USE, "another connection uses this replica id: pick a new one")
-                    )
-                    return
-                self._remove(other)
-                other.close(CloseCode.REPLACED, "replaced by a newer connection of the same replica")
+        # By index, not by a scan of the members: a join costs the same in a crowded room (W15).
+        other = self._by_replica.get(member.replica)
+        if other is not None and other.replica == member.replica:
+            if other.identity.id != member.identity.id:
+                item.done.set_exception(
+                    OpError(ErrorCode.REPLICA_IN_USE, "another connection uses this replica id: pick a new one")
+                )
+                return
+            self._remove(other)
+            other.close(CloseCode.REPLACED, "replaced by a newer connection of the same replica")
         if self._unload_timer is not None:
             self._unload_timer.cancel()
             self._unload_timer = None
-        present = {m.identity.id: m.peer.color for m in self.members.values()}
-        member.peer = replace(member.peer, color=self.colours.assign(member.identity.id, present))
-        member.send(self._welcome(member, hello))
-        self._broadcast(Join(member.peer), exclude=member.sid)
+        member.peer = replace(member.peer, color=self.colours.join(member.sid, member.identity.id))
+        member.send_frame(await self._welcome(member, hello))
         self.members[member.sid] = member
+        self._by_replica[member.replica] = member
+        self._peer_index.changed()
+        self._roster.joined(member.peer)
         self.metrics.connections.inc()
         item.done.set_result(None)
 
-    def _welcome(self, member: Member, hello: Hello) -> Welcome:
+    async def _welcome(self, member: Member, hello: Hello) -> bytes:
+        """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W15)."""
         since = hello.seq
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         # A seq counted in another run may name ops that were broadcast but never committed (F5).
         resumable = since is not None and hello.epoch == self.epoch and oldest <= since <= self.seq
-        snapshot: list[Any] | None = None
+        snapshot: bytes | None = None
         ops: tuple[Op, ...] = ()
         if resumable:
             assert since is not None
             ops = tuple(e.op for e in self._recent if e.seq > since)
         else:
             since = self.seq
-            if self._welcome_cache is None or self._welcome_cache[0] != self.seq:
-                self._welcome_cache = (self.seq, self.tapestry.to_data())
-            snapshot = self._welcome_cache[1]
-        peers = tuple((s.peer, s.presence) for s in self.members.values())
-        return Welcome(
+            snapshot = await self._encodings.whole(self.tapestry, member.codec_name, self.seq)
+        peers, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
+        welcome = Welcome(
             sanctuary=self.name,
             sid=member.sid,
             identity=member.identity,
             seq=self.seq,
             since=since,
-            snapshot=snapshot,
+            snapshot=None,
             ops=ops,
             peers=peers,
             policy=self.gate.policy(),
             token=member.issued_token,
             epoch=self.epoch,
+            peer_count=peer_count,
         )
+        return await welcome_frame(member.codec_name, welcome.to_wire(), snapshot)
 
     def _on_leave(self, member: Member) -> None:
         if self.members.get(member.sid) is member:
             self._remove(member)
-            self._broadcast(Leave(member.sid))
 
     def _remove(self, member: Member) -> None:
         del self.members[member.sid]
+        self.colours.leave(member.sid)
+        if self._by_replica.get(member.replica) is member:
+            del self._by_replica[member.replica]
+        self._peer_index.changed()
+        self._roster.left(member.sid)
         self._presence_dirty.discard(member.sid)
         self.metrics.connections.dec()
         self._schedule_unload()
@@ -718,7 +701,7 @@ class Sanctuary:
         finally:
             # Calls (moderation, rollback) may write the tapestry directly.
             self._fragment_count = None
-            self._snapshot_bytes.forget()
+            self._encodings.forget()
         if self._commit_error is not None:
             raise self._commit_error
         # A call may have loaded an empty sanctuary (moderation from the HTTP API).
@@ -735,10 +718,21 @@ class Sanctuary:
         self._broadcast(PolicyUpdate(self.gate.policy()))
 
     def peer_changed(self, member: Member) -> None:
-        """A member's role changed: announce it as a leave and a join (inside the actor only)."""
+        """A member's role changed: announced as a leave and a join in the next roster (inside the actor only)."""
         self._inside()
-        self._broadcast(Leave(member.sid))
-        self._broadcast(Join(member.peer))
+        self._roster.left(member.sid)
+        self._roster.joined(member.peer)
+
+    async def encoded_snapshot(self, codec: str) -> tuple[int, bytes]:
+        """The seq and the tapestry's canonical structure encoded in ``codec`` (inside the actor only).
+
+        The encoding is kept up to date as ops land (see encodings.py): asking again at the same
+        seq costs nothing, and after a few ops only those fragments are encoded again. Only
+        committed state is served (the actor settles first).
+        """
+        self._inside()
+        await self._settle()
+        return self.seq, await self._encodings.whole(self.tapestry, codec, self.seq)
 
     async def apply_local(self, ops: list[Op], author: str) -> list[int]:
         """Merge, commit and broadcast ops made by the server itself (moderation, rollback).
@@ -752,7 +746,7 @@ class Sanctuary:
         for op in ops:
             self.seq += 1
             self.tapestry.apply(op)
-            self._snapshot_bytes.touch(op.id)
+            self._encodings.touch(op.id)
             batch.entries.append(LogEntry(self.seq, op, author, now))
         await self._flush(batch)
         return [e.seq for e in batch.entries]
@@ -806,12 +800,31 @@ class Sanctuary:
     async def _presence_ticker(self) -> None:
         while True:
             await asyncio.sleep(self.config.presence_interval)
-            if not self._presence_dirty:
-                continue
-            dirty, self._presence_dirty = self._presence_dirty, set()
-            peers = tuple(PeerPresence(sid, self.members[sid].presence) for sid in dirty if sid in self.members)
-            if peers:
-                self._broadcast(PeersPresence(peers), droppable=True)
+            self.tick()
+
+    def _roster_due(self) -> bool:
+        # A roster is a frame to every member: in a crowded room they are spaced so that they cost
+        # at most ROSTER_FRAMES_PER_SECOND frames a second however fast people come and go (W16).
+        spacing = len(self.members) / ROSTER_FRAMES_PER_SECOND
+        return spacing <= self.config.presence_interval or time.monotonic() - self._last_roster >= spacing
+
+    def tick(self) -> None:
+        """Send what gathered since the last tick: the roster, then presence (W16, W11)."""
+        # Joins and leaves first, never dropped (W16); then presence, droppable, in frames a
+        # client accepts however many peers moved (W4: max_peers per frame).
+        page = self.config.limits.max_peers
+        if self._roster and self._roster_due():
+            self._last_roster = time.monotonic()
+            for roster in self._roster.take(len(self.members), page):
+                # A lone joiner knows of itself from its welcome: in a quiet room, it is not told.
+                alone = roster.joined[0].sid if len(roster.joined) == 1 and not roster.left else None
+                self._broadcast(roster, exclude=alone)
+        if not self._presence_dirty:
+            return
+        dirty, self._presence_dirty = self._presence_dirty, set()
+        peers = [PeerPresence(sid, self.members[sid].presence) for sid in dirty if sid in self.members]
+        for start in range(0, len(peers), page):
+            self._broadcast(PeersPresence(tuple(peers[start : start + page])), droppable=True)
 
 
 def _reject(op: Op, exc: OpError) -> Reject:

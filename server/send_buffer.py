@@ -45,6 +45,24 @@ def wire_frame(payload: bytes, binary: bool) -> bytes:
     return frame
 
 
+#: A frame above this goes out as a fragmented message (RFC 6455 §5.4) of pieces this size.
+FRAGMENT_BYTES = 1 << 20
+
+
+def wire_fragment(piece: bytes | memoryview, binary: bool, first: bool, last: bool) -> bytes:
+    """One frame of a fragmented message: the first carries the opcode, the others continue it."""
+    opcode = (0x2 if binary else 0x1) if first else 0x0
+    head = (0x80 if last else 0x00) | opcode
+    n = len(piece)
+    if n < 126:
+        header = bytes((head, n))
+    elif n < 1 << 16:
+        header = bytes((head, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((head, 127)) + n.to_bytes(8, "big")
+    return header + piece
+
+
 class SendBuffer:
     """Bounded FIFO of frames for one connection."""
 

@@ -38,6 +38,7 @@ rendering. Rendering runs in worker threads, at most two at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -58,10 +59,12 @@ from dreamloom.protocol.symbols import GLYPH_BOX, load_symbols
 
 from ..hub import Hub
 from ..render import RenderUnavailable, render_png, render_svg
+from ..sanctuary import SanctuaryClosed
 from ..services import SERVICES
 from ..store import SanctuaryInfo
 from .access import Need, admit, may_enter, verified_claims
 from .errors import HttpError, json_response, read_json_body, sanctuary_id, valid_sanctuary_id
+from .snapshot import tapestry_json_now
 
 log = logging.getLogger("dreamloom.api")
 
@@ -305,6 +308,13 @@ async def _tapestry(request: web.Request) -> tuple[str, Tapestry, int]:
 
 
 async def tapestry_json(request: web.Request) -> web.Response:
+    if "at" not in request.query:  # now: from the sanctuary's kept encodings, off the loop (W15)
+        name = sanctuary_id(request)
+        hub = request.app[SERVICES].hub
+        await _info(hub, name)
+        for _ in range(3):
+            with contextlib.suppress(SanctuaryClosed):  # it unloaded between lookup and call: again
+                return await tapestry_json_now(request, await hub.sanctuary(name))
     _, tapestry, seq = await _tapestry(request)
     return json_response({"seq": seq, "digest": tapestry.digest(), "snapshot": tapestry.to_data()})
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import functools
 import itertools
 import os
 import sqlite3
@@ -81,6 +83,8 @@ class SqliteStore(Store):
         self.durability = durability
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
+        self._binds: list[tuple[str, str, str, asyncio.Future[str]]] = []
+        self._binder: asyncio.Task[None] | None = None
 
     # -- plumbing ---------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -108,6 +112,9 @@ class SqliteStore(Store):
     async def close(self) -> None:
         if self._pool is None:
             return
+        if self._binder is not None:
+            with contextlib.suppress(Exception):
+                await self._binder  # bindings asked for before the close are answered
         db, pool = self._db, self._pool
         self._db = self._pool = None
         if db is not None:
@@ -209,24 +216,28 @@ class SqliteStore(Store):
         return await self._run(job)
 
     async def bind_replica(self, sanctuary: str, replica: str, identity: str) -> str:
-        def job(db: sqlite3.Connection) -> str:
-            row = db.execute(
-                "SELECT identity FROM replicas WHERE sanctuary = ? AND replica = ?", (sanctuary, replica)
-            ).fetchone()
-            if row is not None:
-                return str(row[0])
-            first = db.execute(
-                "SELECT author FROM ops WHERE sanctuary = ? AND replica = ? ORDER BY counter LIMIT 1",
-                (sanctuary, replica),
-            ).fetchone()
-            owner = identity if first is None else str(first[0])
-            db.execute(
-                "INSERT OR IGNORE INTO replicas (sanctuary, replica, identity) VALUES (?, ?, ?)",
-                (sanctuary, replica, owner),
-            )
-            return owner
+        # Every join binds its replica: bindings asked for together share one transaction (one
+        # fsync), as ops share a group commit, or joins would go no faster than fsyncs in a row.
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._binds.append((sanctuary, replica, identity, done))
+        if self._binder is None or self._binder.done():
+            self._binder = asyncio.create_task(self._bind_pending(), name="sqlite-bind-replicas")
+        return await done
 
-        return await self._run(job)
+    async def _bind_pending(self) -> None:
+        while self._binds:
+            batch, self._binds = self._binds, []
+            wanted = [(sanctuary, replica, identity) for sanctuary, replica, identity, _ in batch]
+            try:
+                owners = await self._run(functools.partial(_bind_all, wanted=wanted))
+            except Exception as exc:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for (*_, done), owner in zip(batch, owners, strict=True):
+                    if not done.done():
+                        done.set_result(owner)
 
     # -- snapshots --------------------------------------------------------
     async def save_snapshot(self, sanctuary: str, snapshot: Snapshot) -> None:
@@ -285,6 +296,35 @@ class SqliteStore(Store):
         """SQLite's own integrity check ("ok" when the database is sound)."""
         row = await self._run(lambda db: db.execute("PRAGMA integrity_check").fetchone())
         return str(row[0])
+
+
+def _bind_all(db: sqlite3.Connection, wanted: list[tuple[str, str, str]]) -> list[str]:
+    """Bind each (sanctuary, replica, identity) unless bound already (S6), in one transaction."""
+    owners = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for sanctuary, replica, identity in wanted:
+            row = db.execute(
+                "SELECT identity FROM replicas WHERE sanctuary = ? AND replica = ?", (sanctuary, replica)
+            ).fetchone()
+            if row is not None:
+                owners.append(str(row[0]))
+                continue
+            first = db.execute(
+                "SELECT author FROM ops WHERE sanctuary = ? AND replica = ? ORDER BY counter LIMIT 1",
+                (sanctuary, replica),
+            ).fetchone()
+            owner = identity if first is None else str(first[0])
+            db.execute(
+                "INSERT OR IGNORE INTO replicas (sanctuary, replica, identity) VALUES (?, ?, ?)",
+                (sanctuary, replica, owner),
+            )
+            owners.append(owner)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return owners
 
 
 def _info(row: tuple[Any, ...]) -> SanctuaryInfo:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from client_kit import WAIT
 
 from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, PolicyChange, Ready, Rejected, Weaver
 from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process, set_policy
-from dreamloom.protocol import CloseCode, ErrorCode, Tapestry, Welcome
+from dreamloom.protocol import CLIENT_SIDE_LIMITS, DEFAULT_LIMITS, CloseCode, ErrorCode, Tapestry, Welcome
+from dreamloom.protocol.codec import codec_for
 from dreamloom.server.testing import free_port
 
 
@@ -349,9 +351,10 @@ async def test_F5_the_sdk_resumes_by_seq_within_its_epoch_and_by_snapshot_after_
             welcomes: list[Welcome] = []
             answer = sanctuary._welcome
 
-            def spy(member: Any, hello: Any) -> Welcome:
-                welcomes.append(answer(member, hello))
-                return welcomes[-1]
+            async def spy(member: Any, hello: Any) -> bytes:
+                frame = await answer(member, hello)
+                welcomes.append(codec_for(member.codec_name, CLIENT_SIDE_LIMITS).decode_server(frame))
+                return frame
 
             sanctuary._welcome = spy  # type: ignore[method-assign]
             # A reconnectable close, the sanctuary staying loaded: the same run, the same epoch.
@@ -367,3 +370,19 @@ async def test_F5_the_sdk_resumes_by_seq_within_its_epoch_and_by_snapshot_after_
             reloaded = await server.hub.sanctuary("epochs")
             assert reloaded.epoch != sanctuary.epoch  # a new run: its seqs are not the old run's (F5)
             assert [f.id for f in rec.tapestry] == [f.id for f in (await server_tapestry(server, "epochs")).fragments()]
+
+
+async def test_W15_W16_the_sdk_counts_a_crowded_room_pages_its_peers_and_follows_the_roster(tmp_path: Path) -> None:
+    async with serve_in_process(data_dir=tmp_path, limits=replace(DEFAULT_LIMITS, max_peers_page=2)) as server:
+        async with contextlib.AsyncExitStack() as stack:
+            for n in range(4):
+                await stack.enter_async_context(dreamer(server.url, "hall", name=f"p{n}"))
+            rec = Recorder()
+            async with rec.connect(server.url, "hall"):
+                assert rec.peer_count == 4  # the welcome listed two of them and counted all four
+                peers = await rec.fetch_peers()
+                assert sorted(p.name for p in peers.values()) == ["p0", "p1", "p2", "p3"]
+                await stack.aclose()  # all four leave: one roster tells it
+                await rec.wait_until(lambda: not rec.peers and rec.peer_count == 0, WAIT)
+    left = [e.peer.name for e in rec.events if isinstance(e, PeerEvent) and e.action == "left"]
+    assert sorted(left) == ["p0", "p1", "p2", "p3"]

@@ -121,6 +121,9 @@ class Client:
             self.joins.append(m["peer"])
         elif t == "leave":
             self.leaves.append(m["sid"])
+        elif t == "roster":  # W16: leaves first, then joins
+            self.leaves.extend(m["left"])
+            self.joins.extend(m["joined"])
 
     async def wait_for(self, predicate: Callable[[], bool], what: str, within: float = WAIT) -> None:
         async def until() -> None:

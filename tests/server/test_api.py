@@ -307,6 +307,35 @@ async def test_tapestry_json_now_and_at_seq(server: InProcessServer, http: aioht
     await d.ws.close()
 
 
+async def test_W15_tapestry_json_now_is_the_live_state_gzipped_with_an_etag_and_304(
+    server: InProcessServer, http: aiohttp.ClientSession
+) -> None:
+    d, _ = await weave_garden(http, server)
+    base = server.url + "/api/sanctuaries/garden/tapestry.json"
+    live = (await server.hub.sanctuary("garden")).tapestry
+    async with http.get(base, headers={"Accept-Encoding": "gzip"}) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Encoding"] == "gzip"
+        assert resp.headers["Vary"] == "Accept-Encoding"
+        tag = resp.headers["ETag"]
+        body = await resp.json()  # aiohttp inflates it
+    assert (body["seq"], body["digest"]) == (6, live.digest())
+    assert body["snapshot"] == live.to_data()
+    async with http.get(base, headers={"Accept-Encoding": "identity"}) as resp:
+        assert "Content-Encoding" not in resp.headers
+        assert await resp.json() == body
+    async with http.get(base, headers={"If-None-Match": tag}) as resp:
+        assert resp.status == 304
+    await d.send([ops.delete("owl1", d.stamp())])
+    async with http.get(base, headers={"If-None-Match": tag}) as resp:
+        assert resp.status == 200  # a new seq, a new tag
+        assert resp.headers["ETag"] != tag
+        after = await resp.json()
+    assert after["seq"] == 7
+    assert after["digest"] == (await server.hub.sanctuary("garden")).tapestry.digest()
+    await d.ws.close()
+
+
 async def test_tapestry_svg_time_travel_and_threads(server: InProcessServer, http: aiohttp.ClientSession) -> None:
     await weave_garden(http, server)
     base = server.url + "/api/sanctuaries/garden/tapestry.svg"

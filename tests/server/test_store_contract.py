@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -243,6 +244,14 @@ async def test_S6_a_replica_stays_bound_to_its_first_identity(store: Store) -> N
     assert await store.bind_replica("garden", "r-ana", "u-ana") == "u-ana"
     # bindings are per sanctuary
     assert await store.bind_replica("other", "r-ana", "u-eve") == "u-eve"
+
+
+async def test_S6_bindings_asked_for_together_are_each_answered_the_first_one_winning(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    asked = [("garden", f"r{n % 50}", f"u{n}") for n in range(200)]  # four claims on each replica
+    owners = await asyncio.gather(*(store.bind_replica(*a) for a in asked))
+    assert owners == [f"u{n % 50}" for n in range(200)]
+    assert await store.bind_replica("garden", "r7", "u-late") == "u7"
 
 
 async def test_S6_a_replica_in_the_log_belongs_to_the_author_of_its_first_op(store: Store) -> None:

@@ -8,7 +8,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from wire import CODECS, JSON, MSGPACK
 
-from dreamloom.protocol import CloseCode, Error, ErrorCode, Hello, Ops, Welcome
+from dreamloom.protocol import CloseCode, Error, ErrorCode, Hello, Join, Ops, Welcome
 from dreamloom.server.testing import InProcessServer
 
 
@@ -86,4 +86,5 @@ async def test_W5_clients_of_both_codecs_share_one_sanctuary(server: InProcessSe
     moon = texted.tapestry.get("moon")
     assert moon is not None
     assert (moon.x, moon.style["color"], moon.author) == (-3.25, "#112233", packed.welcome.identity.id)  # type: ignore[union-attr]
+    await packed.wait_message(Join)  # announced with the next tick (W16)
     assert [j.peer.sid for j in packed.joins] == [texted.welcome.sid]  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ from server_kit import StartServer, Wire
 from websockets.exceptions import ConnectionClosed
 from wire import JSON, scaled
 
-from dreamloom.protocol import CloseCode, ErrorCode, Join, Leave
+from dreamloom.protocol import CloseCode, ErrorCode, Join, Leave, PeersPresence
 
 
 async def test_W11_op_rate_limit_rejects_then_a_flood_is_closed_with_4009(
@@ -59,17 +59,18 @@ async def test_W11_the_fourth_connection_of_a_three_cap_sanctuary_is_refused(
 ) -> None:
     server = await start_server(max_connections_per_sanctuary=3)
     members = [await wire.join(server.ws_url("garden")) for _ in range(3)]
-    heard = [len(m.joins) for m in members]
     fourth = await wire.open(server.ws_url("garden"))
     await fourth.send_wire({"type": "hello", "v": 1, "name": "late", "replica": fourth.replica, "seq": None})
     assert await fourth.wait_closed() == CloseCode.SANCTUARY_FULL
     assert [e.code for e in fourth.errors] == [ErrorCode.SANCTUARY_FULL]
     assert fourth.welcome is None
-    # A write after the refusal reaches all three: anything about the fourth would have come before it.
-    await members[0].wait_acked(await members[0].send_ops(members[0].symbol("moon")))
-    for m, before in zip(members, heard, strict=True):
-        await m.wait_seq(1)
-        assert len(m.joins) == before
+    # Presence sent after the refusal reaches all three with a tick, after that tick's roster (W16):
+    # anything about the fourth would have come before it.
+    await members[0].presence(cursor=(1.0, 2.0))
+    for m in members[1:]:
+        await m.wait_message(PeersPresence)
+    for m in members:
+        assert [j.peer.name for j in m.joins if j.peer.name == "late"] == []
         assert m.leaves == []
     assert server.hub.participants("garden") == 3
     # Another sanctuary is not affected by the cap of this one.

@@ -148,14 +148,22 @@ def test_colours_prefer_the_hash_then_the_next_free_then_remember() -> None:
     assert beyond not in PALETTE
     assert all(int(beyond[i : i + 2], 16) >= 128 for i in (1, 3, 5))  # light enough for the dark canvas
     colours = Colours()
-    mine = colours.assign("a", {})
-    assert colours.assign("a", {"b": "#000000"}) == mine  # a reconnect keeps it
-    other = colours.assign("b", {})
-    assert other != mine  # not the colour of someone seen lately, even though absent
-    assert colours.assign("c", {"a": mine}) != mine
-    colours.remember("a", "#123456")
-    assert colours.assign("a", {}) == "#123456"
-    assert colours.assign("a", {"z": "#123456"}) != "#123456"  # held by someone present: pick another
+    mine = colours.join("s1", "a")
+    colours.leave("s1")
+    assert colours.join("s2", "a") == mine  # a reconnect keeps it
+    other = colours.join("s3", "b")
+    assert other != mine
+    colours.leave("s2")
+    assert colours.join("s4", "c") not in (mine, other)  # not the colour of someone seen lately, though absent
+    colours.chose("s3", "b", "#123456")
+    colours.leave("s3")
+    assert colours.join("s5", "b") == "#123456"  # a chosen colour is remembered
+    colours.leave("s5")
+    colours.join("s6", "z")
+    colours.chose("s6", "z", "#123456")  # b's colour, while b is away
+    assert colours.join("s7", "b") != "#123456", "held by someone else present: b gets another"
+    # A second connection of one identity shares its colour.
+    assert colours.join("s8", "z") == "#123456"
 
 
 def test_W11_live_gestures_are_checked() -> None:

@@ -38,6 +38,7 @@ from dreamloom.protocol import (
     Presence,
     PresenceState,
     Reject,
+    Roster,
     Stamp,
     Tapestry,
     Welcome,
@@ -234,6 +235,11 @@ class WireClient:
                 self.rejects[message.stamp.counter] = message
             case Error():
                 self.errors.append(message)
+            case Roster(joined=joined, left=left):
+                # Also recorded as the leaves and joins it announces, in the order a client applies
+                # them (W16), so that tests can wait for one of them.
+                me = self.welcome.sid if self.welcome is not None else None
+                self.messages.extend([*(Leave(sid) for sid in left), *(Join(p) for p in joined if p.sid != me)])
 
     def of(self, kind: type) -> list[Any]:
         """Every received message of one class, oldest first."""

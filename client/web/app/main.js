@@ -159,7 +159,7 @@ async function main() {
   sync.addEventListener("pending", showStatus);
   sync.addEventListener("toast", (/** @type {any} */ e) => toast(e.detail));
   const showPeople = () => {
-    people.render({ peers: sync.peers, name, colour, following });
+    people.render({ peers: sync.peers, peerCount: sync.peerCount, name, colour, following });
     const link = new URL(`/s/${encodeURIComponent(sanctuary)}`, location.href).href;
     $("share-link").value = link;
   };

@@ -10,10 +10,15 @@ import { inkOn, PALETTE } from "./colours.js";
 import { $ } from "./ui.js";
 
 /** @typedef {import("./sync.js").Peer} Peer */
-/** @typedef {{peers: Map<string, Peer>, name: string, colour: string, following: string | null}} Here */
+/** @typedef {{peers: Map<string, Peer>, peerCount?: number, name: string, colour: string, following: string | null}} Here */
 
 export const MAX_FACES = 5;
 export const MAX_FACES_PHONE = 2;
+/** People listed by name in the share panel; the rest of a crowded room is a count. */
+export const PEOPLE_SHOWN = 64;
+
+/** How many others are here: a crowded room's welcome lists a page of them and counts the rest (W15). @param {Here} here */
+const othersHere = (here) => Math.max(here.peerCount ?? 0, here.peers.size);
 
 /** @param {Peer} p */
 const isWeaver = (p) => p.origin === "ai" || p.role === "weaver";
@@ -53,7 +58,7 @@ export class People extends EventTarget {
     box.textContent = "";
     box.append(this.#face({ name: here.name, color: here.colour, me: true }));
     const peers = [...here.peers.values()];
-    const { faces, more } = stackOf(peers.length, (this.phone() ? MAX_FACES_PHONE : MAX_FACES) - 1);
+    const { faces, more } = stackOf(othersHere(here), (this.phone() ? MAX_FACES_PHONE : MAX_FACES) - 1);
     for (const p of peers.slice(0, faces)) {
       const b = this.#face({ name: p.name, color: p.color, weaver: isWeaver(p), following: here.following === p.sid });
       b.dataset.sid = p.sid;
@@ -70,7 +75,7 @@ export class People extends EventTarget {
       b.addEventListener("click", () => this.#emit("open"));
       box.append(b);
     }
-    box.setAttribute("aria-label", `${peers.length + 1} here`);
+    box.setAttribute("aria-label", `${othersHere(here) + 1} here`);
   }
 
   /** @param {{name: string, color: string, me?: boolean, weaver?: boolean, following?: boolean}} f */
@@ -95,7 +100,7 @@ export class People extends EventTarget {
   #list(here) {
     const ul = $("people");
     ul.textContent = "";
-    const n = here.peers.size + 1;
+    const n = othersHere(here) + 1;
     $("people-count").textContent = `${n} here now`;
     const me = document.createElement("li");
     me.className = "me human";
@@ -117,7 +122,9 @@ export class People extends EventTarget {
     me.append(pick, who);
     ul.append(me);
     if (this.picking) ul.append(this.#picker(here));
+    let listed = 0;
     for (const p of here.peers.values()) {
+      if (listed++ >= PEOPLE_SHOWN) break; // a crowded room lists its first few and counts the rest
       const li = document.createElement("li");
       const weaver = isWeaver(p);
       li.className = `${weaver ? "weaver" : "human"}${here.following === p.sid ? " following" : ""}`;
@@ -138,6 +145,13 @@ export class People extends EventTarget {
       li.append(dot, name, badge);
       li.addEventListener("click", () => this.#emit("follow", p.sid));
       ul.append(li);
+    }
+    const rest = othersHere(here) - Math.min(here.peers.size, PEOPLE_SHOWN);
+    if (rest > 0) {
+      const more = document.createElement("li");
+      more.className = "more";
+      more.textContent = `and ${rest} more`;
+      ul.append(more);
     }
   }
 

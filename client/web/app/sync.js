@@ -83,6 +83,10 @@ export class Sync extends EventTarget {
     this.inflight = new Set();
     /** @type {Map<string, Peer>} */
     this.peers = new Map();
+    /** other connections in the sanctuary: `peers` may list only some of a crowded room (W15) */
+    this.peerCount = 0;
+    /** whether requestPeers() is reading pages */
+    this.pagingPeers = false;
     /** @type {{id: string, name: string, role: string, origin: string} | null} */
     this.identity = null;
     this.sid = "";
@@ -357,10 +361,25 @@ export class Sync extends EventTarget {
         }
         return this.#emit("presence");
       case "join":
-        this.peers.set(msg.peer.sid, { cursor: null, sel: [], preview: null, view: null, ...msg.peer });
+        this.#peerJoined(msg.peer);
+        this.peerCount = Math.max(this.peerCount, this.peers.size);
         return this.#emit("peers");
       case "leave":
         this.peers.delete(msg.sid);
+        this.peerCount = Math.max(0, this.peerCount - 1);
+        return this.#emit("peers");
+      case "roster":
+        // Joins and leaves since the server's last tick: leaves first, then joins (W16).
+        for (const sid of msg.left ?? []) this.peers.delete(sid);
+        for (const peer of msg.joined ?? []) this.#peerJoined(peer);
+        this.peerCount = Math.max(0, (msg.count ?? 1) - 1);
+        return this.#emit("peers");
+      case "peers":
+        // A page of a crowded room's peers (W15), asked by requestPeers().
+        for (const p of msg.peers ?? []) if (p.sid !== this.sid) this.peers.set(p.sid, { cursor: null, sel: [], preview: null, view: null, ...p });
+        this.peerCount = Math.max(0, (msg.count ?? 1) - 1);
+        if (msg.next != null && this.pagingPeers) this.#send({ type: "peers", after: msg.next });
+        else this.pagingPeers = false;
         return this.#emit("peers");
       case "policy":
         this.policy = msg.policy ?? {};
@@ -379,6 +398,20 @@ export class Sync extends EventTarget {
       default:
         throw new DecodeError(`unknown message type ${String(msg?.type).slice(0, 30)}`);
     }
+  }
+
+  /** Ask the server for every peer of a crowded room, page by page (W15). */
+  requestPeers() {
+    this.pagingPeers = true;
+    this.#send({ type: "peers", after: null });
+  }
+
+  /** @param {any} peer */
+  #peerJoined(peer) {
+    if (peer.sid === this.sid) return;
+    // A peer listed by the welcome may be announced again by a roster: keep its presence.
+    const known = this.peers.get(peer.sid);
+    this.peers.set(peer.sid, { cursor: null, sel: [], preview: null, view: null, ...known, ...peer });
   }
 
   /** @param {any} msg */
@@ -405,6 +438,8 @@ export class Sync extends EventTarget {
     this.seq = msg.seq;
     this.peers.clear();
     for (const p of msg.peers ?? []) this.peers.set(p.sid, { cursor: null, sel: [], preview: null, view: null, ...p });
+    this.peerCount = typeof msg.peer_count === "number" ? msg.peer_count : this.peers.size;
+    this.pagingPeers = false;
     this.retry = 0;
     this.#setStatus("live", "live");
     this.#emit("peers");

@@ -19,7 +19,7 @@ export const RECONNECTABLE = new Set([1001, 1011, 4008, 4009, 4010, 4011]);
 /** Closes no server sends but that a lost or failing connection reports. */
 export const TRANSIENT_CLOSES = new Set([1006, 1011, 1012, 1013, 1014]);
 
-const LIVE = new Set(["ops", "ack", "reject", "join", "leave", "presence", "policy", "error", "ping", "pong"]);
+const LIVE = new Set(["ops", "ack", "reject", "join", "leave", "roster", "peers", "presence", "policy", "error", "ping", "pong"]);
 /** @type {Record<string, Set<string>>} */
 export const CLIENT_TRANSITIONS = {
   idle: new Set(),

@@ -11,7 +11,13 @@ import { MAX_COUNTER } from "./stamps.js";
 
 /** @typedef {import("./ops.js").Op} Op */
 
+/**
+ * The limits of protocol/limits.py (SPEC W4, W4a), the same figures under camelCase names; a test
+ * compares the two tables. `maxMessageBytes` is what the server accepts from a client; what a
+ * client accepts from the server is not bounded here (a welcome carries the whole tapestry).
+ */
 export const LIMITS = Object.freeze({
+  maxMessageBytes: 262144,
   maxOpsPerBatch: 256,
   maxPointsPerStroke: 4096,
   maxIdLen: 64,
@@ -22,6 +28,9 @@ export const LIMITS = Object.freeze({
   maxSelection: 256,
   maxSymbolLen: 32,
   maxCoordinate: 1e9,
+  maxTokenLen: 4096,
+  maxPeers: 1024,
+  maxPeersPage: 256,
 });
 
 const ID_RE = /^[A-Za-z0-9_.:-]+$/;

@@ -1,0 +1,328 @@
+"""Big tapestry: fill one sanctuary with 100,000 fragments, then join it and read it over HTTP.
+
+The question: do writes stay fast as a tapestry grows, and does a join or an HTTP read of a big
+tapestry ever stall the server's event loop (every other sanctuary waits while it does)?
+
+- **fill**: one writer sends creates in batches of 256 ops (70 % strokes of 20-60 points, then
+  symbols, shapes and text), keeping four batches in flight; accepted ops/s is reported for each
+  tenth of the fill, and the last tenth's share of the first.
+- **joins**: a fresh connection's time from opening the socket to a decoded ``welcome`` — warm (the
+  sanctuary loaded), warm right after one op, and cold (the first join after a server restart) —
+  and the welcome's size in each codec.
+- **stalls**: a probe process, connected to another sanctuary of the same server, sends an
+  application ``ping`` every 5 ms and records each round trip; the longest round trip during a join
+  or an HTTP read is the longest the event loop was held (a stalled loop answers nothing).
+- **HTTP**: ``GET /api/sanctuaries/{id}/tapestry.json`` while the sanctuary is loaded.
+
+The baseline for the stall is the probe's longest round trip while nothing else happens.
+
+    .venv/bin/python bench/bigtapestry.py                 # 100,000 fragments
+    .venv/bin/python bench/bigtapestry.py --quick         # 10,000 fragments
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from dreamloom.protocol import (
+    CLIENT_SIDE_LIMITS,
+    JSON,
+    MSGPACK,
+    Ack,
+    Clock,
+    Hello,
+    Op,
+    Ops,
+    Ping,
+    Pong,
+    Reject,
+    Welcome,
+    codec_for,
+    ops,
+)
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUTPUT = ROOT / "bench-output"
+sys.path.insert(0, str(BENCH))
+
+from fanout import free_port, stop, wait_listening  # noqa: E402
+
+FRAGMENTS = 100_000
+QUICK_FRAGMENTS = 10_000
+BATCH = 256
+IN_FLIGHT = 4
+PROBE_EVERY = 0.005
+SANCTUARY = "vast"
+
+
+def start_server(port: int, data_dir: Path, log: Any) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "dreamloom",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--ops-rate",
+        "1000000",
+        "--ops-burst",
+        "1000000",
+        "--idle-unload",
+        "3600",
+        "--log-level",
+        "WARNING",
+    ]
+    return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=ROOT)
+
+
+# -- the probe ------------------------------------------------------------------
+async def probe(url: str, out: Path) -> None:
+    """Ping every 5 ms until terminated; append ``sent_at rtt`` lines (monotonic seconds) to ``out``."""
+    codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
+    async with connect(url, subprotocols=[MSGPACK], max_size=None) as ws:  # type: ignore[list-item]
+        await ws.send(codec.encode(Hello(name="probe", replica=f"probe-{os.getpid()}", seq=None)))
+        while not isinstance(codec.decode_server(await ws.recv()), Welcome):
+            pass
+        sent: dict[int, float] = {}
+
+        async def reader() -> None:
+            with out.open("a") as f:
+                async for frame in ws:
+                    msg = codec.decode_server(frame)  # type: ignore[arg-type]
+                    if isinstance(msg, Pong) and msg.t in sent:
+                        t0 = sent.pop(msg.t)
+                        f.write(f"{t0:.6f} {time.monotonic() - t0:.6f}\n")
+                        f.flush()
+
+        task = asyncio.create_task(reader())
+        n = 0
+        while not task.done():
+            n += 1
+            sent[n] = time.monotonic()
+            await ws.send(codec.encode(Ping(n)))
+            await asyncio.sleep(PROBE_EVERY)
+
+
+def longest_stall(samples: Path, start: float, end: float) -> float:
+    """The longest probe round trip of a ping sent in [start, end] (seconds)."""
+    worst = 0.0
+    for line in samples.read_text().splitlines():
+        t0, rtt = map(float, line.split())
+        if start <= t0 <= end or (t0 < start and t0 + rtt > start):
+            worst = max(worst, rtt)
+    return worst
+
+
+# -- the fill --------------------------------------------------------------------
+def fragment(rng: random.Random, n: int, stamp: Any) -> Op:
+    fid = f"f{n:06d}"
+    x, y = rng.uniform(-5000, 5000), rng.uniform(-5000, 5000)
+    roll = rng.random()
+    if roll < 0.7:
+        pts = [round(rng.uniform(-200, 200), 1) for _ in range(2 * rng.randint(20, 60))]
+        return ops.create(fid, stamp, kind="stroke", x=x, y=y, geom={"pts": pts}, z="V")
+    if roll < 0.8:
+        return ops.create(fid, stamp, kind="symbol", x=x, y=y, geom={"sym": "moon", "size": 40}, z="V")
+    if roll < 0.9:
+        geom = {"shape": rng.choice(["rect", "ellipse"]), "w": 80, "h": 50}
+        return ops.create(fid, stamp, kind="shape", x=x, y=y, geom=geom, z="V")
+    return ops.create(fid, stamp, kind="text", x=x, y=y, geom={"text": "a dream of the sea " * 3, "size": 14}, z="V")
+
+
+async def fill(url: str, total: int) -> list[float]:
+    """Write ``total`` creates; returns the monotonic times at which each tenth was acknowledged."""
+    codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
+    rng = random.Random(16)
+    clock = Clock("filler")
+    async with connect(url, subprotocols=[MSGPACK], max_size=None) as ws:  # type: ignore[list-item]
+        await ws.send(codec.encode(Hello(name="filler", replica="filler", seq=None)))
+        while not isinstance(codec.decode_server(await ws.recv()), Welcome):
+            pass
+        progress = [(time.monotonic(), 0)]  # (when, ops acknowledged so far)
+        in_flight = asyncio.Semaphore(IN_FLIGHT)
+        done = asyncio.Event()
+
+        async def reader() -> None:
+            acked = pending = 0
+            async for frame in ws:
+                msg = codec.decode_server(frame)  # type: ignore[arg-type]
+                if isinstance(msg, Ack):
+                    acked += len(msg.acks)
+                    pending += len(msg.acks)
+                    progress.append((time.monotonic(), acked))
+                    while pending >= BATCH:
+                        pending -= BATCH
+                        in_flight.release()
+                    if acked >= total:
+                        done.set()
+                        return
+                elif isinstance(msg, Reject):
+                    raise RuntimeError(f"op refused: {msg.code.value} {msg.reason}")
+
+        task = asyncio.create_task(reader())
+        for start in range(0, total, BATCH):
+            await in_flight.acquire()
+            batch = tuple(fragment(rng, n, clock.tick()) for n in range(start, min(total, start + BATCH)))
+            await ws.send(codec.encode(Ops(batch)))
+        await asyncio.wait_for(done.wait(), 1200)
+        await task
+    return [_when(progress, total * k / 10) for k in range(11)]
+
+
+def _when(progress: list[tuple[float, int]], ops_done: float) -> float:
+    """When ``ops_done`` ops were acknowledged, interpolated between ack frames."""
+    for (t0, n0), (t1, n1) in itertools.pairwise(progress):
+        if n0 <= ops_done <= n1:
+            return t0 if n1 == n0 else t0 + (t1 - t0) * (ops_done - n0) / (n1 - n0)
+    return progress[-1][0]
+
+
+async def one_op(url: str) -> None:
+    codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
+    async with connect(url, subprotocols=[MSGPACK], max_size=None) as ws:  # type: ignore[list-item]
+        await ws.send(codec.encode(Hello(name="nudge", replica="nudge", seq=None)))
+        while not isinstance(codec.decode_server(await ws.recv()), Welcome):
+            pass
+        clock = Clock("nudge")
+        await ws.send(codec.encode(Ops((ops.set_fields("f000000", clock.tick(), x=1),))))
+        while not isinstance(codec.decode_server(await ws.recv()), Ack):
+            pass
+
+
+async def join(url: str, codec_name: str) -> tuple[float, int, float, float]:
+    """(seconds to a decoded welcome, its bytes, start, end)."""
+    codec = codec_for(codec_name, CLIENT_SIDE_LIMITS)
+    start = time.monotonic()
+    async with connect(url, subprotocols=[codec_name], max_size=None) as ws:  # type: ignore[list-item]
+        await ws.send(codec.encode(Hello(name="joiner", replica=f"j{start}".replace(".", ""), seq=None)))
+        while True:
+            frame = await ws.recv()
+            msg = codec.decode_server(frame)
+            if isinstance(msg, Welcome):
+                end = time.monotonic()
+                assert msg.snapshot is not None
+                return end - start, len(frame), start, end
+
+
+def http_read(url: str) -> tuple[float, int, float, float]:
+    start = time.monotonic()
+    with urllib.request.urlopen(url, timeout=600) as resp:
+        body = resp.read()
+    end = time.monotonic()
+    return end - start, len(body), start, end
+
+
+# -- the run -----------------------------------------------------------------------
+def run(total: int, workdir: Path) -> dict[str, Any]:
+    port = free_port()
+    ws_url = f"ws://127.0.0.1:{port}/ws/{SANCTUARY}"
+    samples = workdir / "probe.txt"
+    samples.touch()
+    row: dict[str, Any] = {"fragments": total, "load1": round(os.getloadavg()[0], 2)}
+    with (workdir / "server.log").open("ab") as log:
+        server = start_server(port, workdir / "data", log)
+        probe_proc: subprocess.Popen[bytes] | None = None
+        try:
+            wait_listening(port, server)
+            probe_proc = subprocess.Popen(
+                [sys.executable, __file__, "--probe", f"ws://127.0.0.1:{port}/ws/probe", str(samples)],
+                cwd=ROOT,
+            )
+            time.sleep(1.0)  # the probe connects
+            quiet_start = time.monotonic()
+            time.sleep(1.0)
+            row["idle stall ms"] = round(1000 * longest_stall(samples, quiet_start, time.monotonic()), 1)
+
+            marks = asyncio.run(fill(ws_url, total))
+            rates = [round((total / 10) / (b - a)) for a, b in itertools.pairwise(marks)]
+            row["fill ops/s by tenth"] = rates
+            row["last/first"] = round(rates[-1] / rates[0], 2)
+            fill_stall = longest_stall(samples, marks[0], marks[-1])
+            row["fill stall ms"] = round(1000 * fill_stall, 1)
+
+            stalls = []
+            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            stalls.append(longest_stall(samples, a, b))
+            row["warm join s"] = round(secs, 3)
+            row["welcome MB"] = round(size / 1e6, 1)
+            asyncio.run(one_op(ws_url))
+            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            stalls.append(longest_stall(samples, a, b))
+            row["warm join after op s"] = round(secs, 3)
+            secs, size, a, b = asyncio.run(join(ws_url, JSON))
+            stalls.append(longest_stall(samples, a, b))
+            row["json join s"] = round(secs, 3)
+            row["json welcome MB"] = round(size / 1e6, 1)
+
+            http = f"http://127.0.0.1:{port}/api/sanctuaries/{SANCTUARY}/tapestry.json"
+            secs, size, a, b = http_read(http)
+            row["GET json s"] = round(secs, 3)
+            row["GET stall ms"] = round(1000 * longest_stall(samples, a, b), 1)
+
+            # Cold: restart the server; the probe reconnects to the new one.
+            stop(probe_proc)
+            stop(server)
+            server = start_server(port, workdir / "data", log)
+            wait_listening(port, server)
+            probe_proc = subprocess.Popen(
+                [sys.executable, __file__, "--probe", f"ws://127.0.0.1:{port}/ws/probe", str(samples)],
+                cwd=ROOT,
+            )
+            time.sleep(1.0)
+            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            stalls.append(longest_stall(samples, a, b))
+            row["cold join s"] = round(secs, 3)
+            row["join stall ms"] = round(1000 * max(stalls), 1)
+            row["stalls warm/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
+            row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
+        finally:
+            if probe_proc is not None:
+                stop(probe_proc, grace=5)
+            stop(server)
+    row["load1 after"] = round(os.getloadavg()[0], 2)
+    return row
+
+
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    """One row: fill rates by tenth, joins, welcome sizes, the longest loop stalls."""
+    total = QUICK_FRAGMENTS if quick else FRAGMENTS
+    with tempfile.TemporaryDirectory(prefix="dreamloom-bigtapestry-") as tmp:
+        row = run(total, Path(tmp))
+    OUTPUT.mkdir(exist_ok=True)
+    (OUTPUT / "bigtapestry-latest.json").write_text(json.dumps(row, indent=2))
+    return [row]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_FRAGMENTS:,} fragments")
+    parser.add_argument("--fragments", type=int, help="how many fragments to write")
+    parser.add_argument("--probe", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        asyncio.run(probe(args.probe[0], Path(args.probe[1])))
+    elif args.fragments:
+        with tempfile.TemporaryDirectory(prefix="dreamloom-bigtapestry-") as tmp:
+            print(json.dumps(run(args.fragments, Path(tmp)), indent=2))
+    else:
+        for r in main(quick=args.quick):
+            print(json.dumps(r, indent=2))

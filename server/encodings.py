@@ -1,0 +1,147 @@
+"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W15, S1).
+
+The canonical structure (M9) is a list of ``[id, registers]`` sorted by id. In
+msgpack a list is its header followed by its packed items, and in JSON it is
+``[`` + items joined by ``,`` + ``]``: so each codec's encoding of the whole
+tapestry is its fragments' encoded items, concatenated. This module keeps those
+items per codec and re-encodes only the fragments written since the last time
+they were asked for, which is what lets a snapshot (every ``snapshot_every`` ops)
+and a welcome to a 100,000-fragment tapestry cost in proportion to what changed.
+
+The re-encoding and the concatenation (tens of megabytes) run in a worker
+thread: ``bytes.join`` releases the GIL while it copies, and Python code gives
+it back every switch interval, so the event loop keeps serving every other
+connection meanwhile. :class:`Pacer` slices work that must stay on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgpack
+import orjson
+
+from dreamloom.protocol import Tapestry
+from dreamloom.protocol.canon import canon
+from dreamloom.protocol.codec import JSON, MSGPACK
+
+#: Longest the loop is held by a slice of work before it yields to the others (seconds).
+SLICE_SECONDS = 0.005
+
+
+class Pacer:
+    """Yields to the event loop whenever the work since the last yield took ``SLICE_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def pace(self) -> None:
+        if time.perf_counter() - self._since >= SLICE_SECONDS:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
+
+
+_Encoder = Callable[[Any], bytes]
+
+
+class _Items:
+    """One codec's encoded items, by fragment id, and the ids in canonical (sorted) order."""
+
+    def __init__(self, encode: _Encoder) -> None:
+        self.encode = encode
+        self.items: dict[str, bytes] = {}
+        self.order: list[str] = []
+        self.added: list[str] = []  # ids new since ``order`` was last sorted
+        self.removed = False  # an id left ``items`` since then
+        self.dirty: set[str] = set()
+        self.whole: tuple[int, bytes] | None = None  # (seq, bytes) of the last concatenation
+
+    def put(self, fid: str, item: bytes | None) -> None:
+        if item is None:
+            self.removed |= self.items.pop(fid, None) is not None
+            return
+        if fid not in self.items:
+            self.added.append(fid)
+        self.items[fid] = item
+
+    def assemble(self, tapestry: Tapestry, codec: str) -> bytes:
+        """Re-encode the dirty fragments and concatenate every item in id order (in a worker thread)."""
+        dirty, self.dirty = self.dirty, set()
+        for fid in dirty:
+            entry = _entry(tapestry, fid)
+            self.put(fid, None if entry is None else self.encode(entry))
+        if self.removed:
+            self.order = [fid for fid in self.order if fid in self.items]
+            self.removed = False
+        if self.added:
+            # Two sorted runs: Timsort merges them in linear time.
+            self.added.sort()
+            self.order += self.added
+            self.order.sort()
+            self.added = []
+        parts = [self.items[fid] for fid in self.order]
+        if codec == MSGPACK:
+            return b"".join([msgpack.Packer().pack_array_header(len(parts)), *parts])
+        return b"".join((b"[", b",".join(parts), b"]"))
+
+
+class TapestryEncodings:
+    """The whole tapestry in each codec, re-encoding only the fragments written since last asked.
+
+    Called from the sanctuary's actor only. :meth:`whole` does its work in a worker thread while
+    the actor waits for it: nothing writes the tapestry meanwhile (only the actor does), and the
+    thread gives the GIL back to the event loop every switch interval, so the loop keeps serving
+    everyone else.
+    """
+
+    def __init__(self) -> None:
+        self._codecs: dict[str, _Items] = {}
+
+    def touch(self, fragment_id: str) -> None:
+        """A write to this fragment was merged."""
+        for items in self._codecs.values():
+            items.dirty.add(fragment_id)
+
+    def forget(self) -> None:
+        """The tapestry changed in ways not told through :meth:`touch`: rebuild next time."""
+        self._codecs.clear()
+
+    def seed_msgpack(self, raw_items: Iterable[tuple[str, bytes]]) -> None:
+        """Start the msgpack items from a loaded snapshot's own bytes (sorted by id, as stored)."""
+        items = _Items(_pack)
+        for fid, raw in raw_items:
+            items.items[fid] = raw
+            items.order.append(fid)
+        self._codecs[MSGPACK] = items
+
+    async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
+        """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
+        if codec not in (MSGPACK, JSON):
+            raise ValueError(f"unknown codec {codec!r}")
+        items = self._codecs.get(codec)
+        if items is None:
+            items = self._codecs[codec] = _Items(_pack if codec == MSGPACK else orjson.dumps)
+            items.dirty = set(tapestry.ids())
+        if items.whole is not None and items.whole[0] == seq and not items.dirty:
+            return items.whole[1]
+        data = await asyncio.to_thread(items.assemble, tapestry, codec)
+        items.whole = (seq, data)
+        return data
+
+
+def _entry(tapestry: Tapestry, fid: str) -> list[Any] | None:
+    """One item of ``Tapestry.to_data()``: fields sorted, ``[counter, replica, canonical value]``."""
+    registers = tapestry.registers(fid)
+    if not registers:
+        return None
+    return [fid, {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}]
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+__all__ = ["Pacer", "TapestryEncodings"]

@@ -1,0 +1,86 @@
+"""Loading a sanctuary from the store without stalling the event loop (SPEC S3, S3a).
+
+A snapshot of a 100,000-fragment tapestry is tens of megabytes: decoded in one
+call it would hold the loop for seconds, and every connection of every
+sanctuary with it. It is read a slice of fragments at a time, yielding to the
+loop between slices, and the tail of the log after it is replayed the same way.
+Each fragment's bytes in the snapshot are kept as they are: they are its
+canonical msgpack item, which the next welcome and snapshot reuse unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgpack
+
+from dreamloom.protocol import DecodeError, ErrorCode, Tapestry
+
+from .encodings import Pacer, TapestryEncodings
+from .store import LogEntry, Store
+
+
+@dataclass(slots=True)
+class LoadedState:
+    """What a sanctuary starts from."""
+
+    tapestry: Tapestry
+    seq: int
+    replicas: dict[str, int]
+    recent: list[LogEntry]
+    snapshot_seq: int
+    encodings: TapestryEncodings
+
+
+async def load_state(name: str, store: Store, resume_window: int) -> LoadedState:
+    """Latest snapshot + the tail of the log, and the ops a resume may need (W5a)."""
+    await store.ensure_sanctuary(name)
+    snap = await store.latest_snapshot(name)
+    tapestry, encodings = Tapestry(), TapestryEncodings()
+    seq, replicas = 0, {}
+    if snap is not None:
+        raw = await decode_snapshot(snap.data, tapestry)
+        encodings.seed_msgpack(raw)
+        seq, replicas = snap.seq, dict(snap.replicas)
+    snapshot_seq = seq
+    tail = await store.read_ops(name, seq)
+    pacer = Pacer()
+    for entry in tail:
+        await pacer.pace()
+        tapestry.apply(entry.op)
+        encodings.touch(entry.op.id)
+        stamp = entry.op.stamp
+        if stamp[0] > replicas.get(stamp[1], 0):
+            replicas[stamp[1]] = stamp[0]
+        seq = entry.seq
+    recent = tail[-resume_window:]
+    if len(recent) < resume_window and snapshot_seq > 0:
+        earlier = await store.read_ops(name, max(0, snapshot_seq - (resume_window - len(recent))), upto=snapshot_seq)
+        recent = earlier + recent
+    return LoadedState(tapestry, seq, replicas, recent, snapshot_seq, encodings)
+
+
+async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, bytes]]:
+    """Load canonical snapshot bytes into ``tapestry`` in slices; returns each fragment's own bytes."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1 << 20))
+    unpacker.feed(data)
+    raw: list[tuple[str, bytes]] = []
+    pacer = Pacer()
+    try:
+        count = unpacker.read_array_header()
+        start = unpacker.tell()
+        for _ in range(count):
+            entry = unpacker.unpack()
+            end = unpacker.tell()
+            tapestry.load_entries((entry,))  # validated as a whole snapshot would be
+            raw.append((entry[0], data[start:end]))
+            start = end
+            await pacer.pace()
+    except DecodeError:
+        raise
+    except Exception as exc:  # msgpack raises many types; all mean the same here
+        raise DecodeError(ErrorCode.BAD_ENCODING, f"snapshot is not msgpack: {exc}") from None
+    return raw
+
+
+__all__ = ["LoadedState", "decode_snapshot", "load_state"]

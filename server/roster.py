@@ -1,0 +1,89 @@
+"""Who is in a crowded sanctuary, told at a cost that does not grow with the crowd (SPEC W15, W16).
+
+A welcome carries at most ``max_peers_page`` peers and the count of the others;
+the rest are read in pages of the same size, in sid order, on request (W15).
+Joins and leaves are not a frame to every member each: they are gathered and
+sent once per presence tick as one ``roster`` frame (W16), so a burst of
+hundreds of joins costs each member one frame per tick, not one per join.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from dreamloom.protocol import Peer, PeersPage, PresenceState, Roster
+
+if TYPE_CHECKING:
+    from .member import Member
+
+
+class RosterChanges:
+    """Joins and leaves since the last tick, in the order they happened."""
+
+    def __init__(self) -> None:
+        self._joined: dict[str, Peer] = {}
+        self._left: dict[str, None] = {}
+
+    def joined(self, peer: Peer) -> None:
+        self._joined[peer.sid] = peer
+
+    def left(self, sid: str) -> None:
+        # Its join need not be announced any more, but its leave must: a welcome sent meanwhile
+        # may have listed it.
+        self._joined.pop(sid, None)
+        self._left[sid] = None
+
+    def __bool__(self) -> bool:
+        return bool(self._joined or self._left)
+
+    def take(self, count: int, page: int) -> Iterator[Roster]:
+        """The pending changes as ``roster`` frames of at most ``page`` joins and ``page`` leaves each."""
+        joined, left = list(self._joined.values()), list(self._left)
+        self._joined, self._left = {}, {}
+        for start in range(0, max(len(joined), len(left)), page):
+            yield Roster(tuple(joined[start : start + page]), tuple(left[start : start + page]), count)
+
+
+class PeerIndex:
+    """Member sids in sorted order, rebuilt only after the membership changed."""
+
+    def __init__(self) -> None:
+        self._sorted: list[str] | None = None
+
+    def changed(self) -> None:
+        self._sorted = None
+
+    def page(self, members: Mapping[str, Member], asker: str, after: str | None, size: int) -> PeersPage:
+        """Up to ``size`` members other than ``asker`` whose sid sorts after ``after``."""
+        if self._sorted is None:
+            self._sorted = sorted(members)
+        order = self._sorted
+        i = 0 if after is None else bisect.bisect_right(order, after)
+        out: list[tuple[Peer, PresenceState]] = []
+        while i < len(order) and len(out) < size:
+            sid = order[i]
+            i += 1
+            member = members.get(sid)
+            if member is not None and sid != asker:
+                out.append((member.peer, member.presence))
+        more = any(sid != asker for sid in order[i : i + 2])
+        return PeersPage(tuple(out), out[-1][0].sid if out and more else None, len(members))
+
+
+def peer_summary(
+    members: Mapping[str, Member], exclude: str, size: int
+) -> tuple[tuple[tuple[Peer, PresenceState], ...], int | None]:
+    """A welcome's first ``size`` peers (join order) and, when there are more, how many there are."""
+    out: list[tuple[Peer, PresenceState]] = []
+    for sid, member in members.items():
+        if len(out) >= size:
+            break
+        if sid != exclude:
+            out.append((member.peer, member.presence))
+    others = len(members) - (exclude in members)
+    return tuple(out), (others if others > len(out) else None)
+
+
+__all__ = ["PeerIndex", "RosterChanges", "peer_summary"]

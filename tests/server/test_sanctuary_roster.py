@@ -1,0 +1,177 @@
+"""Crowded sanctuaries without sockets (SPEC W15, W16, W4a): bounded welcomes, pages, coalesced notices."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from test_sanctuary_unit import FakeMember, person, running, settle
+
+from dreamloom.protocol import (
+    CLIENT_SIDE_LIMITS,
+    DEFAULT_LIMITS,
+    Hello,
+    JsonCodec,
+    MsgpackCodec,
+    PeersPage,
+    PeersPresence,
+    PeersRequest,
+    PresenceState,
+    Roster,
+    Welcome,
+)
+
+#: No tick fires by itself during a test: each test ticks when it means to.
+NEVER = 3600.0
+
+
+class Bystander(FakeMember):
+    """A member of a crowd whose frames nobody reads (decoding them all would be the test's whole cost)."""
+
+    def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
+        pass
+
+
+def bystander(n: int) -> Bystander:
+    m = person(n)
+    return Bystander(m.sid, m.replica, m.identity)
+
+
+async def join(sanctuary: object, member: FakeMember) -> Welcome:
+    await sanctuary.join(member, Hello(name=member.identity.name, replica=member.replica, seq=None))  # type: ignore[attr-defined]
+    [welcome] = member.of(Welcome)
+    return welcome  # type: ignore[no-any-return]
+
+
+async def test_W15_a_welcome_carries_a_bounded_peer_summary_and_the_count() -> None:
+    limits = replace(DEFAULT_LIMITS, max_peers_page=3)
+    async with running(presence_interval=NEVER, limits=limits) as garden:
+        members = [person(n) for n in range(8)]
+        for m in members[:7]:
+            await join(garden, m)
+        welcome = await join(garden, members[7])
+        assert [p.sid for p, _ in welcome.peers] == ["s0", "s1", "s2"]  # the first three, in join order
+        assert welcome.peer_count == 7
+
+
+async def test_W15_a_welcome_that_lists_everyone_has_no_count() -> None:
+    async with running(presence_interval=NEVER) as garden:
+        await join(garden, person(1))
+        welcome = await join(garden, person(2))
+        assert [p.sid for p, _ in welcome.peers] == ["s1"]
+        assert welcome.peer_count is None
+
+
+async def test_W15_peers_are_paged_in_sid_order_without_the_asker() -> None:
+    limits = replace(DEFAULT_LIMITS, max_peers_page=3)
+    async with running(presence_interval=NEVER, limits=limits) as garden:
+        members = [person(n) for n in range(8)]
+        for m in members:
+            await join(garden, m)
+        asker = members[4]
+        members[2].presence = PresenceState(cursor=(5.0, 6.0))
+        seen: list[str] = []
+        after: str | None = None
+        pages = 0
+        while True:
+            garden.request_peers(asker, PeersRequest(after))
+            page = asker.of(PeersPage)[-1]
+            assert len(page.peers) <= 3
+            assert page.count == 8
+            seen += [p.sid for p, _ in page.peers]
+            pages += 1
+            if page.next is None:
+                break
+            after = page.next
+        assert seen == ["s0", "s1", "s2", "s3", "s5", "s6", "s7"]
+        assert pages == 3
+        [state] = [s for pg in asker.of(PeersPage) for p, s in pg.peers if p.sid == "s2"]
+        assert state.cursor == (5.0, 6.0)  # a page carries presence, as a welcome does
+
+
+async def test_W15_a_member_that_left_gets_no_page() -> None:
+    async with running(presence_interval=NEVER) as garden:
+        gone = person(1)
+        await join(garden, gone)
+        garden.leave(gone)
+        await settle(garden)
+        garden.request_peers(gone, PeersRequest(None))
+        assert gone.of(PeersPage) == []
+
+
+async def test_W16_joins_and_leaves_go_out_once_per_tick_in_one_roster() -> None:
+    async with running(presence_interval=NEVER) as garden:
+        watcher = person(0)
+        await join(garden, watcher)
+        garden.tick()  # the watcher's own (lone) join: not sent to itself
+        assert watcher.of(Roster) == []
+        crowd = [person(n) for n in range(1, 6)]
+        for m in crowd:
+            await join(garden, m)
+        garden.leave(crowd[0])
+        await settle(garden)
+        assert watcher.of(Roster) == []  # nothing is sent per join or leave
+        garden.tick()
+        [roster] = watcher.of(Roster)
+        assert roster.left == ("s1",)  # s1 was listed in welcomes meanwhile: its leave is told
+        assert [p.sid for p in roster.joined] == ["s2", "s3", "s4", "s5"]
+        assert roster.count == 5
+        # Every member got the same one frame; a joiner finds itself in it and ignores it.
+        assert all(len(m.of(Roster)) == 1 for m in crowd[1:])
+        garden.tick()
+        assert len(watcher.of(Roster)) == 1  # a quiet tick sends nothing
+
+
+async def test_W16_a_role_change_is_a_leave_and_a_join_of_one_sid() -> None:
+    async with running(presence_interval=NEVER) as garden:
+        watcher, other = person(0), person(1)
+        await join(garden, watcher)
+        await join(garden, other)
+        garden.tick()
+
+        async def demote() -> None:
+            garden.peer_changed(other)
+
+        await garden.call(demote)
+        garden.tick()
+        roster = watcher.of(Roster)[-1]
+        assert (roster.left, [p.sid for p in roster.joined]) == (("s1",), ["s1"])
+
+
+async def test_W4a_presence_and_roster_frames_stay_within_max_peers() -> None:
+    limits = replace(DEFAULT_LIMITS, max_peers=2)
+    async with running(presence_interval=NEVER, limits=limits) as garden:
+        watcher = person(0)
+        await join(garden, watcher)
+        garden.tick()
+        crowd = [person(n) for n in range(1, 6)]
+        for m in crowd:
+            await join(garden, m)
+        for m in crowd:
+            m.presence = PresenceState(cursor=(1.0, 1.0))
+            garden.presence_changed(m)
+        garden.tick()
+        rosters, presences = watcher.of(Roster), watcher.of(PeersPresence)
+        assert [len(r.joined) for r in rosters] == [2, 2, 1]
+        assert sorted(len(p.peers) for p in presences) == [1, 2, 2]
+        assert {p.sid for f in presences for p in f.peers} == {m.sid for m in crowd}
+
+
+async def test_W4a_what_a_crowded_room_sends_the_clients_decode() -> None:
+    """Welcome, page, roster and presence at the shared limits decode with the clients' limits."""
+    async with running(presence_interval=NEVER, max_connections_per_sanctuary=2000) as garden:
+        crowd = [bystander(n) for n in range(DEFAULT_LIMITS.max_peers + 5)]
+        for m in crowd:
+            await garden.join(m, Hello(name=m.identity.name, replica=m.replica, seq=None))
+            m.presence = PresenceState(cursor=(1.0, 2.0), sel=("f",))
+            garden.presence_changed(m)
+        late = person(9999)
+        welcome = await join(garden, late)
+        assert len(welcome.peers) == DEFAULT_LIMITS.max_peers_page
+        assert welcome.peer_count == len(crowd)
+        garden.tick()
+        garden.request_peers(late, PeersRequest(None))
+        frames = [welcome, *late.of(Roster), *late.of(PeersPresence), *late.of(PeersPage)]
+        assert {type(f) for f in frames} == {Welcome, Roster, PeersPresence, PeersPage}
+        for codec in (MsgpackCodec(CLIENT_SIDE_LIMITS), JsonCodec(CLIENT_SIDE_LIMITS)):
+            for frame in frames:
+                assert codec.decode_server(codec.encode(frame)) == frame

@@ -1,0 +1,30 @@
+"""A welcome far larger than one send: spliced from kept encodings, sent as a fragmented message (SPEC W15)."""
+
+from __future__ import annotations
+
+import pytest
+from server_kit import StartServer, Wire
+
+from dreamloom.protocol import JSON, MSGPACK
+from dreamloom.server.send_buffer import FRAGMENT_BYTES
+
+
+@pytest.mark.parametrize("codec", [MSGPACK, JSON])
+async def test_W15_a_welcome_of_several_fragments_arrives_whole_and_equal_to_the_live_tapestry(
+    start_server: StartServer, wire: Wire, codec: str
+) -> None:
+    server = await start_server(ops_rate=100_000.0, ops_burst=100_000.0)
+    writer = await wire.join(server.ws_url("vast"))
+    pts = [float(i % 97) + 0.25 for i in range(2 * 4000)]
+    for n in range(0, 36, 3):  # three strokes of about 72 kB a message: under max_message_bytes
+        await writer.wait_acked(await writer.send_ops(*(writer.stroke(f"s{n + i:03d}", pts) for i in range(3))))
+    garden = await server.hub.sanctuary("vast")
+    assert len(garden.tapestry.encode()) > 2 * FRAGMENT_BYTES  # more than two fragments on the wire
+    late = await wire.join(server.ws_url("vast"), codec=codec)
+    assert late.welcome is not None
+    assert late.tapestry.encode() == garden.tapestry.encode()
+    # Broadcasts queued behind the welcome still follow it, in order, without a gap.
+    await writer.wait_acked(await writer.send_ops(writer.set("s000", x=5)))
+    await late.wait_seq(garden.seq)
+    assert late.gaps == []
+    assert late.tapestry.encode() == garden.tapestry.encode()
