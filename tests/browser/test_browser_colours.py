@@ -52,7 +52,7 @@ async def test_W11a_a_person_chooses_a_colour_others_do_not_hold(dreamers: NewDr
     b = await dreamers("Bob")
     await a.wait("d.peers.length === 1")
     bob = await b.hook("colour")
-    await a.wait(f"d.peers[0].color === {bob!r}")
+    await a.wait(f"d.peers[0]?.color === {bob!r}")
     page = a.page
     await page.locator("#avatars .avatar.me").click()
     picker = page.locator("#colour-picker")
@@ -62,9 +62,9 @@ async def test_W11a_a_person_chooses_a_colour_others_do_not_hold(dreamers: NewDr
     chosen = await free.get_attribute("data-colour")
     await free.click()
     await a.wait(f"d.colour === {chosen!r}")
-    await b.wait(f"d.peers[0].color === {chosen!r}")
+    await b.wait(f"d.peers[0]?.color === {chosen!r}")
     # Bob's cursor overlay and list use it; a reload keeps the choice.
     await a.page.reload()
     await a.wait("d.connected")
     assert await a.hook("colour") == chosen
-    await b.wait(f"d.peers[0].color === {chosen!r}")
+    await b.wait(f"d.peers[0]?.color === {chosen!r}")
