@@ -90,7 +90,7 @@ async def measure(n: int, frames: int) -> list[dict[str, Any]]:
             batch = fragments(n)
             for i in range(0, n, 1000):
                 chunk = batch[i : i + 1000]
-                await s.call(lambda chunk=chunk: s.apply_local(None, chunk, "bench"))
+                await s.call(lambda chunk=chunk: s.apply_local(chunk, "bench"))
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 ctx = await browser.new_context(viewport={"width": 1280, "height": 800})

@@ -48,7 +48,7 @@ from .messages import (
 from .ops import Op
 from .stamps import Clock, Stamp
 from .tapestry import Change, Fragment, Register, Tapestry
-from .undo import inverse
+from .undo import History, Holders, Step, inverse
 
 __all__ = [
     "CLIENT_SIDE_LIMITS",
@@ -70,6 +70,8 @@ __all__ = [
     "ErrorCode",
     "Fragment",
     "Hello",
+    "History",
+    "Holders",
     "Identity",
     "Join",
     "JsonCodec",
@@ -96,6 +98,7 @@ __all__ = [
     "Roster",
     "ServerMessage",
     "Stamp",
+    "Step",
     "Tapestry",
     "UsageError",
     "Welcome",

@@ -108,20 +108,29 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class PresenceState:
-    """Ephemeral state of one connection: cursor, selection, stroke preview, viewport."""
+    """Ephemeral state of one connection: cursor, selection, stroke preview, viewport, colour."""
 
     cursor: tuple[float, float] | None = None
     sel: tuple[str, ...] = ()
     preview: Mapping[str, Any] | None = None
     view: tuple[float, float, float] | None = None
+    #: A colour the person chose for themselves (``#rrggbb``); None: the server's.
+    color: str | None = None
+    #: A gesture not yet written (move, resize, rotate, restyle): ``{ids, dx?, dy?, ax?, ay?, sx?, sy?, rot?, style?}``.
+    live: Mapping[str, Any] | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "cursor": list(self.cursor) if self.cursor is not None else None,
             "sel": list(self.sel),
             "preview": dict(self.preview) if self.preview is not None else None,
             "view": list(self.view) if self.view is not None else None,
         }
+        if self.color is not None:
+            wire["color"] = self.color
+        if self.live is not None:
+            wire["live"] = dict(self.live)
+        return wire
 
     @classmethod
     def from_fields(cls, d: Mapping[str, Any], limits: Limits) -> PresenceState:
@@ -152,7 +161,13 @@ class PresenceState:
             if not 0 < view[2] <= 1000:
                 fail("view zoom must be in (0, 1000]")
             view = (view[0], view[1], view[2])
-        return cls(cursor, tuple(sel), preview, view)
+        color = d.get("color")
+        if color is not None and len(check_color(color, "color")) != 7:
+            fail("color must be an opaque colour like #a1b2c3")
+        live = d.get("live")
+        if live is not None:
+            _check_live(live, limits)
+        return cls(cursor, tuple(sel), preview, view, color, live)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +193,24 @@ class Peer:
         return cls(ident.id, ident.name, ident.role, ident.origin, check_color(d["color"], "peer.color"))
 
 
-_PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view"})
+_PRESENCE_FIELDS = frozenset({"cursor", "sel", "preview", "view", "color", "live"})
+_LIVE_NUMBERS = ("dx", "dy", "ax", "ay", "sx", "sy", "rot")
+
+
+def _check_live(v: Any, limits: Limits) -> None:
+    """A gesture in presence (W11): the fragments it moves, scales or turns about a point, or restyles."""
+    d = check_dict(v, "live")
+    _keys(d, frozenset({"ids"}), frozenset({*_LIVE_NUMBERS, "style"}), "live")
+    ids = d["ids"]
+    if type(ids) is not list or not 0 < len(ids) <= limits.max_selection:
+        fail(f"live.ids must list 1 to {limits.max_selection} fragment ids")
+    for fid in ids:
+        check_id(fid, "live id", limits)
+    for name in _LIVE_NUMBERS:
+        if name in d:
+            check_number(d[name], f"live.{name}", limits.max_coordinate)
+    if "style" in d:
+        check_style(d["style"], limits)
 
 
 # -- client -> server ----------------------------------------------------------
@@ -419,7 +451,9 @@ def _peer_states(v: Any, what: str, most: int, limits: Limits) -> tuple[tuple[Pe
         pd = check_dict(pv, "peer")
         _keys(pd, frozenset({"sid", "name", "role", "origin", "color"}), _PRESENCE_FIELDS, "peer")
         base = {k: pd[k] for k in ("sid", "name", "role", "origin", "color")}
-        out.append((Peer.from_wire(base, limits), PresenceState.from_fields(pd, limits)))
+        # A chosen colour is the peer's colour (the server folds it into the peer): read it once.
+        state = PresenceState.from_fields({k: v for k, v in pd.items() if k != "color"}, limits)
+        out.append((Peer.from_wire(base, limits), state))
     return tuple(out)
 
 

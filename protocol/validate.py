@@ -23,15 +23,19 @@ Z_RE = re.compile(r"[0-9A-Za-z]+\Z")
 COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}(?:[0-9a-fA-F]{2})?\Z")
 SYMBOL_RE = re.compile(r"[a-z][a-z0-9_\-]*\Z")
 
-STYLE_KEYS = frozenset({"color", "fill", "width", "opacity"})
-GEOM_KEYS = frozenset({"pts", "shape", "w", "h", "sym", "text", "size", "rot"})
+STYLE_KEYS = frozenset({"color", "fill", "width", "opacity", "dash"})
+#: Line patterns a style may ask for (none: a solid line).
+DASHES = ("dashed", "dotted")
+GEOM_KEYS = frozenset({"pts", "shape", "w", "h", "sym", "text", "size", "rot", "align"})
+#: How a caption sits on its anchor (none: ``left``, the baseline starts there).
+ALIGNS = ("left", "center", "right")
 GEOM_REQUIRED = {
     "stroke": frozenset({"pts"}),
     "shape": frozenset({"shape", "w", "h"}),
     "symbol": frozenset({"sym", "size"}),
     "text": frozenset({"text", "size"}),
 }
-GEOM_ALLOWED = {kind: req | {"rot"} for kind, req in GEOM_REQUIRED.items()}
+GEOM_ALLOWED = {kind: req | {"rot"} | ({"align"} if kind == "text" else set()) for kind, req in GEOM_REQUIRED.items()}
 
 
 def fail(reason: str, code: ErrorCode = ErrorCode.BAD_MESSAGE) -> NoReturn:
@@ -142,6 +146,8 @@ def check_style(value: Any, limits: Limits) -> dict[str, Any]:
         o = check_number(d["opacity"], "style.opacity", 1)
         if o < 0:
             fail("style.opacity must be within [0, 1]")
+    if "dash" in d and d["dash"] not in DASHES:
+        fail("style.dash must be 'dashed' or 'dotted'")
     return d
 
 
@@ -165,6 +171,9 @@ def check_geom(value: Any, limits: Limits, kind: str | None = None) -> dict[str,
         elif key == "size":
             if check_number(v, "geom.size", bound) <= 0:
                 fail("geom.size must be positive")
+        elif key == "align":
+            if v not in ALIGNS:
+                fail("geom.align must be left, center or right")
         else:  # w, h, rot
             check_number(v, f"geom.{key}", bound)
     if kind is not None:

@@ -295,11 +295,14 @@ class Connection:
 
     def set_identity(self, identity: Identity, replica: str, *, issued_token: str | None = None) -> None:
         """Called once the hello is accepted (and again when a steward changes the role)."""
+        # A new role keeps the colour its identity has here (SPEC W11a); a new identity gets its own.
+        same = identity.id == self.identity.id
+        colour = self.peer.color if same else colour_for(identity.id)
         self.identity = identity
         self.replica = replica
         if issued_token is not None:
             self.issued_token = issued_token
-        self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour_for(self.sid))
+        self.peer = Peer(self.sid, identity.name, identity.role, identity.origin, colour)
 
     async def _read_loop(self) -> None:
         while True:

@@ -7,11 +7,13 @@ Visual language, shared with the browser app (keep the two in step):
 2. Each fragment is one ``<g>`` carrying ``data-id``, ``data-kind``,
    ``data-origin`` (and ``data-sym`` for symbols); ``rot`` turns the group
    around the fragment's anchor ``(x, y)``; ``style.opacity`` applies to the group.
-3. Organic fragments are drawn as they are. AI fragments (origin ``ai``) get a
-   thin dashed outline in the accent colour ``#9ad0ff`` around their bounds
-   (padding 6, corner radius 6, width 1.5, dashes 4/3, opacity 0.6) over a
-   faint glow of the same colour (width 4, opacity 0.15). The outline turns
-   with the fragment. The difference is meant to be noticed, not to shout.
+3. Organic fragments are drawn as they are. AI fragments (origin ``ai``) are
+   marked in the accent colour ``#9ad0ff``: strokes, lines and arrows by a
+   faint glow along themselves (their width + 5, opacity 0.22), never a box
+   around a curve; other kinds by a thin dashed outline around their bounds
+   (padding 5, corner radius 6, width 1.25, dashes 4/3, opacity 0.7) over a faint
+   glow (width 3, opacity 0.12). The mark turns with the fragment; the browser
+   keeps it this thin on screen at every zoom. Noticed, not shouting.
 4. Strokes are smoothed through their points (quadratic curves through the
    midpoints), with round caps and joins; shapes are rect, ellipse, line and
    arrow (an open head); symbols are the catalogue's glyphs scaled from their
@@ -45,6 +47,7 @@ from dreamloom.protocol.validate import COLOR_RE
 from .render_geom import (
     Box,
     arrow_head,
+    dash_array,
     fmt,
     local_box,
     num,
@@ -55,6 +58,7 @@ from .render_geom import (
     stroke_points,
     stroke_width,
     symbol_spec,
+    text_align,
     text_spec,
 )
 
@@ -64,7 +68,9 @@ DEFAULT_COLOR = "#ece8ff"
 DEFAULT_BACKGROUND = "#0f1020"
 FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
 MARGIN = 32.0
-HALO_PAD = 6.0
+HALO_PAD = 5.0
+#: How much wider than a strand (a stroke, line or arrow) its AI glow is.
+HALO_STRAND_GLOW = 5.0
 #: Default stroke of a symbol glyph, in the units of its 100-unit box.
 GLYPH_STROKE = 4.0
 EMPTY_BOX = Box(-50, -50, 50, 50)
@@ -171,8 +177,13 @@ def _stroke_body(frag: Fragment, stride: int) -> str:
     style = frag.style
     return (
         f'<path d="{smooth_path(pts)}" fill="{_fill(style)}" stroke="{_colour(style.get("color"), DEFAULT_COLOR)}" '
-        f'stroke-width="{fmt(stroke_width(style))}" stroke-linecap="round" stroke-linejoin="round"/>'
+        f'stroke-width="{fmt(stroke_width(style))}" stroke-linecap="round" stroke-linejoin="round"{_dash(style)}/>'
     )
+
+
+def _dash(style: Mapping[str, Any]) -> str:
+    pattern = dash_array(style)
+    return f' stroke-dasharray="{pattern}"' if pattern else ""
 
 
 def _shape_body(frag: Fragment) -> str:
@@ -182,7 +193,7 @@ def _shape_body(frag: Fragment) -> str:
     shape, w, h = spec
     style = frag.style
     width = stroke_width(style)
-    paint = f'stroke="{_colour(style.get("color"), DEFAULT_COLOR)}" stroke-width="{fmt(width)}"'
+    paint = f'stroke="{_colour(style.get("color"), DEFAULT_COLOR)}" stroke-width="{fmt(width)}"{_dash(style)}'
     x, y = frag.x, frag.y
     if shape == "rect":
         return (
@@ -242,18 +253,39 @@ def _text_body(frag: Fragment, budget: _Budget) -> str:
         dy = "0" if i == 0 else fmt(size * 1.25)
         out.append(f'<tspan x="{fmt(frag.x)}" dy="{dy}">{escape(line)}</tspan>')
     colour = _colour(frag.style.get("color"), DEFAULT_COLOR)
+    anchor = {"left": "", "center": ' text-anchor="middle"', "right": ' text-anchor="end"'}[text_align(frag)]
     return (
         f'<text x="{fmt(frag.x)}" y="{fmt(frag.y)}" font-size="{fmt(size)}" font-family="{FONT_FAMILY}" '
-        f'fill="{colour}" xml:space="preserve">{"".join(out)}</text>'
+        f'fill="{colour}"{anchor} xml:space="preserve">{"".join(out)}</text>'
     )
 
 
-def _halo(local: Box) -> str:
+def _strand(frag: Fragment, stride: int) -> tuple[str, float] | None:
+    """The path and width of a stroke, line or arrow: its AI mark follows it."""
+    if frag.kind == "stroke":
+        pts = stroke_points(frag, stride)
+        return (smooth_path(pts), stroke_width(frag.style)) if pts else None
+    spec = shape_spec(frag) if frag.kind == "shape" else None
+    if spec is None or spec[0] not in ("line", "arrow"):
+        return None
+    _, w, h = spec
+    return f"M{fmt(frag.x)},{fmt(frag.y)} L{fmt(frag.x + w)},{fmt(frag.y + h)}", stroke_width(frag.style)
+
+
+def _halo(frag: Fragment, local: Box, stride: int) -> str:
+    strand = _strand(frag, stride)
+    if strand is not None:
+        d, width = strand
+        return (
+            f'<g class="ai-halo"><path d="{d}" fill="none" stroke="{AI_ACCENT}" '
+            f'stroke-width="{fmt(width + HALO_STRAND_GLOW)}" stroke-opacity="0.22" stroke-linecap="round" '
+            'stroke-linejoin="round"/></g>'
+        )
     b = local.grow(HALO_PAD)
     rect = f'x="{fmt(b.x0)}" y="{fmt(b.y0)}" width="{fmt(b.width)}" height="{fmt(b.height)}" rx="6" fill="none"'
     return (
-        f'<g class="ai-halo"><rect {rect} stroke="{AI_ACCENT}" stroke-width="4" stroke-opacity="0.15"/>'
-        f'<rect {rect} stroke="{AI_ACCENT}" stroke-width="1.5" stroke-opacity="0.6" stroke-dasharray="4 3"/></g>'
+        f'<g class="ai-halo"><rect {rect} stroke="{AI_ACCENT}" stroke-width="3" stroke-opacity="0.12"/>'
+        f'<rect {rect} stroke="{AI_ACCENT}" stroke-width="1.25" stroke-opacity="0.7" stroke-dasharray="4 3"/></g>'
     )
 
 
@@ -277,7 +309,7 @@ def _fragment(item: _Item, scene: Scene, symbols: Mapping[str, Symbol], budget: 
     rot = rotation(frag)
     if rot:
         attrs.append(f'transform="rotate({math.degrees(rot):.4g} {fmt(frag.x)} {fmt(frag.y)})"')
-    halo = _halo(item.local) if frag.origin == "ai" else ""
+    halo = _halo(frag, item.local, scene.stride) if frag.origin == "ai" else ""
     return f"<g {' '.join(attrs)}>{halo}{body}</g>"
 
 

@@ -8,8 +8,8 @@ merge layer accepts, so every reader here falls back to "nothing to draw"
 
 Coordinates follow the protocol: a stroke's points are relative to ``(x, y)``;
 a shape spans ``(x, y)``-``(x + w, y + h)``; a symbol is centred on ``(x, y)``;
-a text's baseline starts at ``(x, y)``. ``rot`` (radians) turns every kind
-around its anchor ``(x, y)``.
+a text's baseline starts at ``(x, y)`` (or is centred on, or ends at, ``x``
+with ``align``). ``rot`` (radians) turns every kind around its anchor ``(x, y)``.
 """
 
 from __future__ import annotations
@@ -155,6 +155,27 @@ def symbol_spec(frag: Fragment) -> tuple[str, float] | None:
     return sym, size
 
 
+#: How far left of its anchor a caption starts, as a share of its width, by ``align``.
+ALIGN_SHIFT = {"left": 0.0, "center": 0.5, "right": 1.0}
+
+
+def text_align(frag: Fragment) -> str:
+    """``left``, ``center`` or ``right`` (anything else reads as ``left``)."""
+    align = frag.geom.get("align")
+    return align if isinstance(align, str) and align in ALIGN_SHIFT else "left"
+
+
+def dash_array(style: Mapping[str, Any]) -> str | None:
+    """The SVG dash pattern of a line's ``style.dash`` (dashes of 3 widths, gaps of 2; dots 2 widths apart)."""
+    width = max(stroke_width(style), 0.5)
+    dash = style.get("dash")
+    if dash == "dashed":
+        return f"{fmt(3 * width)} {fmt(2 * width)}"
+    if dash == "dotted":
+        return f"0 {fmt(2 * width)}"
+    return None
+
+
 def text_spec(frag: Fragment) -> tuple[list[str], float] | None:
     text, size = frag.geom.get("text"), num(frag.geom.get("size"))
     if not isinstance(text, str) or size <= 0:
@@ -190,12 +211,9 @@ def local_box(frag: Fragment, stride: int = 1) -> Box | None:
             return None
         lines, size = tspec
         longest = max(len(line) for line in lines)
-        return Box(
-            frag.x,
-            frag.y - 0.8 * size,
-            frag.x + max(CHAR_ADVANCE * size * longest, size * 0.3),
-            frag.y + 0.25 * size + (len(lines) - 1) * LINE_HEIGHT * size,
-        )
+        span = max(CHAR_ADVANCE * size * longest, size * 0.3)
+        x0 = frag.x - span * ALIGN_SHIFT.get(text_align(frag), 0.0)
+        return Box(x0, frag.y - 0.8 * size, x0 + span, frag.y + 0.25 * size + (len(lines) - 1) * LINE_HEIGHT * size)
     return None
 
 

@@ -52,7 +52,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from dreamloom.protocol import (
@@ -80,6 +80,7 @@ from dreamloom.protocol.validate import check_geom_kind
 
 from .encodings import TapestryEncodings
 from .gate import Gate, PolicyError
+from .identity import Colours
 from .loading import load_state
 from .roster import PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
@@ -191,6 +192,7 @@ class Sanctuary:
         self._snapshot_seq = snapshot_seq
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._presence_dirty: set[str] = set()
+        self.colours = Colours()
         self._unload_timer: asyncio.TimerHandle | None = None
         self._commit_error: Exception | None = None
         # Fragments in the tapestry (deleted included), kept up to date by _admit so the cap check
@@ -260,6 +262,11 @@ class Sanctuary:
     def presence_changed(self, member: Member) -> None:
         """A member's presence changed; it goes out with the next tick."""
         self._presence_dirty.add(member.sid)
+        chosen = member.presence.color
+        if chosen is not None and chosen != member.peer.color:
+            # A colour the person chose: theirs from now on, here (later welcomes show it).
+            member.peer = replace(member.peer, color=chosen)
+            self.colours.chose(member.sid, member.identity.id, chosen)
 
     def request_peers(self, member: Member, request: PeersRequest) -> None:
         """Answer a member's ``peers`` request with one page (W15): a read, safe outside the actor."""
@@ -618,6 +625,7 @@ class Sanctuary:
         if self._unload_timer is not None:
             self._unload_timer.cancel()
             self._unload_timer = None
+        member.peer = replace(member.peer, color=self.colours.join(member.sid, member.identity.id))
         member.send_frame(await self._welcome(member, hello))
         self.members[member.sid] = member
         self._by_replica[member.replica] = member
@@ -663,6 +671,7 @@ class Sanctuary:
 
     def _remove(self, member: Member) -> None:
         del self.members[member.sid]
+        self.colours.leave(member.sid)
         if self._by_replica.get(member.replica) is member:
             del self._by_replica[member.replica]
         self._peer_index.changed()

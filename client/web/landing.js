@@ -2,10 +2,13 @@
 /** The landing page: the sanctuaries that exist, and creating one. */
 
 import { getName, setName } from "./app/storage.js";
+import { initTheme } from "./app/theme.js";
 import { authHeaders } from "./steward.js"; // also keeps a ?token= of the steward link out of the address bar
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
+
+initTheme();
 
 async function list() {
   try {

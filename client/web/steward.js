@@ -175,6 +175,8 @@ class StewardPanel {
   constructor(sanctuary, token) {
     this.sanctuary = sanctuary;
     this.token = token;
+    /** @type {Map<string, string>} identity id -> name, from the members and the audit */
+    this.names = new Map();
     /** @type {ReturnType<typeof setInterval> | null} */
     this.timer = null;
     this.status = h("p", { class: "steward-status", role: "status", "aria-live": "polite" });
@@ -262,7 +264,11 @@ class StewardPanel {
       if (this.tab === "policy") this.renderPolicy((await this.api("GET", "/policy")).policy);
       else if (this.tab === "members") this.renderMembers(await this.api("GET", "/members"));
       else if (this.tab === "invites") this.renderInvites((await this.api("GET", "/invites")).invites);
-      else this.renderAudit((await this.api("GET", "/audit?limit=200")).audit);
+      else {
+        const [members, audit] = await Promise.all([this.api("GET", "/members"), this.api("GET", "/audit?limit=200")]);
+        for (const p of [...members.connected, ...members.banned]) if (p.name) this.names.set(p.id, p.name);
+        this.renderAudit(audit.audit);
+      }
     } catch (err) {
       this.say(String(/** @type {any} */ (err).message ?? err), true);
     }
@@ -297,8 +303,11 @@ class StewardPanel {
         weaver_allow: v("weaver_allow").value.split(/[\s,]+/).filter(Boolean),
         locked: v("locked").checked,
       };
+      // Only what the steward changed: the audit then says just that.
+      const changed = Object.fromEntries(Object.entries(changes).filter(([k, val]) => JSON.stringify(val) !== JSON.stringify(p[k] ?? (k === "weaver_allow" ? [] : null))));
       /** @type {HTMLElement} */ (document.activeElement)?.blur?.();
-      this.run(() => this.api("PATCH", "/policy", changes), "Policy saved: everyone has it now.");
+      if (!Object.keys(changed).length) return this.say("Nothing changed.");
+      this.run(() => this.api("PATCH", "/policy", changed), "Policy saved: everyone has it now.");
     };
   }
 
@@ -307,7 +316,15 @@ class StewardPanel {
   renderMembers(m) {
     const act = (/** @type {Record<string, any>} */ body, /** @type {string} */ done) => () =>
       this.run(() => this.api("POST", "/moderation", body), done);
+    const me = claimsOf(this.token)?.sub;
+    for (const p of [...m.connected, ...m.banned]) if (p.name) this.names.set(p.id, p.name);
     const rows = m.connected.map((/** @type {any} */ p) => {
+      if (p.id === me) {
+        // Your own row: nothing to kick, ban, mute or demote yourself with.
+        return h("li", { dataset: { identity: p.id }, class: "me" },
+          h("span", { class: "who" }, h("i", { class: "dot", style: `background:${p.color}` }), `${p.name || p.id} (you)`),
+          h("span", { class: `badge role-${p.role}` }, p.role));
+      }
       const roles = p.origin === "ai" ? ["weaver", "viewer"] : ["steward", "dreamer", "viewer"];
       const role = h("select", { title: "Role here", onchange: (/** @type {any} */ e) => act({ action: "role", identity: p.id, role: e.target.value }, `${p.name} is now a ${e.target.value}.`)() },
         ...roles.map((r) => h("option", { value: r, selected: r === p.role }, r)));
@@ -336,7 +353,6 @@ class StewardPanel {
     const banned = m.banned.map((/** @type {any} */ b) =>
       h("li", {}, h("span", { class: "who" }, b.name || b.id), h("span", { class: "badge" }, "banned"),
         h("button", { type: "button", onclick: act({ action: "unban", identity: b.id }, `${b.name || b.id} may come back.`) }, "Unban")));
-    const fragment = h("input", { placeholder: "fragment id", size: 14 });
     const removeSelected = () =>
       this.run(async () => {
         /** @type {string[]} */
@@ -349,12 +365,35 @@ class StewardPanel {
       rows.length ? "" : h("p", { class: "muted" }, "Nobody is connected."),
       banned.length ? h("h4", {}, "Banned") : "",
       h("ul", { class: "steward-list" }, ...banned),
-      h("form", { class: "row", onsubmit: (/** @type {Event} */ e) => {
-        e.preventDefault();
-        act({ action: "remove", fragment: fragment.value.trim() }, "Fragment removed.")();
-      } }, fragment, h("button", { type: "submit" }, "Remove fragment"),
+      h("h4", {}, "Remove fragments"),
+      h("p", { class: "muted" }, "Pick a fragment on the canvas, or select several (V, then click or drag) and remove them."),
+      h("div", { class: "row" },
+        h("button", { type: "button", id: "steward-pick", onclick: () => this.pick() }, "Pick on canvas"),
         h("button", { type: "button", id: "steward-remove-selected", onclick: removeSelected }, "Remove selected")),
     );
+  }
+
+  /** The next fragment picked on the canvas is removed (Esc, or picking nothing, cancels). */
+  pick() {
+    window.dispatchEvent(new CustomEvent("dreamloom:pick"));
+    this.say("Click the fragment to remove on the canvas (Esc cancels).");
+    const done = (/** @type {any} */ e) => {
+      window.removeEventListener("dreamloom:selection", done);
+      removeEventListener("keydown", cancel);
+      const ids = /** @type {string[]} */ (e.detail ?? []);
+      if (!ids.length) return this.say("Nothing picked.");
+      this.run(async () => {
+        for (const id of ids) await this.api("POST", "/moderation", { action: "remove", fragment: id });
+      }, ids.length === 1 ? "Fragment removed." : `${ids.length} fragments removed.`);
+    };
+    const cancel = (/** @type {KeyboardEvent} */ e) => {
+      if (e.key !== "Escape") return;
+      window.removeEventListener("dreamloom:selection", done);
+      removeEventListener("keydown", cancel);
+      this.say("Pick cancelled.");
+    };
+    window.addEventListener("dreamloom:selection", done);
+    addEventListener("keydown", cancel);
   }
 
   // -- invites --------------------------------------------------------------------
@@ -400,14 +439,70 @@ class StewardPanel {
   // -- audit ----------------------------------------------------------------------
   /** @param {any[]} entries */
   renderAudit(entries) {
+    for (const e of entries) if (e.by_name) this.names.set(e.by, e.by_name);
     this.audit.replaceChildren(...entries.map((e) => {
-      const detail = e.act === "policy" ? JSON.stringify(e.changes) : [e.target, e.role, e.label, e.seconds && `${e.seconds}s`, e.ops != null && `${e.ops} ops`].filter(Boolean).join(" · ");
       const undo = e.act === "rollback" || e.act === "undo_rollback"
         ? h("button", { type: "button", onclick: () => this.run(() => this.api("POST", "/moderation", { action: "undo_rollback", rollback: e.rollback }), "Undone.") }, "Undo")
         : "";
+      const when = new Date(e.time * 1000);
       return h("li", { dataset: { act: e.act } },
-        h("time", {}, new Date(e.time * 1000).toLocaleTimeString()), h("b", {}, e.act), h("span", {}, detail), h("small", {}, `by ${e.by_name || e.by}`), undo);
+        h("time", { datetime: when.toISOString(), title: when.toLocaleString() }, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+        h("span", { class: "sentence" }, auditSentence(e, this.names)), undo);
     }));
+  }
+}
+
+const POLICY_WORDS = /** @type {Record<string, (v: any) => string>} */ ({
+  access: (v) => (v === "invite" ? "made the sanctuary invite-only" : "opened the sanctuary to anyone with the link"),
+  ai_share_cap: (v) => `set the AI share cap to ${Math.round(Number(v) * 100)}%`,
+  ai_rate_per_weaver: (v) => `allowed each weaver ${v} ops a minute`,
+  ai_rate_total: (v) => `allowed all weavers ${v} ops a minute together`,
+  consent: (v) => (v === "never" ? "kept weavers from changing people's work" : v === "always" ? "let weavers change anyone's work" : "let weavers change only work marked remixable"),
+  weaver_allow: (v) => (Array.isArray(v) && v.length ? `allowed only these weavers: ${v.join(", ")}` : "allowed any weaver"),
+  locked: (v) => (v ? "locked the canvas" : "unlocked the canvas"),
+});
+
+/**
+ * One audit entry as a sentence, with people's names rather than their ids.
+ * @param {any} e an audit entry @param {Map<string, string>} names identity id -> name
+ */
+export function auditSentence(e, names) {
+  const who = (/** @type {any} */ id) => (typeof id === "string" ? names.get(id) ?? id : "someone");
+  const by = e.by_name || who(e.by);
+  const target = who(e.target);
+  const plural = (/** @type {number} */ n, /** @type {string} */ word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  switch (e.act) {
+    case "policy": {
+      const parts = Object.entries(e.changes ?? {}).map(([k, v]) => (POLICY_WORDS[k] ? POLICY_WORDS[k](v) : `set ${k} to ${JSON.stringify(v)}`));
+      return `${by} ${parts.length ? parts.join(", ") : "saved the policy unchanged"}.`;
+    }
+    case "mute": {
+      const seconds = Number(e.seconds);
+      const span = seconds >= 60 ? plural(Math.round(seconds / 60), "minute") : plural(seconds, "second");
+      return `${by} muted ${target} for ${span}.`;
+    }
+    case "unmute":
+      return `${by} unmuted ${target}.`;
+    case "kick":
+      return `${by} removed ${target} from the sanctuary.`;
+    case "ban":
+      return `${by} banned ${target}${e.reason ? ` (${e.reason})` : ""}.`;
+    case "unban":
+      return `${by} lifted the ban on ${target}.`;
+    case "role":
+      return e.role ? `${by} made ${target} a ${e.role}.` : `${by} gave ${target} back their usual role.`;
+    case "invite":
+      return `${by} invited ${e.label ? e.label : `a ${e.role}`}${e.label ? ` as a ${e.role}` : ""}.`;
+    case "revoke":
+      return `${by} revoked an access token${e.target ? ` of ${target}` : ""}.`;
+    case "remove":
+      return `${by} removed a fragment.`;
+    case "rollback":
+      return `${by} rolled back ${plural(Number(e.ops ?? 0), "edit")} by ${target} on ${plural(Number(e.fragments?.length ?? 0), "fragment")}.`;
+    case "undo_rollback":
+      return `${by} undid a rollback of ${target} (${plural(Number(e.ops ?? 0), "edit")}).`;
+    default:
+      return `${by}: ${e.act}.`;
   }
 }
 
@@ -429,7 +524,13 @@ async function mount() {
   if (me.role !== "steward") return;
   document.head.append(h("link", { rel: "stylesheet", href: "/static/steward.css" }));
   const panel = new StewardPanel(sanctuary, token);
-  const button = h("button", { type: "button", id: "steward-button", class: "steward-button", title: "Steward: policy, members, invites, audit", onclick: () => panel.toggle() }, "⚖ Steward");
+  const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("class", "ic");
+  const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+  use.setAttribute("href", "#i-steward");
+  icon.append(use);
+  const button = h("button", { type: "button", id: "steward-button", class: "steward-button bar-button", title: "Steward: policy, members, invites, audit", onclick: () => panel.toggle() },
+    icon, h("span", { class: "wide-only" }, "Steward"));
   const bar = document.querySelector(".topbar");
   if (bar) bar.insertBefore(button, document.getElementById("help-button"));
   else document.body.append(button);

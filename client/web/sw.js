@@ -6,7 +6,7 @@
 // server (ETag) exactly as without this worker. WebSockets and the HTTP API
 // (except the symbol catalogue) are never cached.
 
-const CACHE = "dreamloom-shell-v1";
+const CACHE = "dreamloom-shell-v2";
 const SHELL = [
   "/static/style.css",
   "/static/favicon.svg",
@@ -14,16 +14,27 @@ const SHELL = [
   "/static/steward.js",
   "/static/steward.css",
   "/static/app/main.js",
+  "/static/app/clipboard.js",
+  "/static/app/colours.js",
   "/static/app/editor.js",
   "/static/app/exporter.js",
   "/static/app/geometry.js",
+  "/static/app/gestures.js",
+  "/static/app/keys.js",
+  "/static/app/panels.js",
+  "/static/app/people.js",
   "/static/app/render.js",
   "/static/app/replay.js",
   "/static/app/replica.js",
+  "/static/app/snap.js",
   "/static/app/storage.js",
+  "/static/app/svg.js",
+  "/static/app/theme.js",
+  "/static/app/timelapse.js",
   "/static/app/sync.js",
   "/static/app/tools.js",
   "/static/app/ui.js",
+  "/static/app/view.js",
   "/static/protocol/canon.js",
   "/static/protocol/connection.js",
   "/static/protocol/digest.js",

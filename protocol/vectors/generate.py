@@ -11,6 +11,20 @@ Every order is one delivery sequence (duplicates included) applied to a fresh
 copy of ``initial``; every order must end in ``expected``. The Python test suite
 and the browser port's ``node --test`` suite both run every file. The generator
 checks that property itself before writing, and ``--check`` only compares.
+
+Undo vectors (SPEC M10) live in ``undo/``, one JSON file per case::
+
+    {"name": str, "rule": "M10", "description": str, "replica": "r-me",
+     "initial": <Tapestry.to_data()>,
+     "steps": [{"do": "edit", "label": str, "ops": [...]},   one undo step of ours
+               {"do": "remote", "ops": [...]},               someone else's writes
+               {"do": "undo" | "redo", "ops": [...]}],       the writes it must make
+     "expected": ..., "digest": ..., "live_counts": ...}
+
+A runner applies the steps in order to ``initial`` with one ``History``: an
+edit's ops are applied and recorded as one step; an undo or redo runs with a
+clock at ``Clock(replica, max_counter)`` and must write exactly ``ops`` (an
+empty list: nothing left to undo).
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dreamloom.protocol import Clock, Stamp, Tapestry, ops, zorder
+from dreamloom.protocol import Clock, History, Op, Stamp, Tapestry, ops, zorder
 from dreamloom.protocol.limits import DEFAULT_LIMITS
 from dreamloom.protocol.validate import check_op
 
@@ -271,6 +285,17 @@ def cases() -> Iterator[Vector]:
             set_("f1", s(2, b), style={"color": "#aabbccdd"}),
         ],
     )
+    yield vector(
+        "dashes_and_caption_alignment",
+        "W8",
+        "A dashed or dotted line is a style key, a caption's alignment a text geom key; sets replace them whole.",
+        [
+            create("l1", s(1, a), "shape", geom={"shape": "line", "w": 40, "h": 0}, style={"dash": "dashed"}),
+            create("t1", s(2, a), "text", geom={"text": "centre", "size": 16, "align": "center"}),
+            set_("l1", s(3, b), style={"dash": "dotted", "width": 2}),
+            set_("t1", s(3, c), geom={"text": "right", "size": 16, "align": "right"}),
+        ],
+    )
     yield random_vector("random_300", seed=20240611, n_ops=300)
 
 
@@ -327,6 +352,221 @@ def random_vector(name: str, seed: int, n_ops: int) -> Vector:
     )
 
 
+# -- undo (M10) --------------------------------------------------------------------
+ME = "r-me"
+Build = Callable[[Stamp], Wire]
+
+
+class UndoScript:
+    """Build an undo vector by running it: each step records the writes it made."""
+
+    def __init__(self, name: str, description: str, initial: list[Any] | None = None) -> None:
+        self.name, self.description = name, description
+        self.initial = initial or []
+        self.t = Tapestry.from_data(json.loads(json.dumps(self.initial)))
+        self.history = History()
+        self.steps: list[dict[str, Any]] = []
+
+    def _apply(self, batch: Sequence[Op]) -> list[Any]:
+        return [c for c in (self.t.apply(op) for op in batch) if c is not None]
+
+    def _run(self, builders: Sequence[Build], replica: str) -> tuple[list[Wire], list[Any]]:
+        wires, changes = [], []
+        for build in builders:
+            wire = build(Stamp(self.t.max_counter + 1, replica))
+            wires.append(wire)
+            changes += self._apply([check_op(json.loads(json.dumps(wire)), DEFAULT_LIMITS)])
+        return wires, changes
+
+    def edit(self, label: str, *builders: Build) -> UndoScript:
+        wires, changes = self._run(builders, ME)
+        self.history.record(label, changes)
+        self.steps.append({"do": "edit", "label": label, "ops": wires})
+        return self
+
+    def remote(self, *builders: Build, replica: str = "r-zoe") -> UndoScript:
+        wires, _ = self._run(builders, replica)
+        self.steps.append({"do": "remote", "ops": wires})
+        return self
+
+    def undo(self, times: int = 1, do: str = "undo") -> UndoScript:
+        for _ in range(times):
+            run = self.history.undo if do == "undo" else self.history.redo
+            step = run(self.t, Clock(ME, self.t.max_counter), self._apply)
+            written = [op.to_wire() for op, _ in step.changes] if step else []
+            self.steps.append({"do": do, "ops": written})
+        return self
+
+    def redo(self, times: int = 1) -> UndoScript:
+        return self.undo(times, "redo")
+
+    def vector(self) -> Vector:
+        return {
+            "name": self.name,
+            "rule": "M10",
+            "description": self.description,
+            "replica": ME,
+            "initial": self.initial,
+            "steps": self.steps,
+            "expected": self.t.to_data(),
+            "digest": self.t.digest(),
+            "live_counts": dict(self.t.live_counts),
+        }
+
+
+def rect(fid: str = "f1", **extra: Any) -> Build:
+    return lambda st: create(fid, st, "shape", geom={"shape": "rect", "w": 120, "h": 80}, **extra)
+
+
+def put(fid: str, **fields: Any) -> Build:
+    return lambda st: set_(fid, st, **fields)
+
+
+def gone(fid: str) -> Build:
+    return lambda st: delete(fid, st)
+
+
+def back(fid: str) -> Build:
+    return lambda st: restore(fid, st)
+
+
+def undo_cases() -> Iterator[Vector]:
+    yield (
+        UndoScript(
+            "undo_drag_then_nudge",
+            "Draw a rectangle, drag it, nudge it: each undo reaches the edit before it (drag, then the draw).",
+        )
+        .edit("add shape", rect(x=10, y=10))
+        .edit("move", put("f1", x=200, y=150))
+        .edit("move", put("f1", x=201, y=150))
+        .undo(3)
+        .redo(3)
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_recolour_then_width",
+            "Recolour, then change the width (style is one register): undo twice restores the first style.",
+        )
+        .edit("add shape", rect(style={"color": "#ece8ff", "width": 3}))
+        .edit("restyle", put("f1", style={"color": "#ff7a90", "width": 3}))
+        .edit("restyle", put("f1", style={"color": "#ff7a90", "width": 12}))
+        .undo(2)
+        .redo()
+        .undo(2)
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_keeps_a_later_write_of_others",
+            "Someone moves x after our move: undo puts back our y only; x keeps their value; the next undo deletes.",
+        )
+        .edit("add shape", rect(x=0, y=0))
+        .edit("move", put("f1", x=50, y=60))
+        .remote(put("f1", x=-5))
+        .undo(2)
+        .redo(2)
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_puts_back_what_others_wrote_before",
+            "We move a fragment someone else made: undo restores their position (under our stamp).",
+            initial=state(create("f1", s(1, "r-zoe"), "symbol", x=5, y=5)),
+        )
+        .edit("move", put("f1", x=40, y=40))
+        .edit("move", put("f1", x=41, y=40))
+        .undo(2)
+        .undo()
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_delete_then_create",
+            "Create, delete; undo restores, the next undo deletes again (the create holds it through the restore).",
+        )
+        .edit("add shape", rect())
+        .edit("delete", gone("f1"))
+        .undo(2)
+        .redo(2)
+        .undo()
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_skips_a_step_others_overwrote",
+            "Our move is overwritten whole by someone: undo drops that step and undoes the create before it.",
+        )
+        .edit("add shape", rect(), rect("f2"))
+        .edit("move", put("f1", x=9))
+        .remote(put("f1", x=99))
+        .undo()
+        .undo()
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_redo_cycles",
+            "Three edits of one field, undo and redo back and forth: every undo reaches the value before.",
+        )
+        .edit("add shape", rect(x=1))
+        .edit("move", put("f1", x=2))
+        .edit("move", put("f1", x=3))
+        .edit("move", put("f1", x=4))
+        .undo(2)
+        .redo()
+        .undo(3)
+        .redo(2)
+        .undo()
+        .redo(3)
+        .undo(4)
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_z_and_fields_of_two_fragments",
+            "One step writes two fragments (bring to front); others edit another field meanwhile.",
+        )
+        .edit("add shape", rect("a", z="V"), rect("b", z="W"))
+        .edit("bring to front", put("a", z="X"), put("b", z="Y"))
+        .remote(put("a", remixable=True), put("b", z="Z"))
+        .edit("move", put("a", x=30, y=30))
+        .undo(2)
+        .redo()
+        .undo(3)
+        .vector()
+    )
+    yield random_undo_vector("undo_random_200", seed=20260301, n=200)
+
+
+def random_undo_vector(name: str, seed: int, n: int) -> Vector:
+    """Our edits, others' writes (some to our fields), undos and redos at random, over five fragments."""
+    rng = random.Random(seed)
+    script = UndoScript(name, f"{n} random edits, remote writes, undos and redos over five fragments (seed {seed}).")
+    made: list[str] = []
+    for _ in range(n):
+        roll = rng.random()
+        fid = rng.choice(made) if made else ""
+        value: dict[str, Any] = rng.choice(
+            [{"x": rng.randint(-99, 99)}, {"y": rng.randint(-99, 99), "x": 1}, {"style": {"width": rng.randint(1, 9)}}]
+        )
+        if not made or (roll < 0.12 and len(made) < 5):
+            fid = f"f{len(made)}"
+            made.append(fid)
+            script.edit("add", rect(fid, x=rng.randint(0, 50)))
+        elif roll < 0.45:
+            script.edit("set", put(fid, **value))
+        elif roll < 0.5:
+            script.edit("delete", gone(fid) if rng.random() < 0.6 else back(fid))
+        elif roll < 0.62:
+            script.remote(put(fid, **value) if rng.random() < 0.8 else gone(fid), replica=rng.choice(["r-zoe", "r-ab"]))
+        elif roll < 0.85:
+            script.undo()
+        else:
+            script.redo()
+    return script.vector()
+
+
 # -- writing ----------------------------------------------------------------------
 def dumps(vec: Vector) -> str:
     """Stable, diff-friendly JSON: one op per line."""
@@ -346,9 +586,27 @@ def dumps(vec: Vector) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dumps_undo(vec: Vector) -> str:
+    """Stable, diff-friendly JSON: one step per line."""
+    lines = ["{"]
+    for key in ("name", "rule", "description", "replica", "initial"):
+        lines.append(f"  {json.dumps(key)}: {json.dumps(vec[key], ensure_ascii=False)},")
+    lines.append('  "steps": [')
+    steps = [f"    {json.dumps(step, ensure_ascii=False)}" for step in vec["steps"]]
+    lines.append(",\n".join(steps))
+    lines.append("  ],")
+    lines.append(f'  "expected": {json.dumps(vec["expected"], ensure_ascii=False)},')
+    lines.append(f'  "digest": {json.dumps(vec["digest"])},')
+    lines.append(f'  "live_counts": {json.dumps(vec["live_counts"])}')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def rendered() -> dict[str, str]:
-    """File name -> contents of every vector."""
-    return {f"{vec['name']}.json": dumps(vec) for vec in cases()}
+    """File name (relative to this folder) -> contents of every vector."""
+    out = {f"{vec['name']}.json": dumps(vec) for vec in cases()}
+    out.update({f"undo/{vec['name']}.json": dumps_undo(vec) for vec in undo_cases()})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(fname)
         else:
+            path.parent.mkdir(exist_ok=True)
             path.write_text(text, encoding="utf-8")
     if stale:
         print("stale vectors: " + ", ".join(stale), file=sys.stderr)

@@ -66,14 +66,21 @@ class Dreamer:
         cx, cy = await self.page.evaluate(f"window.dreamloom.toClient({x}, {y})")
         return float(cx), float(cy)
 
-    async def drag(self, points: list[tuple[float, float]]) -> None:
-        """Press at the first world point, move through the others, release."""
+    async def drag(self, points: list[tuple[float, float]], *, free: bool = False) -> None:
+        """Press at the first world point, move through the others, release.
+
+        ``free`` holds Alt: a move lands exactly where it is dropped, without snapping to neighbours.
+        """
         first = await self.client_xy(*points[0])
         await self.page.mouse.move(*first)
+        if free:
+            await self.page.keyboard.down("Alt")
         await self.page.mouse.down()
         for p in points[1:]:
             await self.page.mouse.move(*(await self.client_xy(*p)), steps=2)
         await self.page.mouse.up()
+        if free:
+            await self.page.keyboard.up("Alt")
 
     async def stroke(self, x: float, y: float, n: int = 12) -> None:
         await self.tool("p")

@@ -2,7 +2,8 @@
 
 One browser and one server per module (starting Chromium costs about a second);
 each test uses its own sanctuary and its own browser contexts, so tests do not
-share state. Pages are driven through real pointer and keyboard events; the
+share state. Pages open in the dark theme, whose canvas the pixel counts
+expect. Pages are driven through real pointer and keyboard events; the
 page's ``window.dreamloom`` hook exposes the local replica's canonical bytes so
 tests can compare them with the server's.
 """
@@ -51,7 +52,7 @@ async def dreamers(browser: Any, server: InProcessServer, request: pytest.Fixtur
     opened: list[Dreamer] = []
 
     async def open_dreamer(name: str, *, wait_live: bool = True, context: Any = None) -> Dreamer:
-        ctx = context or await browser.new_context(bypass_csp=True, viewport=VIEWPORT)
+        ctx = context or await browser.new_context(bypass_csp=True, viewport=VIEWPORT, color_scheme="dark")
         if context is None:
             await ctx.add_init_script(f"localStorage.setItem('dreamloom:name', JSON.stringify({name!r}))")
         page = await ctx.new_page()

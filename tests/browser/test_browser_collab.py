@@ -30,8 +30,8 @@ async def test_two_pages_draw_place_and_move_the_same_fragment_converge(
     target, x, y = sym["id"], sym["x"], sym["y"]
     await asyncio.gather(a.tool("v"), b.tool("v"))
     await asyncio.gather(
-        a.drag([(x, y), (x + 40, y + 10), (x + 120, y + 30)]),
-        b.drag([(x, y), (x - 30, y + 50), (x - 90, y + 140)]),
+        a.drag([(x, y), (x + 40, y + 10), (x + 120, y + 30)], free=True),
+        b.drag([(x, y), (x - 30, y + 50), (x - 90, y + 140)], free=True),
     )
     final = await converged(server, sanctuary, a, b)
     moved = await a.hook(f"fragment({target!r})")
@@ -111,11 +111,11 @@ async def test_undo_never_undoes_another_pages_edits(dreamers: NewDreamer, serve
     mine, fx, fy = stroke["id"], stroke["x"], stroke["y"]
     # Alice moves her stroke; Bob then moves it further: Bob's write is the later one.
     await a.tool("v")
-    await a.drag([(fx, fy), (fx + 30, fy + 30)])
+    await a.drag([(fx, fy), (fx + 30, fy + 30)], free=True)
     await converged(server, sanctuary, a, b)
     assert (await b.hook(f"fragment({mine!r}).x"), await b.hook(f"fragment({mine!r}).y")) == (fx + 30, fy + 30)
     await b.tool("v")
-    await b.drag([(fx + 30, fy + 30), (fx + 80, fy - 40)])
+    await b.drag([(fx + 30, fy + 30), (fx + 80, fy - 40)], free=True)
     await converged(server, sanctuary, a, b)
     assert (await a.hook(f"fragment({mine!r}).x"), await a.hook(f"fragment({mine!r}).y")) == (fx + 80, fy - 40)
     # Alice undoes twice: her move (already overwritten by Bob: nothing to write back) and her stroke.
@@ -168,17 +168,28 @@ async def test_page_sees_the_other_pages_cursor_and_stroke_preview(
     people = a.page.locator("#people li[data-sid]")
     assert await people.count() == 1
     assert "Bob" in await people.inner_text()
-    # Follow mode: Alice clicks Bob and her view goes where his goes.
-    await people.click()
+    # Follow mode: Alice clicks Bob's face in the top bar and her view goes where his goes.
+    face = a.page.locator("#avatars [data-sid]")
+    assert await face.get_attribute("title") == "Bob: click to follow their view"
+    await face.click()
+    banner = a.page.locator("#banner")
+    await banner.wait_for(state="visible")
+    assert "Following Bob" in await banner.inner_text()
     await b.page.locator("#canvas").focus()
     for _ in range(3):
         await b.page.keyboard.press("-")  # Bob zooms out...
     await b.page.mouse.wheel(400, 250)  # ...and pans
     bob = await b.hook("camera()")
     await a.wait(f"Math.abs(d.camera().zoom - {bob['zoom']}) < 1e-3 && Math.abs(d.camera().x - {bob['x']}) < 1")
-    assert "following" in (await people.get_attribute("class") or "")
+    assert "following" in (await a.page.locator("#avatars [data-sid]").get_attribute("class") or "")
+    # The zoom label follows the followed view too.
+    assert await a.page.locator("#zoom-reset").inner_text() == f"{round(bob['zoom'] * 100)}%"
     OUTPUT.mkdir(parents=True, exist_ok=True)
     await a.page.screenshot(path=str(OUTPUT / "presence.png"))
+    # The banner's button, or Esc, is the way out.
+    await banner.locator("button").click()
+    await a.wait("d.following === null")
+    await banner.wait_for(state="hidden")
 
 
 async def test_reload_while_offline_keeps_the_tapestry_and_the_queue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -155,7 +156,7 @@ async def test_exports_are_valid_png_and_svg(dreamers: NewDreamer, server: InPro
 async def test_landing_lists_sanctuaries_and_creates_one(browser: object, server: InProcessServer) -> None:
     from browser_kit import VIEWPORT
 
-    ctx = await browser.new_context(bypass_csp=True, viewport=VIEWPORT)  # type: ignore[attr-defined]
+    ctx = await browser.new_context(bypass_csp=True, viewport=VIEWPORT, color_scheme="dark")  # type: ignore[attr-defined]
     try:
         page = await ctx.new_page()
         await page.goto(server.url + "/")
@@ -180,3 +181,26 @@ async def test_landing_lists_sanctuaries_and_creates_one(browser: object, server
 def _out(name: str) -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT / name
+
+
+async def test_timelapse_of_the_weaving_is_a_video(dreamers: NewDreamer, server: InProcessServer) -> None:
+    a = await dreamers("Alice")
+    sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
+    for i in range(4):
+        await a.stroke(-200 + i * 80, (i % 2) * 60)
+    await converged(server, sanctuary, a)
+    await a.page.locator("#history-button").click()
+    await a.wait("d.replaying")
+    async with a.page.expect_download() as info:
+        result = await a.page.evaluate("window.dreamloom.timelapse(1.5)")
+    download = await info.value
+    assert result["size"] > 1000
+    assert download.suggested_filename.startswith(f"{sanctuary}-timelapse.")
+    path = Path(await download.path())
+    head = await asyncio.to_thread(lambda: path.read_bytes()[:16])
+    if result["type"] == "video/mp4":
+        assert head[4:8] == b"ftyp", head
+    else:
+        assert head[:4] == b"\x1a\x45\xdf\xa3", head  # WebM (EBML)
+    # The history is where it was.
+    assert await a.hook("replayFragmentCount") == 4

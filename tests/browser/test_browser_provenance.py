@@ -14,11 +14,12 @@ from dreamloom.server.testing import InProcessServer
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-def accent_pixels(png: bytes) -> int:
+def accent_pixels(png: bytes, faint: bool = False) -> int:
     """Pixels of the AI accent (#9ad0ff, drawn translucent over the dark background):
-    clearly blue, unlike the default near-white ink."""
+    clearly blue, unlike the default near-white ink (``faint``: the glow along a strand too)."""
     raw = Image.open(io.BytesIO(png)).convert("RGB").tobytes()
-    return sum(1 for i in range(0, len(raw), 3) if raw[i + 2] - raw[i] > 50 and raw[i + 1] - raw[i] > 20)
+    blue, green = (28, 8) if faint else (50, 20)
+    return sum(1 for i in range(0, len(raw), 3) if raw[i + 2] - raw[i] > blue and raw[i + 1] - raw[i] > green)
 
 
 async def test_weaver_fragments_are_told_apart_filtered_and_threaded(
@@ -66,3 +67,45 @@ async def test_weaver_fragments_are_told_apart_filtered_and_threaded(
         await a.page.keyboard.press("Control+z")
         await converged(server, sanctuary, a)
         assert [f["origin"] for f in await a.fragments()] == ["ai"]
+
+
+async def test_ai_mark_stays_thin_at_any_zoom_and_never_boxes_a_strand(
+    dreamers: NewDreamer, server: InProcessServer
+) -> None:
+    a = await dreamers("Alice")
+    sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
+    # Two organic strokes first: the AI share cap (50%) leaves room for two AI fragments.
+    await a.stroke(-500, 200)
+    await a.stroke(-500, 300)
+    token = issue_token(server, sanctuary, name="loom")
+    async with dreamer(server.url, sanctuary, name="loom", token=token) as weaver:
+        weaver.add_shape("rect", -20, -20, 40, 40, style={"color": "#ece8ff", "width": 1})
+        weaver.add_stroke([0, 0, 60, 60, 120, 120], x=200, y=-60, style={"color": "#ece8ff", "width": 2})
+        await weaver.flush()
+        await converged(server, sanctuary, a)
+        await a.wait("d.fragmentCount === 4 && d.drawn === 4")
+
+        async def mark(x0: float, y0: float, x1: float, y1: float) -> int:
+            cx0, cy0 = await a.client_xy(x0, y0)
+            cx1, cy1 = await a.client_xy(x1, y1)
+            clip = {"x": cx0, "y": cy0, "width": cx1 - cx0, "height": cy1 - cy0}
+            return accent_pixels(await a.page.screenshot(clip=clip), faint=True)
+
+        near = await mark(-40, -40, 40, 40)
+        assert near > 30, "the AI rectangle has its mark"
+        # Zoomed in 4x, the outline is 4x longer on screen but no thicker: far fewer than 16x the pixels.
+        await a.page.locator("#canvas").focus()
+        for _ in range(6):
+            await a.page.keyboard.press("+")
+        await a.wait("d.camera().zoom > 3.5")
+        zoom = await a.hook("camera().zoom")
+        zoomed = await mark(-40, -40, 40, 40)
+        assert zoomed < near * zoom * 2, (near, zoomed, zoom)
+        # The strand is marked along itself: the empty corners of its bounds stay dark.
+        await a.page.keyboard.press("0")
+        await a.wait("d.camera().zoom === 1")
+        assert await mark(200, -60, 320, 60) > 30
+        assert await mark(290, -60, 320, -30) == 0, "a box around the diagonal stroke"
+        assert await mark(200, 30, 230, 60) == 0, "a box around the diagonal stroke"
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        await a.page.screenshot(path=str(OUTPUT / "provenance-ai-marks.png"))

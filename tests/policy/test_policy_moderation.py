@@ -4,6 +4,7 @@ rollback of a weaver (and its undo), and the audit log of all of it."""
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 from harmony_client import Client, acked, rejected
@@ -109,12 +110,19 @@ async def test_changing_a_role_downgrades_live_connections(harmony: Harmony) -> 
     watcher = await harmony.connect("dreamer")
     weaver = await harmony.connect("weaver", sub="weaver-demoted")
     acked(await weaver.write(weaver.symbol("w-before")))
+    # A colour of its own (W11a), which the new role keeps.
+    await weaver.ws.send(json.dumps({"type": "presence", "color": "#123456"}))
+    live = harmony.server.hub.loaded("garden")
+    assert live is not None
+    await weaver.wait_for(lambda: any(m.peer.color == "#123456" for m in live.members.values()), "the colour taken")
     await steward.act("role", identity="weaver-demoted", role="viewer")
     rejected(await weaver.write(weaver.symbol("w-during")), "forbidden")
     await watcher.wait_for(
         lambda: any(p["name"] == weaver.identity["name"] and p["role"] == "viewer" for p in watcher.joins),
         "the new role announced",
     )
+    # The new role keeps the colour the identity has here (W11a).
+    assert [p["color"] for p in watcher.joins if p["role"] == "viewer"] == ["#123456"]
     members = await steward.call("GET", "/members")
     demoted = next(m for m in members["connected"] if m["id"] == "weaver-demoted")
     assert (demoted["role"], demoted["origin"]) == ("viewer", "ai")

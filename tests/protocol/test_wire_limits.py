@@ -206,3 +206,24 @@ def test_W4_invalid_utf8_and_lone_surrogates_are_encoding_errors() -> None:
     with pytest.raises(DecodeError) as err:
         JsonCodec().decode_client('{"type":"ping","t":1,"x":"\ud800"}')
     assert err.value.code is ErrorCode.BAD_ENCODING
+
+
+def test_W8_dashes_and_caption_alignment() -> None:
+    from dreamloom.protocol import DEFAULT_LIMITS, DecodeError
+    from dreamloom.protocol.validate import check_op
+
+    def create(kind: str, geom: dict[str, object], style: dict[str, object] | None = None) -> object:
+        f = {"kind": kind, "geom": geom, "z": "V", "style": style or {}}
+        return check_op({"t": "c", "id": "a", "s": [1, "r"], "f": f}, DEFAULT_LIMITS)
+
+    create("stroke", {"pts": [0, 0, 1, 1]}, {"dash": "dotted"})
+    create("text", {"text": "x", "size": 9, "align": "right"})
+    bad = [
+        ("stroke", {"pts": [0, 0]}, {"dash": "wavy"}),
+        ("stroke", {"pts": [0, 0]}, {"dash": True}),
+        ("text", {"text": "x", "size": 9, "align": "justify"}),
+        ("shape", {"shape": "rect", "w": 1, "h": 1, "align": "center"}),
+    ]
+    for kind, geom, *style in bad:
+        with pytest.raises(DecodeError):
+            create(kind, geom, *style)  # type: ignore[arg-type]

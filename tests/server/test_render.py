@@ -22,7 +22,7 @@ from dreamloom.server.render import (
     render_png,
     render_svg,
 )
-from dreamloom.server.render_geom import Box, smooth_path
+from dreamloom.server.render_geom import Box, local_box, smooth_path
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -227,15 +227,19 @@ def test_symbols_are_drawn_from_the_catalogue(every_kind: Weave) -> None:
     assert unknown.find(f".//{SVG}circle") is not None
 
 
-def test_ai_fragments_have_the_dashed_accent_halo_and_organic_ones_none(every_kind: Weave) -> None:
+def test_ai_fragments_have_the_accent_mark_and_organic_ones_none(every_kind: Weave) -> None:
     root = parse(render_svg(every_kind.t))
     for g in groups(root):
         halo = [el for el in g.iter(f"{SVG}g") if el.attrib.get("class") == "ai-halo"]
         if g.attrib["data-origin"] == "ai":
             assert len(halo) == 1, g.attrib["data-id"]
-            rects = halo[0].findall(f"{SVG}rect")
-            assert {r.attrib["stroke"] for r in rects} == {AI_ACCENT}
-            assert any("stroke-dasharray" in r.attrib for r in rects)
+            marks = list(halo[0])
+            assert {m.attrib["stroke"] for m in marks} == {AI_ACCENT}
+            strand = g.attrib["data-kind"] == "stroke" or g.find(f"{SVG}path") is not None
+            if strand:  # a glow along the strand itself, never a box around a curve
+                assert [m.tag for m in marks] == [f"{SVG}path"], g.attrib["data-id"]
+            else:
+                assert any("stroke-dasharray" in m.attrib for m in marks)
         else:
             assert halo == [], g.attrib["data-id"]
     origins = [g.attrib["data-origin"] for g in groups(root)]
@@ -388,3 +392,29 @@ def test_png_of_every_kind(every_kind: Weave) -> None:
 def test_png_refuses_bad_sizes(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"width|scale"):
         render_png(Tapestry(), **kwargs)
+
+
+def test_dashed_lines_and_aligned_captions() -> None:
+    t = Tapestry()
+    t.apply(ops.create("l", Stamp(1, "r"), kind="stroke", geom={"pts": [0, 0, 50, 0]}, z="V", style={"dash": "dashed"}))
+    t.apply(
+        ops.create(
+            "d",
+            Stamp(2, "r"),
+            kind="shape",
+            geom={"shape": "rect", "w": 9, "h": 9},
+            z="W",
+            style={"dash": "dotted", "width": 2},
+        )
+    )
+    t.apply(
+        ops.create("c", Stamp(3, "r"), kind="text", geom={"text": "mid", "size": 10, "align": "center"}, z="X", x=100)
+    )
+    root = parse(render_svg(t))
+    by_id = {g.attrib["data-id"]: g for g in groups(root)}
+    assert by_id["l"].find(f"{SVG}path").attrib["stroke-dasharray"] == "9 6"  # type: ignore[union-attr]
+    assert by_id["d"].find(f"{SVG}rect").attrib["stroke-dasharray"] == "0 4"  # type: ignore[union-attr]
+    assert by_id["c"].find(f"{SVG}text").attrib["text-anchor"] == "middle"  # type: ignore[union-attr]
+    box = local_box(t.get("c"))  # type: ignore[arg-type]
+    assert box is not None
+    assert box.x0 < 100 < box.x1

@@ -53,10 +53,16 @@ class FakeMember:
     presence: PresenceState = field(default_factory=PresenceState)
     received: list[Any] = field(default_factory=list)
     closed_with: int | None = None
+    colour: str = "#ffffff"
 
     @property
     def peer(self) -> Peer:
-        return Peer(self.sid, self.identity.name, self.identity.role, self.identity.origin, "#ffffff")
+        return Peer(self.sid, self.identity.name, self.identity.role, self.identity.origin, self.colour)
+
+    @peer.setter
+    def peer(self, value: Peer) -> None:
+        # The sanctuary gives each member its colour (W11a); the rest follows the identity.
+        self.colour = value.color
 
     @property
     def codec_name(self) -> str:

@@ -92,3 +92,110 @@ async def test_idle_sanctuary_unloads_and_reloads_identical(start_server: StartS
     assert reloaded is not loaded
     assert reloaded.tapestry.encode() == back.tapestry.encode() == data
     assert not keeper.closed.is_set()
+
+
+# -- colours -----------------------------------------------------------------------
+async def test_W11_colours_are_stable_per_identity_and_distinct(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(presence_interval=0.02)
+    people = [await wire.join(server.ws_url("garden"), replica=f"r{i}", name=f"p{i}") for i in range(12)]
+    last = people[-1].welcome
+    assert last is not None
+    colours = [p.color for p, _ in last.peers]
+    assert len(colours) == len(set(colours)) == 11, colours
+    # A reconnect of the same identity (same replica: same guest) gets its colour back.
+    before = {p.sid: p.color for p, _ in last.peers}[people[3].welcome.sid]  # type: ignore[union-attr]
+    await people[3].close()
+    again = await wire.join(server.ws_url("garden"), replica="r3", name="p3")
+    joined = await people[0].wait_message(Join, lambda m: m.peer.sid == again.welcome.sid)  # type: ignore[union-attr]
+    assert joined.peer.color == before
+
+
+async def test_W11_a_chosen_colour_reaches_everyone_and_is_kept(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(presence_interval=0.02)
+    ana = await wire.join(server.ws_url("garden"), replica="ana", name="Ana")
+    ben = await wire.join(server.ws_url("garden"), replica="ben", name="Ben", codec=JSON)
+    sid = ana.welcome.sid  # type: ignore[union-attr]
+    await ana.presence(cursor=(1.0, 2.0), color="#123456")
+    seen = await ben.wait_message(PeersPresence, lambda m: any(p.sid == sid and p.state.color for p in m.peers))
+    assert [p.state.color for p in seen.peers if p.sid == sid] == ["#123456"]
+    # A newcomer sees it as Ana's colour, and is given another one.
+    late = await wire.join(server.ws_url("garden"), replica="cy", name="Cy")
+    assert {p.sid: p.color for p, _ in late.welcome.peers}[sid] == "#123456"  # type: ignore[union-attr]
+    joined = await ana.wait_message(Join, lambda m: m.peer.sid == late.welcome.sid)  # type: ignore[union-attr]
+    assert joined.peer.color not in ("#123456", next(p.color for p, _ in ben.welcome.peers))  # type: ignore[union-attr]
+
+
+def test_W11_presence_colour_must_be_opaque() -> None:
+    from dreamloom.protocol import DEFAULT_LIMITS, DecodeError, PresenceState
+
+    assert PresenceState.from_fields({"color": "#a1b2c3"}, DEFAULT_LIMITS).color == "#a1b2c3"
+    for bad in ("#a1b2c3d4", "red", 7, "#12345"):
+        try:
+            PresenceState.from_fields({"color": bad}, DEFAULT_LIMITS)
+        except DecodeError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
+
+
+def test_colours_prefer_the_hash_then_the_next_free_then_remember() -> None:
+    from dreamloom.server.identity import PALETTE, Colours, colour_for
+
+    first = colour_for("guest-a")
+    assert first in PALETTE
+    assert colour_for("guest-a", {first}) != first
+    everything = set(PALETTE)
+    beyond = colour_for("guest-a", everything)
+    assert beyond not in PALETTE
+    assert all(int(beyond[i : i + 2], 16) >= 128 for i in (1, 3, 5))  # light enough for the dark canvas
+    colours = Colours()
+    mine = colours.join("s1", "a")
+    colours.leave("s1")
+    assert colours.join("s2", "a") == mine  # a reconnect keeps it
+    other = colours.join("s3", "b")
+    assert other != mine
+    colours.leave("s2")
+    assert colours.join("s4", "c") not in (mine, other)  # not the colour of someone seen lately, though absent
+    colours.chose("s3", "b", "#123456")
+    colours.leave("s3")
+    assert colours.join("s5", "b") == "#123456"  # a chosen colour is remembered
+    colours.leave("s5")
+    colours.join("s6", "z")
+    colours.chose("s6", "z", "#123456")  # b's colour, while b is away
+    assert colours.join("s7", "b") != "#123456", "held by someone else present: b gets another"
+    # A second connection of one identity shares its colour.
+    assert colours.join("s8", "z") == "#123456"
+
+
+def test_W11_live_gestures_are_checked() -> None:
+    from dreamloom.protocol import DEFAULT_LIMITS, DecodeError, PresenceState
+
+    ok = {"ids": ["f1", "f2"], "dx": 3, "dy": -4.5, "ax": 0, "ay": 0, "sx": 2, "sy": 0.5, "rot": 1.5, "style": {}}
+    assert PresenceState.from_fields({"live": ok}, DEFAULT_LIMITS).live == ok
+    assert PresenceState.from_fields({"live": ok}, DEFAULT_LIMITS).to_wire()["live"] == ok
+    bad = [
+        {"dx": 1},
+        {"ids": []},
+        {"ids": ["a b"]},
+        {"ids": ["f1"], "dx": "far"},
+        {"ids": ["f1"], "dx": float("nan")},
+        {"ids": ["f1"], "style": {"color": "red"}},
+        {"ids": ["f1"], "turn": 1},
+        {"ids": ["f"] * (DEFAULT_LIMITS.max_selection + 1)},
+        ["f1"],
+    ]
+    for live in bad:
+        try:
+            PresenceState.from_fields({"live": live}, DEFAULT_LIMITS)
+        except DecodeError:
+            continue
+        raise AssertionError(f"{live!r} accepted")
+
+
+async def test_W11_a_live_gesture_reaches_the_others(start_server: StartServer, wire: Wire) -> None:
+    server = await start_server(presence_interval=0.02)
+    mover = await wire.join(server.ws_url("garden"), replica="m", name="mover")
+    watcher = await wire.join(server.ws_url("garden"), replica="w", codec=JSON)
+    sid = mover.welcome.sid  # type: ignore[union-attr]
+    await mover.presence(live={"ids": ["f1"], "dx": 10, "dy": 0})
+    seen = await watcher.wait_message(PeersPresence, lambda m: any(p.sid == sid and p.state.live for p in m.peers))
+    assert [p.state.live for p in seen.peers if p.sid == sid] == [{"ids": ["f1"], "dx": 10, "dy": 0}]

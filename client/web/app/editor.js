@@ -3,15 +3,16 @@
  * Every edit a participant makes goes through here: ops are stamped, applied
  * to the local replica at once, recorded for undo and queued for the server.
  *
- * Undo is per participant (SPEC M10): an undo step holds the changes of one
- * action; undoing writes their inverses with new stamps, and only registers
- * our ops still own are written back, so another participant's later edit is
- * never undone. Redo is the undo of the undo.
+ * Undo is per participant (SPEC M10, `protocol/undo.js`): an undo step holds
+ * the changes of one action; undoing writes their inverses with new stamps,
+ * only into registers our ops still hold, so another participant's later
+ * edit is never undone, and each undo reaches our own edit before it. Redo is
+ * the undo of the undo.
  */
 
 import { create, del, restore, setFields } from "../protocol/ops.js";
 import { canon } from "../protocol/canon.js";
-import { inverse } from "../protocol/undo.js";
+import { History } from "../protocol/undo.js";
 import { afterLast, beforeFirst, between } from "../protocol/zorder.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
@@ -19,7 +20,6 @@ import { afterLast, beforeFirst, between } from "../protocol/zorder.js";
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
 /** @typedef {import("./replica.js").Replica} Replica */
 /** @typedef {import("./sync.js").Sync} Sync */
-/** @typedef {{label: string, changes: {op: Op, before: Record<string, any>}[]}} Step */
 
 const MAX_STEPS = 500;
 
@@ -35,11 +35,16 @@ export class Editor extends EventTarget {
     super();
     this.replica = replica;
     this.sync = sync;
-    /** @type {Step[]} */
-    this.undoStack = [];
-    /** @type {Step[]} */
-    this.redoStack = [];
+    this.history = new History(MAX_STEPS);
     this.readOnly = false;
+  }
+
+  get undoStack() {
+    return this.history.undoSteps;
+  }
+
+  get redoStack() {
+    return this.history.redoSteps;
   }
 
   stamp() {
@@ -54,44 +59,33 @@ export class Editor extends EventTarget {
     if (!ops.length || this.readOnly) return [];
     const changes = this.replica.apply(ops);
     this.sync.submit(ops);
-    if (opts.record !== false && changes.length) {
-      this.undoStack.push({ label, changes: changes.map((c) => ({ op: c.op, before: c.before })) });
-      if (this.undoStack.length > MAX_STEPS) this.undoStack.shift();
-      this.redoStack.length = 0;
-    }
+    if (opts.record !== false) this.history.record(label, changes);
     this.#emit();
     return changes;
   }
 
   undo() {
-    return this.#reverse(this.undoStack, this.redoStack);
+    return this.#reverse("undo");
   }
 
   redo() {
-    return this.#reverse(this.redoStack, this.undoStack);
+    return this.#reverse("redo");
   }
 
-  /** @param {Step[]} from @param {Step[]} to */
-  #reverse(from, to) {
+  /** @param {"undo" | "redo"} which */
+  #reverse(which) {
     if (this.readOnly) return false;
-    while (from.length) {
-      const step = /** @type {Step} */ (from.pop());
-      const clock = { tick: () => this.stamp() };
-      /** @type {Op[]} */
-      const ops = [];
-      for (const c of [...step.changes].reverse()) {
-        // @ts-ignore the clock only needs tick()
-        ops.push(...inverse(c.op, c.before, this.replica.tapestry, clock));
-      }
-      if (!ops.length) continue; // everything of this step was overwritten since: skip to the one before
+    const clock = { tick: () => this.stamp() };
+    /** @param {Op[]} ops */
+    const apply = (ops) => {
+      if (!ops.length) return [];
       const changes = this.replica.apply(ops);
       this.sync.submit(ops);
-      to.push({ label: step.label, changes: changes.map((c) => ({ op: c.op, before: c.before })) });
-      this.#emit();
-      return true;
-    }
+      return changes;
+    };
+    const step = this.history[which](this.replica.tapestry, clock, apply);
     this.#emit();
-    return false;
+    return step !== null;
   }
 
   #emit() {
@@ -161,7 +155,9 @@ export class Editor extends EventTarget {
     for (const id of ids) {
       const f = this.replica.get(id);
       if (!f) continue;
+      /** @type {Record<string, any>} */
       const next = { ...f.style, ...style };
+      for (const k of Object.keys(next)) if (next[k] === null) delete next[k]; // null: back to the default
       if (JSON.stringify(canon(next)) !== JSON.stringify(canon(f.style))) ops.push(setFields(id, this.stamp(), { style: next }));
     }
     this.commit("restyle", ops);
@@ -202,6 +198,26 @@ export class Editor extends EventTarget {
     }
     this.commit("duplicate", ops);
     return out;
+  }
+
+  /**
+   * New fragments from the clipboard, on top, in their order, as one undo step.
+   * @param {import("./clipboard.js").Piece[]} pieces @returns {string[]} their ids
+   */
+  paste(pieces) {
+    let [, top] = this.replica.zRange();
+    const ids = [];
+    const ops = [];
+    for (const p of pieces) {
+      const id = newId();
+      top = afterLast(top, this.sync.replica);
+      // Threads only to fragments that are here: a paste from another sanctuary drops the rest.
+      const threads = p.inspired_by.filter((t) => this.replica.get(t));
+      ops.push(create(id, this.stamp(), { ...p, x: round(p.x), y: round(p.y), z: top, inspired_by: threads, ...this.sync.provenance() }));
+      ids.push(id);
+    }
+    this.commit("paste", ops);
+    return ids;
   }
 
   /** Bring to front, keeping the selection's own order. @param {string[]} ids */

@@ -35,12 +35,23 @@ export function exportBox(r, what) {
   return grow(union(boxes) ?? { x0: -50, y0: -50, x1: 50, y1: 50 }, 32);
 }
 
-/** @param {Renderer} r @param {"view" | "all"} what @returns {Promise<Blob>} */
-export function pngBlob(r, what) {
+/** @typedef {"dark" | "light" | "transparent"} Background */
+/** @typedef {{background?: Background, scale?: number}} PngOptions */
+
+/** Lightness turned over, hues kept: the dark canvas as a light one (the light theme draws the same colours). */
+export const LIGHT_FILTER = "invert(1) hue-rotate(180deg)";
+
+/**
+ * PNG of the view or the whole tapestry: drawn by the screen's renderer, on
+ * the dark canvas, a light one or none, at 1x to 3x.
+ * @param {Renderer} r @param {"view" | "all"} what @param {PngOptions} [opts] @returns {Promise<Blob>}
+ */
+export function pngBlob(r, what, opts = {}) {
   const box = exportBox(r, what);
   const w = box.x1 - box.x0;
   const h = box.y1 - box.y0;
-  const scale = what === "view" ? r.camera.zoom * r.dpr : Math.min(2, MAX_SIDE / Math.max(w, h));
+  const base = what === "view" ? r.camera.zoom * r.dpr : Math.min(2, MAX_SIDE / Math.max(w, h));
+  const scale = Math.min(base * (opts.scale ?? 1), MAX_SIDE / Math.max(w, h));
   const cw = Math.max(1, Math.min(MAX_SIDE, Math.round(w * scale)));
   const ch = Math.max(1, Math.min(MAX_SIDE, Math.round(h * scale)));
   const canvas = document.createElement("canvas");
@@ -51,15 +62,30 @@ export function pngBlob(r, what) {
   cam.x = box.x0;
   cam.y = box.y0;
   cam.zoom = cw / w;
-  r.draw(ctx, cw, ch, cam, 1, { overlays: false });
+  // A light background is the dark canvas turned over (as the light theme draws it); no background
+  // keeps the colours of the theme in use.
+  const { background, turned } = r;
+  r.background = opts.background === "transparent" ? null : background;
+  if (opts.background === "light" || opts.background === "dark") r.turned = opts.background === "light";
+  try {
+    r.draw(ctx, cw, ch, cam, 1, { overlays: false });
+  } finally {
+    r.background = background;
+    r.turned = turned;
+  }
   return new Promise((resolve, reject) =>
     canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("the browser could not encode the PNG"))), "image/png"),
   );
 }
 
+/** Put a PNG on the system clipboard. @param {Blob} png */
+export async function copyPng(png) {
+  await navigator.clipboard.write([new ClipboardItem({ "image/png": png })]);
+}
+
 /**
  * @param {Renderer} r @param {string} sanctuary @param {"view" | "all"} what
- * @param {{threads: boolean, at?: number | null}} opts
+ * @param {{threads: boolean, at?: number | null, background?: Background}} opts
  */
 export async function svgBlob(r, sanctuary, what, opts) {
   const q = new URLSearchParams();
@@ -85,6 +111,13 @@ export async function svgBlob(r, sanctuary, what, opts) {
       bg.setAttribute("width", String(b.x1 - b.x0));
       bg.setAttribute("height", String(b.y1 - b.y0));
     }
+    text = new XMLSerializer().serializeToString(doc);
+  }
+  if (opts.background === "transparent" || opts.background === "light") {
+    const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+    const root = doc.documentElement;
+    if (opts.background === "transparent") root.querySelector(":scope > rect")?.remove();
+    else root.setAttribute("style", `filter: ${LIGHT_FILTER}`);
     text = new XMLSerializer().serializeToString(doc);
   }
   return new Blob([text], { type: "image/svg+xml" });

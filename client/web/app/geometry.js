@@ -16,6 +16,24 @@ export const FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif";
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
 /** @typedef {{x0: number, y0: number, x1: number, y1: number}} Box */
 
+/** How far left of its anchor a caption starts, as a share of its width (server/render_geom.py). */
+export const ALIGN_SHIFT = /** @type {Record<string, number>} */ ({ left: 0, center: 0.5, right: 1 });
+
+/** A caption's alignment: left, center or right (anything else reads as left). @param {{geom: Record<string, any>}} f */
+export const textAlign = (f) => (f.geom.align === "center" || f.geom.align === "right" ? f.geom.align : "left");
+
+/**
+ * The canvas dash pattern of a line's `style.dash`: dashes of 3 widths and gaps of 2, or round
+ * dots 2 widths apart (as the server's SVG draws them).
+ * @param {Record<string, any>} style @returns {number[]}
+ */
+export function dashPattern(style) {
+  const w = Math.max(strokeWidth(style), 0.5);
+  if (style.dash === "dashed") return [3 * w, 2 * w];
+  if (style.dash === "dotted") return [0, 2 * w];
+  return [];
+}
+
 /** @param {any} v @param {number} [d] */
 export const num = (v, d = 0) => (typeof v === "number" && Number.isFinite(v) ? v : d);
 
@@ -95,12 +113,9 @@ export function localBox(f) {
     if (typeof g.text !== "string" || size <= 0) return null;
     const lines = g.text.split("\n");
     const longest = Math.max(...lines.map((l) => [...l].length));
-    return {
-      x0: f.x,
-      y0: f.y - 0.8 * size,
-      x1: f.x + Math.max(CHAR_ADVANCE * size * longest, size * 0.3),
-      y1: f.y + 0.25 * size + (lines.length - 1) * LINE_HEIGHT * size,
-    };
+    const span = Math.max(CHAR_ADVANCE * size * longest, size * 0.3);
+    const x0 = f.x - span * (ALIGN_SHIFT[textAlign(f)] ?? 0);
+    return { x0, y0: f.y - 0.8 * size, x1: x0 + span, y1: f.y + 0.25 * size + (lines.length - 1) * LINE_HEIGHT * size };
   }
   return null;
 }

@@ -8,20 +8,48 @@
 import { toHex } from "../protocol/canon.js";
 import { sha256Hex } from "../protocol/digest.js";
 import { Tapestry } from "../protocol/tapestry.js";
+import { decodePieces, encodePieces, MIME, placePieces } from "./clipboard.js";
+import { colourFor } from "./colours.js";
 import { Editor } from "./editor.js";
-import { download, pngBlob, svgBlob } from "./exporter.js";
-import { grow, LINE_HEIGHT, union } from "./geometry.js";
+import { Gestures } from "./gestures.js";
+import { copyPng, download, pngBlob, svgBlob } from "./exporter.js";
+import { ALIGN_SHIFT, grow, LINE_HEIGHT, textAlign, union } from "./geometry.js";
+import { isShortcut, isTextField } from "./keys.js";
+import { Panels } from "./panels.js";
+import { People } from "./people.js";
 import { Renderer } from "./render.js";
 import { Replay } from "./replay.js";
 import { Replica } from "./replica.js";
-import { claimReplica, getName, loadCache, setName } from "./storage.js";
+import { claimReplica, getColour, getName, loadCache, loadView, saveView, setColour, setName } from "./storage.js";
 import { Sync } from "./sync.js";
+import { fragmentsSvg } from "./svg.js";
+import { initTheme, theme, toggleTheme } from "./theme.js";
+import { recordTimelapse } from "./timelapse.js";
 import { drawPreviewStroke, Tools } from "./tools.js";
-import { $, buildPalette, renderDiversity, renderPeople, renderStatus, StylePanel, toast } from "./ui.js";
+import { $, buildPalette, renderBanner, renderDiversity, renderStatus, StylePanel, toast } from "./ui.js";
+import { fitCamera, insetsOf } from "./view.js";
 
+initTheme();
 const sanctuary = decodeURIComponent(location.pathname.replace(/^\/s\//, "").replace(/\/$/, "")) || "lobby";
-document.title = `${sanctuary} — Dreamloom`;
-$("title").textContent = sanctuary;
+showTitle(sanctuary);
+
+/** The chip and the tab show the sanctuary's title (its id until the title is known). @param {string} title */
+function showTitle(title) {
+  document.title = `${title} — Dreamloom`;
+  $("title").textContent = title;
+  $("title").title = title === sanctuary ? title : `${title} (${sanctuary})`;
+}
+
+async function loadTitle() {
+  try {
+    const res = await fetch(`/api/sanctuaries/${encodeURIComponent(sanctuary)}`);
+    if (!res.ok) return;
+    const info = await res.json();
+    if (typeof info.title === "string" && info.title.trim()) showTitle(info.title.trim());
+  } catch {
+    // offline: the id stays
+  }
+}
 
 async function askName() {
   const fromUrl = new URLSearchParams(location.search).get("name");
@@ -82,42 +110,142 @@ async function main() {
   const renderer = new Renderer(canvas, () => (replay ? replay.replica : live));
   const style = new StylePanel();
   const tools = new Tools(canvas, renderer, editor, () => style.current());
+  const panels = new Panels();
+  const people = new People({ phone: () => panels.phone });
   /** @type {string | null} */
   let following = null;
+  /** Our presence colour: the one we chose, unless someone present holds it (SPEC W11a). */
+  let colour = getColour() ?? "#ece8ff";
+  /** @type {number} when a steward's mute ends (ms since the epoch) */
+  let mutedUntil = 0;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let muteTimer = null;
+  /** @type {import("./gestures.js").Live | null} a slider or the colour picker being moved */
+  let restyling = null;
 
-  live.listeners.add(() => {
+  const showDiversity = () => {
+    if (replay) renderDiversity(replay.replica.tapestry.liveCounts, `#${replay.seq}: `);
+    else renderDiversity(live.tapestry.liveCounts);
+  };
+  // Others' moves, resizes and restyles while they happen (presence), until their ops land.
+  const gestures = new Gestures((id) => live.get(id));
+  let lingerTimer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+  const showGestures = () => {
+    renderer.remote = gestures.shown();
     renderer.invalidate();
-    renderDiversity(live.tapestry.liveCounts);
+    if (gestures.lingering.size && !lingerTimer) {
+      lingerTimer = setTimeout(() => {
+        lingerTimer = null;
+        showGestures();
+      }, 2100);
+    }
+  };
+  live.listeners.add((ids) => {
+    renderer.invalidate();
+    if (!replay) showDiversity();
+    if (gestures.lingering.size || gestures.bySid.size) {
+      gestures.landed(ids);
+      showGestures();
+    }
   });
-  renderDiversity(live.tapestry.liveCounts);
+  showDiversity();
 
   // -- connection ---------------------------------------------------------------
-  const showStatus = () => renderStatus(sync.status, sync.statusDetail, sync.pending.length);
+  const showStatus = () => {
+    if (replay) renderStatus("history", `#${replay.seq}, op ${replay.position} of ${replay.entries.length}`, sync.pending.length);
+    else renderStatus(sync.status, sync.statusDetail, sync.pending.length);
+  };
   sync.addEventListener("status", showStatus);
   sync.addEventListener("pending", showStatus);
   sync.addEventListener("toast", (/** @type {any} */ e) => toast(e.detail));
-  const people = () =>
-    renderPeople({ peers: sync.peers, peerCount: sync.peerCount, sid: sync.sid, identity: sync.identity, name }, following, (sid) => {
-      following = following === sid ? null : sid;
-      people();
-      followNow();
-    });
+  const showPeople = () => {
+    people.render({ peers: sync.peers, peerCount: sync.peerCount, name, colour, following });
+    const link = new URL(`/s/${encodeURIComponent(sanctuary)}`, location.href).href;
+    $("share-link").value = link;
+  };
+  const follow = (/** @type {string | null} */ sid) => {
+    following = sid;
+    showPeople();
+    showAccess();
+    followNow();
+  };
+  people.addEventListener("follow", (/** @type {any} */ e) => follow(following === e.detail ? null : e.detail));
+  people.addEventListener("open", () => panels.open("people-panel"));
+  people.addEventListener("colour", (/** @type {any} */ e) => {
+    colour = e.detail;
+    setColour(colour);
+    showPeople();
+    sendPresence();
+  });
+  $("share-button").addEventListener("click", () => panels.toggle("people-panel"));
   sync.addEventListener("peers", () => {
-    if (following && !sync.peers.has(following)) following = null;
-    people();
+    if (following && !sync.peers.has(following)) follow(null);
+    showPeople();
+    if (gestures.update(sync.peers.values())) showGestures();
     renderer.invalidate();
   });
   sync.addEventListener("presence", () => {
     followNow();
+    showPeople();
+    if (gestures.update(sync.peers.values())) showGestures();
     renderer.invalidate();
   });
+  // The title once the tapestry is in: the page's answer touches every fragment on the server,
+  // and must not compete with the welcome.
+  sync.addEventListener("synced", () => loadTitle(), { once: true });
   sync.addEventListener("synced", () => {
+    // Keep our colour unless someone already here holds it; the first one we get is ours from then on.
+    const taken = [...sync.peers.values()].map((p) => p.color);
+    const chosen = getColour();
+    colour = chosen && !taken.includes(chosen) ? chosen : colourFor(sync.identity?.id ?? name, taken);
+    if (!chosen) setColour(colour);
     // A viewer's ops would all be refused: say so instead of letting them draw in vain.
-    const viewer = sync.identity?.role === "viewer";
-    if (viewer && !editor.readOnly) toast("You are a viewer in this sanctuary: you can look, follow and export");
-    if (!replay) editor.readOnly = viewer;
+    if (sync.identity?.role === "viewer" && !editor.readOnly) toast("You are a viewer in this sanctuary: you can look, follow and export");
+    showAccess();
+    showPeople();
+    sendPresence();
   });
-  people();
+  sync.addEventListener("policy", () => showAccess());
+  sync.addEventListener("rejected", (/** @type {any} */ e) => {
+    if (e.detail?.code === "muted") muted(10 * 60);
+  });
+  sync.addEventListener("server-error", (/** @type {any} */ e) => {
+    if (e.detail?.code !== "muted") return;
+    const m = /([\d.]+) seconds/.exec(String(e.detail.reason ?? ""));
+    muted(m ? Number(m[1]) : 10 * 60);
+  });
+  /** A steward muted us: writing is off until the time passes. @param {number} seconds */
+  const muted = (seconds) => {
+    mutedUntil = Date.now() + seconds * 1000;
+    if (muteTimer) clearTimeout(muteTimer);
+    muteTimer = setTimeout(showAccess, seconds * 1000 + 50);
+    showAccess();
+  };
+
+  /**
+   * What we may do here, shown where it lasts: a banner, and the tools that
+   * cannot be used turned off (a viewer, a locked canvas, a mute, history).
+   */
+  function showAccess() {
+    const role = sync.identity?.role;
+    const viewer = role === "viewer";
+    const locked = !!sync.policy?.locked && role !== "steward";
+    const isMuted = Date.now() < mutedUntil;
+    editor.readOnly = viewer || locked || isMuted || !!replay;
+    document.body.classList.toggle("readonly", editor.readOnly);
+    refreshUndo();
+    const peer = following ? sync.peers.get(following) : null;
+    if (locked) renderBanner({ kind: "locked", text: "The steward locked the canvas: you can look, follow and export." });
+    else if (isMuted) {
+      const until = new Date(mutedUntil).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      renderBanner({ kind: "muted", text: `A steward muted you until ${until}: you can still watch.` });
+    } else if (viewer) renderBanner({ kind: "viewer", text: "You are a viewer here: you can look, follow and export." });
+    else renderBanner(null);
+    if (peer) {
+      renderBanner({ kind: "following", text: `Following ${peer.name || "someone"}`, action: { label: "Stop following", run: () => follow(null) } });
+    }
+  }
+  showPeople();
   showStatus();
   // Connect now: the rest of the page is wired before the welcome can arrive or is ready for it.
   sync.start();
@@ -129,14 +257,12 @@ async function main() {
       (v) => Math.round(v * 1000) / 1000,
     );
     const preview = tools.preview && tools.preview.pts.length >= 2 ? { pts: tools.preview.pts.slice(-8192), style: tools.preview.style } : null;
-    sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view });
+    sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view, color: colour, live: tools.live ?? restyling });
   };
   tools.addEventListener("presence", sendPresence);
   tools.addEventListener("interact", () => {
-    if (following) {
-      following = null;
-      people();
-    }
+    if (following) follow(null);
+    panels.closeSheets();
   });
 
   function followNow() {
@@ -145,6 +271,7 @@ async function main() {
     if (!p || !p.view) return;
     const [x, y, zoom] = p.view;
     renderer.camera.centreOn(x, y, zoom, renderer.width, renderer.height);
+    showZoom();
     renderer.invalidate();
   }
 
@@ -152,7 +279,7 @@ async function main() {
     if (replay) return;
     for (const p of sync.peers.values()) {
       if (p.preview && Array.isArray(p.preview.pts) && p.preview.pts.length >= 2) {
-        drawPreviewStroke(ctx, p.preview.pts, { ...(p.preview.style ?? {}), opacity: 0.6 * (p.preview.style?.opacity ?? 1) });
+        drawPreviewStroke(ctx, p.preview.pts, { ...(p.preview.style ?? {}), opacity: 0.6 * (p.preview.style?.opacity ?? 1) }, (c) => renderer.ink(c));
       }
       if (p.sel?.length) {
         ctx.save();
@@ -203,10 +330,18 @@ async function main() {
   const toolButtons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll("#tools [data-tool]")]);
   const refreshTools = () => {
     for (const b of toolButtons) b.classList.toggle("on", b.dataset.tool === tools.tool);
-    $("symbols").hidden = tools.tool !== "symbol";
+    if (tools.tool === "symbol") panels.open("symbols");
+    else panels.close("symbols");
   };
   for (const b of toolButtons) b.addEventListener("click", () => tools.setTool(/** @type {any} */ (b.dataset.tool)));
   tools.addEventListener("tool", refreshTools);
+  // The palette gave way to the share or steward panel: it comes back when they close.
+  panels.addEventListener("closed", (/** @type {any} */ e) => {
+    const others = ["people-panel", "steward-panel"];
+    if (others.includes(e.detail) && tools.tool === "symbol" && !panels.phone && !others.some((id) => panels.isOpen(id))) {
+      panels.open("symbols");
+    }
+  });
   tools.setTool("pen");
 
   const refreshSelection = () => {
@@ -218,15 +353,64 @@ async function main() {
     }
   };
   tools.addEventListener("selection", refreshSelection);
+  // The steward panel picks fragments on the canvas to remove.
+  tools.addEventListener("selection", () => dispatchEvent(new CustomEvent("dreamloom:selection", { detail: tools.selected })));
+  addEventListener("dreamloom:pick", () => {
+    tools.setTool("select");
+    tools.select([]);
+  });
+  // A slider or the colour picker being moved: shown here and to others as a gesture (presence),
+  // written once, as one op per fragment and one undo step, when the control settles.
   style.addEventListener("change", (/** @type {any} */ e) => {
     const ids = tools.selected;
-    if (ids.length) editor.restyle(ids, e.detail);
+    if (!ids.length || editor.readOnly) return;
+    if (!e.detail.group) return editor.restyle(ids, e.detail.patch);
+    restyling = { ids: ids.slice(0, 256), style: { ...(restyling?.style ?? {}), ...e.detail.patch } };
+    for (const id of ids) {
+      const f = live.get(id);
+      if (f) renderer.overrides.set(id, { ...f, style: { ...f.style, ...restyling.style } });
+    }
+    renderer.invalidate();
+    sendPresence();
   });
+  style.addEventListener("text-size", (/** @type {any} */ e) => {
+    tools.textSize = e.detail;
+    // Selected captions take the size too (as new ones are made at this zoom).
+    const size = Math.round((e.detail / renderer.camera.zoom) * 100) / 100;
+    const texts = tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text");
+    if (texts.length && !editor.readOnly) editor.replace("caption size", texts.map((f) => ({ ...f, geom: { ...f.geom, size } })));
+  });
+  style.addEventListener("text-align", (/** @type {any} */ e) => {
+    tools.textAlign = e.detail;
+    const texts = tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text");
+    if (!texts.length || editor.readOnly) return;
+    const aligned = texts.map((f) => {
+      const geom = { ...f.geom, align: e.detail };
+      if (e.detail === "left") delete geom.align;
+      return { ...f, geom };
+    });
+    editor.replace("caption alignment", aligned);
+  });
+  style.addEventListener("settle", () => {
+    if (!restyling) return;
+    const { ids, style: patch } = restyling;
+    restyling = null;
+    renderer.overrides.clear();
+    editor.restyle(ids, patch ?? {});
+    sendPresence();
+  });
+  const showChip = () => ($("chip-swatch").style.background = style.color);
+  style.addEventListener("change", showChip);
+  tools.addEventListener("selection", showChip);
+  showChip();
 
-  const refreshUndo = () => {
+  function refreshUndo() {
     $("undo").disabled = !editor.undoStack.length || editor.readOnly;
     $("redo").disabled = !editor.redoStack.length || editor.readOnly;
-  };
+    for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ (document.querySelectorAll("#selection-actions button"))) {
+      b.disabled = editor.readOnly;
+    }
+  }
   editor.addEventListener("change", refreshUndo);
   refreshUndo();
   $("undo").addEventListener("click", () => editor.undo());
@@ -256,6 +440,8 @@ async function main() {
   const palette = buildPalette(symbols, (sym) => {
     tools.symbol = sym;
     if (tools.tool !== "symbol") tools.setTool("symbol");
+    // On a phone the sheet makes way for the canvas, where the symbol goes.
+    if (panels.phone) panels.close("symbols");
   });
   if (symbols.length) {
     tools.symbol = symbols[0].name;
@@ -270,10 +456,18 @@ async function main() {
   const fitText = () => {
     const lines = textInput.value.split("\n");
     textInput.rows = Math.max(1, lines.length);
-    textInput.style.width = `${Math.max(40, ...lines.map((l) => l.length * 0.62 * parseFloat(textInput.style.fontSize || "24") + 16))}px`;
+    const width = Math.max(40, ...lines.map((l) => l.length * 0.62 * parseFloat(textInput.style.fontSize || "24") + 16));
+    textInput.style.width = `${width}px`;
+    // A centred or right-aligned caption grows from its anchor as it will be drawn.
+    if (editing) {
+      const align = editing.frag ? textAlign(editing.frag) : tools.textAlign;
+      const [sx] = renderer.camera.toScreen(editing.x, editing.y);
+      textBox.style.left = `${sx - width * (ALIGN_SHIFT[align] ?? 0)}px`;
+      textInput.style.textAlign = align;
+    }
   };
   tools.onTextRequest = (x, y, frag) => {
-    const size = frag ? frag.geom.size : 24 / renderer.camera.zoom;
+    const size = frag ? frag.geom.size : tools.textSize / renderer.camera.zoom;
     editing = { x, y, frag };
     const [sx, sy] = renderer.camera.toScreen(x, y);
     const px = size * renderer.camera.zoom;
@@ -329,18 +523,38 @@ async function main() {
     afterView();
   };
   const afterView = () => {
-    $("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`;
+    showZoom();
     renderer.invalidate();
     sendPresence();
   };
-  tools.addEventListener("view", () => ($("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`));
+  let viewSaver = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+  const keepView = () => {
+    if (viewSaver) clearTimeout(viewSaver);
+    viewSaver = null;
+    const c = renderer.camera;
+    saveView(sanctuary, { x: c.x, y: c.y, zoom: c.zoom });
+  };
+  addEventListener("pagehide", keepView);
+  /** The zoom label, whoever moved the camera (us, or someone we follow); the view is kept per sanctuary. */
+  function showZoom() {
+    $("zoom-reset").textContent = `${Math.round(renderer.camera.zoom * 100)}%`;
+    if (!viewSaver) viewSaver = setTimeout(keepView, 500);
+  }
+  tools.addEventListener("view", showZoom);
+  /** What covers the canvas: bars and open panels (zoom to fit keeps clear of them). */
+  const covered = () => {
+    const sel = ".topbar > *, #tools, #banner, #dock, #timeline, .panel";
+    return [...document.querySelectorAll(sel)]
+      .filter((el) => !(/** @type {HTMLElement} */ (el).hidden) && el.getClientRects().length)
+      .map((el) => el.getBoundingClientRect());
+  };
   const zoomToFit = () => {
     const r = replay ? replay.replica : live;
-    const box = union([...r.entries.values()].map((e) => e.box).filter((b) => !!b).map((b) => /** @type {any} */ (b)));
+    const box = union([...r.entries.values()].filter((e) => e.box && renderer.visible(e.frag)).map((e) => /** @type {any} */ (e.box)));
     if (!box) return;
-    const g = grow(box, 40);
-    const zoom = Math.min(renderer.width / (g.x1 - g.x0), renderer.height / (g.y1 - g.y0), 4);
-    renderer.camera.centreOn((g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2, zoom, renderer.width, renderer.height);
+    const rect = canvas.getBoundingClientRect();
+    const insets = insetsOf(covered().map((b) => ({ left: b.left - rect.left, top: b.top - rect.top, right: b.right - rect.left, bottom: b.bottom - rect.top })), renderer.width, renderer.height);
+    Object.assign(renderer.camera, fitCamera(box, renderer.width, renderer.height, insets));
     afterView();
   };
   $("zoom-in").addEventListener("click", () => zoomBy(1.25));
@@ -350,7 +564,22 @@ async function main() {
     afterView();
   });
   $("zoom-fit").addEventListener("click", zoomToFit);
-  renderer.camera.centreOn(0, 0, 1, renderer.width, renderer.height);
+  const showTheme = () => {
+    const now = theme();
+    renderer.turned = now === "light";
+    renderer.invalidate();
+    $("theme-label").textContent = now === "light" ? "Dark" : "Light";
+    $("theme-button").title = now === "light" ? "Switch to the dark theme" : "Switch to the light theme";
+    // Exports start on the background of the theme in use.
+    $("export-background").value = now;
+  };
+  $("theme-button").addEventListener("click", toggleTheme);
+  document.addEventListener("dreamloom:theme", showTheme);
+  showTheme();
+  const saved = loadView(sanctuary);
+  if (saved) Object.assign(renderer.camera, saved);
+  else renderer.camera.centreOn(0, 0, 1, renderer.width, renderer.height);
+  showZoom();
 
   // -- export -------------------------------------------------------------------
   $("export-button").addEventListener("click", () => ($("export-menu").hidden = !$("export-menu").hidden));
@@ -359,9 +588,14 @@ async function main() {
       $("export-menu").hidden = true;
       const [kind, what] = /** @type {string} */ (/** @type {HTMLElement} */ (b).dataset.export).split("-");
       const w = /** @type {"view" | "all"} */ (what);
+      const background = /** @type {any} */ ($("export-background").value);
+      const scale = Number($("export-scale").value) || 1;
       try {
-        if (kind === "png") download(await pngBlob(renderer, w), `${sanctuary}-${what}.png`);
-        else download(await svgBlob(renderer, sanctuary, w, { threads: renderer.threads, at: replay ? replay.seq : null }), `${sanctuary}-${what}.svg`);
+        if (kind === "png") download(await pngBlob(renderer, w, { background, scale }), `${sanctuary}-${what}.png`);
+        else if (kind === "clip") {
+          await copyPng(await pngBlob(renderer, w, { background, scale }));
+          toast("Copied to the clipboard as a picture");
+        } else download(await svgBlob(renderer, sanctuary, w, { threads: renderer.threads, at: replay ? replay.seq : null, background }), `${sanctuary}-${what}.svg`);
       } catch (err) {
         toast(`Export failed: ${err}`);
       }
@@ -378,6 +612,8 @@ async function main() {
     const e = n ? replay.entries[n - 1] : null;
     $("scrub-label").textContent = `${n} / ${replay.entries.length} ops${e ? ` · ${new Date(e.time * 1000).toLocaleString()}` : ""}`;
     scrub.value = String(n);
+    showStatus();
+    showDiversity();
     renderer.invalidate();
   };
   const stopPlay = () => {
@@ -411,24 +647,25 @@ async function main() {
       return;
     }
     replay = r;
-    editor.readOnly = true;
+    showAccess();
     tools.select([]);
     tools.cancel();
     scrub.max = String(r.entries.length);
     r.seek(r.entries.length);
     $("timeline").hidden = false;
     document.body.classList.add("replaying");
-    refreshUndo();
+    panels.closeSheets();
     showPosition();
     refreshCheckpoints();
   };
   const closeHistory = () => {
     stopPlay();
     replay = null;
-    editor.readOnly = sync.identity?.role === "viewer";
+    showAccess();
     $("timeline").hidden = true;
     document.body.classList.remove("replaying");
-    refreshUndo();
+    showStatus();
+    showDiversity();
     renderer.invalidate();
   };
   $("history-button").addEventListener("click", () => (replay ? closeHistory() : openHistory()));
@@ -468,6 +705,30 @@ async function main() {
       toast(`Could not save: ${err}`);
     }
   });
+  /** Record the timelapse and download it. @param {number} [seconds] */
+  const timelapse = async (seconds = 10) => {
+    if (!replay) await openHistory();
+    if (!replay) return null;
+    stopPlay();
+    const button = $("timelapse");
+    button.disabled = true;
+    try {
+      const blob = await recordTimelapse(replay, renderer, {
+        seconds,
+        onProgress: (done) => (button.textContent = `Recording ${Math.round(done * 100)}%`),
+      });
+      download(blob, `${sanctuary}-timelapse.${blob.type === "video/mp4" ? "mp4" : "webm"}`);
+      return { type: blob.type, size: blob.size };
+    } catch (err) {
+      toast(`Timelapse failed: ${err}`);
+      return null;
+    } finally {
+      button.disabled = false;
+      button.textContent = "Timelapse";
+      showPosition();
+    }
+  };
+  $("timelapse").addEventListener("click", () => timelapse());
   $("restore-here").addEventListener("click", () => {
     if (!replay) return;
     const old = replay.replica.tapestry.copy();
@@ -476,12 +737,53 @@ async function main() {
     toast(n ? `Restored that version with ${n} edit${n === 1 ? "" : "s"} (Ctrl+Z to undo)` : "That version is what you see already");
   });
 
+  // -- copy and paste: Dreamloom JSON through the clipboard, with an SVG picture beside it ------
+  /** @param {ClipboardEvent} e @param {boolean} cut */
+  const onCopy = (e, cut) => {
+    if (isTextField(/** @type {any} */ (document.activeElement)) || !e.clipboardData) return;
+    const frags = live.ordered().filter((en) => renderer.selection.has(en.frag.id)).map((en) => en.frag);
+    if (!frags.length) return;
+    e.preventDefault();
+    const json = encodePieces(frags);
+    const svg = fragmentsSvg(frags, new Map([...renderer.glyphs].map(([k, v]) => [k, v.symbol])));
+    e.clipboardData.setData(MIME, json);
+    e.clipboardData.setData("text/plain", json);
+    e.clipboardData.setData("image/svg+xml", svg);
+    e.clipboardData.setData("text/html", svg);
+    if (cut && !editor.readOnly) {
+      editor.remove(frags.map((f) => f.id));
+      tools.select([]);
+    }
+    toast(`${cut ? "Cut" : "Copied"} ${frags.length} fragment${frags.length === 1 ? "" : "s"}`);
+  };
+  document.addEventListener("copy", (e) => onCopy(e, false));
+  document.addEventListener("cut", (e) => onCopy(e, true));
+  document.addEventListener("paste", (e) => {
+    if (isTextField(/** @type {any} */ (document.activeElement)) || !e.clipboardData || editor.readOnly) return;
+    const text = e.clipboardData.getData(MIME) || e.clipboardData.getData("text/plain");
+    if (!text) return;
+    e.preventDefault();
+    const c = renderer.camera;
+    const [cx, cy] = tools.cursor ?? [c.x + renderer.width / 2 / c.zoom, c.y + renderer.height / 2 / c.zoom];
+    const pieces = decodePieces(text);
+    if (pieces === null) {
+      // Plain text from elsewhere: a caption where the pointer is.
+      tools.commitText(cx, cy, text.slice(0, 2000));
+      return;
+    }
+    if (!pieces.length) return toast("Nothing in the clipboard could be pasted here");
+    tools.setTool("select");
+    tools.select(editor.paste(placePieces(pieces, cx, cy)));
+  });
+
   // -- keyboard -----------------------------------------------------------------
   /** @type {Record<string, string>} */
-  const toolKeys = { v: "select", h: "hand", p: "pen", b: "pen", r: "rect", o: "ellipse", l: "line", a: "arrow", s: "symbol", t: "text" };
+  const toolKeys = { v: "select", h: "hand", p: "pen", b: "pen", r: "rect", o: "ellipse", l: "line", a: "arrow", s: "symbol", t: "text", e: "eraser" };
   addEventListener("keydown", (e) => {
-    const target = /** @type {HTMLElement} */ (e.target);
-    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    const target = /** @type {HTMLInputElement} */ (e.target);
+    if (!isShortcut(target, e)) return;
+    // A select would also take the letter as type-ahead.
+    if (target?.tagName === "SELECT") e.preventDefault();
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
     if (mod && key === "z") {
@@ -521,8 +823,9 @@ async function main() {
       $("help").hidden = true;
       $("export-menu").hidden = true;
       if (replay) closeHistory();
-      following = null;
-      people();
+      if (following) follow(null);
+      panels.closeSheets();
+      for (const id of ["people-panel"]) panels.close(id);
       tools.cancel();
       tools.select([]);
       return;
@@ -538,7 +841,8 @@ async function main() {
     if (e.key === "-" || e.key === "_") return zoomBy(0.8);
     if (e.key === "0") {
       renderer.camera.zoomAt(1 / renderer.camera.zoom, renderer.width / 2, renderer.height / 2);
-      return afterView();
+      afterView();
+      return;
     }
     if (e.key === "!" || (e.shiftKey && e.code === "Digit1")) return zoomToFit();
     if (key === "y") return replay ? closeHistory() : void openHistory();
@@ -599,6 +903,18 @@ async function main() {
     get selection() {
       return tools.selected;
     },
+    get tool() {
+      return tools.tool;
+    },
+    get following() {
+      return following;
+    },
+    get colour() {
+      return colour;
+    },
+    get readOnly() {
+      return editor.readOnly;
+    },
     get replaying() {
       return replay !== null;
     },
@@ -619,6 +935,8 @@ async function main() {
     liveCounts: () => ({ ...live.tapestry.liveCounts }),
     /** @param {string} id */
     fragment: (id) => live.tapestry.get(id),
+    /** The fragment as drawn now: with a gesture in progress (ours or someone else's). @param {string} id */
+    shown: (id) => renderer.overrides.get(id) ?? renderer.remote.get(id) ?? live.get(id),
     ids: () => live.ordered().map((e) => e.frag.id),
     camera: () => ({ x: renderer.camera.x, y: renderer.camera.y, zoom: renderer.camera.zoom }),
     /** World point -> page (client) coordinates, for driving the pointer. @param {number} x @param {number} y */
@@ -659,6 +977,8 @@ async function main() {
       }),
     undo: () => editor.undo(),
     redo: () => editor.redo(),
+    /** @param {number} [seconds] */
+    timelapse: (seconds) => timelapse(seconds),
     openHistory,
     closeHistory,
     /** @param {number} n */

@@ -5,12 +5,17 @@
  * their bounds, cache one Path2D per fragment version.
  *
  * Visual language (shared with the server's SVG renderer): AI fragments get a
- * thin dashed #9ad0ff outline over a faint glow of the same colour; threads
- * are faint #c7b8ff curves bowed by a fifth of their length.
+ * thin dashed #9ad0ff outline over a faint glow of the same colour, or, for
+ * strokes, lines and arrows, a faint glow along themselves; the mark keeps its
+ * thickness on screen at every zoom. Threads are faint #c7b8ff curves bowed by
+ * a fifth of their length.
  */
 
+import { turnOver } from "./theme.js";
 import {
   centre,
+  dashPattern,
+  textAlign,
   contains,
   DEFAULT_COLOR,
   FONT_FAMILY,
@@ -35,6 +40,13 @@ import {
 /** @typedef {{name: string, label: string, path: string, fill: boolean, meaning?: string, keywords?: string[]}} Symbol */
 
 export const AI_ACCENT = "#9ad0ff";
+/** The AI mark, in screen pixels (the same at every zoom); server/render.py draws it at zoom 1. */
+export const HALO = Object.freeze({
+  pad: 5, radius: 6, line: 1.25, dash: [4, 3], lineOpacity: 0.7, glow: 3, glowOpacity: 0.12, strandGlow: 5, strandOpacity: 0.22,
+});
+
+/** Strokes, lines and arrows: marked along themselves, not boxed. @param {Fragment} f */
+export const isStrand = (f) => f.kind === "stroke" || (f.kind === "shape" && (f.geom.shape === "line" || f.geom.shape === "arrow"));
 export const THREAD_COLOR = "#c7b8ff";
 export const BACKGROUND = "#0f1020";
 const SELECT_COLOR = "#ffd27a";
@@ -95,6 +107,14 @@ export class Renderer {
     this.selection = new Set();
     /** @type {Map<string, Fragment>} fragments shown with uncommitted changes (drag, resize) */
     this.overrides = new Map();
+    /** @type {Map<string, Fragment>} fragments as others' gestures show them (a move, a resize in progress) */
+    this.remote = new Map();
+    /** @type {string | null} the canvas colour; null: transparent (an export) */
+    this.background = BACKGROUND;
+    /** Draw every colour turned over (the light theme). */
+    this.turned = false;
+    /** @type {Map<string, string>} */
+    this.turnedInk = new Map();
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} world-space overlays (previews) */
     this.worldOverlays = [];
     /** @type {((ctx: CanvasRenderingContext2D) => void)[]} screen-space overlays (cursors, marquee) */
@@ -138,6 +158,17 @@ export class Renderer {
     this.dirty = true;
   }
 
+  /** A colour as drawn: itself, or turned over in the light theme. @param {string} c */
+  ink(c) {
+    if (!this.turned) return c;
+    let t = this.turnedInk.get(c);
+    if (t === undefined) {
+      t = turnOver(c);
+      if (this.turnedInk.size < 4096) this.turnedInk.set(c, t);
+    }
+    return t;
+  }
+
   /** @param {Symbol[]} symbols */
   setSymbols(symbols) {
     this.glyphs.clear();
@@ -178,7 +209,7 @@ export class Renderer {
     const overlays = opts.overlays ?? true;
     const view = { x0: cam.x, y0: cam.y, x1: cam.x + w / cam.zoom, y1: cam.y + h / cam.zoom };
     const replica = this.replica();
-    if (overlays && this.overrides.size === 0 && this.heavy) this.#drawCached(ctx, w, h, cam, dpr, view, replica);
+    if (overlays && this.overrides.size === 0 && this.remote.size === 0 && this.heavy) this.#drawCached(ctx, w, h, cam, dpr, view, replica);
     else {
       const t0 = performance.now();
       this.drawn = this.#drawScene(ctx, w, h, cam, dpr, view, replica);
@@ -199,15 +230,17 @@ export class Renderer {
    */
   #drawScene(ctx, w, h, cam, dpr, view, replica) {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = BACKGROUND;
-    ctx.fillRect(0, 0, w, h);
+    if (this.background) {
+      ctx.fillStyle = this.ink(this.background);
+      ctx.fillRect(0, 0, w, h);
+    } else ctx.clearRect(0, 0, w, h);
     ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
     /** @type {Map<string, Box>} */
     const boxes = new Map();
     let drawn = 0;
     for (const entry of replica.ordered()) {
       let e = entry;
-      const o = this.overrides.get(entry.frag.id);
+      const o = this.overrides.get(entry.frag.id) ?? this.remote.get(entry.frag.id);
       if (o) e = overrideEntry(entry, o);
       const f = e.frag;
       if (!e.box || !this.visible(f)) continue;
@@ -225,7 +258,7 @@ export class Renderer {
    * @param {Box} view @param {Replica} replica
    */
   #drawCached(ctx, w, h, cam, dpr, view, replica) {
-    const key = `${replica.version}|${cam.zoom}|${dpr}|${this.filter}|${this.threads}|${this.glyphs.size}`;
+    const key = `${replica.version}|${cam.zoom}|${dpr}|${this.filter}|${this.threads}|${this.glyphs.size}|${this.turned}`;
     let c = this.layer;
     if (!c || c.replica !== replica || c.key !== key || !contains(c.box, view)) {
       const mx = (view.x1 - view.x0) / 4;
@@ -248,7 +281,7 @@ export class Renderer {
       c = this.layer = { canvas, box, key, replica };
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = BACKGROUND;
+    ctx.fillStyle = this.ink(BACKGROUND);
     ctx.fillRect(0, 0, w * dpr, h * dpr);
     const dx = Math.round((c.box.x0 - cam.x) * cam.zoom * dpr);
     const dy = Math.round((c.box.y0 - cam.y) * cam.zoom * dpr);
@@ -264,7 +297,7 @@ export class Renderer {
     const box = /** @type {Box} */ (e.box);
     // Below a pixel or two a fragment is a speck: draw it as one.
     if ((box.x1 - box.x0) * zoom < 1.5 && (box.y1 - box.y0) * zoom < 1.5) {
-      ctx.fillStyle = colour(f.style.color, DEFAULT_COLOR);
+      ctx.fillStyle = this.ink(colour(f.style.color, DEFAULT_COLOR));
       ctx.fillRect(box.x0, box.y0, 1.5 / zoom, 1.5 / zoom);
       return;
     }
@@ -278,9 +311,12 @@ export class Renderer {
       ctx.rotate(rot);
       ctx.translate(-f.x, -f.y);
     }
-    if (f.origin === "ai") this.drawHalo(ctx, f, zoom);
-    const color = colour(f.style.color, DEFAULT_COLOR);
-    const fill = f.style.fill && f.style.fill !== "none" ? colour(f.style.fill, "") : "";
+    if (f.origin === "ai") {
+      if (isStrand(f) && !e.path) e.path = buildPath(f);
+      this.drawHalo(ctx, f, zoom, e.path);
+    }
+    const color = this.ink(colour(f.style.color, DEFAULT_COLOR));
+    const fill = f.style.fill && f.style.fill !== "none" ? this.ink(colour(f.style.fill, "")) : "";
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     if (f.kind === "symbol") this.#drawSymbol(ctx, f, color, fill);
@@ -293,6 +329,7 @@ export class Renderer {
       }
       ctx.strokeStyle = color;
       ctx.lineWidth = strokeWidth(f.style);
+      if (f.style.dash) ctx.setLineDash(dashPattern(f.style));
       if (ctx.lineWidth > 0) ctx.stroke(e.path);
     }
     ctx.restore();
@@ -335,35 +372,51 @@ export class Renderer {
     ctx.fillStyle = color;
     ctx.font = `${size}px ${FONT_FAMILY}`;
     ctx.textBaseline = "alphabetic";
-    ctx.textAlign = "left";
+    ctx.textAlign = textAlign(f);
     const lines = f.geom.text.split("\n");
     for (let i = 0; i < lines.length; i++) ctx.fillText(lines[i], f.x, f.y + i * LINE_HEIGHT * size);
   }
 
-  /** @param {CanvasRenderingContext2D} ctx @param {Fragment} f @param {number} zoom */
-  drawHalo(ctx, f, zoom) {
-    const b = localBox(f);
-    if (!b) return;
-    const g = grow(b, 6);
+  /**
+   * The mark of AI work, as thin on screen at every zoom: a strand (a stroke,
+   * a line, an arrow) gets a faint glow along itself, never a box around its
+   * curve; anything else a thin dashed outline a few pixels out, over a faint glow.
+   * @param {CanvasRenderingContext2D} ctx @param {Fragment} f @param {number} zoom @param {Path2D} [path]
+   */
+  drawHalo(ctx, f, zoom, path) {
+    const px = 1 / zoom;
     ctx.save();
-    ctx.beginPath();
-    ctx.roundRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0, 6);
-    ctx.strokeStyle = AI_ACCENT;
-    ctx.globalAlpha *= 0.15;
-    ctx.lineWidth = 4;
-    ctx.stroke();
-    ctx.globalAlpha /= 0.15;
-    ctx.globalAlpha *= 0.6;
-    ctx.lineWidth = 1.5;
-    ctx.setLineDash([4, 3]);
-    ctx.stroke();
+    ctx.strokeStyle = this.ink(AI_ACCENT);
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    if (path && isStrand(f)) {
+      ctx.globalAlpha *= HALO.strandOpacity;
+      ctx.lineWidth = strokeWidth(f.style) + HALO.strandGlow * px;
+      ctx.stroke(path);
+      ctx.restore();
+      return;
+    }
+    const b = localBox(f);
+    if (b) {
+      const g = grow(b, HALO.pad * px);
+      ctx.beginPath();
+      ctx.roundRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0, HALO.radius * px);
+      ctx.globalAlpha *= HALO.glowOpacity;
+      ctx.lineWidth = HALO.glow * px;
+      ctx.stroke();
+      ctx.globalAlpha /= HALO.glowOpacity;
+      ctx.globalAlpha *= HALO.lineOpacity;
+      ctx.lineWidth = HALO.line * px;
+      ctx.setLineDash(HALO.dash.map((d) => d * px));
+      ctx.stroke();
+    }
     ctx.restore();
   }
 
   /** @param {CanvasRenderingContext2D} ctx @param {Replica} replica @param {Map<string, Box>} boxes @param {number} zoom */
   drawThreads(ctx, replica, boxes, zoom) {
     ctx.save();
-    ctx.strokeStyle = THREAD_COLOR;
+    ctx.strokeStyle = this.ink(THREAD_COLOR);
     ctx.globalAlpha = 0.45;
     ctx.lineWidth = Math.max(1.5, 1.5 / zoom);
     ctx.beginPath();
@@ -401,7 +454,7 @@ export class Renderer {
   drawSelection(ctx, replica, zoom) {
     if (!this.selection.size) return;
     ctx.save();
-    ctx.strokeStyle = SELECT_COLOR;
+    ctx.strokeStyle = this.ink(SELECT_COLOR);
     ctx.lineWidth = 1 / zoom;
     for (const id of this.selection) {
       const e = replica.entries.get(id);
@@ -416,25 +469,52 @@ export class Renderer {
       ctx.setLineDash([5 / zoom, 4 / zoom]);
       ctx.strokeRect(g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0);
       ctx.setLineDash([]);
-      ctx.fillStyle = BACKGROUND;
+      ctx.fillStyle = this.ink(BACKGROUND);
       const s = 8 / zoom;
       for (const [hx, hy] of handlePoints(g)) {
         ctx.fillRect(hx - s / 2, hy - s / 2, s, s);
         ctx.strokeRect(hx - s / 2, hy - s / 2, s, s);
       }
+      const [rx, ry] = rotationHandle(g, zoom);
+      ctx.beginPath();
+      ctx.moveTo(rx, g.y0);
+      ctx.lineTo(rx, ry + s / 2);
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.arc(rx, ry, s / 2 + 1 / zoom, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.stroke();
     }
     ctx.restore();
   }
 }
 
-/** The four corner handles of a box: nw, ne, se, sw. @param {Box} b */
+/**
+ * The resize handles of a box: the corners nw, ne, se, sw, then the sides n,
+ * e, s, w. Handle i is opposite handle OPPOSITE[i].
+ * @param {Box} b
+ */
 export function handlePoints(b) {
+  const mx = (b.x0 + b.x1) / 2;
+  const my = (b.y0 + b.y1) / 2;
   return [
     [b.x0, b.y0],
     [b.x1, b.y0],
     [b.x1, b.y1],
     [b.x0, b.y1],
+    [mx, b.y0],
+    [b.x1, my],
+    [mx, b.y1],
+    [b.x0, my],
   ];
+}
+export const OPPOSITE = [2, 3, 0, 1, 6, 7, 4, 5];
+/** Screen pixels between the top of the selection and its rotation handle. */
+export const ROTATE_GAP = 24;
+
+/** The rotation handle above the middle of a box. @param {Box} b @param {number} zoom */
+export function rotationHandle(b, zoom) {
+  return [(b.x0 + b.x1) / 2, b.y0 - ROTATE_GAP / zoom];
 }
 
 /** @param {Entry} e @param {Fragment} f @returns {Entry} */

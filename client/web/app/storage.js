@@ -44,6 +44,28 @@ export function setName(name) {
   write("name", name);
 }
 
+/** The presence colour this person chose (or was first given): theirs in every sanctuary. */
+export function getColour() {
+  const v = read("colour");
+  return typeof v === "string" && /^#[0-9a-f]{6}$/.test(v) ? v : null;
+}
+
+/** @param {string} colour */
+export function setColour(colour) {
+  write("colour", colour);
+}
+
+/** @param {string} sanctuary @returns {{x: number, y: number, zoom: number} | null} */
+export function loadView(sanctuary) {
+  const v = read(`view:${sanctuary}`);
+  return v && [v.x, v.y, v.zoom].every(Number.isFinite) && v.zoom > 0 ? v : null;
+}
+
+/** @param {string} sanctuary @param {{x: number, y: number, zoom: number}} view */
+export function saveView(sanctuary, view) {
+  write(`view:${sanctuary}`, view);
+}
+
 /** A fresh random replica id. */
 export function newReplicaId() {
   const bytes = crypto.getRandomValues(new Uint8Array(9));

@@ -39,7 +39,7 @@ import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../
 /** @typedef {import("../protocol/ops.js").Op} Op */
 /** @typedef {import("./replica.js").Replica} Replica */
 /** @typedef {{sid: string, name: string, role: string, origin: string, color: string,
- *   cursor: number[] | null, sel: string[], preview: any, view: number[] | null}} Peer */
+ *   cursor: number[] | null, sel: string[], preview: any, view: number[] | null, live?: any}} Peer */
 
 const SUBPROTOCOL = "dreamloom.v1.json";
 const MAX_BATCH = 256;
@@ -416,6 +416,7 @@ export class Sync extends EventTarget {
         return;
       case "error":
         this.lastError = msg.code;
+        this.#emit("server-error", msg);
         // Answered by a new replica id or a new guest when the connection closes.
         if (msg.code === "replica_in_use" || (this.sentGuest && (msg.code === "unauthorized" || msg.code === "token_expired"))) return;
         this.#emit("toast", `Server: ${msg.reason}`);
@@ -530,7 +531,7 @@ export class Sync extends EventTarget {
   }
 
   // -- presence -----------------------------------------------------------------
-  /** @param {{cursor: number[] | null, sel: string[], preview: any, view: number[] | null}} state */
+  /** @param {{cursor: number[] | null, sel: string[], preview: any, view: number[] | null, color?: string, live?: any}} state */
   setPresence(state) {
     this.presenceState = state;
     if (this.status !== "live" || this.presenceTimer) return;
@@ -564,7 +565,9 @@ export class Sync extends EventTarget {
 
 /** @param {any} p */
 function pickPresence(p) {
-  return { cursor: p.cursor ?? null, sel: p.sel ?? [], preview: p.preview ?? null, view: p.view ?? null };
+  const picked = { cursor: p.cursor ?? null, sel: p.sel ?? [], preview: p.preview ?? null, view: p.view ?? null };
+  // A colour the peer chose is its colour from now on (SPEC W11a); `live` is a gesture in progress.
+  return { ...picked, live: p.live ?? null, ...(typeof p.color === "string" ? { color: p.color } : {}) };
 }
 
 /** @param {any} msg */

@@ -10,13 +10,15 @@
 
 import { checkPoints } from "../protocol/validate.js";
 import { round } from "./editor.js";
-import { contains, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
-import { handlePoints } from "./render.js";
+import { contains, dashPattern, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
+import { handlePoints, OPPOSITE, rotationHandle } from "./render.js";
+import { snapBox } from "./snap.js";
+import { wheelZoomFactor } from "./view.js";
 
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
 /** @typedef {import("./render.js").Renderer} Renderer */
 /** @typedef {import("./editor.js").Editor} Editor */
-/** @typedef {"select" | "hand" | "pen" | "rect" | "ellipse" | "line" | "arrow" | "symbol" | "text"} Tool */
+/** @typedef {"select" | "hand" | "pen" | "rect" | "ellipse" | "line" | "arrow" | "symbol" | "text" | "eraser"} Tool */
 
 const MAX_STROKE_POINTS = 4096;
 
@@ -34,6 +36,10 @@ export class Tools extends EventTarget {
     /** @type {Tool} */
     this.tool = "pen";
     this.symbol = "moon";
+    /** Size of new captions on screen, in pixels. */
+    this.textSize = 24;
+    /** How new captions sit on the point where they are placed. */
+    this.textAlign = "left";
     /** @type {string[]} next fragment responds to these (a thread) */
     this.respondTo = [];
     /** @type {any} */
@@ -45,6 +51,10 @@ export class Tools extends EventTarget {
     this.cursor = null;
     /** @type {{pts: number[], style: Record<string, any>} | null} */
     this.preview = null;
+    /** @type {import("./gestures.js").Live | null} a move or resize in progress, sent as presence */
+    this.live = null;
+    /** @type {import("./snap.js").Snap | null} alignment guides of the move in progress */
+    this.guides = null;
     this.marquee = /** @type {{x0: number, y0: number, x1: number, y1: number} | null} */ (null);
     /** @type {((x: number, y: number, f?: Fragment) => void) | null} */
     this.onTextRequest = null;
@@ -60,6 +70,7 @@ export class Tools extends EventTarget {
     canvas.addEventListener("dblclick", (e) => this.#dblclick(e));
     renderer.worldOverlays.push((ctx) => this.#drawPreview(ctx));
     renderer.screenOverlays.push((ctx) => this.#drawMarquee(ctx));
+    renderer.screenOverlays.push((ctx) => this.#drawGuides(ctx));
   }
 
   /** @param {Tool} tool */
@@ -161,7 +172,20 @@ export class Tools extends EventTarget {
       case "text":
         this.gesture = { kind: "place" };
         return;
+      case "eraser":
+        this.gesture = { kind: "erase", ids: new Set() };
+        this.#erase(this.gesture, wx, wy);
+        return;
     }
+  }
+
+  /** Mark what the eraser passes over: shown faded, deleted when the pointer lifts. @param {any} g @param {number} wx @param {number} wy */
+  #erase(g, wx, wy) {
+    const f = this.hit(wx, wy);
+    if (!f || g.ids.has(f.id)) return;
+    g.ids.add(f.id);
+    this.r.overrides.set(f.id, { ...f, style: { ...f.style, opacity: 0.2 * (typeof f.style.opacity === "number" ? f.style.opacity : 1) } });
+    this.r.invalidate();
   }
 
   /** @param {PointerEvent} e @param {number} wx @param {number} wy */
@@ -170,12 +194,21 @@ export class Tools extends EventTarget {
     if (box) {
       const g = grow(box, 4 / this.r.camera.zoom);
       const tol = 8 / this.r.camera.zoom;
+      const [rx, ry] = rotationHandle(g, this.r.camera.zoom);
+      if (Math.hypot(wx - rx, wy - ry) <= tol) {
+        const cx = (g.x0 + g.x1) / 2;
+        const cy = (g.y0 + g.y1) / 2;
+        this.gesture = { kind: "rotate", cx, cy, a0: Math.atan2(wy - cy, wx - cx), ids: this.selected };
+        return;
+      }
       const handles = handlePoints(g);
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < handles.length; i++) {
         const [hx, hy] = handles[i];
         if (Math.abs(wx - hx) <= tol && Math.abs(wy - hy) <= tol) {
-          const [ax, ay] = handles[(i + 2) % 4];
-          this.gesture = { kind: "resize", box: g, ax, ay, hx, hy, ids: this.selected };
+          const [ax, ay] = handles[OPPOSITE[i]];
+          // A side handle stretches one way only.
+          const axis = i < 4 ? null : i % 2 ? "x" : "y";
+          this.gesture = { kind: "resize", box: g, ax, ay, hx, hy, axis, ids: this.selected };
           return;
         }
       }
@@ -195,7 +228,15 @@ export class Tools extends EventTarget {
         const sf = this.editor.replica.get(id);
         if (sf) starts.set(id, [sf.x, sf.y]);
       }
-      this.gesture = { kind: "move", x0: wx, y0: wy, dx: 0, dy: 0, ids: this.selected, starts };
+      // What the selection may line up with: the visible fragments around it (a bounded few).
+      const moving = new Set(this.selected);
+      const near = grow(this.r.viewBox(), 200 / this.r.camera.zoom);
+      const others = this.editor.replica
+        .ordered()
+        .filter((en) => en.box && !moving.has(en.frag.id) && this.r.visible(en.frag) && intersects(en.box, near))
+        .slice(-2000)
+        .map((en) => /** @type {import("./geometry.js").Box} */ (en.box));
+      this.gesture = { kind: "move", x0: wx, y0: wy, dx: 0, dy: 0, ids: this.selected, starts, box: this.selectionBounds(), others };
       return;
     }
     if (!e.shiftKey) this.select([]);
@@ -241,16 +282,42 @@ export class Tools extends EventTarget {
       case "move":
         g.dx = wx - g.x0;
         g.dy = wy - g.y0;
+        this.guides = null;
+        if (g.box && !e.altKey) {
+          // Alt moves freely; otherwise edges and centres snap to the fragments around.
+          const b = g.box;
+          const snap = snapBox({ x0: b.x0 + g.dx, y0: b.y0 + g.dy, x1: b.x1 + g.dx, y1: b.y1 + g.dy }, g.others, 6 / this.r.camera.zoom);
+          g.dx += snap.dx;
+          g.dy += snap.dy;
+          if (snap.xs.length || snap.ys.length) this.guides = snap;
+        }
         this.r.overrides.clear();
         for (const id of g.ids) {
           const f = this.editor.replica.get(id);
           const s = g.starts.get(id);
           if (f && s) this.r.overrides.set(id, { ...f, x: s[0] + g.dx, y: s[1] + g.dy });
         }
+        this.live = { ids: g.ids.slice(0, 256), dx: round(g.dx), dy: round(g.dy) };
         this.r.invalidate();
         break;
       case "resize":
         this.#resizeTo(g, wx, wy, e.shiftKey);
+        break;
+      case "rotate": {
+        let angle = Math.atan2(wy - g.cy, wx - g.cx) - g.a0;
+        if (e.shiftKey) angle = Math.round(angle / (Math.PI / 12)) * (Math.PI / 12); // 15-degree steps
+        g.angle = angle;
+        this.r.overrides.clear();
+        for (const id of g.ids) {
+          const f = this.editor.replica.get(id);
+          if (f) this.r.overrides.set(id, rotated(f, g.cx, g.cy, angle));
+        }
+        this.live = { ids: g.ids.slice(0, 256), ax: round(g.cx), ay: round(g.cy), rot: round4(angle) };
+        this.r.invalidate();
+        break;
+      }
+      case "erase":
+        for (const ev of e.getCoalescedEvents?.() ?? [e]) this.#erase(g, ...this.r.camera.toWorld(...this.#screen(ev)));
         break;
       case "marquee":
         this.marquee = { x0: g.x0, y0: g.y0, x1: wx, y1: wy };
@@ -309,6 +376,8 @@ export class Tools extends EventTarget {
       return;
     }
     this.gesture = null;
+    this.live = null;
+    this.guides = null;
     const [wx, wy] = this.#world(e);
     if (cancel) return this.#cancelGesture(g);
     switch (g.kind) {
@@ -342,6 +411,16 @@ export class Tools extends EventTarget {
         this.editor.replace("resize", frags);
         break;
       }
+      case "erase":
+        this.r.overrides.clear();
+        if (g.ids.size) this.editor.remove([...g.ids]);
+        break;
+      case "rotate": {
+        const frags = g.ids.map((/** @type {string} */ id) => this.r.overrides.get(id)).filter(Boolean);
+        this.r.overrides.clear();
+        if (g.angle) this.editor.replace("rotate", frags);
+        break;
+      }
       case "marquee": {
         const m = this.marquee;
         this.marquee = null;
@@ -368,6 +447,8 @@ export class Tools extends EventTarget {
   #cancelGesture(g = this.gesture) {
     this.gesture = null;
     this.preview = null;
+    this.live = null;
+    this.guides = null;
     this.marquee = null;
     this.r.overrides.clear();
     this.r.invalidate();
@@ -385,7 +466,10 @@ export class Tools extends EventTarget {
     if (kind === "stroke" || kind === "symbol" || kind === "text") {
       if (kind !== "symbol") delete s.fill;
     }
-    if (kind === "text" || kind === "symbol") delete s.width;
+    if (kind === "text" || kind === "symbol") {
+      delete s.width;
+      delete s.dash;
+    }
     return s;
   }
 
@@ -450,7 +534,7 @@ export class Tools extends EventTarget {
       kind: "text",
       x: wx,
       y: wy,
-      geom: { text: text.slice(0, 2000), size: round(24 / this.r.camera.zoom) },
+      geom: { text: text.slice(0, 2000), size: round(this.textSize / this.r.camera.zoom), ...(this.textAlign !== "left" ? { align: this.textAlign } : {}) },
       style: this.#style("text"),
       inspired_by: this.#threads(),
     });
@@ -469,15 +553,15 @@ export class Tools extends EventTarget {
   #resizeTo(g, wx, wy, keepRatio) {
     const bw = g.hx - g.ax || 1e-9;
     const bh = g.hy - g.ay || 1e-9;
-    let sx = (wx - g.ax) / bw;
-    let sy = (wy - g.ay) / bh;
+    let sx = g.axis === "y" ? 1 : (wx - g.ax) / bw;
+    let sy = g.axis === "x" ? 1 : (wy - g.ay) / bh;
     const single = g.ids.length === 1 ? this.editor.replica.get(g.ids[0]) : null;
     const uniform = keepRatio || (single && (single.kind === "symbol" || single.kind === "text")) || g.ids.some((/** @type {string} */ id) => {
       const k = this.editor.replica.get(id)?.kind;
       return k === "symbol" || k === "text";
     });
     if (uniform) {
-      const s = Math.max(Math.abs(sx), Math.abs(sy));
+      const s = g.axis === "x" ? Math.abs(sx) : g.axis === "y" ? Math.abs(sy) : Math.max(Math.abs(sx), Math.abs(sy));
       sx = s;
       sy = s;
     }
@@ -486,6 +570,7 @@ export class Tools extends EventTarget {
       const f = this.editor.replica.get(id);
       if (f) this.r.overrides.set(id, scaled(f, g.ax, g.ay, sx, sy));
     }
+    this.live = { ids: g.ids.slice(0, 256), ax: round(g.ax), ay: round(g.ay), sx: round4(sx), sy: round4(sy) };
     this.r.invalidate();
   }
 
@@ -494,7 +579,7 @@ export class Tools extends EventTarget {
     e.preventDefault();
     const [sx, sy] = this.#screen(e);
     if (e.ctrlKey || e.metaKey) {
-      this.r.camera.zoomAt(Math.exp(-e.deltaY * 0.01), sx, sy);
+      this.r.camera.zoomAt(wheelZoomFactor(e.deltaY, e.deltaMode), sx, sy);
     } else {
       this.r.camera.x += e.deltaX / this.r.camera.zoom;
       this.r.camera.y += e.deltaY / this.r.camera.zoom;
@@ -517,7 +602,7 @@ export class Tools extends EventTarget {
   #drawPreview(ctx) {
     const g = this.gesture;
     if (this.preview && this.preview.pts.length >= 2) {
-      drawPreviewStroke(ctx, this.preview.pts, this.preview.style);
+      drawPreviewStroke(ctx, this.preview.pts, this.preview.style, (c) => this.r.ink(c));
     }
     if (g && g.kind === "shape") {
       const style = this.#style("shape");
@@ -532,16 +617,40 @@ export class Tools extends EventTarget {
       }
       ctx.save();
       ctx.globalAlpha = num(style.opacity, 1);
-      ctx.strokeStyle = style.color;
+      ctx.strokeStyle = this.r.ink(style.color);
       ctx.lineWidth = strokeWidth(style);
+      ctx.setLineDash(dashPattern(style));
       ctx.lineCap = "round";
       if (style.fill && style.fill !== "none" && (g.shape === "rect" || g.shape === "ellipse")) {
-        ctx.fillStyle = style.fill;
+        ctx.fillStyle = this.r.ink(style.fill);
         ctx.fill(p);
       }
       ctx.stroke(p);
       ctx.restore();
     }
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx */
+  #drawGuides(ctx) {
+    const g = this.guides;
+    if (!g) return;
+    ctx.save();
+    ctx.strokeStyle = "rgba(255, 143, 216, 0.85)";
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4, 4]);
+    ctx.beginPath();
+    for (const x of g.xs) {
+      const [sx] = this.r.camera.toScreen(x, 0);
+      ctx.moveTo(Math.round(sx) + 0.5, 0);
+      ctx.lineTo(Math.round(sx) + 0.5, this.r.height);
+    }
+    for (const y of g.ys) {
+      const [, sy] = this.r.camera.toScreen(0, y);
+      ctx.moveTo(0, Math.round(sy) + 0.5);
+      ctx.lineTo(this.r.width, Math.round(sy) + 0.5);
+    }
+    ctx.stroke();
+    ctx.restore();
   }
 
   /** @param {CanvasRenderingContext2D} ctx */
@@ -570,6 +679,9 @@ export class Tools extends EventTarget {
   }
 }
 
+/** Scale factors keep four decimals on the wire. @param {number} v */
+const round4 = (v) => Math.round(v * 10000) / 10000;
+
 /**
  * A fragment scaled about an anchor point.
  * @param {Fragment} f @param {number} ax @param {number} ay @param {number} sx @param {number} sy
@@ -588,13 +700,36 @@ export function scaled(f, ax, ay, sx, sy) {
   return { ...f, x: round(x), y: round(y), geom: g };
 }
 
-/** @param {CanvasRenderingContext2D} ctx @param {number[]} pts absolute world points @param {Record<string, any>} style */
-export function drawPreviewStroke(ctx, pts, style) {
+/**
+ * A fragment turned by `angle` (radians) about a point: its anchor goes round
+ * the point and its own rotation grows by the angle.
+ * @param {Fragment} f @param {number} cx @param {number} cy @param {number} angle
+ * @returns {Fragment}
+ */
+export function rotated(f, cx, cy, angle) {
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
+  const x = cx + (f.x - cx) * c - (f.y - cy) * s;
+  const y = cy + (f.x - cx) * s + (f.y - cy) * c;
+  let rot = (num(f.geom.rot) + angle) % (2 * Math.PI);
+  if (rot > Math.PI) rot -= 2 * Math.PI;
+  if (rot < -Math.PI) rot += 2 * Math.PI;
+  const geom = { ...f.geom, rot: round4(rot) };
+  if (!geom.rot) delete geom.rot;
+  return { ...f, x: round(x), y: round(y), geom };
+}
+
+/**
+ * @param {CanvasRenderingContext2D} ctx @param {number[]} pts absolute world points @param {Record<string, any>} style
+ * @param {(c: string) => string} [ink] how colours are drawn (turned over in the light theme)
+ */
+export function drawPreviewStroke(ctx, pts, style, ink = (c) => c) {
   const p = new Path2D();
   traceStroke(p, pts, 0, 0);
   ctx.save();
   ctx.globalAlpha = Math.max(0.05, Math.min(1, num(style?.opacity, 1)));
-  ctx.strokeStyle = typeof style?.color === "string" ? style.color : "#ece8ff";
+  ctx.strokeStyle = ink(typeof style?.color === "string" ? style.color : "#ece8ff");
+  ctx.setLineDash(dashPattern(style ?? {}));
   ctx.lineWidth = strokeWidth(style ?? {});
   ctx.lineCap = "round";
   ctx.lineJoin = "round";

@@ -1,13 +1,12 @@
 // @ts-check
 /**
- * The panels around the canvas: style, dream symbols, participants,
- * connection state, Dream Diversity, toasts and the help overlay.
+ * The panels around the canvas: style, dream symbols, connection state,
+ * Dream Diversity, the banner and toasts.
  */
 
 import { DEFAULT_COLOR } from "./geometry.js";
 
 /** @typedef {import("./render.js").Symbol} Symbol */
-/** @typedef {import("./sync.js").Peer} Peer */
 
 /** @param {string} id @returns {any} */
 export const $ = (id) => /** @type {any} */ (document.getElementById(id));
@@ -23,7 +22,15 @@ export class StylePanel extends EventTarget {
     this.color = DEFAULT_COLOR;
     this.width = 3;
     this.opacity = 1;
+    /** @type {"none" | "same" | "own"} no fill, the ink's colour, or a colour of its own */
     this.fill = "none";
+    this.fillColor = "#2a2b44";
+    /** Caption size in screen pixels (at 100% zoom, world units). */
+    this.textSize = 24;
+    /** @type {"left" | "center" | "right"} */
+    this.textAlign = "left";
+    /** @type {"" | "dashed" | "dotted"} a solid, dashed or dotted line */
+    this.dash = "";
     const sw = $("swatches");
     for (const c of SWATCHES) {
       const b = document.createElement("button");
@@ -33,30 +40,53 @@ export class StylePanel extends EventTarget {
       b.addEventListener("click", () => this.setColor(c, true));
       sw.append(b);
     }
-    $("color").addEventListener("input", (/** @type {any} */ e) => this.setColor(e.target.value, true));
+    $("color").addEventListener("input", (/** @type {any} */ e) => this.setColor(e.target.value, true, "color"));
     $("fill").addEventListener("change", (/** @type {any} */ e) => {
       this.fill = e.target.value;
-      this.#changed({ fill: this.fill === "none" ? "none" : this.color });
+      $("fill-color").hidden = this.fill !== "own";
+      this.#changed({ fill: this.#fillValue() });
+    });
+    $("fill-color").addEventListener("input", (/** @type {any} */ e) => {
+      this.fillColor = e.target.value;
+      this.#changed({ fill: this.fillColor }, "fill");
+    });
+    $("dash").addEventListener("change", (/** @type {any} */ e) => {
+      this.dash = e.target.value;
+      this.#changed({ dash: this.dash || null });
+    });
+    for (const b of $("text-align").querySelectorAll("button")) {
+      b.addEventListener("click", () => {
+        this.textAlign = b.dataset.align;
+        for (const o of $("text-align").querySelectorAll("button")) o.classList.toggle("on", o === b);
+        this.dispatchEvent(new CustomEvent("text-align", { detail: this.textAlign }));
+      });
+    }
+    $("text-size").addEventListener("change", (/** @type {any} */ e) => {
+      this.textSize = Number(e.target.value);
+      this.dispatchEvent(new CustomEvent("text-size", { detail: this.textSize }));
     });
     $("width").addEventListener("input", (/** @type {any} */ e) => {
       this.width = Number(e.target.value);
       $("width-out").textContent = String(this.width);
-      this.#changed({ width: this.width });
+      this.#changed({ width: this.width }, "width");
     });
     $("opacity").addEventListener("input", (/** @type {any} */ e) => {
       this.opacity = Number(e.target.value) / 100;
       $("opacity-out").textContent = `${e.target.value}%`;
-      this.#changed({ opacity: this.opacity });
+      this.#changed({ opacity: this.opacity }, "opacity");
     });
+    // A slider or the colour picker sends a value per step while it moves: the
+    // movement is shown live and written once, when the control settles.
+    for (const id of ["color", "width", "opacity", "fill-color"]) $(id).addEventListener("change", () => this.dispatchEvent(new Event("settle")));
     this.setColor(this.color, false);
   }
 
-  /** @param {string} c @param {boolean} apply */
-  setColor(c, apply) {
+  /** @param {string} c @param {boolean} apply @param {string} [group] */
+  setColor(c, apply, group) {
     this.color = c;
     $("color").value = c.slice(0, 7);
     for (const b of $("swatches").children) b.classList.toggle("on", b.dataset.color === c);
-    if (apply) this.#changed(this.fill === "none" ? { color: c } : { color: c, fill: c });
+    if (apply) this.#changed(this.fill === "same" ? { color: c, fill: c } : { color: c }, group);
   }
 
   /** Show a selected fragment's style in the controls. @param {Record<string, any>} s */
@@ -72,13 +102,26 @@ export class StylePanel extends EventTarget {
       $("opacity").value = String(Math.round(s.opacity * 100));
       $("opacity-out").textContent = `${Math.round(s.opacity * 100)}%`;
     }
-    this.fill = s.fill && s.fill !== "none" ? "same" : "none";
+    this.dash = s.dash === "dashed" || s.dash === "dotted" ? s.dash : "";
+    $("dash").value = this.dash;
+    const fill = typeof s.fill === "string" && s.fill !== "none" ? s.fill : null;
+    this.fill = !fill ? "none" : fill === s.color ? "same" : "own";
+    if (fill && this.fill === "own") this.fillColor = fill.slice(0, 7);
     $("fill").value = this.fill;
+    $("fill-color").value = this.fillColor;
+    $("fill-color").hidden = this.fill !== "own";
   }
 
-  /** @param {Record<string, any>} patch */
-  #changed(patch) {
-    this.dispatchEvent(new CustomEvent("change", { detail: patch }));
+  #fillValue() {
+    return this.fill === "none" ? "none" : this.fill === "same" ? this.color : this.fillColor;
+  }
+
+  /**
+   * @param {Record<string, any>} patch
+   * @param {string} [group] a continuous control (a slider, the colour picker): shown live, written when it settles
+   */
+  #changed(patch, group) {
+    this.dispatchEvent(new CustomEvent("change", { detail: { patch, group } }));
   }
 
   /** The style new fragments get. */
@@ -86,7 +129,8 @@ export class StylePanel extends EventTarget {
     /** @type {Record<string, any>} */
     const s = { color: this.color, width: this.width };
     if (this.opacity < 1) s.opacity = this.opacity;
-    if (this.fill !== "none") s.fill = this.color;
+    if (this.fill !== "none") s.fill = this.#fillValue();
+    if (this.dash) s.dash = this.dash;
     return s;
   }
 }
@@ -144,54 +188,10 @@ export function buildPalette(symbols, pick) {
 }
 
 /**
- * @param {{peers: Map<string, Peer>, peerCount?: number, sid: string, identity: any, name: string}} state
- * @param {string | null} following @param {(sid: string) => void} follow
+ * The Dream Diversity meter; in history mode it shows the replayed state's share.
+ * @param {{organic: number, ai: number}} counts @param {string} [when] what the figures are of
  */
-export function renderPeople(state, following, follow) {
-  const ul = $("people");
-  ul.textContent = "";
-  const me = document.createElement("li");
-  me.className = "me human";
-  me.innerHTML = `<span class="dot" style="background:#ece8ff"></span><span class="who"></span>`;
-  /** @type {HTMLElement} */ (me.querySelector(".who")).textContent = `${state.name} (you)`;
-  ul.append(me);
-  let shown = 0;
-  for (const p of state.peers.values()) {
-    if (shown++ >= PEOPLE_SHOWN) break; // a crowded room lists its first few and counts the rest
-    const li = document.createElement("li");
-    const weaver = p.origin === "ai" || p.role === "weaver";
-    li.className = `${weaver ? "weaver" : "human"}${following === p.sid ? " following" : ""}`;
-    li.dataset.sid = p.sid;
-    li.style.color = p.color;
-    li.title = weaver ? `${p.name}: a weaver (AI). Click to follow its view.` : `${p.name}: click to follow their view`;
-    const dot = document.createElement("span");
-    dot.className = "dot";
-    dot.style.background = p.color;
-    dot.textContent = weaver ? "AI" : (p.name || "?").slice(0, 1).toUpperCase();
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = p.name || "dreamer";
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.textContent = weaver ? "weaver" : p.role === "steward" ? "steward" : "dreamer";
-    li.append(dot, who, badge);
-    li.addEventListener("click", () => follow(p.sid));
-    ul.append(li);
-  }
-  const others = Math.max(state.peerCount ?? 0, state.peers.size) - Math.min(state.peers.size, PEOPLE_SHOWN);
-  if (others > 0) {
-    const more = document.createElement("li");
-    more.className = "more";
-    more.textContent = `and ${others} more`;
-    ul.append(more);
-  }
-}
-
-/** People listed by name; the rest of a crowded room is a count. */
-const PEOPLE_SHOWN = 64;
-
-/** @param {{organic: number, ai: number}} counts */
-export function renderDiversity(counts) {
+export function renderDiversity(counts, when = "") {
   const total = counts.organic + counts.ai;
   const organic = total ? (100 * counts.organic) / total : 0;
   const ai = total ? 100 - organic : 0;
@@ -199,8 +199,9 @@ export function renderDiversity(counts) {
   /** @type {HTMLElement} */ (root.querySelector(".organic")).style.width = `${organic}%`;
   /** @type {HTMLElement} */ (root.querySelector(".ai")).style.width = `${ai}%`;
   /** @type {HTMLElement} */ (root.querySelector(".figures")).textContent = total
-    ? `${Math.round(organic)}% organic · ${Math.round(ai)}% AI`
-    : "empty";
+    ? `${when}${Math.round(organic)}% organic · ${Math.round(ai)}% AI`
+    : `${when}empty`;
+  root.title = `Dream Diversity${when ? ` ${when.replace(/: $/, "")}` : ""}: ${Math.round(organic)}% organic, ${Math.round(ai)}% AI of ${total} live fragments`;
 }
 
 /** @param {string} status @param {string} detail @param {number} pending */
@@ -208,12 +209,35 @@ export function renderStatus(status, detail, pending) {
   const el = $("status");
   el.className = `status ${status}`;
   el.dataset.state = status;
-  const labels = /** @type {Record<string, string>} */ ({ live: "live", connecting: "connecting", offline: "offline", closed: "disconnected" });
+  const labels = /** @type {Record<string, string>} */ ({ live: "live", connecting: "connecting", offline: "offline", closed: "disconnected", history: "history" });
   /** @type {HTMLElement} */ (el.querySelector("b")).textContent = labels[status] ?? status;
   const parts = [];
   if (status !== "live" && detail) parts.push(detail);
+  el.title = [labels[status] ?? status, ...parts].join(" · ");
   if (pending) parts.push(`${pending} edit${pending === 1 ? "" : "s"} to sync`);
   /** @type {HTMLElement} */ (el.querySelector("small")).textContent = parts.join(" · ");
+}
+
+/**
+ * The lasting banner: following someone, a locked canvas, a mute. Null hides it.
+ * @param {{text: string, kind: string, action?: {label: string, run: () => void}} | null} b
+ */
+export function renderBanner(b) {
+  const el = $("banner");
+  el.hidden = !b;
+  if (!b) return;
+  el.className = `banner ${b.kind}`;
+  el.dataset.kind = b.kind;
+  el.textContent = "";
+  const text = document.createElement("span");
+  text.textContent = b.text;
+  el.append(text);
+  if (b.action) {
+    const button = document.createElement("button");
+    button.textContent = b.action.label;
+    button.addEventListener("click", b.action.run);
+    el.append(button);
+  }
 }
 
 /** @param {string} text */

@@ -38,8 +38,12 @@ const Z_RE = /^[0-9A-Za-z]+$/;
 const COLOR_RE = /^#[0-9a-fA-F]{6}(?:[0-9a-fA-F]{2})?$/;
 const SYMBOL_RE = /^[a-z][a-z0-9_-]*$/;
 
-const STYLE_KEYS = new Set(["color", "fill", "width", "opacity"]);
-const GEOM_KEYS = new Set(["pts", "shape", "w", "h", "sym", "text", "size", "rot"]);
+const STYLE_KEYS = new Set(["color", "fill", "width", "opacity", "dash"]);
+/** Line patterns a style may ask for (none: a solid line). */
+export const DASHES = Object.freeze(["dashed", "dotted"]);
+const GEOM_KEYS = new Set(["pts", "shape", "w", "h", "sym", "text", "size", "rot", "align"]);
+/** How a caption sits on its anchor (none: left, the baseline starts there). */
+export const ALIGNS = Object.freeze(["left", "center", "right"]);
 /** @type {Record<string, string[]>} */
 const GEOM_REQUIRED = {
   stroke: ["pts"],
@@ -143,6 +147,7 @@ export function checkStyle(v) {
   if ("fill" in d) checkColor(d.fill, "style.fill", true);
   if ("width" in d && checkNumber(d.width, "style.width", 200) < 0) fail("style.width must not be negative");
   if ("opacity" in d && checkNumber(d.opacity, "style.opacity", 1) < 0) fail("style.opacity must be within [0, 1]");
+  if ("dash" in d && !DASHES.includes(d.dash)) fail("style.dash must be 'dashed' or 'dotted'");
   return d;
 }
 
@@ -160,6 +165,8 @@ export function checkGeom(v, kind) {
     } else if (key === "text") checkStr(val, "geom.text", LIMITS.maxTextLen);
     else if (key === "size") {
       if (checkNumber(val, "geom.size", LIMITS.maxCoordinate) <= 0) fail("geom.size must be positive");
+    } else if (key === "align") {
+      if (!ALIGNS.includes(val)) fail("geom.align must be left, center or right");
     } else checkNumber(val, `geom.${key}`, LIMITS.maxCoordinate);
   }
   if (kind !== undefined) checkGeomKind(d, kind);
@@ -170,7 +177,9 @@ export function checkGeom(v, kind) {
 export function checkGeomKind(geom, kind) {
   const req = GEOM_REQUIRED[kind];
   for (const k of req) if (!(k in geom)) fail(`geom of a ${kind} needs ${k}`);
-  for (const k of Object.keys(geom)) if (k !== "rot" && !req.includes(k)) fail(`geom of a ${kind} may not have ${k}`);
+  for (const k of Object.keys(geom)) {
+    if (k !== "rot" && !(k === "align" && kind === "text") && !req.includes(k)) fail(`geom of a ${kind} may not have ${k}`);
+  }
 }
 
 /** @param {any} v @returns {string[]} */

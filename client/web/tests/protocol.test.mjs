@@ -61,6 +61,9 @@ test("validation refuses what the Python validator refuses", () => {
     { t: "s", id: "a", s: [1, "r"], f: { x: Infinity } },
     { t: "d", id: "a", s: [1, "r"], f: {} },
     { t: "s", id: "a", s: [1, "r"], f: { z: "V0" } },
+    { t: "s", id: "a", s: [1, "r"], f: { style: { dash: "wavy" } } },
+    { t: "s", id: "a", s: [1, "r"], f: { geom: { text: "x", size: 9, align: "justify" } } },
+    { t: "c", id: "a", s: [1, "r"], f: { kind: "shape", geom: { shape: "rect", w: 1, h: 1, align: "center" }, z: "V" } },
   ];
   for (const v of bad) assert.throws(() => checkOp(v), DecodeError, JSON.stringify(v));
   const ok = checkOp({ t: "c", id: "a", s: [1, "r"], f: { kind: "text", geom: { text: "hi", size: 12 }, z: "V" } });

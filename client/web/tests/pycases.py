@@ -1,7 +1,7 @@
 """Random cases computed by the Python merge layer, for the JavaScript port to match.
 
 Usage: ``python pycases.py SEED COUNT`` prints one JSON document:
-``{"merge": [...], "pack": [...], "zorder": [...], "undo": [...]}``. Merge cases
+``{"merge": [...], "pack": [...], "zorder": [...], "undo": [...], "colours": [...]}``. Merge cases
 have the shape of ``protocol/vectors/*.json``; the others pair inputs with the
 Python results. The node suite runs this and fails on any divergence.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from dreamloom.protocol import Clock, Op, Stamp, Tapestry, inverse, ops, zorder
 from dreamloom.protocol.canon import pack
+from dreamloom.server.identity import PALETTE, colour_for
 
 REPLICAS = ("a", "b", "c", "r1", "weaver-7")
 IDS = ("f1", "f2", "f3", "g:1", "h_2")
@@ -176,6 +177,15 @@ def undo_case(rng: random.Random) -> dict[str, Any]:
     }
 
 
+def colour_case(rng: random.Random) -> dict[str, Any]:
+    """A presence colour (SPEC W11a): an identity id and the colours taken around it."""
+    key = rng.choice(["guest-", "steward-", "w-", "夢-"]) + f"{rng.getrandbits(40):x}"
+    taken = rng.sample(PALETTE, rng.choice([0, 1, 3, len(PALETTE) - 1, len(PALETTE)]))
+    if len(taken) == len(PALETTE) and rng.random() < 0.5:
+        taken.append(colour_for(key, taken))  # the first colour past the palette is taken too
+    return {"key": key, "taken": taken, "colour": colour_for(key, taken), "palette": list(PALETTE)}
+
+
 def main(argv: list[str]) -> int:
     seed, count = int(argv[0]), int(argv[1])
     rng = random.Random(seed)
@@ -184,6 +194,7 @@ def main(argv: list[str]) -> int:
         "pack": [{"value": v, "hex": pack(v).hex()} for v in (pack_value(rng) for _ in range(count * 2))],
         "zorder": [zorder_case(rng) for _ in range(count)],
         "undo": [undo_case(rng) for _ in range(count)],
+        "colours": [colour_case(rng) for _ in range(count)],
     }
     json.dump(out, sys.stdout, ensure_ascii=False)
     return 0

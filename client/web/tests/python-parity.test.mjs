@@ -11,6 +11,7 @@ import { Tapestry } from "../protocol/tapestry.js";
 import { inverse } from "../protocol/undo.js";
 import { checkOp } from "../protocol/validate.js";
 import { between } from "../protocol/zorder.js";
+import { colourFor, PALETTE } from "../app/colours.js";
 import { ROOT, python, replay } from "./helpers.mjs";
 import { toWire } from "../protocol/ops.js";
 
@@ -52,6 +53,13 @@ for (const seed of SEEDS) {
       const change = changes[c.target];
       const inv = inverse(target, change ? change.before : {}, t, new Clock("undoer", t.maxCounter));
       assert.deepEqual(inv.map(toWire), c.inverse, JSON.stringify(c.ops[c.target]));
+    }
+  });
+
+  test(`seed ${seed}: presence colours equal the server's (W11a)`, () => {
+    for (const c of cases.colours) {
+      assert.deepEqual([...PALETTE], c.palette, "the palette differs from server/identity.py");
+      assert.equal(colourFor(c.key, c.taken), c.colour, JSON.stringify(c.key));
     }
   });
 }

@@ -5,10 +5,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
+import { toWire } from "../protocol/ops.js";
+import { Clock } from "../protocol/stamps.js";
+import { History } from "../protocol/undo.js";
+import { checkOp } from "../protocol/validate.js";
 import { ROOT, replay } from "./helpers.mjs";
 
 const dir = join(ROOT, "protocol", "vectors");
-const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort(); // undo/ is a folder: below
 
 test("the shared vector directory holds vectors", () => {
   assert.ok(files.length > 0, `no vectors in ${dir}`);
@@ -28,4 +32,36 @@ for (const file of files) {
       }
     });
   }
+}
+
+// The undo vectors (SPEC M10): one user's edits, others' writes, undos and redos;
+// every undo and redo must write exactly the ops Python's History wrote.
+const undoDir = join(dir, "undo");
+const undoFiles = readdirSync(undoDir).filter((f) => f.endsWith(".json")).sort();
+
+test("the shared undo vectors are there", () => {
+  assert.ok(undoFiles.length >= 8, `too few undo vectors in ${undoDir}`);
+});
+
+for (const file of undoFiles) {
+  const vec = JSON.parse(readFileSync(join(undoDir, file), "utf8"));
+  test(`undo/${file}: ${vec.name} (${vec.rule})`, async () => {
+    const t = replay(vec.initial, []);
+    const history = new History();
+    /** @param {any[]} ops */
+    const apply = (ops) => ops.map((op) => t.apply(op)).filter((c) => c !== null);
+    for (const [i, step] of vec.steps.entries()) {
+      if (step.do === "edit" || step.do === "remote") {
+        const changes = apply(step.ops.map((/** @type {any} */ w) => checkOp(structuredClone(w))));
+        if (step.do === "edit") history.record(step.label, changes);
+        continue;
+      }
+      const done = history[step.do === "undo" ? "undo" : "redo"](t, new Clock(vec.replica, t.maxCounter), apply);
+      const written = done ? done.changes.map((c) => toWire(c.op)) : [];
+      assert.deepEqual(written, step.ops, `step ${i} (${step.do})`);
+    }
+    assert.deepEqual(t.toData(), vec.expected);
+    assert.equal(await t.digest(), vec.digest);
+    assert.deepEqual({ ...t.liveCounts }, { organic: 0, ai: 0, ...vec.live_counts });
+  });
 }
