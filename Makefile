@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+TSC := node_modules/.bin/tsc
 HOST ?= 127.0.0.1
 PORT ?= 8765
 
@@ -22,10 +23,17 @@ run: $(INSTALLED)
 browser-deps:
 	@scripts/ensure-chromium.sh
 
-lint: $(INSTALLED)
+# TypeScript checks the browser app's JSDoc types (no build step: nothing it writes is shipped).
+$(TSC): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(INSTALLED) $(TSC)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	PY=$(PY) scripts/typecheck.sh
+	$(TSC) -p tsconfig.json
+	$(TSC) -p tsconfig.sw.json
 
 fmt: $(INSTALLED)
 	$(PY) -m ruff format .
@@ -46,4 +54,4 @@ soak: $(INSTALLED)
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .typecheck

@@ -49,7 +49,10 @@ const SHELL = [
 const PAGE = "/s/";
 const LANDING = "/";
 
-self.addEventListener("install", (event) => {
+/** This script's global scope: a service worker's (for the type checker; nothing changes at run time). */
+const worker = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
+
+worker.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
@@ -60,30 +63,30 @@ self.addEventListener("install", (event) => {
       if (page.ok) await cache.put(PAGE, page);
       const landing = await fetch(LANDING);
       if (landing.ok) await cache.put(LANDING, landing);
-      await self.skipWaiting();
+      await worker.skipWaiting();
     })(),
   );
 });
 
-self.addEventListener("activate", (event) => {
+worker.addEventListener("activate", (event) => {
   event.waitUntil(
     (async () => {
       for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
-      await self.clients.claim();
+      await worker.clients.claim();
     })(),
   );
 });
 
-/** The cache key of a request we keep, or null for one we leave alone. */
+/** The cache key of a request we keep, or null for one we leave alone. @param {URL} url */
 function keyOf(url) {
-  if (url.origin !== self.location.origin) return null;
+  if (url.origin !== worker.location.origin) return null;
   if (url.pathname.startsWith("/s/")) return PAGE;
   if (url.pathname === "/") return LANDING;
   if (url.pathname.startsWith("/static/") || url.pathname === "/api/symbols") return url.pathname;
   return null;
 }
 
-self.addEventListener("fetch", (event) => {
+worker.addEventListener("fetch", (event) => {
   const req = event.request;
   if (req.method !== "GET") return;
   const key = keyOf(new URL(req.url));

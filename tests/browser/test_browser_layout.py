@@ -20,7 +20,9 @@ PHONE = {"width": 390, "height": 844}
 
 async def _open(browser: Any, dreamers: NewDreamer, name: str, viewport: dict[str, int], **kw: Any) -> Dreamer:
     touch = viewport["width"] < 600
-    ctx = await browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch, color_scheme="dark")
+    ctx = await browser.new_context(
+        bypass_csp=True, viewport=viewport, has_touch=touch, is_mobile=touch, color_scheme="dark"
+    )
     await ctx.add_init_script(f"localStorage.setItem('dreamloom:name', JSON.stringify({name!r}))")
     return await dreamers(name, context=ctx, **kw)
 
@@ -54,7 +56,11 @@ async def test_top_bar_holds_fifty_participants_with_every_control_reachable(
     async with contextlib.AsyncExitStack() as stack:
         await _crowd(server, sanctuary, 50, stack)
         ctx = await browser.new_context(
-            viewport=viewport, has_touch=viewport is PHONE, is_mobile=viewport is PHONE, color_scheme="dark"
+            bypass_csp=True,
+            viewport=viewport,
+            has_touch=viewport is PHONE,
+            is_mobile=viewport is PHONE,
+            color_scheme="dark",
         )
         await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Ana'))")
         page = await ctx.new_page()

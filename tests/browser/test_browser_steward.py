@@ -18,7 +18,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def _steward(browser: Any, dreamers: NewDreamer, server: InProcessServer) -> Dreamer:
     sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
     token = issue_token(server, sanctuary, name="Ana", role="steward")
-    ctx = await browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="dark")
+    ctx = await browser.new_context(bypass_csp=True, viewport={"width": 1400, "height": 900}, color_scheme="dark")
     await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Ana'))")
     page = await ctx.new_page()
     d = Dreamer(ctx, page, "Ana")

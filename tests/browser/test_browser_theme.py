@@ -23,7 +23,7 @@ async def _canvas_pixel(d: Dreamer) -> tuple[int, int, int]:
 async def test_light_theme_follows_the_system_and_the_toggle_is_kept(
     browser: Any, dreamers: NewDreamer, server: InProcessServer
 ) -> None:
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="light")
+    ctx = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800}, color_scheme="light")
     await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Ana'))")
     a = await dreamers("Ana", context=ctx)
     await a.stroke(-100, 0)

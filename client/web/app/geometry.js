@@ -19,7 +19,10 @@ export const FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif";
 /** How far left of its anchor a caption starts, as a share of its width (server/render_geom.py). */
 export const ALIGN_SHIFT = /** @type {Record<string, number>} */ ({ left: 0, center: 0.5, right: 1 });
 
-/** A caption's alignment: left, center or right (anything else reads as left). @param {{geom: Record<string, any>}} f */
+/**
+ * A caption's alignment: left, center or right (anything else reads as left).
+ * @param {{geom: Record<string, any>}} f @returns {"left" | "center" | "right"}
+ */
 export const textAlign = (f) => (f.geom.align === "center" || f.geom.align === "right" ? f.geom.align : "left");
 
 /**

@@ -377,14 +377,19 @@ async function main() {
     tools.textSize = e.detail;
     // Selected captions take the size too (as new ones are made at this zoom).
     const size = Math.round((e.detail / renderer.camera.zoom) * 100) / 100;
-    const texts = tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text");
+    const texts = /** @type {NonNullable<ReturnType<typeof live.get>>[]} */ (
+      tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text")
+    );
     if (texts.length && !editor.readOnly) editor.replace("caption size", texts.map((f) => ({ ...f, geom: { ...f.geom, size } })));
   });
   style.addEventListener("text-align", (/** @type {any} */ e) => {
     tools.textAlign = e.detail;
-    const texts = tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text");
+    const texts = /** @type {NonNullable<ReturnType<typeof live.get>>[]} */ (
+      tools.selected.map((id) => live.get(id)).filter((f) => f && f.kind === "text")
+    );
     if (!texts.length || editor.readOnly) return;
     const aligned = texts.map((f) => {
+      /** @type {Record<string, any>} */
       const geom = { ...f.geom, align: e.detail };
       if (e.detail === "left") delete geom.align;
       return { ...f, geom };

@@ -61,12 +61,12 @@ export class Camera {
     this.zoom = 1;
   }
 
-  /** @param {number} sx @param {number} sy */
+  /** @param {number} sx @param {number} sy @returns {[number, number]} */
   toWorld(sx, sy) {
     return [this.x + sx / this.zoom, this.y + sy / this.zoom];
   }
 
-  /** @param {number} wx @param {number} wy */
+  /** @param {number} wx @param {number} wy @returns {[number, number]} */
   toScreen(wx, wy) {
     return [(wx - this.x) * this.zoom, (wy - this.y) * this.zoom];
   }
@@ -313,7 +313,7 @@ export class Renderer {
     }
     if (f.origin === "ai") {
       if (isStrand(f) && !e.path) e.path = buildPath(f);
-      this.drawHalo(ctx, f, zoom, e.path);
+      this.drawHalo(ctx, f, zoom, e.path ?? undefined);
     }
     const color = this.ink(colour(f.style.color, DEFAULT_COLOR));
     const fill = f.style.fill && f.style.fill !== "none" ? this.ink(colour(f.style.fill, "")) : "";

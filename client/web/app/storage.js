@@ -86,9 +86,10 @@ const leaseFresh = (replica) => {
  */
 export function claimReplica(sanctuary) {
   const sessionKey = `${PREFIX}replica:${sanctuary}`;
-  let replica = sessionStorage.getItem(sessionKey);
-  if (replica && leaseFresh(replica)) replica = null; // a duplicated tab: the original holds it
-  if (!replica) replica = orphanWithQueue(sanctuary) ?? newReplicaId();
+  let stored = sessionStorage.getItem(sessionKey);
+  if (stored && leaseFresh(stored)) stored = null; // a duplicated tab: the original holds it
+  /** @type {string} */
+  let replica = stored || (orphanWithQueue(sanctuary) ?? newReplicaId());
   sessionStorage.setItem(sessionKey, replica);
   const lease = () => write(`lease:${replica}`, Date.now());
   lease();

@@ -102,7 +102,7 @@ export class Tools extends EventTarget {
     this.dispatchEvent(new Event("presence"));
   }
 
-  /** @param {PointerEvent | WheelEvent | MouseEvent} e */
+  /** @param {PointerEvent | WheelEvent | MouseEvent} e @returns {[number, number]} */
   #screen(e) {
     const rect = this.canvas.getBoundingClientRect();
     return [e.clientX - rect.left, e.clientY - rect.top];
@@ -714,6 +714,7 @@ export function rotated(f, cx, cy, angle) {
   let rot = (num(f.geom.rot) + angle) % (2 * Math.PI);
   if (rot > Math.PI) rot -= 2 * Math.PI;
   if (rot < -Math.PI) rot += 2 * Math.PI;
+  /** @type {Record<string, any>} */
   const geom = { ...f.geom, rot: round4(rot) };
   if (!geom.rot) delete geom.rot;
   return { ...f, x: round(x), y: round(y), geom };

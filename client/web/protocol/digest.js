@@ -14,7 +14,7 @@ import { toHex } from "./canon.js";
 export async function sha256Hex(bytes) {
   const subtle = globalThis.crypto?.subtle;
   if (subtle) {
-    const buf = await subtle.digest("SHA-256", bytes);
+    const buf = await subtle.digest("SHA-256", /** @type {BufferSource} */ (bytes));
     return toHex(new Uint8Array(buf));
   }
   return sha256HexSync(bytes);
