@@ -3,7 +3,7 @@
 
 import { getName, setName } from "./app/storage.js";
 import { initTheme } from "./app/theme.js";
-import { authHeaders } from "./steward.js"; // also keeps a ?token= of the steward link out of the address bar
+import { authHeaders, captureToken } from "./tokens.js";
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
@@ -80,6 +80,7 @@ const showMe = () => {
   });
   me.append(change);
 };
+captureToken(); // a ?token= of the steward link leaves the address bar before anything is listed
 showMe();
 list();
 setInterval(list, 5000);

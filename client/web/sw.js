@@ -12,6 +12,7 @@ const SHELL = [
   "/static/favicon.svg",
   "/static/landing.js",
   "/static/steward.js",
+  "/static/tokens.js",
   "/static/steward.css",
   "/static/app/main.js",
   "/static/app/clipboard.js",

@@ -4,7 +4,7 @@
  * from the server's renderer (cropped to the view when asked).
  */
 
-import { authHeaders } from "../steward.js";
+import { authHeaders } from "../tokens.js";
 import { grow, union } from "./geometry.js";
 import { Camera } from "./render.js";
 

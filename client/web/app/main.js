@@ -21,6 +21,8 @@ import { Renderer } from "./render.js";
 import { Replay } from "./replay.js";
 import { Replica } from "./replica.js";
 import { claimReplica, getColour, getName, loadCache, loadView, saveView, setColour, setName } from "./storage.js";
+import { mountStewardPanel } from "../steward.js";
+import { captureToken } from "../tokens.js";
 import { Sync } from "./sync.js";
 import { fragmentsSvg } from "./svg.js";
 import { initTheme, theme, toggleTheme } from "./theme.js";
@@ -84,6 +86,8 @@ async function loadSymbols() {
 }
 
 async function main() {
+  captureToken(); // before the hello: a link's token is the one to present
+  void mountStewardPanel();
   const symbolsLoading = loadSymbols();
   const name = await askName();
   const claim = claimReplica(sanctuary);

@@ -7,7 +7,7 @@
 
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp } from "../protocol/validate.js";
-import { authHeaders } from "../steward.js";
+import { authHeaders } from "../tokens.js";
 import { Replica } from "./replica.js";
 
 /** @typedef {{seq: number, op: import("../protocol/ops.js").Op, author: string, time: number}} Entry */

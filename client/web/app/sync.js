@@ -34,7 +34,7 @@ import { Clock } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp, checkOps, DecodeError } from "../protocol/validate.js";
 import { loadQueue, newReplicaId, saveCache, saveQueue } from "./storage.js";
-import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../steward.js";
+import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../tokens.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
 /** @typedef {import("./replica.js").Replica} Replica */
