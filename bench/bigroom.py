@@ -44,6 +44,7 @@ OUTPUT = ROOT / "bench-output"
 sys.path.insert(0, str(BENCH))
 
 from fanout import free_port, proc_cpu, proc_status_kb, stop, wait_listening  # noqa: E402
+from serving import dreamloom_command, spawn  # noqa: E402
 
 SIZES = (1000, 5000)
 QUICK_SIZES = (200, 1000)
@@ -57,31 +58,16 @@ def start(kind: str, port: int, data_dir: Path, log: Any) -> subprocess.Popen[by
     if kind == "baseline":
         cmd = [sys.executable, str(BENCH / "baseline_server.py"), "--port", str(port)]
     else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "dreamloom",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--max-connections-per-sanctuary",
-            "10000",
-            "--ops-rate",
-            "100000",
-            "--ops-burst",
-            "100000",
-            "--heartbeat",
-            "600",
-            "--heartbeat-timeout",
-            "1200",
-            "--log-level",
-            "WARNING",
-        ]
-    return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=ROOT)
+        cmd = dreamloom_command(
+            port,
+            data_dir,
+            max_connections_per_sanctuary=10000,
+            ops_rate=100000,
+            ops_burst=100000,
+            heartbeat=600,
+            heartbeat_timeout=1200,
+        )
+    return spawn(cmd, log)
 
 
 # -- a generator process ------------------------------------------------------------

@@ -61,6 +61,7 @@ OUTPUT = ROOT / "bench-output"
 sys.path.insert(0, str(BENCH))
 
 from fanout import free_port, stop, wait_listening  # noqa: E402
+from serving import dreamloom_command, spawn  # noqa: E402
 
 FRAGMENTS = 100_000
 QUICK_FRAGMENTS = 10_000
@@ -71,27 +72,8 @@ SANCTUARY = "vast"
 
 
 def start_server(port: int, data_dir: Path, log: Any) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "dreamloom",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--ops-rate",
-        "1000000",
-        "--ops-burst",
-        "1000000",
-        "--idle-unload",
-        "3600",
-        "--log-level",
-        "WARNING",
-    ]
-    return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=ROOT)
+    cmd = dreamloom_command(port, data_dir, ops_rate=1000000, ops_burst=1000000, idle_unload=3600)
+    return spawn(cmd, log)
 
 
 # -- the probe ------------------------------------------------------------------

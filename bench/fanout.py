@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from serving import dreamloom_command, spawn
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUTPUT = ROOT / "bench-output"
@@ -229,33 +231,19 @@ class Plan:
 
 def start_server(kind: str, port: int, data_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
     if kind == "dreamloom":
-        cmd = [
-            sys.executable,
-            "-m",
-            "dreamloom",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--ops-rate",
-            str(OPS_LIMIT),
-            "--ops-burst",
-            str(OPS_LIMIT),
+        cmd = dreamloom_command(
+            port,
+            data_dir,
+            ops_rate=OPS_LIMIT,
+            ops_burst=OPS_LIMIT,
             # Fifty clients of one loopback address stand for fifty people: lift the per-address pace.
-            "--client-bytes-rate",
-            str(CLIENT_BYTES),
-            "--client-bytes-burst",
-            str(CLIENT_BYTES),
-            "--log-level",
-            "WARNING",
-            *os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "").split(),
-        ]
+            client_bytes_rate=CLIENT_BYTES,
+            client_bytes_burst=CLIENT_BYTES,
+        )
+        cmd += os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "").split()
     else:
         cmd = [sys.executable, str(BENCH / "baseline_server.py"), "--port", str(port)]
-    return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=ROOT)
+    return spawn(cmd, log)
 
 
 def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:

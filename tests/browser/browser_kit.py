@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
+from kit.timing import scaled
 
 from dreamloom.server.testing import InProcessServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 VIEWPORT = {"width": 1280, "height": 800}
-#: Timeouts in milliseconds, scaled by one factor on slow machines.
-SCALE = float(os.environ.get("DREAMLOOM_TIMEOUT_SCALE", "1"))
-WAIT_MS = int(15_000 * SCALE)
-
-
-def require_chromium() -> None:
-    """Skip without Chromium, except under CI=true where a missing browser is a failure."""
-    if os.path.exists(CHROMIUM):
-        return
-    message = f"{CHROMIUM} is missing: run `make browser-deps` (installs Debian's chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (browser tests never skip under CI=true)")
-    pytest.skip(message)
+#: Timeouts in milliseconds, stretched by the suite's one factor on slow machines.
+WAIT_MS = int(scaled(15.0) * 1000)
 
 
 class Dreamer:

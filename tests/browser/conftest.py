@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from browser_kit import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Dreamer, NewDreamer, require_chromium
+from browser_kit import VIEWPORT, Dreamer, NewDreamer
+from kit.chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 from dreamloom.server.testing import InProcessServer, serve_in_process
 

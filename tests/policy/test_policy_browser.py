@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import pytest
 from harmony_client import acked, rejected
 from harmony_kit import Harmony
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-def _require_chromium() -> None:
-    if os.path.exists(CHROMIUM):
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing (browser tests never skip under CI=true)")
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium")
+from kit.chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 
 async def test_the_steward_changes_the_cap_in_the_panel(harmony: Harmony) -> None:
-    _require_chromium()
+    require_chromium()
     from playwright.async_api import async_playwright
 
     owner = await harmony.connect("dreamer")
@@ -32,7 +21,7 @@ async def test_the_steward_changes_the_cap_in_the_panel(harmony: Harmony) -> Non
     steward_token = harmony.token("steward", "*", sub="steward-ana", name="Ana")
     errors: list[str] = []
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             ctx = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
             await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Ana'))")
@@ -64,7 +53,7 @@ async def test_the_steward_changes_the_cap_in_the_panel(harmony: Harmony) -> Non
 
 
 async def test_P14_an_invited_browser_reads_history_and_the_list_of_an_invite_sanctuary(harmony: Harmony) -> None:
-    _require_chromium()
+    require_chromium()
     from playwright.async_api import async_playwright
 
     await harmony.steward().call("PATCH", "/policy", {"access": "invite"})
@@ -73,7 +62,7 @@ async def test_P14_an_invited_browser_reads_history_and_the_list_of_an_invite_sa
     invite = harmony.token("dreamer", "garden", sub="dreamer-bo", name="Bo")
     errors: list[str] = []
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             ctx = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
             await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('Bo'))")
