@@ -40,7 +40,7 @@ from dreamloom.protocol import ErrorCode, Fragment, Op, Tapestry
 from dreamloom.protocol.messages import MAX_RETRY_AFTER
 
 from .gate import Gate, PolicyError
-from .rate import TokenBucket
+from .rate import TokenBucket, retry_seconds
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -72,8 +72,7 @@ class _Named:
 
 
 def _wait(named: _Named, cost: float) -> float:
-    wait = named.bucket.wait(cost)
-    return math.ceil(min(wait, MAX_RETRY_AFTER) * 1000) / 1000
+    return retry_seconds(named.bucket.wait(cost))
 
 
 def _take_all(buckets: list[tuple[_Named, float]]) -> Refusal | None:

@@ -19,7 +19,6 @@ Theory of operation:
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from dreamloom.protocol import ErrorCode, Op, Tapestry
 from dreamloom.protocol.validate import ID_RE
 
 from .gate import Gate, PolicyError
+from .rate import retry_seconds
 
 if TYPE_CHECKING:
     from .member import Member
@@ -178,8 +178,7 @@ class RateWindow:
 
 
 def _seconds(wait: float | None) -> float | None:
-    # Rounded up to milliseconds: a client that waits exactly this long finds the slot free.
-    return None if wait is None else math.ceil(wait * 1000) / 1000
+    return None if wait is None else retry_seconds(wait)
 
 
 def _cap_fraction(cap: float) -> Fraction:

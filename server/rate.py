@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+
+from dreamloom.protocol.messages import MAX_RETRY_AFTER
 
 
 class TokenBucket:
@@ -40,3 +43,9 @@ class TokenBucket:
             self.tokens -= n
             return True
         return False
+
+
+def retry_seconds(wait: float) -> float:
+    """A wait as ``retry_after`` says it (W9a): rounded up to a millisecond, so a client that waits
+    exactly this long finds room, and never beyond what the protocol lets it carry."""
+    return math.ceil(min(wait, MAX_RETRY_AFTER) * 1000) / 1000
