@@ -728,10 +728,9 @@ class Sanctuary:
 
         The encoding is kept up to date as ops land (see encodings.py): asking again at the same
         seq costs nothing, and after a few ops only those fragments are encoded again. Only
-        committed state is served (the actor settles first).
+        committed state is served: a call runs after the actor has settled what it merged.
         """
         self._inside()
-        await self._settle()
         return self.seq, await self._encodings.whole(self.tapestry, codec, self.seq)
 
     async def apply_local(self, ops: list[Op], author: str) -> list[int]:
