@@ -236,7 +236,7 @@ class Session:
         self.sanctuary = ""
         self.policy = Policy()
         self.peers: dict[str, PeerState] = {}
-        #: Other connections in the sanctuary; ``peers`` may list only some of a crowded room (W15).
+        #: Other connections in the sanctuary; ``peers`` may list only some of a crowded room (W23).
         self.peer_count = 0
         self.connected = False
         self.welcomes = 0
@@ -270,7 +270,7 @@ class Session:
         self._warned = False
         self._give_up_after = give_up_after
         self._submitted: deque[float] = deque()
-        # Paging the peers of a crowded room (W15): the next page to ask for, and who waits for the last.
+        # Paging the peers of a crowded room (W23): the next page to ask for, and who waits for the last.
         self._peers_ask: tuple[str | None] | None = None
         self._peers_paged: asyncio.Future[None] | None = None
         self._live = False
@@ -306,7 +306,7 @@ class Session:
         self._wake.set()
 
     async def fetch_peers(self) -> dict[str, PeerState]:
-        """Read every peer of the sanctuary, page by page (W15); returns :attr:`peers`."""
+        """Read every peer of the sanctuary, page by page (W23); returns :attr:`peers`."""
         if self._peers_paged is None or self._peers_paged.done():
             self._peers_paged = asyncio.get_running_loop().create_future()
             self._peers_ask = (None,)
@@ -687,7 +687,7 @@ class Session:
             case Leave():
                 self._peer_left(msg.sid)
             case Roster():
-                for sid in msg.left:  # leaves first, then joins (W16)
+                for sid in msg.left:  # leaves first, then joins (W24)
                     self._peer_left(sid)
                 for peer in msg.joined:
                     self._peer_joined(peer)
@@ -710,7 +710,7 @@ class Session:
         if peer.sid == self.sid:
             return
         known = self.peers.get(peer.sid)
-        # A peer listed by the welcome may be announced again by a roster (W16): not a new arrival.
+        # A peer listed by the welcome may be announced again by a roster (W24): not a new arrival.
         self.peers[peer.sid] = joined = PeerState(peer, known.presence if known is not None else PresenceState())
         if known is None:
             self._emit(PeerEvent("joined", joined))

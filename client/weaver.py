@@ -185,14 +185,14 @@ class Weaver:
     @property
     def peer_count(self) -> int:
         """How many other connections the sanctuary holds; :attr:`peers` lists only the first
-        ``max_peers_page`` of a crowded room until :meth:`fetch_peers` reads the rest (W15).
+        ``max_peers_page`` of a crowded room until :meth:`fetch_peers` reads the rest (W23).
 
         Example: ``crowded = self.peer_count > len(self.peers)``.
         """
         return self._session.peer_count
 
     async def fetch_peers(self) -> Mapping[str, PeerState]:
-        """Read every peer of a crowded sanctuary page by page (W15); returns :attr:`peers`.
+        """Read every peer of a crowded sanctuary page by page (W23); returns :attr:`peers`.
 
         Example: ``people = [p for p in (await self.fetch_peers()).values() if p.origin == "organic"]``.
         """

@@ -22,7 +22,7 @@ class Limits:
     max_symbol_len: int = 32
     max_coordinate: float = 1e9
     max_peers: int = 1024
-    #: Peers a ``welcome`` or one ``peers`` page carries; the rest of a crowded room is paged (W15).
+    #: Peers a ``welcome`` or one ``peers`` page carries; the rest of a crowded room is paged (W23).
     max_peers_page: int = 256
 
 

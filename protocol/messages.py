@@ -382,7 +382,7 @@ class Welcome:
     token: str | None = None
     #: Names this run of the sanctuary; seqs resume only within one epoch (F5).
     epoch: str | None = None
-    #: Other connections in the sanctuary, when ``peers`` is only the first of them (W15).
+    #: Other connections in the sanctuary, when ``peers`` is only the first of them (W23).
     peer_count: int | None = None
     v: int = PROTOCOL_VERSION
 
@@ -642,7 +642,7 @@ class PolicyUpdate:
 
 @dataclass(frozen=True, slots=True)
 class PeersRequest:
-    """A client asks for a page of the sanctuary's peers, those whose sid sorts after ``after`` (W15)."""
+    """A client asks for a page of the sanctuary's peers, those whose sid sorts after ``after`` (W23)."""
 
     type: ClassVar[str] = "peers"
     after: str | None = None
@@ -659,7 +659,7 @@ class PeersRequest:
 
 @dataclass(frozen=True, slots=True)
 class PeersPage:
-    """One page of peers in sid order; ``next`` is the ``after`` of the next page, null on the last (W15)."""
+    """One page of peers in sid order; ``next`` is the ``after`` of the next page, null on the last (W23)."""
 
     type: ClassVar[str] = "peers"
     peers: tuple[tuple[Peer, PresenceState], ...]
@@ -688,7 +688,7 @@ class PeersPage:
 
 @dataclass(frozen=True, slots=True)
 class Roster:
-    """The connections that joined and left since the last tick, coalesced (W16)."""
+    """The connections that joined and left since the last tick, coalesced (W24)."""
 
     type: ClassVar[str] = "roster"
     joined: tuple[Peer, ...] = ()

@@ -336,7 +336,7 @@ class Connection:
             room.submit(self, ops)
 
     def _request_peers(self, room: Room, request: PeersRequest) -> None:
-        # A page is a read of up to max_peers_page members: bounded like presence (W15).
+        # A page is a read of up to max_peers_page members: bounded like presence (W23).
         if self.presence_bucket.take():
             room.request_peers(self, request)
         else:

@@ -1,4 +1,4 @@
-"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W15, S1).
+"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W23, S1).
 
 The canonical structure (M9) is a list of ``[id, registers]`` sorted by id. In
 msgpack a list is its header followed by its packed items, and in JSON it is

@@ -61,7 +61,7 @@ class Room(Protocol):
         """The member's presence changed; it goes out with the next tick."""
 
     def request_peers(self, member: Member, request: PeersRequest) -> None:
-        """The member asked for a page of peers (W15); the page is sent to it."""
+        """The member asked for a page of peers (W23); the page is sent to it."""
 
 
 class Entrance(Room, Protocol):

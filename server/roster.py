@@ -1,9 +1,9 @@
-"""Who is in a crowded sanctuary, told at a cost that does not grow with the crowd (SPEC W15, W16).
+"""Who is in a crowded sanctuary, told at a cost that does not grow with the crowd (SPEC W23, W24).
 
 A welcome carries at most ``max_peers_page`` peers and the count of the others;
-the rest are read in pages of the same size, in sid order, on request (W15).
+the rest are read in pages of the same size, in sid order, on request (W23).
 Joins and leaves are not a frame to every member each: they are gathered and
-sent once per presence tick as one ``roster`` frame (W16), so a burst of
+sent once per presence tick as one ``roster`` frame (W24), so a burst of
 hundreds of joins costs each member one frame per tick, not one per join.
 """
 

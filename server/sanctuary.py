@@ -95,7 +95,7 @@ log = logging.getLogger("dreamloom.sanctuary")
 
 _ENCODERS: dict[str, Codec] = {name: cls() for name, cls in CODECS.items()}
 
-#: Roster frames a sanctuary sends per second at most, counting one per member (W16): a room of
+#: Roster frames a sanctuary sends per second at most, counting one per member (W24): a room of
 #: 5,000 hears of joins and leaves once a second, a room of 250 or fewer every presence tick.
 ROSTER_FRAMES_PER_SECOND = 5000
 
@@ -269,7 +269,7 @@ class Sanctuary:
             self.colours.chose(member.sid, member.identity.id, chosen)
 
     def request_peers(self, member: Member, request: PeersRequest) -> None:
-        """Answer a member's ``peers`` request with one page (W15): a read, safe outside the actor."""
+        """Answer a member's ``peers`` request with one page (W23): a read, safe outside the actor."""
         if self.members.get(member.sid) is member:
             page = self._peer_index.page(self.members, member.sid, request.after, self.config.limits.max_peers_page)
             member.send(page)
@@ -612,7 +612,7 @@ class Sanctuary:
         if len(self.members) >= self.config.max_connections_per_sanctuary:
             item.done.set_exception(SanctuaryFull(self.name))
             return
-        # By index, not by a scan of the members: a join costs the same in a crowded room (W15).
+        # By index, not by a scan of the members: a join costs the same in a crowded room (W23).
         other = self._by_replica.get(member.replica)
         if other is not None and other.replica == member.replica:
             if other.identity.id != member.identity.id:
@@ -635,7 +635,7 @@ class Sanctuary:
         item.done.set_result(None)
 
     async def _welcome(self, member: Member, hello: Hello) -> bytes:
-        """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W15)."""
+        """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W23)."""
         since = hello.seq
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         # A seq counted in another run may name ops that were broadcast but never committed (F5).
@@ -803,13 +803,13 @@ class Sanctuary:
 
     def _roster_due(self) -> bool:
         # A roster is a frame to every member: in a crowded room they are spaced so that they cost
-        # at most ROSTER_FRAMES_PER_SECOND frames a second however fast people come and go (W16).
+        # at most ROSTER_FRAMES_PER_SECOND frames a second however fast people come and go (W24).
         spacing = len(self.members) / ROSTER_FRAMES_PER_SECOND
         return spacing <= self.config.presence_interval or time.monotonic() - self._last_roster >= spacing
 
     def tick(self) -> None:
-        """Send what gathered since the last tick: the roster, then presence (W16, W11)."""
-        # Joins and leaves first, never dropped (W16); then presence, droppable, in frames a
+        """Send what gathered since the last tick: the roster, then presence (W24, W11)."""
+        # Joins and leaves first, never dropped (W24); then presence, droppable, in frames a
         # client accepts however many peers moved (W4: max_peers per frame).
         page = self.config.limits.max_peers
         if self._roster and self._roster_due():

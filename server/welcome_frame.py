@@ -1,4 +1,4 @@
-"""A ``welcome`` frame with its snapshot spliced in already encoded (SPEC W15).
+"""A ``welcome`` frame with its snapshot spliced in already encoded (SPEC W23).
 
 A map in either codec is its keys and values one after the other: the welcome
 is encoded field by field, and the ``snapshot`` field's value is the tapestry's

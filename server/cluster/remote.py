@@ -243,7 +243,7 @@ class RemoteRoom:
             self.node.send(self.owner, {"k": "presence", "s": self.name, "sid": member.sid, "state": state})
 
     def request_peers(self, member: Member, request: PeersRequest) -> None:
-        # The owner holds the roster: it pages it and sends the page back through the bus (W15).
+        # The owner holds the roster: it pages it and sends the page back through the bus (W23).
         if member.sid in self.members:
             self.node.send(self.owner, {"k": "peers", "s": self.name, "sid": member.sid, "after": request.after})
 

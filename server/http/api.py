@@ -335,7 +335,7 @@ async def _served(request: web.Request, variant: Variant, content_type: str) -> 
 
 
 async def tapestry_json(request: web.Request) -> web.Response:
-    if "at" not in request.query:  # now: from the sanctuary's kept encodings, off the loop (W15)
+    if "at" not in request.query:  # now: from the sanctuary's kept encodings, off the loop (W20)
         name = sanctuary_id(request)
         hub = request.app[SERVICES].hub
         await _info(hub, name)

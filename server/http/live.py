@@ -1,4 +1,4 @@
-"""``/ws/{sanctuary}``: the WebSocket upgrade, then one :class:`~..connection.Connection` per socket (SPEC W2-W15)."""
+"""``/ws/{sanctuary}``: the WebSocket upgrade, then one :class:`~..connection.Connection` per socket (SPEC W2-W24)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``GET /api/sanctuaries/{id}/tapestry.json`` of the current tapestry, without stalling the loop (SPEC W15).
+"""``GET /api/sanctuaries/{id}/tapestry.json`` of the current tapestry, without stalling the loop (SPEC W20).
 
 The body is the sanctuary's kept JSON encoding of its tapestry spliced into
 ``{"seq", "digest", "snapshot"}``, never a structure built and encoded again per

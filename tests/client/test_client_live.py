@@ -372,7 +372,7 @@ async def test_F5_the_sdk_resumes_by_seq_within_its_epoch_and_by_snapshot_after_
             assert [f.id for f in rec.tapestry] == [f.id for f in (await server_tapestry(server, "epochs")).fragments()]
 
 
-async def test_W15_W16_the_sdk_counts_a_crowded_room_pages_its_peers_and_follows_the_roster(tmp_path: Path) -> None:
+async def test_W23_W24_the_sdk_counts_a_crowded_room_pages_its_peers_and_follows_the_roster(tmp_path: Path) -> None:
     async with serve_in_process(data_dir=tmp_path, limits=replace(DEFAULT_LIMITS, max_peers_page=2)) as server:
         async with contextlib.AsyncExitStack() as stack:
             for n in range(4):

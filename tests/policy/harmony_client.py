@@ -121,7 +121,7 @@ class Client:
             self.joins.append(m["peer"])
         elif t == "leave":
             self.leaves.append(m["sid"])
-        elif t == "roster":  # W16: leaves first, then joins
+        elif t == "roster":  # W24: leaves first, then joins
             self.leaves.extend(m["left"])
             self.joins.extend(m["joined"])
 

@@ -1,4 +1,4 @@
-"""Messages of crowded sanctuaries at their limits (SPEC W4a, W15, W16), and the one table of limits
+"""Messages of crowded sanctuaries at their limits (SPEC W4a, W23, W24), and the one table of limits
 shared by the server, the SDK and the browser."""
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def test_W4a_at_the_limit_a_client_decodes_one_over_it_refuses_saying_why(
 
 
 @pytest.mark.parametrize("codec", CLIENT_CODECS, ids=IDS)
-def test_W15_welcome_peer_count_and_pages_round_trip(codec: Codec) -> None:
+def test_W23_welcome_peer_count_and_pages_round_trip(codec: Codec) -> None:
     w = codec.decode_server(codec.dumps(welcome(2, peer_count=900)))
     assert isinstance(w, Welcome)
     assert (len(w.peers), w.peer_count) == (2, 900)
@@ -108,7 +108,7 @@ def test_W15_welcome_peer_count_and_pages_round_trip(codec: Codec) -> None:
 
 
 @pytest.mark.parametrize("codec", [MsgpackCodec(), JsonCodec()], ids=IDS)
-def test_W15_the_peers_request_names_a_sid_or_null(codec: Codec) -> None:
+def test_W23_the_peers_request_names_a_sid_or_null(codec: Codec) -> None:
     assert codec.decode_client(codec.dumps({"type": "peers", "after": None})) == PeersRequest(None)
     assert codec.decode_client(codec.dumps({"type": "peers", "after": "s-9"})) == PeersRequest("s-9")
     for bad in ({"type": "peers"}, {"type": "peers", "after": 3}, {"type": "peers", "after": "x" * 65}):

@@ -307,7 +307,7 @@ async def test_tapestry_json_now_and_at_seq(server: InProcessServer, http: aioht
     await d.ws.close()
 
 
-async def test_W15_tapestry_json_now_is_the_live_state_gzipped_with_an_etag_and_304(
+async def test_W20_tapestry_json_now_is_the_live_state_gzipped_with_an_etag_and_304(
     server: InProcessServer, http: aiohttp.ClientSession
 ) -> None:
     d, _ = await weave_garden(http, server)

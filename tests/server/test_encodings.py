@@ -1,4 +1,4 @@
-"""Whole-tapestry encodings kept up to date as ops land (SPEC W15, S1, S3a): always equal to encoding
+"""Whole-tapestry encodings kept up to date as ops land (SPEC W23, S1, S3a): always equal to encoding
 the tapestry afresh, spliced into welcomes that decode as the welcome itself, and loaded in slices."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ async def test_S1_kept_encodings_equal_a_fresh_encoding_after_any_writes(codec: 
 
 
 @pytest.mark.parametrize("codec", [MSGPACK, JSON])
-async def test_W15_a_welcome_with_a_spliced_snapshot_decodes_as_the_welcome(codec: str) -> None:
+async def test_W23_a_welcome_with_a_spliced_snapshot_decodes_as_the_welcome(codec: str) -> None:
     tapestry = Tapestry()
     for n in range(30):
         tapestry.apply(symbol(f"f{n}", Stamp(n + 1, "r")))

@@ -57,7 +57,7 @@ async def test_W20_every_tapestry_route_shares_one_cache_by_sanctuary_seq_format
     client = await wire.join(server.ws_url("garden"))
     await client.wait_acked(await client.send_ops(client.symbol("moon")))
     renders = server.services.renders
-    # tapestry.json of now comes from the sanctuary's kept encoding (W15), never a render worker.
+    # tapestry.json of now comes from the sanctuary's kept encoding (W20), never a render worker.
     for path in ("tapestry.json", "tapestry.json?at=1", "tapestry.svg", "tapestry.png?width=64"):
         assert (await _get(server, f"garden/{path}"))[0] == 200
     assert renders.hits == 0

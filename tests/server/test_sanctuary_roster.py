@@ -1,4 +1,4 @@
-"""Crowded sanctuaries without sockets (SPEC W15, W16, W4a): bounded welcomes, pages, coalesced notices."""
+"""Crowded sanctuaries without sockets (SPEC W23, W24, W4a): bounded welcomes, pages, coalesced notices."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def join(sanctuary: object, member: FakeMember) -> Welcome:
     return welcome  # type: ignore[no-any-return]
 
 
-async def test_W15_a_welcome_carries_a_bounded_peer_summary_and_the_count() -> None:
+async def test_W23_a_welcome_carries_a_bounded_peer_summary_and_the_count() -> None:
     limits = replace(DEFAULT_LIMITS, max_peers_page=3)
     async with running(presence_interval=NEVER, limits=limits) as garden:
         members = [person(n) for n in range(8)]
@@ -53,7 +53,7 @@ async def test_W15_a_welcome_carries_a_bounded_peer_summary_and_the_count() -> N
         assert welcome.peer_count == 7
 
 
-async def test_W15_a_welcome_that_lists_everyone_has_no_count() -> None:
+async def test_W23_a_welcome_that_lists_everyone_has_no_count() -> None:
     async with running(presence_interval=NEVER) as garden:
         await join(garden, person(1))
         welcome = await join(garden, person(2))
@@ -61,7 +61,7 @@ async def test_W15_a_welcome_that_lists_everyone_has_no_count() -> None:
         assert welcome.peer_count is None
 
 
-async def test_W15_peers_are_paged_in_sid_order_without_the_asker() -> None:
+async def test_W23_peers_are_paged_in_sid_order_without_the_asker() -> None:
     limits = replace(DEFAULT_LIMITS, max_peers_page=3)
     async with running(presence_interval=NEVER, limits=limits) as garden:
         members = [person(n) for n in range(8)]
@@ -88,7 +88,7 @@ async def test_W15_peers_are_paged_in_sid_order_without_the_asker() -> None:
         assert state.cursor == (5.0, 6.0)  # a page carries presence, as a welcome does
 
 
-async def test_W15_a_member_that_left_gets_no_page() -> None:
+async def test_W23_a_member_that_left_gets_no_page() -> None:
     async with running(presence_interval=NEVER) as garden:
         gone = person(1)
         await join(garden, gone)
@@ -98,7 +98,7 @@ async def test_W15_a_member_that_left_gets_no_page() -> None:
         assert gone.of(PeersPage) == []
 
 
-async def test_W16_joins_and_leaves_go_out_once_per_tick_in_one_roster() -> None:
+async def test_W24_joins_and_leaves_go_out_once_per_tick_in_one_roster() -> None:
     async with running(presence_interval=NEVER) as garden:
         watcher = person(0)
         await join(garden, watcher)
@@ -121,7 +121,7 @@ async def test_W16_joins_and_leaves_go_out_once_per_tick_in_one_roster() -> None
         assert len(watcher.of(Roster)) == 1  # a quiet tick sends nothing
 
 
-async def test_W16_a_role_change_is_a_leave_and_a_join_of_one_sid() -> None:
+async def test_W24_a_role_change_is_a_leave_and_a_join_of_one_sid() -> None:
     async with running(presence_interval=NEVER) as garden:
         watcher, other = person(0), person(1)
         await join(garden, watcher)

@@ -1,4 +1,4 @@
-"""A welcome far larger than one send: spliced from kept encodings, sent as a fragmented message (SPEC W15)."""
+"""A welcome far larger than one send: spliced from kept encodings, sent as a fragmented message (SPEC W23)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dreamloom.server.send_buffer import FRAGMENT_BYTES
 
 
 @pytest.mark.parametrize("codec", [MSGPACK, JSON])
-async def test_W15_a_welcome_of_several_fragments_arrives_whole_and_equal_to_the_live_tapestry(
+async def test_W23_a_welcome_of_several_fragments_arrives_whole_and_equal_to_the_live_tapestry(
     start_server: StartServer, wire: Wire, codec: str
 ) -> None:
     server = await start_server(

@@ -86,5 +86,5 @@ async def test_W5_clients_of_both_codecs_share_one_sanctuary(server: InProcessSe
     moon = texted.tapestry.get("moon")
     assert moon is not None
     assert (moon.x, moon.style["color"], moon.author) == (-3.25, "#112233", packed.welcome.identity.id)  # type: ignore[union-attr]
-    await packed.wait_message(Join)  # announced with the next tick (W16)
+    await packed.wait_message(Join)  # announced with the next tick (W24)
     assert [j.peer.sid for j in packed.joins] == [texted.welcome.sid]  # type: ignore[union-attr]

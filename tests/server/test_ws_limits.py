@@ -64,7 +64,7 @@ async def test_W11_the_fourth_connection_of_a_three_cap_sanctuary_is_refused(
     assert await fourth.wait_closed() == CloseCode.SANCTUARY_FULL
     assert [e.code for e in fourth.errors] == [ErrorCode.SANCTUARY_FULL]
     assert fourth.welcome is None
-    # Presence sent after the refusal reaches all three with a tick, after that tick's roster (W16):
+    # Presence sent after the refusal reaches all three with a tick, after that tick's roster (W24):
     # anything about the fourth would have come before it.
     await members[0].presence(cursor=(1.0, 2.0))
     for m in members[1:]:

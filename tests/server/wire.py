@@ -237,7 +237,7 @@ class WireClient:
                 self.errors.append(message)
             case Roster(joined=joined, left=left):
                 # Also recorded as the leaves and joins it announces, in the order a client applies
-                # them (W16), so that tests can wait for one of them.
+                # them (W24), so that tests can wait for one of them.
                 me = self.welcome.sid if self.welcome is not None else None
                 self.messages.extend([*(Leave(sid) for sid in left), *(Join(p) for p in joined if p.sid != me)])
 

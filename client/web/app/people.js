@@ -17,7 +17,7 @@ export const MAX_FACES_PHONE = 2;
 /** People listed by name in the share panel; the rest of a crowded room is a count. */
 export const PEOPLE_SHOWN = 64;
 
-/** How many others are here: a crowded room's welcome lists a page of them and counts the rest (W15). @param {Here} here */
+/** How many others are here: a crowded room's welcome lists a page of them and counts the rest (W23). @param {Here} here */
 const othersHere = (here) => Math.max(here.peerCount ?? 0, here.peers.size);
 
 /** @param {Peer} p */

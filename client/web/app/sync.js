@@ -87,7 +87,7 @@ export class Sync extends EventTarget {
     this.inflight = new Set();
     /** @type {Map<string, Peer>} */
     this.peers = new Map();
-    /** other connections in the sanctuary: `peers` may list only some of a crowded room (W15) */
+    /** other connections in the sanctuary: `peers` may list only some of a crowded room (W23) */
     this.peerCount = 0;
     /** whether requestPeers() is reading pages */
     this.pagingPeers = false;
@@ -395,13 +395,13 @@ export class Sync extends EventTarget {
         this.peerCount = Math.max(0, this.peerCount - 1);
         return this.#emit("peers");
       case "roster":
-        // Joins and leaves since the server's last tick: leaves first, then joins (W16).
+        // Joins and leaves since the server's last tick: leaves first, then joins (W24).
         for (const sid of msg.left ?? []) this.peers.delete(sid);
         for (const peer of msg.joined ?? []) this.#peerJoined(peer);
         this.peerCount = Math.max(0, (msg.count ?? 1) - 1);
         return this.#emit("peers");
       case "peers":
-        // A page of a crowded room's peers (W15), asked by requestPeers().
+        // A page of a crowded room's peers (W23), asked by requestPeers().
         for (const p of msg.peers ?? []) if (p.sid !== this.sid) this.peers.set(p.sid, { cursor: null, sel: [], preview: null, view: null, ...p });
         this.peerCount = Math.max(0, (msg.count ?? 1) - 1);
         if (msg.next != null && this.pagingPeers) this.#send({ type: "peers", after: msg.next });
@@ -426,7 +426,7 @@ export class Sync extends EventTarget {
     }
   }
 
-  /** Ask the server for every peer of a crowded room, page by page (W15). */
+  /** Ask the server for every peer of a crowded room, page by page (W23). */
   requestPeers() {
     this.pagingPeers = true;
     this.#send({ type: "peers", after: null });
