@@ -28,6 +28,7 @@ from .validate import (
     check_number,
     check_ops,
     check_points,
+    check_pressure,
     check_stamp,
     check_str,
     check_style,
@@ -148,8 +149,10 @@ class PresenceState:
         preview = d.get("preview")
         if preview is not None:
             p = check_dict(preview, "preview")
-            _keys(p, frozenset({"pts"}), frozenset({"style"}), "preview")
+            _keys(p, frozenset({"pts"}), frozenset({"style", "pressure"}), "preview")
             check_points(p["pts"], "preview.pts", limits)
+            if "pressure" in p:
+                check_pressure(p["pressure"], p["pts"], limits)
             if "style" in p:
                 check_style(p["style"], limits)
         view = d.get("view")

@@ -36,6 +36,9 @@ GEOM_REQUIRED = {
     "text": frozenset({"text", "size"}),
 }
 GEOM_ALLOWED = {kind: req | {"rot"} | ({"align"} if kind == "text" else set()) for kind, req in GEOM_REQUIRED.items()}
+# A stroke may carry one pressure a point, its width following it (SPEC M17).
+GEOM_KEYS = GEOM_KEYS | {"pressure"}
+GEOM_ALLOWED["stroke"] = GEOM_ALLOWED["stroke"] | {"pressure"}
 
 
 def fail(reason: str, code: ErrorCode = ErrorCode.BAD_MESSAGE) -> NoReturn:
@@ -131,6 +134,23 @@ def check_points(value: Any, what: str, limits: Limits, min_points: int = 1) -> 
     return value
 
 
+def check_pressure(value: Any, pts: Any, limits: Limits) -> list[Any]:
+    """A stroke's pressure: one number in [0, 1] for each of its points (SPEC M17)."""
+    if type(value) is not list:
+        fail("geom.pressure must be a list of numbers in [0, 1], one a point")
+    if type(pts) is not list or len(pts) != 2 * len(value):
+        fail("geom.pressure must hold one value for each point of geom.pts")
+    if len(value) > limits.max_points_per_stroke:
+        fail(f"geom.pressure may hold at most {limits.max_points_per_stroke} values")
+    for v in value:
+        t = type(v)
+        if t is not int and t is not float:
+            fail("geom.pressure values must be numbers")
+        if not 0 <= v <= 1:  # NaN fails this too
+            fail("geom.pressure values must be finite numbers in [0, 1]")
+    return value
+
+
 def check_style(value: Any, limits: Limits) -> dict[str, Any]:
     d = check_dict(value, "style")
     check_keys(d, STYLE_KEYS, "style")
@@ -159,6 +179,8 @@ def check_geom(value: Any, limits: Limits, kind: str | None = None) -> dict[str,
     for key, v in d.items():
         if key == "pts":
             check_points(v, "geom.pts", limits)
+        elif key == "pressure":
+            check_pressure(v, d.get("pts"), limits)
         elif key == "shape":
             if v not in SHAPES:
                 fail(f"geom.shape must be one of {', '.join(SHAPES)}")

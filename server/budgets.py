@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 #: Identities whose buckets are remembered; the least recently active is forgotten first.
 MAX_IDENTITIES = 65_536
 POINT_BYTES = 16
+#: What a pressure value adds to its point (SPEC W19, W38).
+PRESSURE_BYTES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,13 +213,16 @@ class ConnectionBudget:
 
 # -- live bytes of a sanctuary -------------------------------------------------------
 def geom_bytes(geom: Any) -> int:
-    """The weight of a geometry: 16 bytes a stroke point, the UTF-8 bytes of a text."""
+    """The weight of a geometry: 16 bytes a stroke point (8 more with pressure), the UTF-8 bytes of a text."""
     if not isinstance(geom, dict):
         return 0
     weight = 0
     pts = geom.get("pts")
     if isinstance(pts, list):
         weight += (len(pts) // 2) * POINT_BYTES
+    pressure = geom.get("pressure")
+    if isinstance(pressure, list):
+        weight += len(pressure) * PRESSURE_BYTES
     text = geom.get("text")
     if isinstance(text, str):
         weight += len(text.encode("utf-8", "surrogatepass"))

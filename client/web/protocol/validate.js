@@ -42,6 +42,8 @@ const STYLE_KEYS = new Set(["color", "fill", "width", "opacity", "dash"]);
 /** Line patterns a style may ask for (none: a solid line). */
 export const DASHES = Object.freeze(["dashed", "dotted"]);
 const GEOM_KEYS = new Set(["pts", "shape", "w", "h", "sym", "text", "size", "rot", "align"]);
+// A stroke may carry one pressure a point, its width following it (SPEC M17).
+GEOM_KEYS.add("pressure");
 /** How a caption sits on its anchor (none: left, the baseline starts there). */
 export const ALIGNS = Object.freeze(["left", "center", "right"]);
 /** @type {Record<string, string[]>} */
@@ -139,6 +141,21 @@ export function checkPoints(v, what, minPoints = 1) {
   return v;
 }
 
+/**
+ * A stroke's pressure: one number in [0, 1] for each of its points (SPEC M17).
+ * @param {any} v @param {any} pts @returns {number[]}
+ */
+export function checkPressure(v, pts) {
+  if (!Array.isArray(v)) fail("geom.pressure must be a list of numbers in [0, 1], one a point");
+  if (!Array.isArray(pts) || pts.length !== 2 * v.length) fail("geom.pressure must hold one value for each point of geom.pts");
+  if (v.length > LIMITS.maxPointsPerStroke) fail(`geom.pressure may hold at most ${LIMITS.maxPointsPerStroke} values`);
+  for (const p of v) {
+    if (typeof p !== "number") fail("geom.pressure values must be numbers");
+    if (!(p >= 0 && p <= 1)) fail("geom.pressure values must be finite numbers in [0, 1]");
+  }
+  return v;
+}
+
 /** @param {any} v @returns {Record<string, any>} */
 export function checkStyle(v) {
   const d = checkDict(v, "style");
@@ -157,6 +174,7 @@ export function checkGeom(v, kind) {
   checkKeys(d, GEOM_KEYS, "geom");
   for (const [key, val] of Object.entries(d)) {
     if (key === "pts") checkPoints(val, "geom.pts");
+    else if (key === "pressure") checkPressure(val, d.pts);
     else if (key === "shape") {
       if (!SHAPES.includes(val)) fail(`geom.shape must be one of ${SHAPES.join(", ")}`);
     } else if (key === "sym") {
@@ -178,7 +196,7 @@ export function checkGeomKind(geom, kind) {
   const req = GEOM_REQUIRED[kind];
   for (const k of req) if (!(k in geom)) fail(`geom of a ${kind} needs ${k}`);
   for (const k of Object.keys(geom)) {
-    if (k !== "rot" && !(k === "align" && kind === "text") && !req.includes(k)) fail(`geom of a ${kind} may not have ${k}`);
+    if (k !== "rot" && !(k === "align" && kind === "text") && !(k === "pressure" && kind === "stroke") && !req.includes(k)) fail(`geom of a ${kind} may not have ${k}`);
   }
 }
 

@@ -34,7 +34,11 @@ def number(rng: random.Random) -> float:
 
 def geom(rng: random.Random, kind: str) -> dict[str, Any]:
     if kind == "stroke":
-        return {"pts": [number(rng) for _ in range(2 * rng.randint(1, 6))]}
+        n = rng.randint(1, 6)
+        out: dict[str, Any] = {"pts": [number(rng) for _ in range(2 * n)]}
+        if rng.random() < 0.3:  # a pen's pressure (SPEC W38)
+            out["pressure"] = [rng.choice((0, 1, 0.5, 1.0, round(rng.random(), 3))) for _ in range(n)]
+        return out
     if kind == "shape":
         return {"shape": rng.choice(("rect", "ellipse", "line", "arrow")), "w": number(rng), "h": number(rng)}
     if kind == "symbol":
