@@ -61,6 +61,7 @@ from .render_geom import (
     text_align,
     text_spec,
 )
+from .render_pressure import pressure_body
 
 AI_ACCENT = "#9ad0ff"
 THREAD_COLOR = "#c7b8ff"
@@ -175,6 +176,9 @@ def _stroke_body(frag: Fragment, stride: int) -> str:
     if not pts:
         return ""
     style = frag.style
+    pressed = pressure_body(frag, stride, _fill(style), _colour(style.get("color"), DEFAULT_COLOR), smooth_path(pts))
+    if pressed is not None:
+        return pressed
     return (
         f'<path d="{smooth_path(pts)}" fill="{_fill(style)}" stroke="{_colour(style.get("color"), DEFAULT_COLOR)}" '
         f'stroke-width="{fmt(stroke_width(style))}" stroke-linecap="round" stroke-linejoin="round"{_dash(style)}/>'

@@ -21,6 +21,7 @@ from itertools import pairwise
 from typing import Any
 
 from dreamloom.protocol import Fragment
+from dreamloom.protocol.outline import max_radius
 
 DEFAULT_WIDTH = 3.0
 #: Rough advance of one character, as a share of the font size (for text bounds only).
@@ -118,6 +119,20 @@ def stroke_points(frag: Fragment, stride: int = 1) -> list[tuple[float, float]] 
     return pairs
 
 
+def stroke_pressure(frag: Fragment, stride: int = 1) -> list[float] | None:
+    """The pressure of each point ``stroke_points(frag, stride)`` keeps, or ``None`` for a constant width."""
+    if frag.kind != "stroke" or frag.style.get("dash"):
+        return None
+    pressure = frag.geom.get("pressure")
+    pts = frag.geom.get("pts")
+    if not isinstance(pressure, list) or not isinstance(pts, list) or len(pts) != 2 * len(pressure) or not pressure:
+        return None
+    values = [min(1.0, max(0.0, num(p, 0.5))) for p in pressure]
+    if stride > 1 and len(values) > 2:
+        values = [*values[:-1:stride], values[-1]]
+    return values
+
+
 def smooth_path(points: Sequence[tuple[float, float]]) -> str:
     """SVG path data through ``points``, smoothed with quadratic curves through the midpoints.
 
@@ -190,7 +205,8 @@ def local_box(frag: Fragment, stride: int = 1) -> Box | None:
     if frag.kind == "stroke":
         pts = stroke_points(frag, stride)
         box = Box.around(pts) if pts else None
-        return box.grow(half) if box else None
+        pressure = stroke_pressure(frag)
+        return box.grow(half if pressure is None else max_radius(width, pressure)) if box else None
     if frag.kind == "shape":
         spec = shape_spec(frag)
         if spec is None:

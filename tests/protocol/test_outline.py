@@ -18,7 +18,8 @@ VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 
 def _generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location("outline_cases", VECTORS / "outline_cases.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -76,11 +77,14 @@ def test_M17_zero_width_or_no_points_draw_nothing() -> None:
     ),
     st.floats(0.5, 50),
 )
-def test_M17_outline_stays_within_the_widest_radius_of_the_line(samples: list[tuple[float, float, float]], width: float) -> None:
+def test_M17_outline_stays_within_the_widest_radius_of_the_line(
+    samples: list[tuple[float, float, float]], width: float
+) -> None:
     pts = [v for x, y, _ in samples for v in (x, y)]
     pressure = [p for _, _, p in samples]
     o = outline(pts, pressure, width)
-    assert o and len(o) % 2 == 0
+    assert o
+    assert len(o) % 2 == 0
     assert all(math.isfinite(v) for v in o)
     reach = max_radius(width, pressure) * (1 + 1e-9) + 1e-9
     xs, ys = pts[0::2], pts[1::2]

@@ -65,7 +65,8 @@ def test_W38_at_the_point_limit_passes_one_over_fails() -> None:
 def test_W38_preview_pressure_in_presence(codec: Any) -> None:
     good = {"type": "presence", "preview": {"pts": [0, 0, 3, 4], "pressure": [0.2, 0.8]}}
     msg = codec.decode_client(codec.dumps(good))
-    assert msg.state.preview is not None and msg.state.preview["pressure"] == [0.2, 0.8]
+    assert msg.state.preview is not None
+    assert msg.state.preview["pressure"] == [0.2, 0.8]
     bad = {"type": "presence", "preview": {"pts": [0, 0, 3, 4], "pressure": [0.2]}}
     with pytest.raises(DecodeError):
         codec.decode_client(codec.dumps(bad))
@@ -77,7 +78,8 @@ def test_W38_pressure_is_canonical_and_survives_a_move() -> None:
     t.apply(op)
     t.apply(ops.set_fields("f", Stamp(2, "r"), x=40, y=7))
     frag = t.get("f")
-    assert frag is not None and frag.geom["pressure"] == [1.0, 0.25]
+    assert frag is not None
+    assert frag.geom["pressure"] == [1.0, 0.25]
     # M9: 1.0 packs as the integer 1, as any other number.
     assert pack({"pressure": [1.0, 0.25]}) == pack({"pressure": [1, 0.25]})
     assert msgpack.unpackb(pack([1.0]))[0] == 1
