@@ -5,6 +5,8 @@
  * SVG export draw the same tapestry.
  */
 
+import { strokeHalf } from "./pressure.js";
+
 export const DEFAULT_COLOR = "#ece8ff";
 export const DEFAULT_WIDTH = 3;
 export const GLYPH_BOX = 100;
@@ -95,7 +97,7 @@ export function localBox(f) {
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
     }
-    return grow({ x0, y0, x1, y1 }, half);
+    return grow({ x0, y0, x1, y1 }, strokeHalf(f, strokeWidth(f.style)));
   }
   if (f.kind === "shape") {
     const w = num(g.w);
@@ -210,10 +212,11 @@ export function hitTest(f, px, py, tol) {
   const b = localBox(f);
   if (!b || !intersects(grow(b, tol), { x0: px, y0: py, x1: px, y1: py })) return false;
   const g = f.geom;
-  const half = strokeWidth(f.style) / 2 + tol;
+  let half = strokeWidth(f.style) / 2 + tol;
   if (f.kind === "stroke") {
     const pts = g.pts;
     const n = pts.length >> 1;
+    half = strokeHalf(f, strokeWidth(f.style)) + tol;
     if (n === 1) return Math.hypot(px - f.x - pts[0], py - f.y - pts[1]) <= half;
     for (let i = 0; i + 1 < n; i++) {
       const d = segDist(px, py, f.x + pts[2 * i], f.y + pts[2 * i + 1], f.x + pts[2 * i + 2], f.y + pts[2 * i + 3]);

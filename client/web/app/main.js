@@ -16,6 +16,7 @@ import { copyPng, download, pngBlob, svgBlob } from "./exporter.js";
 import { ALIGN_SHIFT, grow, LINE_HEIGHT, textAlign, union } from "./geometry.js";
 import { isShortcut, isTextField } from "./keys.js";
 import { Panels } from "./panels.js";
+import { bindPressureToggle, previewOf } from "./pressure.js";
 import { People } from "./people.js";
 import { Renderer } from "./render.js";
 import { Replay } from "./replay.js";
@@ -114,6 +115,7 @@ async function main() {
   const renderer = new Renderer(canvas, () => (replay ? replay.replica : live));
   const style = new StylePanel();
   const tools = new Tools(canvas, renderer, editor, () => style.current());
+  bindPressureToggle(/** @type {HTMLInputElement | null} */ (document.getElementById("pressure")), (on) => (tools.pressure = on));
   const panels = new Panels();
   const people = new People({ phone: () => panels.phone });
   /** @type {string | null} */
@@ -260,7 +262,7 @@ async function main() {
     const view = [c.x + renderer.width / 2 / c.zoom, c.y + renderer.height / 2 / c.zoom, c.zoom].map(
       (v) => Math.round(v * 1000) / 1000,
     );
-    const preview = tools.preview && tools.preview.pts.length >= 2 ? { pts: tools.preview.pts.slice(-8192), style: tools.preview.style } : null;
+    const preview = tools.preview && tools.preview.pts.length >= 2 ? previewOf(tools.preview) : null;
     sync.setPresence({ cursor: tools.cursor, sel: tools.selected.slice(0, 256), preview, view, color: colour, live: tools.live ?? restyling });
   };
   tools.addEventListener("presence", sendPresence);
@@ -283,7 +285,7 @@ async function main() {
     if (replay) return;
     for (const p of sync.peers.values()) {
       if (p.preview && Array.isArray(p.preview.pts) && p.preview.pts.length >= 2) {
-        drawPreviewStroke(ctx, p.preview.pts, { ...(p.preview.style ?? {}), opacity: 0.6 * (p.preview.style?.opacity ?? 1) }, (c) => renderer.ink(c));
+        drawPreviewStroke(ctx, p.preview.pts, { ...(p.preview.style ?? {}), opacity: 0.6 * (p.preview.style?.opacity ?? 1) }, (c) => renderer.ink(c), p.preview.pressure);
       }
       if (p.sel?.length) {
         ctx.save();

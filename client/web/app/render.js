@@ -11,6 +11,7 @@
  * a fifth of their length.
  */
 
+import { fragmentOutline } from "./pressure.js";
 import { turnOver } from "./theme.js";
 import {
   centre,
@@ -327,10 +328,16 @@ export class Renderer {
         ctx.fillStyle = fill;
         ctx.fill(e.path);
       }
-      ctx.strokeStyle = color;
-      ctx.lineWidth = strokeWidth(f.style);
-      if (f.style.dash) ctx.setLineDash(dashPattern(f.style));
-      if (ctx.lineWidth > 0) ctx.stroke(e.path);
+      const pressed = fragmentOutline(f, strokeWidth(f.style));
+      if (pressed) {
+        ctx.fillStyle = color;
+        ctx.fill(pressed);
+      } else {
+        ctx.strokeStyle = color;
+        ctx.lineWidth = strokeWidth(f.style);
+        if (f.style.dash) ctx.setLineDash(dashPattern(f.style));
+        if (ctx.lineWidth > 0) ctx.stroke(e.path);
+      }
     }
     ctx.restore();
   }

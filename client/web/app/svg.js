@@ -6,6 +6,8 @@
  * from the catalogue, captions on their baseline, the AI mark).
  */
 
+import { outline } from "../protocol/outline.js";
+import { outlineData, strokePressure } from "./pressure.js";
 import { dashPattern, DEFAULT_COLOR, FONT_FAMILY, GLYPH_BOX, GLYPH_STROKE, grow, localBox, num, strokeWidth, textAlign, traceArrowHead, traceStroke, union, worldBox } from "./geometry.js";
 import { AI_ACCENT, BACKGROUND, HALO, isStrand } from "./render.js";
 
@@ -68,6 +70,13 @@ function body(frag, symbols) {
   const paint = `stroke="${ink}" stroke-width="${f(strokeWidth(s))}" stroke-linecap="round" stroke-linejoin="round"${dash.length ? ` stroke-dasharray="${dash.map(f).join(" ")}"` : ""}`;
   const g = frag.geom;
   const strand = strandPath(frag);
+  const pressure = strand !== null ? strokePressure(frag) : null;
+  if (pressure) {
+    // A pressure stroke is its outline (SPEC M17), as the server draws it.
+    const d = outlineData(outline(g.pts, pressure, strokeWidth(s), frag.x, frag.y));
+    const under = fill !== "none" ? `<path d="${strand}" fill="${fill}" stroke="none"/>` : "";
+    return d ? `${under}<path d="${d}" fill="${ink}" stroke="none" data-pressure="1"/>` : under;
+  }
   if (strand !== null) return `<path d="${strand}" fill="${frag.kind === "stroke" ? fill : "none"}" ${paint}/>`;
   if (frag.kind === "shape") {
     const w = num(g.w);

@@ -8,9 +8,10 @@
  * being drawn); the ops are committed once, when the pointer lifts.
  */
 
-import { checkPoints } from "../protocol/validate.js";
+import { checkPoints, checkPressure } from "../protocol/validate.js";
 import { round } from "./editor.js";
 import { contains, dashPattern, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
+import { fillPreviewOutline, PressureTrace } from "./pressure.js";
 import { handlePoints, OPPOSITE, rotationHandle } from "./render.js";
 import { snapBox } from "./snap.js";
 import { wheelZoomFactor } from "./view.js";
@@ -49,8 +50,10 @@ export class Tools extends EventTarget {
     this.space = false;
     /** @type {number[] | null} world cursor */
     this.cursor = null;
-    /** @type {{pts: number[], style: Record<string, any>} | null} */
+    /** @type {{pts: number[], style: Record<string, any>, pressure?: number[]} | null} */
     this.preview = null;
+    /** Strokes carry their pressure (the style panel's switch, SPEC W38). */
+    this.pressure = true;
     /** @type {import("./gestures.js").Live | null} a move or resize in progress, sent as presence */
     this.live = null;
     /** @type {import("./snap.js").Snap | null} alignment guides of the move in progress */
@@ -156,8 +159,8 @@ export class Tools extends EventTarget {
       case "select":
         return this.#downSelect(e, wx, wy);
       case "pen":
-        this.gesture = { kind: "stroke", pts: [wx, wy], last: [sx, sy], smooth: [wx, wy] };
-        this.preview = { pts: [wx, wy], style: this.#style("stroke") };
+        this.gesture = { kind: "stroke", pts: [wx, wy], last: [sx, sy], smooth: [wx, wy], trace: new PressureTrace(e, sx, sy) };
+        this.preview = { pts: [wx, wy], style: this.#style("stroke"), ...(this.pressure ? { pressure: this.gesture.trace.values() } : {}) };
         this.r.invalidate();
         return;
       case "rect":
@@ -271,7 +274,7 @@ export class Tools extends EventTarget {
         this.#viewChanged();
         break;
       case "stroke":
-        for (const ev of e.getCoalescedEvents?.() ?? [e]) this.#addPoint(g, ...this.#screen(ev));
+        for (const ev of e.getCoalescedEvents?.() ?? [e]) this.#addPoint(g, ...this.#screen(ev), ev);
         break;
       case "shape":
         g.x1 = wx;
@@ -347,22 +350,27 @@ export class Tools extends EventTarget {
    * Smoothing: drop points closer than 2 screen pixels, and ease each point
    * toward the pointer (an exponential moving average) so jitter disappears
    * without lag you can feel.
-   * @param {any} g @param {number} sx @param {number} sy
+   * @param {any} g @param {number} sx @param {number} sy @param {PointerEvent} e
    */
-  #addPoint(g, sx, sy) {
+  #addPoint(g, sx, sy, e) {
     if (Math.hypot(sx - g.last[0], sy - g.last[1]) < 2) return;
     g.last = [sx, sy];
     const [wx, wy] = this.r.camera.toWorld(sx, sy);
     const a = 0.55;
     g.smooth = [g.smooth[0] + (wx - g.smooth[0]) * a, g.smooth[1] + (wy - g.smooth[1]) * a];
     g.pts.push(round(g.smooth[0]), round(g.smooth[1]));
+    g.trace.add(e, sx, sy);
     if (g.pts.length / 2 >= MAX_STROKE_POINTS) {
       // A very long stroke continues as a new fragment.
       const tail = g.pts.slice(-2);
-      this.#commitStroke(g.pts);
+      this.#commitStroke(g.pts, g.trace);
       g.pts = tail;
+      g.trace.keepLast(1);
     }
-    if (this.preview) this.preview.pts = g.pts;
+    if (this.preview) {
+      this.preview.pts = g.pts;
+      if (this.pressure) this.preview.pressure = g.trace.values();
+    }
     this.r.invalidate();
   }
 
@@ -386,7 +394,8 @@ export class Tools extends EventTarget {
         break;
       case "stroke":
         g.pts.push(round(wx), round(wy));
-        this.#commitStroke(g.pts);
+        g.trace.add(e, ...this.#screen(e));
+        this.#commitStroke(g.pts, g.trace);
         this.preview = null;
         break;
       case "shape":
@@ -483,15 +492,19 @@ export class Tools extends EventTarget {
     return ids;
   }
 
-  /** @param {number[]} pts */
-  #commitStroke(pts) {
+  /** @param {number[]} pts @param {PressureTrace} trace */
+  #commitStroke(pts, trace) {
     if (pts.length < 2) return;
     const x = pts[0];
     const y = pts[1];
     const rel = [];
     for (let i = 0; i < pts.length; i += 2) rel.push(round(pts[i] - x), round(pts[i + 1] - y));
     checkPoints(rel, "stroke");
-    this.editor.add({ kind: "stroke", x, y, geom: { pts: rel }, style: this.#style("stroke"), inspired_by: this.#threads() });
+    /** @type {Record<string, any>} */
+    const geom = { pts: rel };
+    const pressure = trace.values();
+    if (this.pressure && pressure.length * 2 === rel.length) geom.pressure = checkPressure(pressure, rel);
+    this.editor.add({ kind: "stroke", x, y, geom, style: this.#style("stroke"), inspired_by: this.#threads() });
   }
 
   /** @param {any} g */
@@ -602,7 +615,7 @@ export class Tools extends EventTarget {
   #drawPreview(ctx) {
     const g = this.gesture;
     if (this.preview && this.preview.pts.length >= 2) {
-      drawPreviewStroke(ctx, this.preview.pts, this.preview.style, (c) => this.r.ink(c));
+      drawPreviewStroke(ctx, this.preview.pts, this.preview.style, (c) => this.r.ink(c), this.preview.pressure);
     }
     if (g && g.kind === "shape") {
       const style = this.#style("shape");
@@ -723,12 +736,20 @@ export function rotated(f, cx, cy, angle) {
 /**
  * @param {CanvasRenderingContext2D} ctx @param {number[]} pts absolute world points @param {Record<string, any>} style
  * @param {(c: string) => string} [ink] how colours are drawn (turned over in the light theme)
+ * @param {number[] | null} [pressure] one a point: drawn as its outline (SPEC M17) unless dashed
  */
-export function drawPreviewStroke(ctx, pts, style, ink = (c) => c) {
+export function drawPreviewStroke(ctx, pts, style, ink = (c) => c, pressure = null) {
   const p = new Path2D();
   traceStroke(p, pts, 0, 0);
   ctx.save();
   ctx.globalAlpha = Math.max(0.05, Math.min(1, num(style?.opacity, 1)));
+  if (!style?.dash) {
+    ctx.fillStyle = ink(typeof style?.color === "string" ? style.color : "#ece8ff");
+    if (fillPreviewOutline(ctx, pts, pressure, strokeWidth(style ?? {}))) {
+      ctx.restore();
+      return;
+    }
+  }
   ctx.strokeStyle = ink(typeof style?.color === "string" ? style.color : "#ece8ff");
   ctx.setLineDash(dashPattern(style ?? {}));
   ctx.lineWidth = strokeWidth(style ?? {});
