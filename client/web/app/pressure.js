@@ -38,7 +38,7 @@ export class PressureTrace {
     this.reported = [];
     /** @type {number[]} */
     this.simulated = [];
-    this.last = { x: sx, y: sy, t: e.timeStamp };
+    this.last = { x: sx, y: sy, t: e.timeStamp || performance.now() };
     this.eased = 0.5;
     this.add(e, sx, sy);
   }
@@ -48,11 +48,12 @@ export class PressureTrace {
    * @param {{pressure: number, timeStamp: number}} e @param {number} sx @param {number} sy
    */
   add(e, sx, sy) {
-    const dt = Math.max(1, e.timeStamp - this.last.t);
+    const now = e.timeStamp || performance.now();
+    const dt = Math.max(1, now - this.last.t);
     const speed = Math.hypot(sx - this.last.x, sy - this.last.y) / dt;
     const target = SLOW_PRESSURE - (SLOW_PRESSURE - FAST_PRESSURE) * Math.min(1, speed / FAST);
     this.eased += (target - this.eased) * (this.simulated.length ? EASE : 0.5);
-    this.last = { x: sx, y: sy, t: e.timeStamp };
+    this.last = { x: sx, y: sy, t: now };
     this.simulated.push(round2(this.eased));
     // A mouse lifting reports 0: keep the last pressure for the point where it lifts.
     const p = finite(e.pressure) && e.pressure > 0 ? e.pressure : (this.reported.at(-1) ?? 0.5);
