@@ -93,5 +93,7 @@ class Kaleidoscope(Weaver):
         with self.batch():
             for k in range(1, self.folds):
                 x, y, pts = mirror_points(stroke, 2 * math.pi * k / self.folds, centre)
-                self.add_stroke(pts, x=x, y=y, style=style, inspired_by=[stroke.id])
+                # A turned copy keeps the pen's pressure, point for point.
+                pressure = stroke.geom.get("pressure")
+                self.add_stroke(pts, x=x, y=y, style=style, inspired_by=[stroke.id], pressure=pressure)
         self.show_cursor(*centre)
