@@ -68,9 +68,13 @@ export class PressureTrace {
     return seen.size > 1;
   }
 
-  /** The pressure of the points so far. @returns {number[]} */
+  /**
+   * The pressure of the points so far: the trace's own array, not a copy (a preview reads it at
+   * every point); it is never changed afterwards, only appended to while the stroke goes on.
+   * @returns {number[]}
+   */
   values() {
-    return (this.real ? this.reported : this.simulated).slice();
+    return this.real ? this.reported : this.simulated;
   }
 
   /** Keep only the last `n` points (a long stroke goes on as a new fragment). @param {number} n */

@@ -78,3 +78,14 @@ test("W38: the browser's validation matches the spec", () => {
   assert.throws(() => checkOp(create({ shape: "rect", w: 1, h: 1, pressure: [] }, "shape")), /pressure/);
   assert.throws(() => checkOp({ t: "s", id: "f", s: [2, "r"], f: { geom: { pressure: [0.5] } } }), /pressure/);
 });
+
+test("M17: the eraser and selection hit a pressure stroke where its outline is wide", async () => {
+  const { hitTest, localBox } = await import("../app/geometry.js");
+  const plain = { kind: "stroke", x: 0, y: 0, geom: { pts: [0, 0, 100, 0] }, style: { width: 10 } };
+  const heavy = { ...plain, geom: { pts: [0, 0, 100, 0], pressure: [1, 1] } };
+  // 7 units off the line: outside a constant width of 10, inside a full pressure's 17.
+  assert.equal(hitTest(plain, 50, 7, 0.5), false);
+  assert.equal(hitTest(heavy, 50, 7, 0.5), true);
+  assert.equal(localBox(heavy)?.y1, radius(10, 1));
+  assert.equal(localBox(plain)?.y1, 5);
+});
