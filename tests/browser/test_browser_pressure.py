@@ -102,6 +102,10 @@ async def test_W38_pen_pressure_is_stored_drawn_wider_where_heavier_and_seen_liv
     light, heavy = _ink_heights(shot, cols, (round(yc) - 60, round(yc) + 60))
     assert light > 0
     assert heavy > light * 1.8, (light, heavy)
+    # The server's SVG (what the SVG export crops) fills the same outline.
+    sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
+    svg = await ben.page.evaluate(f"fetch('/api/sanctuaries/{sanctuary}/tapestry.svg').then((r) => r.text())")
+    assert svg.count('data-pressure="1"') == 1
 
 
 async def test_W38_a_mouse_gets_pressure_from_its_speed_fast_is_thinner(browser: Any, dreamers: NewDreamer) -> None:
