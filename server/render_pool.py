@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dreamloom.render")
 
-#: Stored bytes allowed per allowed point: a msgpack float64 pair is 18 bytes; the rest is slack for ids and styles.
-BYTES_PER_POINT = 24
+#: Stored bytes allowed per allowed point: a msgpack float64 pair is 18 bytes and its pressure
+#: (SPEC W38) 9 more; the rest is slack for ids and styles.
+BYTES_PER_POINT = 32
 #: Address space of one worker process.
 WORKER_MEMORY = 1024 * 1024 * 1024
 _CTX = multiprocessing.get_context("spawn")
