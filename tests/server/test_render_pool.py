@@ -129,7 +129,9 @@ async def test_W20_past_the_bound_a_read_or_render_is_429_json_included(start_se
 
 
 async def test_W20_the_event_loop_answers_while_a_dense_render_runs(start_server: StartServer, wire: Wire) -> None:
-    server = await start_server(ops_bytes_burst=64 * 1024 * 1024, ops_bytes_rate=64 * 1024 * 1024)
+    server = await start_server(
+        ops_bytes_burst=64 * 1024 * 1024, ops_bytes_rate=64 * 1024 * 1024, render_timeout=scaled(60)
+    )
     client = await wire.join(server.ws_url("garden"))
     await _strokes(client, 12, 4096)
     render = asyncio.create_task(_get(server, "garden/tapestry.png?width=4096"))
