@@ -14,6 +14,7 @@ import { Editor } from "./editor.js";
 import { Gestures } from "./gestures.js";
 import { copyPng, download, pngBlob, svgBlob } from "./exporter.js";
 import { ALIGN_SHIFT, grow, LINE_HEIGHT, textAlign, union } from "./geometry.js";
+import { group, ungroup } from "./groups.js";
 import { isShortcut, isTextField } from "./keys.js";
 import { Panels } from "./panels.js";
 import { People } from "./people.js";
@@ -430,6 +431,10 @@ async function main() {
     front: () => editor.toFront(tools.selected),
     back: () => editor.toBack(tools.selected),
     duplicate: () => tools.select(editor.duplicate(tools.selected)),
+    group: () => {
+      if (group(editor, tools.selected)) toast("Grouped: a click selects the group, a double-click one of it");
+    },
+    ungroup: () => void ungroup(editor, tools.selected),
     delete: () => {
       editor.remove(tools.selected);
       tools.select([]);
@@ -809,6 +814,11 @@ async function main() {
     if (mod && key === "d") {
       e.preventDefault();
       if (tools.selected.length && !editor.readOnly) actions.duplicate();
+      return;
+    }
+    if (mod && key === "g") {
+      e.preventDefault();
+      if (tools.selected.length && !editor.readOnly) (e.shiftKey ? actions.ungroup : actions.group)();
       return;
     }
     if (mod && key === "a") {

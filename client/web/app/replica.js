@@ -3,9 +3,14 @@
  * The local replica: a Tapestry plus what the screen needs from it — a
  * paint-ordered list of live fragments, their bounds, and change events —
  * kept up to date incrementally as ops apply.
+ *
+ * A bound line or arrow (SPEC M14) is kept as it is drawn: its entry's
+ * fragment goes through its attached ends, and a change to a target
+ * refreshes the lines bound to it.
  */
 
 import { compareBytes, pack } from "../protocol/canon.js";
+import { isBound, resolve } from "../protocol/bindings.js";
 import { compareStamps } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { worldBox } from "./geometry.js";
@@ -28,6 +33,10 @@ export class Replica {
     this.version = 0;
     /** @type {Set<(ids: Set<string>) => void>} */
     this.listeners = new Set();
+    /** @type {Map<string, Set<string>>} target id -> the lines and arrows bound to it */
+    this.bound = new Map();
+    /** @type {Map<string, string[]>} line id -> the targets it is indexed under */
+    this.boundEnds = new Map();
     this.rebuild();
   }
 
@@ -40,7 +49,14 @@ export class Replica {
 
   rebuild() {
     this.entries.clear();
-    for (const f of this.tapestry.fragments()) this.entries.set(f.id, { frag: f, box: worldBox(f) });
+    this.bound.clear();
+    this.boundEnds.clear();
+    const all = this.tapestry.fragments();
+    for (const f of all) this.#index(f.id, f);
+    for (const f of all) {
+      const shown = this.#shown(f);
+      this.entries.set(f.id, { frag: shown, box: worldBox(shown) });
+    }
     this.orderDirty = true;
     this.version++;
   }
@@ -96,10 +112,38 @@ export class Replica {
     this.#refresh(new Set([op.id]));
   }
 
-  /** @param {Set<string>} ids */
-  #refresh(ids) {
+  /** A fragment as drawn: a bound line or arrow through its attached ends. @param {Fragment} f */
+  #shown(f) {
+    return isBound(f) ? resolve(f, (id) => this.tapestry.get(id)) : f;
+  }
+
+  /** Keep `bound` in step with a line's current ends. @param {string} id @param {Fragment | null} f */
+  #index(id, f) {
+    for (const t of this.boundEnds.get(id) ?? []) {
+      const set = this.bound.get(t);
+      set?.delete(id);
+      if (set && !set.size) this.bound.delete(t);
+    }
+    this.boundEnds.delete(id);
+    if (!f || f.deleted || !isBound(f)) return;
+    const ends = /** @type {string[]} */ ([f.start, f.end].filter((t) => t));
+    this.boundEnds.set(id, ends);
+    for (const t of ends) {
+      let set = this.bound.get(t);
+      if (!set) this.bound.set(t, (set = new Set()));
+      set.add(id);
+    }
+  }
+
+  /** @param {Set<string>} changed */
+  #refresh(changed) {
+    for (const id of changed) this.#index(id, this.tapestry.get(id));
+    // A line bound to a changed fragment is redrawn too.
+    const ids = new Set(changed);
+    for (const id of changed) for (const line of this.bound.get(id) ?? []) ids.add(line);
     for (const id of ids) {
-      const f = this.tapestry.get(id);
+      const raw = this.tapestry.get(id);
+      const f = raw && !raw.deleted ? this.#shown(raw) : raw;
       const old = this.entries.get(id);
       if (!f || f.deleted) {
         if (old) {

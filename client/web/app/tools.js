@@ -11,6 +11,8 @@
 import { checkPoints } from "../protocol/validate.js";
 import { round } from "./editor.js";
 import { contains, dashPattern, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
+import { targetAt } from "./attach.js";
+import { expand } from "./groups.js";
 import { handlePoints, OPPOSITE, rotationHandle } from "./render.js";
 import { snapBox } from "./snap.js";
 import { wheelZoomFactor } from "./view.js";
@@ -58,6 +60,8 @@ export class Tools extends EventTarget {
     this.marquee = /** @type {{x0: number, y0: number, x1: number, y1: number} | null} */ (null);
     /** @type {((x: number, y: number, f?: Fragment) => void) | null} */
     this.onTextRequest = null;
+    /** @type {string | null} the group entered by a double-click: its members are picked one by one */
+    this.entered = null;
     canvas.addEventListener("pointerdown", (e) => this.#down(e));
     canvas.addEventListener("pointermove", (e) => this.#move(e));
     canvas.addEventListener("pointerup", (e) => this.#up(e));
@@ -214,13 +218,16 @@ export class Tools extends EventTarget {
       }
     }
     const f = this.hit(wx, wy);
+    if (f && this.entered && f.group !== this.entered) this.entered = null;
     if (f) {
+      // A click on a member of a group picks the whole group (M13), unless the group was entered.
+      const picked = expand(this.editor.replica, [f.id], this.entered);
       if (e.shiftKey) {
         const sel = new Set(this.r.selection);
-        if (sel.has(f.id)) sel.delete(f.id);
-        else sel.add(f.id);
+        const on = sel.has(f.id);
+        for (const id of picked) on ? sel.delete(id) : sel.add(id);
         this.select([...sel]);
-      } else if (!this.r.selection.has(f.id)) this.select([f.id]);
+      } else if (!this.r.selection.has(f.id)) this.select(picked);
       // Where each fragment was when the drag began: it lands where it is dropped,
       // whatever others did to it meanwhile.
       const starts = new Map();
@@ -240,6 +247,7 @@ export class Tools extends EventTarget {
       return;
     }
     if (!e.shiftKey) this.select([]);
+    this.entered = null;
     this.gesture = { kind: "marquee", x0: wx, y0: wy, add: e.shiftKey ? this.selected : [] };
   }
 
@@ -430,7 +438,7 @@ export class Tools extends EventTarget {
             .ordered()
             .filter((en) => en.box && this.r.visible(en.frag) && contains(box, en.box))
             .map((en) => en.frag.id);
-          this.select([...new Set([...g.add, ...ids])]);
+          this.select(expand(this.editor.replica, [...g.add, ...ids]));
         }
         break;
       }
@@ -503,6 +511,8 @@ export class Tools extends EventTarget {
       w = 120 / this.r.camera.zoom;
       h = (g.shape === "line" || g.shape === "arrow" ? 0 : 80) / this.r.camera.zoom;
     }
+    // A line or an arrow drawn from or to a shape stays attached to it (M14).
+    const [from, to] = this.#ends(g);
     const id = this.editor.add({
       kind: "shape",
       x: g.x0,
@@ -510,8 +520,17 @@ export class Tools extends EventTarget {
       geom: { shape: g.shape, w: round(w), h: round(h) },
       style: this.#style("shape"),
       inspired_by: this.#threads(),
+      ...(from ? { start: from.id } : {}),
+      ...(to && to !== from ? { end: to.id } : {}),
     });
     void id;
+  }
+
+  /** What the ends of a line or an arrow being drawn bind to. @param {any} g @returns {(Fragment | null)[]} */
+  #ends(g) {
+    if (g.shape !== "line" && g.shape !== "arrow") return [null, null];
+    const visible = (/** @type {Fragment} */ f) => this.r.visible(f);
+    return [targetAt(this.editor.replica, g.x0, g.y0, visible), targetAt(this.editor.replica, g.x1, g.y1, visible)];
   }
 
   /** @param {number} wx @param {number} wy */
@@ -545,7 +564,11 @@ export class Tools extends EventTarget {
     if (this.editor.readOnly) return;
     const [wx, wy] = this.#world(e);
     const f = this.hit(wx, wy);
-    if (f && f.kind === "text") this.onTextRequest?.(f.x, f.y, f);
+    if (f && f.group && this.entered !== f.group && this.tool === "select") {
+      // A double-click enters the group: this member alone is selected, and clicks pick members until you leave it.
+      this.entered = f.group;
+      this.select([f.id]);
+    } else if (f && f.kind === "text") this.onTextRequest?.(f.x, f.y, f);
     else if (!f && this.tool === "select") this.onTextRequest?.(wx, wy);
   }
 
@@ -626,6 +649,16 @@ export class Tools extends EventTarget {
         ctx.fill(p);
       }
       ctx.stroke(p);
+      // The hint: what the ends will attach to is outlined.
+      for (const t of this.#ends(g)) {
+        const b = t && this.editor.replica.entries.get(t.id)?.box;
+        if (!b) continue;
+        ctx.setLineDash([]);
+        ctx.globalAlpha = 0.9;
+        ctx.strokeStyle = this.r.ink("#7ad7ff");
+        ctx.lineWidth = 2 / this.r.camera.zoom;
+        ctx.strokeRect(b.x0 - 4 / this.r.camera.zoom, b.y0 - 4 / this.r.camera.zoom, b.x1 - b.x0 + 8 / this.r.camera.zoom, b.y1 - b.y0 + 8 / this.r.camera.zoom);
+      }
       ctx.restore();
     }
   }

@@ -1,0 +1,68 @@
+// @ts-check
+/**
+ * Arrows that stay attached to shapes (SPEC M14), on the screen.
+ *
+ * The replica keeps every bound line and arrow resolved (its entry's fragment
+ * is drawn through its attached ends, `protocol/bindings.js`); here are the
+ * pieces around it: following targets that are being dragged (ours and
+ * others', through presence) before any op lands, finding what an end drawn
+ * over a shape binds to, and what an edit of a bound arrow writes.
+ */
+
+import { isBound, isConnector, resolve } from "../protocol/bindings.js";
+
+/** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
+/** @typedef {import("./replica.js").Replica} Replica */
+/** @typedef {import("./replica.js").Entry} Entry */
+
+/**
+ * How a bound line or arrow is shown while fragments are previewed (moved,
+ * resized or rotated, by us or by others): re-resolved against the previews.
+ * Null when the entry is shown as it is (or as its own preview says).
+ * @param {Replica} replica @param {Entry} entry @param {Map<string, Fragment>} overrides @param {Map<string, Fragment>} remote
+ * @returns {Fragment | null}
+ */
+export function following(replica, entry, overrides, remote) {
+  const id = entry.frag.id;
+  const own = overrides.get(id) ?? remote.get(id);
+  const f = own ?? entry.frag;
+  if (!isBound(f)) return own ?? null;
+  const previewed = (/** @type {string | null | undefined} */ t) => !!t && (overrides.has(t) || remote.has(t));
+  if (!own && !previewed(f.start) && !previewed(f.end)) return null;
+  // A preview of the arrow itself derives from its drawn geometry; otherwise start from what it stores.
+  const base = own ?? replica.tapestry.get(id) ?? f;
+  return resolve(base, (t) => overrides.get(t) ?? remote.get(t) ?? replica.tapestry.get(t));
+}
+
+/**
+ * The fragment an end drawn at a world point binds to: the top-most visible
+ * fragment whose bounds hold the point, not a line or an arrow.
+ * @param {Replica} replica @param {number} wx @param {number} wy @param {(f: Fragment) => boolean} [visible]
+ * @returns {Fragment | null}
+ */
+export function targetAt(replica, wx, wy, visible = () => true) {
+  const order = replica.ordered();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const e = order[i];
+    const b = e.box;
+    if (!b || wx < b.x0 || wx > b.x1 || wy < b.y0 || wy > b.y1) continue;
+    if (!isConnector(e.frag) && visible(e.frag)) return e.frag;
+  }
+  return null;
+}
+
+/**
+ * What an edit of a bound line or arrow writes besides its own change: its
+ * drawn geometry becomes what it stores (so it stays where it was seen if a
+ * target goes), and an end whose target does not move along lets go.
+ * @param {Fragment} f the fragment as shown (resolved) @param {Set<string>} moving the fragments edited together
+ * @returns {Record<string, any>}
+ */
+export function loosen(f, moving) {
+  if (!isBound(f)) return {};
+  /** @type {Record<string, any>} */
+  const out = { geom: f.geom };
+  if (f.start && !moving.has(f.start)) out.start = null;
+  if (f.end && !moving.has(f.end)) out.end = null;
+  return out;
+}
