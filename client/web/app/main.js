@@ -14,6 +14,7 @@ import { Editor } from "./editor.js";
 import { Gestures } from "./gestures.js";
 import { copyPng, download, pngBlob, svgBlob } from "./exporter.js";
 import { ALIGN_SHIFT, grow, LINE_HEIGHT, textAlign, union } from "./geometry.js";
+import { following as previewed } from "./attach.js";
 import { group, ungroup } from "./groups.js";
 import { isShortcut, isTextField } from "./keys.js";
 import { Panels } from "./panels.js";
@@ -955,7 +956,10 @@ async function main() {
     /** @param {string} id */
     fragment: (id) => live.tapestry.get(id),
     /** The fragment as drawn now: with a gesture in progress (ours or someone else's). @param {string} id */
-    shown: (id) => renderer.overrides.get(id) ?? renderer.remote.get(id) ?? live.get(id),
+    shown: (id) => {
+      const e = live.entries.get(id);
+      return (e && previewed(live, e, renderer.overrides, renderer.remote)) ?? renderer.overrides.get(id) ?? renderer.remote.get(id) ?? live.get(id);
+    },
     ids: () => live.ordered().map((e) => e.frag.id),
     camera: () => ({ x: renderer.camera.x, y: renderer.camera.y, zoom: renderer.camera.zoom }),
     /** World point -> page (client) coordinates, for driving the pointer. @param {number} x @param {number} y */

@@ -87,6 +87,7 @@ export class Tools extends EventTarget {
 
   /** @param {string[]} ids */
   select(ids) {
+    if (!ids.length) this.entered = null; // leaving the selection leaves the group entered
     this.r.selection = new Set(ids);
     this.r.invalidate();
     this.#emit("selection");
