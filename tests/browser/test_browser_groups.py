@@ -192,3 +192,38 @@ async def test_M13_the_group_button_works_by_touch_on_a_phone(
     await ungroup.scroll_into_view_if_needed()
     await ungroup.tap()
     await a.wait(f"d.fragment({r1!r}).group === null && d.fragment({r2!r}).group === null")
+
+
+async def test_M14_dragging_an_arrow_end_away_unbinds_it_and_onto_a_shape_binds_it(
+    browser: Any, dreamers: NewDreamer, server: InProcessServer
+) -> None:
+    a = await _open(browser, dreamers, "Alice", LAPTOP)
+    b = await _open(browser, dreamers, "Bob", LAPTOP)
+    sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
+    rect = await _rect(a, 0, 0)
+    other = await _rect(a, 0, 300)
+    rx, ry = await _xy(a, rect)
+    await a.tool("a")
+    await a.drag([(rx + 60, ry + 40), (rx + 200, ry + 40), (rx + 300, ry + 40)])
+    await a.wait("d.fragmentCount === 3")
+    arrow = (await a.hook("ids()"))[-1]
+    assert (await a.hook(f"fragment({arrow!r})"))["start"] == rect
+    # Select the arrow, then drag its start handle off the rectangle: the start lets go.
+    await a.tool("v")
+    await a.click(rx + 250, ry + 40)
+    await a.wait(f"d.selection.length === 1 && d.selection[0] === {arrow!r}")
+    start = await a.hook(f"shown({arrow!r})")
+    await a.drag([(start["x"], start["y"]), (start["x"] - 200, start["y"] - 150), (rx - 200, ry - 150)], free=True)
+    await a.wait(f"d.fragment({arrow!r}).start === null")
+    await _drawn_at(a, arrow, (rx - 200, ry - 150, rx + 300, ry + 40))
+    # Drag it onto the other rectangle: the start binds to it.
+    ox, oy = await _xy(a, other)
+    await a.drag([(rx - 200, ry - 150), (ox + 30, oy + 20), (ox + 60, oy + 40)], free=True)
+    await a.wait(f"d.fragment({arrow!r}).start === {other!r}")
+    await converged(server, sanctuary, a, b)
+    await _drawn_at(b, arrow, await _server_ends(server, sanctuary, arrow))
+    # One undo step per end moved.
+    await a.page.keyboard.press("Control+z")
+    await a.wait(f"d.fragment({arrow!r}).start === null")
+    await a.page.keyboard.press("Control+z")
+    await a.wait(f"d.fragment({arrow!r}).start === {rect!r}")

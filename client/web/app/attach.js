@@ -9,7 +9,7 @@
  * over a shape binds to, and what an edit of a bound arrow writes.
  */
 
-import { isBound, isConnector, resolve } from "../protocol/bindings.js";
+import { isBound, isConnector, resolve, storedEnds } from "../protocol/bindings.js";
 
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
 /** @typedef {import("./replica.js").Replica} Replica */
@@ -65,4 +65,25 @@ export function loosen(f, moving) {
   if (f.start && !moving.has(f.start)) out.start = null;
   if (f.end && !moving.has(f.end)) out.end = null;
   return out;
+}
+
+/** The ends of a line or an arrow as shown (a shown bound line has its ends placed, no rot). @param {Fragment} f */
+export const endsOf = (f) => storedEnds(f);
+
+/**
+ * A line or an arrow with one end dragged to (x, y) and bound to `target`
+ * (or loose): its geometry goes through its shown ends, the other end keeps
+ * its binding. Returns the fields to write and the fragment to show.
+ * @param {Fragment} f as shown @param {0 | 1} which @param {number} x @param {number} y @param {string | null} target
+ * @returns {{fields: Record<string, any>, shown: Fragment}}
+ */
+export function moveEnd(f, which, x, y, target) {
+  const [[x1, y1], [x2, y2]] = storedEnds(f);
+  const [sx, sy, ex, ey] = which === 0 ? [x, y, x2, y2] : [x1, y1, x, y];
+  /** @type {Record<string, any>} */
+  const geom = { ...f.geom, w: ex - sx, h: ey - sy };
+  delete geom.rot;
+  const name = which === 0 ? "start" : "end";
+  const fields = { x: sx, y: sy, geom, [name]: target };
+  return { fields, shown: { ...f, ...fields } };
 }

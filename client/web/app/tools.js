@@ -11,7 +11,9 @@
 import { checkPoints } from "../protocol/validate.js";
 import { round } from "./editor.js";
 import { contains, dashPattern, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
-import { targetAt } from "./attach.js";
+import { setFields } from "../protocol/ops.js";
+import { isConnector } from "../protocol/bindings.js";
+import { endsOf, moveEnd, targetAt } from "./attach.js";
 import { expand } from "./groups.js";
 import { handlePoints, OPPOSITE, rotationHandle } from "./render.js";
 import { snapBox } from "./snap.js";
@@ -73,6 +75,7 @@ export class Tools extends EventTarget {
     canvas.addEventListener("wheel", (e) => this.#wheel(e), { passive: false });
     canvas.addEventListener("dblclick", (e) => this.#dblclick(e));
     renderer.worldOverlays.push((ctx) => this.#drawPreview(ctx));
+    renderer.worldOverlays.push((ctx) => this.#drawEnds(ctx));
     renderer.screenOverlays.push((ctx) => this.#drawMarquee(ctx));
     renderer.screenOverlays.push((ctx) => this.#drawGuides(ctx));
   }
@@ -195,6 +198,11 @@ export class Tools extends EventTarget {
 
   /** @param {PointerEvent} e @param {number} wx @param {number} wy */
   #downSelect(e, wx, wy) {
+    const end = this.#endAt(wx, wy);
+    if (end) {
+      this.gesture = { kind: "end", ...end, target: null };
+      return;
+    }
     const box = this.r.selectionBox();
     if (box) {
       const g = grow(box, 4 / this.r.camera.zoom);
@@ -312,6 +320,16 @@ export class Tools extends EventTarget {
       case "resize":
         this.#resizeTo(g, wx, wy, e.shiftKey);
         break;
+      case "end": {
+        // An end dragged over a fragment binds to it on release; anywhere else it is loose (M14).
+        const f = this.editor.replica.get(g.id);
+        g.target = targetAt(this.editor.replica, wx, wy, (t) => this.r.visible(t));
+        g.x = round(wx);
+        g.y = round(wy);
+        if (f) this.r.overrides.set(g.id, moveEnd(f, g.which, g.x, g.y, g.target?.id ?? null).shown);
+        this.r.invalidate();
+        break;
+      }
       case "rotate": {
         let angle = Math.atan2(wy - g.cy, wx - g.cx) - g.a0;
         if (e.shiftKey) angle = Math.round(angle / (Math.PI / 12)) * (Math.PI / 12); // 15-degree steps
@@ -424,6 +442,18 @@ export class Tools extends EventTarget {
         this.r.overrides.clear();
         if (g.ids.size) this.editor.remove([...g.ids]);
         break;
+      case "end": {
+        this.r.overrides.clear();
+        const f = this.editor.replica.get(g.id);
+        if (f && g.x !== undefined) {
+          const { fields } = moveEnd(f, g.which, g.x, g.y, g.target?.id ?? null);
+          fields.geom = { ...fields.geom, w: round(fields.geom.w), h: round(fields.geom.h) };
+          fields.x = round(fields.x);
+          fields.y = round(fields.y);
+          this.editor.commit("move end", [setFields(g.id, this.editor.stamp(), fields)]);
+        }
+        break;
+      }
       case "rotate": {
         const frags = g.ids.map((/** @type {string} */ id) => this.r.overrides.get(id)).filter(Boolean);
         this.r.overrides.clear();
@@ -662,6 +692,50 @@ export class Tools extends EventTarget {
       }
       ctx.restore();
     }
+  }
+
+  /** The one selected line or arrow, whose ends have handles. @returns {Fragment | null} */
+  #connector() {
+    const ids = this.selected;
+    const f = ids.length === 1 ? this.editor.replica.get(ids[0]) : null;
+    return f && isConnector(f) && this.tool === "select" && !this.editor.readOnly ? f : null;
+  }
+
+  /** The end handle of the selected line or arrow under a world point. @param {number} wx @param {number} wy */
+  #endAt(wx, wy) {
+    const f = this.#connector();
+    if (!f) return null;
+    const tol = 9 / this.r.camera.zoom;
+    const ends = endsOf(f);
+    for (const which of /** @type {(0 | 1)[]} */ ([1, 0])) {
+      if (Math.hypot(wx - ends[which][0], wy - ends[which][1]) <= tol) return { id: f.id, which };
+    }
+    return null;
+  }
+
+  /** Handles on the ends of the selected line or arrow: filled when the end is attached; the target of a dragged end outlined. @param {CanvasRenderingContext2D} ctx */
+  #drawEnds(ctx) {
+    const g = this.gesture;
+    const f = g?.kind === "end" ? this.r.overrides.get(g.id) : g ? null : this.#connector();
+    if (!f) return;
+    const z = this.r.camera.zoom;
+    ctx.save();
+    ctx.lineWidth = 1.5 / z;
+    ctx.strokeStyle = this.r.ink("#7ad7ff");
+    if (g?.target) {
+      const b = this.editor.replica.entries.get(g.target.id)?.box;
+      if (b) ctx.strokeRect(b.x0 - 4 / z, b.y0 - 4 / z, b.x1 - b.x0 + 8 / z, b.y1 - b.y0 + 8 / z);
+    }
+    const shown = this.editor.replica.entries.get(f.id)?.frag ?? f;
+    const drawn = g?.kind === "end" ? f : shown;
+    endsOf(drawn).forEach(([x, y], i) => {
+      ctx.beginPath();
+      ctx.arc(x, y, 5 / z, 0, Math.PI * 2);
+      ctx.fillStyle = (i === 0 ? drawn.start : drawn.end) ? this.r.ink("#7ad7ff") : this.r.ink("#0f1020");
+      ctx.fill();
+      ctx.stroke();
+    });
+    ctx.restore();
   }
 
   /** @param {CanvasRenderingContext2D} ctx */
