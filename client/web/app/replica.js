@@ -51,9 +51,8 @@ export class Replica {
     this.entries.clear();
     this.bound.clear();
     this.boundEnds.clear();
-    const all = this.tapestry.fragments();
-    for (const f of all) this.#index(f.id, f);
-    for (const f of all) {
+    for (const f of this.tapestry.fragments()) {
+      this.#index(f.id, f);
       const shown = this.#shown(f);
       this.entries.set(f.id, { frag: shown, box: worldBox(shown) });
     }
@@ -119,7 +118,9 @@ export class Replica {
 
   /** Keep `bound` in step with a line's current ends. @param {string} id @param {Fragment | null} f */
   #index(id, f) {
-    for (const t of this.boundEnds.get(id) ?? []) {
+    const was = this.boundEnds.get(id);
+    if (!was && !(f && isBound(f))) return; // the common case: nothing bound before or now
+    for (const t of was ?? []) {
       const set = this.bound.get(t);
       set?.delete(id);
       if (set && !set.size) this.bound.delete(t);
@@ -135,36 +136,47 @@ export class Replica {
     }
   }
 
-  /** @param {Set<string>} changed */
-  #refresh(changed) {
-    for (const id of changed) this.#index(id, this.tapestry.get(id));
-    // A line bound to a changed fragment is redrawn too.
-    const ids = new Set(changed);
-    for (const id of changed) for (const line of this.bound.get(id) ?? []) ids.add(line);
+  /** @param {Set<string>} ids */
+  #refresh(ids) {
+    /** @type {string[]} */
+    const lines = [];
     for (const id of ids) {
       const raw = this.tapestry.get(id);
-      const f = raw && !raw.deleted ? this.#shown(raw) : raw;
-      const old = this.entries.get(id);
-      if (!f || f.deleted) {
-        if (old) {
-          this.entries.delete(id);
-          this.orderDirty = true;
-        }
-        continue;
-      }
-      if (!old) {
-        this.entries.set(id, { frag: f, box: worldBox(f) });
-        this.orderDirty = true;
-        continue;
-      }
-      // Update in place: the paint-order array holds these same objects.
-      if (old.frag.z !== f.z) this.orderDirty = true;
-      old.frag = f;
-      old.box = worldBox(f);
-      old.path = undefined;
+      this.#index(id, raw);
+      this.#update(id, raw);
+      // A line bound to a changed fragment is redrawn too.
+      const bound = this.bound.size ? this.bound.get(id) : undefined;
+      if (bound) for (const line of bound) if (!ids.has(line)) lines.push(line);
+    }
+    for (const line of lines) {
+      ids.add(line);
+      this.#update(line, this.tapestry.get(line));
     }
     this.version++;
     this.#emit(ids);
+  }
+
+  /** Bring one entry in step with its fragment. @param {string} id @param {Fragment | null} raw */
+  #update(id, raw) {
+    const old = this.entries.get(id);
+    if (!raw || raw.deleted) {
+      if (old) {
+        this.entries.delete(id);
+        this.orderDirty = true;
+      }
+      return;
+    }
+    const f = this.#shown(raw);
+    if (!old) {
+      this.entries.set(id, { frag: f, box: worldBox(f) });
+      this.orderDirty = true;
+      return;
+    }
+    // Update in place: the paint-order array holds these same objects.
+    if (old.frag.z !== f.z) this.orderDirty = true;
+    old.frag = f;
+    old.box = worldBox(f);
+    old.path = undefined;
   }
 
   /** @param {Set<string>} ids */
