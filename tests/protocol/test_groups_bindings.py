@@ -111,7 +111,7 @@ def test_M13_undo_of_our_group_and_bind_edits_returns_to_the_state_before(script
 
 
 @pytest.mark.parametrize("name", ["group", "start", "end"])
-def test_M13_M14_registers_take_an_id_or_null_only(name: str) -> None:
+def test_W35_optional_registers_take_an_id_or_null_only(name: str) -> None:
     ok = {"t": "s", "id": "f1", "s": [2, "r1"], "f": {name: "g-1"}}
     assert check_op(ok, DEFAULT_LIMITS).fields == {name: "g-1"}
     assert check_op({**ok, "f": {name: None}}, DEFAULT_LIMITS).fields == {name: None}
@@ -120,7 +120,7 @@ def test_M13_M14_registers_take_an_id_or_null_only(name: str) -> None:
             check_op({**ok, "f": {name: bad}}, DEFAULT_LIMITS)
 
 
-def test_M13_a_create_writes_the_optional_registers_only_when_given() -> None:
+def test_W35_a_create_writes_the_optional_registers_only_when_given() -> None:
     plain = check_op(
         ops.create("f1", Stamp(1, "r"), kind="symbol", geom={"sym": "eye", "size": 9}, z="V").to_wire(), DEFAULT_LIMITS
     )

@@ -38,23 +38,6 @@ export function expand(replica, ids, entered = null) {
   return [...out];
 }
 
-/** The groups the fragments belong to. @param {Replica} replica @param {string[]} ids */
-export function groupsOf(replica, ids) {
-  const out = new Set();
-  for (const id of ids) {
-    const g = replica.get(id)?.group;
-    if (g) out.add(g);
-  }
-  return out;
-}
-
-/** Whether the selection can be grouped: two or more fragments not already one group. @param {Replica} replica @param {string[]} ids */
-export function canGroup(replica, ids) {
-  if (ids.length < 2) return false;
-  const gs = groupsOf(replica, ids);
-  return !(gs.size === 1 && ids.every((id) => replica.get(id)?.group));
-}
-
 /**
  * Put the fragments in one new group, as one undo step; returns the group id.
  * @param {Editor} editor @param {string[]} ids

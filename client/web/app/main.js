@@ -434,6 +434,7 @@ async function main() {
     duplicate: () => tools.select(editor.duplicate(tools.selected)),
     group: () => {
       if (group(editor, tools.selected)) toast("Grouped: a click selects the group, a double-click one of it");
+      else toast("Select two or more fragments to group them");
     },
     ungroup: () => void ungroup(editor, tools.selected),
     delete: () => {
