@@ -760,16 +760,24 @@ def dumps_undo(vec: Vector) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dumps_bindings(vec: Vector) -> str:
+    """Stable, diff-friendly JSON: one fragment, and one line's drawn ends, per line."""
+    lines = ["{"]
+    for key in ("name", "rule", "description"):
+        lines.append(f"  {json.dumps(key)}: {json.dumps(vec[key], ensure_ascii=False)},")
+    frags = ",\n".join(f"    {json.dumps(entry, ensure_ascii=False)}" for entry in vec["initial"])
+    lines.append('  "initial": [\n' + frags + "\n  ],")
+    ends = ",\n".join(f"    {json.dumps(fid)}: {json.dumps(e)}" for fid, e in vec["ends"].items())
+    lines.append('  "ends": {\n' + ends + "\n  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def rendered() -> dict[str, str]:
     """File name (relative to this folder) -> contents of every vector."""
     out = {f"{vec['name']}.json": dumps(vec) for vec in cases()}
     out.update({f"undo/{vec['name']}.json": dumps_undo(vec) for vec in undo_cases()})
-    out.update(
-        {
-            f"bindings/{vec['name']}.json": json.dumps(vec, ensure_ascii=False, indent=1) + "\n"
-            for vec in binding_cases()
-        }
-    )
+    out.update({f"bindings/{vec['name']}.json": dumps_bindings(vec) for vec in binding_cases()})
     return out
 
 
