@@ -29,9 +29,13 @@ export function following(replica, entry, overrides, remote) {
   if (!isBound(f)) return own ?? null;
   const previewed = (/** @type {string | null | undefined} */ t) => !!t && (overrides.has(t) || remote.has(t));
   if (!own && !previewed(f.start) && !previewed(f.end)) return null;
-  // A preview of the arrow itself derives from its drawn geometry; otherwise start from what it stores.
-  const base = own ?? replica.tapestry.get(id) ?? f;
-  return resolve(base, (t) => overrides.get(t) ?? remote.get(t) ?? replica.tapestry.get(t));
+  const lookup = (/** @type {string} */ t) => overrides.get(t) ?? remote.get(t) ?? replica.tapestry.get(t);
+  if (!own) return resolve(replica.tapestry.get(id) ?? f, lookup);
+  // The arrow itself is previewed (from its drawn geometry): it stays attached only to targets that
+  // move with it; an arrow moved alone lets go on release, so it is shown loose already.
+  const keep = (/** @type {string | null | undefined} */ t) => (previewed(t) ? t : null);
+  const base = { ...own, start: keep(own.start), end: keep(own.end) };
+  return isBound(base) ? resolve(base, lookup) : base;
 }
 
 /**

@@ -12,7 +12,7 @@ import { checkPoints } from "../protocol/validate.js";
 import { round } from "./editor.js";
 import { contains, dashPattern, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
 import { setFields } from "../protocol/ops.js";
-import { isConnector } from "../protocol/bindings.js";
+import { isConnector, resolve } from "../protocol/bindings.js";
 import { endsOf, moveEnd, targetAt } from "./attach.js";
 import { expand } from "./groups.js";
 import { handlePoints, OPPOSITE, rotationHandle } from "./render.js";
@@ -326,7 +326,11 @@ export class Tools extends EventTarget {
         g.target = targetAt(this.editor.replica, wx, wy, (t) => this.r.visible(t));
         g.x = round(wx);
         g.y = round(wy);
-        if (f) this.r.overrides.set(g.id, moveEnd(f, g.which, g.x, g.y, g.target?.id ?? null).shown);
+        if (f) {
+          // Shown placed already (attached to the target under the pointer): the preview binds nothing.
+          const placed = resolve(moveEnd(f, g.which, g.x, g.y, g.target?.id ?? null).shown, (t) => this.editor.replica.tapestry.get(t));
+          this.r.overrides.set(g.id, { ...placed, start: null, end: null });
+        }
         this.r.invalidate();
         break;
       }
@@ -727,11 +731,11 @@ export class Tools extends EventTarget {
       if (b) ctx.strokeRect(b.x0 - 4 / z, b.y0 - 4 / z, b.x1 - b.x0 + 8 / z, b.y1 - b.y0 + 8 / z);
     }
     const shown = this.editor.replica.entries.get(f.id)?.frag ?? f;
-    const drawn = g?.kind === "end" ? f : shown;
-    endsOf(drawn).forEach(([x, y], i) => {
+    endsOf(f).forEach(([x, y], i) => {
+      const attached = g?.kind === "end" && g.which === i ? !!g.target : !!(i === 0 ? shown.start : shown.end);
       ctx.beginPath();
       ctx.arc(x, y, 5 / z, 0, Math.PI * 2);
-      ctx.fillStyle = (i === 0 ? drawn.start : drawn.end) ? this.r.ink("#7ad7ff") : this.r.ink("#0f1020");
+      ctx.fillStyle = this.r.ink(attached ? "#7ad7ff" : "#0f1020");
       ctx.fill();
       ctx.stroke();
     });

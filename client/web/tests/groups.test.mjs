@@ -57,6 +57,13 @@ test("M14: previews carry bound arrows along; editing a bound arrow alone lets g
   const moved = following(r, entry, new Map(), new Map([["box", { ...box, x: 500 }]]));
   assert.ok(moved && moved.x + moved.geom.w > 490, "a peer's preview of the target moves the arrow's end");
   const arrow = /** @type {any} */ (r.get("ar"));
+  // Dragged alone, the arrow is shown loose (it lets go on release); dragged with its target, attached.
+  const alone = /** @type {any} */ (following(r, entry, new Map([["ar", { ...arrow, y: arrow.y + 100 }]]), new Map()));
+  assert.deepEqual([alone.y, alone.y + alone.geom.h, alone.end], [150, 150, null]);
+  const both = /** @type {any} */ (
+    following(r, entry, new Map([["ar", { ...arrow, y: arrow.y + 100 }], ["box", { ...box, y: box.y + 100 }]]), new Map())
+  );
+  assert.deepEqual([both.x + both.geom.w, both.y + both.geom.h, both.end], [-6, 150, "box"]);
   assert.deepEqual(loosen(arrow, new Set(["ar"])), { geom: arrow.geom, end: null });
   assert.deepEqual(loosen(arrow, new Set(["ar", "box"])), { geom: arrow.geom });
   assert.deepEqual(loosen(box, new Set(["box"])), {});
