@@ -324,6 +324,8 @@ export class Tools extends EventTarget {
         // An end dragged over a fragment binds to it on release; anywhere else it is loose (M14).
         const f = this.editor.replica.get(g.id);
         g.target = targetAt(this.editor.replica, wx, wy, (t) => this.r.visible(t));
+        // Both ends on one fragment would meet at its centre: the other end's target is not offered.
+        if (f && g.target && g.target.id === (g.which === 0 ? f.end : f.start)) g.target = null;
         g.x = round(wx);
         g.y = round(wy);
         if (f) {
