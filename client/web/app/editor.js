@@ -296,7 +296,7 @@ export class Editor extends EventTarget {
       if (b.deleted) ops.push(restore(id, this.stamp()));
       /** @type {Record<string, any>} */
       const fields = {};
-      for (const name of ["x", "y", "geom", "style", "z", "inspired_by", "remixable"]) {
+      for (const name of ["x", "y", "geom", "style", "z", "inspired_by", "remixable", "group", "start", "end"]) {
         // @ts-ignore indexing views by field name
         if (JSON.stringify(canon(a[name])) !== JSON.stringify(canon(b[name]))) fields[name] = structuredClone(a[name]);
       }
