@@ -383,9 +383,14 @@ class Weaver:
         inspired_by: Iterable[str] = (),
         z: str | None = None,
         remixable: bool = False,
+        group: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
     ) -> Action:
         """Create a fragment of any kind (the ``add_*`` methods are shortcuts). It goes on top
-        unless ``z`` is given; ``inspired_by`` links it to the fragments it answers.
+        unless ``z`` is given; ``inspired_by`` links it to the fragments it answers; ``group``
+        puts it in a group (SPEC M13); ``start`` and ``end`` bind a line's or an arrow's ends
+        to other fragments (SPEC M14).
 
         Example: ``self.add("symbol", {"sym": "moon", "size": 40}, x=10, y=10)``.
         """
@@ -406,6 +411,9 @@ class Weaver:
             origin=ident.origin if ident else "organic",
             inspired_by=threads,
             remixable=remixable,
+            group=group,
+            start=start,
+            end=end,
         )
         _check(lambda: check_create_fields(dict(op.fields), DEFAULT_LIMITS))
         return self._submit(op)
@@ -474,6 +482,63 @@ class Weaver:
             remixable=remixable,
         )
 
+    def add_arrow(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        line: bool = False,
+        style: Mapping[str, Any] | None = None,
+        inspired_by: Iterable[str] = (),
+        z: str | None = None,
+        remixable: bool = False,
+    ) -> Action:
+        """Draw an arrow (or, with ``line=True``, a line) from ``(x, y)`` to ``(x+w, y+h)``, its ends
+        optionally attached to fragments: ``start`` and ``end`` are fragment ids (SPEC M14). An
+        attached end is drawn on its target's outline and follows the target when it moves; the
+        geometry given is where the arrow stays if its target goes.
+
+        Example: ``self.add_arrow(0, 0, 100, 0, start=event.id, end=my_moon_id)``.
+        """
+        return self.add(
+            "shape",
+            {"shape": "line" if line else "arrow", "w": w, "h": h},
+            x=x,
+            y=y,
+            style=style,
+            inspired_by=inspired_by,
+            z=z,
+            remixable=remixable,
+            start=start,
+            end=end,
+        )
+
+    def group_fragments(self, fragment_ids: Iterable[str], group_id: str | None = None) -> list[Action]:
+        """Put fragments in one group (SPEC M13): people who click one select them all.
+        Returns one action per fragment; the group id is ``group_id`` or a new one, readable
+        from any member afterwards (``self.tapestry.get(fid).group``). Others' fragments
+        need their consent (``remixable``).
+
+        Example: ``self.group_fragments([moon.id, caption.id])``.
+        """
+        ids = list(fragment_ids)
+        if len(ids) < 2:
+            raise UsageError("a group needs at least two fragments")
+        gid = group_id or f"g.{self.replica_id}.{self._session.clock.tick().counter}"
+        _check(partial(check_field, "group", gid, DEFAULT_LIMITS))
+        return [self.update(fid, group=gid) for fid in ids]
+
+    def ungroup_fragments(self, fragment_ids: Iterable[str]) -> list[Action]:
+        """Take fragments out of their groups (a write of ``group = None`` to each).
+
+        Example: ``self.ungroup_fragments(f.id for f in self.tapestry.fragments() if f.group == gid)``.
+        """
+        return [self.update(fid, group=None) for fid in fragment_ids]
+
     def add_symbol(
         self,
         sym: str,
@@ -530,7 +595,7 @@ class Weaver:
 
     def update(self, fragment_id: str, **fields: Any) -> Action:
         """Write some fields of a fragment: ``x``, ``y``, ``geom``, ``style``, ``z``,
-        ``inspired_by``, ``remixable``. Someone else's fragment needs their consent
+        ``inspired_by``, ``remixable``, ``group``, ``start``, ``end``. Someone else's fragment needs their consent
         (``remixable``); the server refuses otherwise.
 
         Example: ``self.update(my_id, x=120, style={"color": "#ffb35c"})``.

@@ -6,7 +6,7 @@ same objects. See ``SPEC.md`` next to this file.
 
 from __future__ import annotations
 
-from . import ops, zorder
+from . import bindings, ops, zorder
 from .codec import JSON, MSGPACK, SUBPROTOCOLS, Codec, JsonCodec, MsgpackCodec, codec_for
 from .errors import (
     RECONNECTABLE,
@@ -104,6 +104,7 @@ __all__ = [
     "Welcome",
     "codec_for",
     "inverse",
+    "bindings",
     "ops",
     "zorder",
 ]

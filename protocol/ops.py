@@ -31,18 +31,25 @@ SHAPES: Final = ("rect", "ellipse", "line", "arrow")
 FIELDS: Final = (
     "author",
     "deleted",
+    "end",
     "geom",
+    "group",
     "inspired_by",
     "kind",
     "origin",
     "remixable",
+    "start",
     "style",
     "x",
     "y",
     "z",
 )
 #: Registers a ``set`` op may write. kind, author and origin are fixed at create.
-SETTABLE: Final = frozenset({"x", "y", "geom", "style", "z", "inspired_by", "remixable"})
+SETTABLE: Final = frozenset({"x", "y", "geom", "style", "z", "inspired_by", "remixable", "group", "start", "end"})
+#: Registers a create need not write (SPEC M13, M14): an absent one reads as ``None``.
+#: ``group`` names the group a fragment belongs to; ``start`` and ``end`` bind a
+#: line's or an arrow's ends to other fragments.
+OPTIONAL: Final = ("end", "group", "start")
 
 _DELETE: Final[Mapping[str, Any]] = {"deleted": True}
 _RESTORE: Final[Mapping[str, Any]] = {"deleted": False}
@@ -88,8 +95,14 @@ def create(
     origin: Origin = "organic",
     inspired_by: list[str] | None = None,
     remixable: bool = False,
+    group: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> Op:
-    """A create op writing every register of a new fragment."""
+    """A create op writing every register of a new fragment.
+
+    The optional registers (``group``, ``start``, ``end``) are written only when given.
+    """
     fields = {
         "author": author,
         "deleted": False,
@@ -103,6 +116,9 @@ def create(
         "y": y,
         "z": z,
     }
+    for name, value in (("group", group), ("start", start), ("end", end)):
+        if value is not None:
+            fields[name] = value
     return Op("c", fragment_id, stamp, fields)
 
 

@@ -56,6 +56,11 @@ class Fragment:
     inspired_by: tuple[str, ...]
     remixable: bool
     deleted: bool
+    #: The group it belongs to (M13), or None.
+    group: str | None = None
+    #: The fragments a line's or an arrow's start and end are bound to (M14), or None.
+    start: str | None = None
+    end: str | None = None
 
     @property
     def live(self) -> bool:
@@ -326,4 +331,7 @@ def _view(fid: str, values: dict[str, Any]) -> Fragment:
         inspired_by=tuple(get("inspired_by", ())),
         remixable=get("remixable", False),
         deleted=get("deleted", False),
+        group=get("group"),
+        start=get("start"),
+        end=get("end"),
     )

@@ -13,6 +13,8 @@ Theory of operation:
    own write would take the field away from every earlier edit of it, and
    undo would skip them.
 3. Redo is the undo of the undo, through the same holders.
+   An optional register (``group``, ``start``, ``end``) that a create left
+   out held ``None``: undo of a set that wrote it first writes ``None`` back.
 4. :class:`History` keeps one user's undo and redo steps and their holders;
    it is pure (no I/O): the caller hands it a function that applies ops.
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .canon import pack
-from .ops import Op, delete, restore
+from .ops import OPTIONAL, Op, delete, restore
 from .stamps import Clock, Stamp
 from .tapestry import Change, Register, Tapestry
 
@@ -93,8 +95,13 @@ def inverse(
         fields: dict[str, Any] = {}
         for name in op.fields:
             prev = before.get(name)
-            if prev is not None and holds(name):
+            if not holds(name):
+                continue
+            if prev is not None:
                 fields[name] = prev[1]
+            elif name in OPTIONAL and now.get(op.id) is not None:
+                # An optional register a create left out read as None before this op (M13).
+                fields[name] = None
         out = Op("s", op.id, clock.tick(), fields) if fields else None
     if out is None:
         return []

@@ -256,6 +256,9 @@ def check_field(name: str, value: Any, limits: Limits) -> Any:
         if value not in ORIGINS:
             fail("origin must be 'organic' or 'ai'")
         return value
+    if name == "group" or name == "start" or name == "end":
+        # None: no group, or a loose end (SPEC M13, M14).
+        return None if value is None else check_id(value, name, limits)
     if name == "author":
         if value == "":
             return value

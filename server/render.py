@@ -23,6 +23,8 @@ Visual language, shared with the browser app (keep the two in step):
    width 1.5, opacity 0.45) from the source's centre to the responding
    fragment's centre, bowed by a fifth of its length, drawn above the fragments.
 6. Defaults: colour ``#ece8ff``, fill none, width 3 (symbols: 4 glyph units).
+7. A line or an arrow with a bound end (SPEC M14) is drawn through its resolved
+   ends (``protocol/bindings.py``), as the browser draws it.
 
 Bounds (so a hostile or huge tapestry cannot make a huge answer): at most
 ``max_fragments`` fragments are drawn, the top-most in paint order (the count
@@ -38,9 +40,10 @@ import importlib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from dreamloom.protocol import Fragment, Tapestry
+from dreamloom.protocol import Fragment, Tapestry, bindings
 from dreamloom.protocol.symbols import GLYPH_BOX, Symbol, load_symbols
 from dreamloom.protocol.validate import COLOR_RE
 
@@ -152,7 +155,7 @@ def build_scene(tapestry: Tapestry, *, box: Box | None = None, limits: RenderLim
     points = sum(_point_count(f) for f in kept)
     stride = math.ceil(points / limits.max_points) if points > limits.max_points else 1
     items = []
-    for frag in kept:
+    for frag in map(partial(bindings.resolve, lookup=tapestry.get), kept):
         local = local_box(frag, stride)
         if local is None:
             continue

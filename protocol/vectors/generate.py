@@ -12,6 +12,14 @@ copy of ``initial``; every order must end in ``expected``. The Python test suite
 and the browser port's ``node --test`` suite both run every file. The generator
 checks that property itself before writing, and ``--check`` only compares.
 
+Binding vectors (SPEC M14) live in ``bindings/``, one JSON file per case::
+
+    {"name": str, "rule": "M14", "description": str, "initial": <Tapestry.to_data()>,
+     "ends": {<line or arrow id>: [[x1, y1], [x2, y2]], ...}}
+
+where ``ends`` are the drawn ends of every live line and arrow of ``initial``
+(``bindings.ends``); runners compare them within 1e-9.
+
 Undo vectors (SPEC M10) live in ``undo/``, one JSON file per case::
 
     {"name": str, "rule": "M10", "description": str, "replica": "r-me",
@@ -38,7 +46,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dreamloom.protocol import Clock, History, Op, Stamp, Tapestry, ops, zorder
+from dreamloom.protocol import Clock, History, Op, Stamp, Tapestry, bindings, ops, zorder
 from dreamloom.protocol.limits import DEFAULT_LIMITS
 from dreamloom.protocol.validate import check_op
 
@@ -296,6 +304,32 @@ def cases() -> Iterator[Vector]:
             set_("t1", s(3, c), geom={"text": "right", "size": 16, "align": "right"}),
         ],
     )
+    yield vector(
+        "groups_concurrent",
+        "M13",
+        "group is a register per fragment: concurrent group, regroup and ungroup settle by stamp, member by member.",
+        [
+            create("a", s(1, a), "shape", geom={"shape": "rect", "w": 40, "h": 20}),
+            create("b", s(2, a), group="g-old"),
+            set_("a", s(3, a), group="g1"),
+            set_("b", s(3, a), group="g1"),
+            set_("a", s(4, b), group="g2"),
+            set_("b", s(3, c), group=None),
+        ],
+    )
+    yield vector(
+        "bindings_concurrent",
+        "M14",
+        "start and end are registers of their own: binding one end and unbinding the other never interfere.",
+        [
+            create("r1", s(1, a), "shape", geom={"shape": "rect", "w": 40, "h": 20}),
+            create("ar", s(2, a), "shape", geom={"shape": "arrow", "w": 90, "h": 10}, start="r1"),
+            set_("ar", s(3, b), end="r1"),
+            set_("ar", s(3, c), start=None),
+            set_("ar", s(4, b), x=5, geom={"shape": "arrow", "w": 80, "h": 0}),
+            delete("r1", s(5, c)),
+        ],
+    )
     yield random_vector("random_300", seed=20240611, n_ops=300)
 
 
@@ -536,6 +570,32 @@ def undo_cases() -> Iterator[Vector]:
         .undo(3)
         .vector()
     )
+    yield (
+        UndoScript(
+            "undo_group_and_ungroup",
+            "M13: group two fragments, ungroup them; undo puts the groups back step by step"
+            " (null where the create left group out).",
+        )
+        .edit("add shape", rect("a"), rect("b"))
+        .edit("group", put("a", group="g1"), put("b", group="g1"))
+        .edit("ungroup", put("a", group=None), put("b", group=None))
+        .undo(2)
+        .redo(2)
+        .undo()
+        .vector()
+    )
+    yield (
+        UndoScript(
+            "undo_bind_keeps_a_later_rebind",
+            "M14: we bind an arrow's end; someone rebinds its start: undo unbinds our end only.",
+        )
+        .edit("add shape", rect("r1"), lambda st: create("ar", st, "shape", geom={"shape": "arrow", "w": 50, "h": 0}))
+        .edit("bind", put("ar", end="r1"))
+        .remote(put("ar", start="r1"))
+        .undo()
+        .redo()
+        .vector()
+    )
     yield random_undo_vector("undo_random_200", seed=20260301, n=200)
 
 
@@ -565,6 +625,104 @@ def random_undo_vector(name: str, seed: int, n: int) -> Vector:
         else:
             script.redo()
     return script.vector()
+
+
+# -- bindings (M14) ------------------------------------------------------------------
+def arrow(fid: str, x: float, y: float, w: float, h: float, **extra: Any) -> Wire:
+    return create(
+        fid, s(50, "r-a"), "shape", geom={"shape": extra.pop("shape", "arrow"), "w": w, "h": h}, x=x, y=y, **extra
+    )
+
+
+def box(fid: str, x: float, y: float, w: float, h: float, shape: str = "rect", rot: float = 0) -> Wire:
+    geom: dict[str, Any] = {"shape": shape, "w": w, "h": h}
+    if rot:
+        geom["rot"] = rot
+    return create(fid, s(1, "r-a"), "shape", geom=geom, x=x, y=y)
+
+
+def binding_vector(name: str, description: str, *wires: Wire) -> Vector:
+    t = replay([], wires)
+    ends = {f.id: [list(p) for p in bindings.ends(f, t.get)] for f in t.fragments() if bindings.is_connector(f)}
+    return {"name": name, "rule": "M14", "description": description, "initial": t.to_data(), "ends": ends}
+
+
+def binding_cases() -> Iterator[Vector]:
+    yield binding_vector(
+        "end_to_rect",
+        "An arrow's end bound to a rectangle stops GAP short of its left side; the loose start stays stored.",
+        box("r", 0, 0, 100, 60),
+        arrow("a", -200, 30, 150, 40, end="r"),
+    )
+    yield binding_vector(
+        "rect_to_ellipse",
+        "Both ends bound: each aims at the other target's centre; an ellipse's outline is the ellipse.",
+        box("r", 0, 0, 100, 60),
+        box("e", 300, 200, 80, 120, "ellipse"),
+        arrow("a", 0, 0, 10, 10, start="r", end="e"),
+        arrow("l", 0, 0, 10, 10, shape="line", start="e", end="r"),
+    )
+    yield binding_vector(
+        "rotated_target_and_arrow",
+        "A rotated target turns its outline around its anchor; a rotated arrow's loose end turns around its start.",
+        box("r", 40, -20, 120, 50, rot=0.7),
+        arrow("a", -150, 100, 80, 0, end="r"),
+        create(
+            "b", s(51, "r-a"), "shape", geom={"shape": "arrow", "w": 90, "h": 10, "rot": -1.2}, x=400, y=50, start="r"
+        ),
+    )
+    yield binding_vector(
+        "loose_when_target_unusable",
+        "A deleted, missing, connector or self target leaves the end where the geometry stores it.",
+        box("r", 0, 0, 50, 50),
+        delete("r", s(60, "r-b")),
+        arrow("x", 10, 10, 40, 40, start="r", end="nowhere"),
+        arrow("y", 100, 100, 40, 0, start="x", end="y"),
+    )
+    yield binding_vector(
+        "aim_inside_target",
+        "When the aim lies inside the target, the end sits on the target's centre.",
+        box("big", 0, 0, 400, 400),
+        arrow("a", 100, 100, 50, 50, end="big"),
+    )
+    yield binding_vector(
+        "symbol_caption_stroke_targets",
+        "Symbols attach to their square, captions to their estimated box (by alignment), strokes to their point box.",
+        create("m", s(1, "r-a"), "symbol", geom={"sym": "moon", "size": 48, "rot": 0.3}, x=500, y=0),
+        create(
+            "t", s(2, "r-a"), "text", geom={"text": "夢の中で\nwide caption", "size": 20, "align": "center"}, x=0, y=300
+        ),
+        create("k", s(3, "r-a"), "stroke", geom={"pts": [0, 0, 30, 80, -20, 40]}, x=-300, y=-300),
+        arrow("a", 0, 0, 1, 1, start="m", end="t"),
+        arrow("b", 0, 0, 1, 1, start="k"),
+    )
+    yield random_binding_vector("random_bindings", seed=20261127, n=40)
+
+
+def random_binding_vector(name: str, seed: int, n: int) -> Vector:
+    rng = random.Random(seed)
+    wires: list[Wire] = []
+    ids: list[str] = []
+    for i in range(n):
+        fid = f"f{i}"
+        kind = rng.choice(["shape", "shape", "symbol", "text", "stroke"])
+        geom = GEOMS[kind](rng)
+        if rng.random() < 0.4:
+            geom["rot"] = round(rng.uniform(-3.1, 3.1), 4)
+        extra: dict[str, Any] = {}
+        if kind == "shape" and geom["shape"] in ("line", "arrow") and ids:
+            for end in ("start", "end"):
+                if rng.random() < 0.7:
+                    extra[end] = rng.choice(ids)
+        wires.append(
+            create(fid, s(i + 1, "r-a"), kind, geom=geom, x=rng.randint(-500, 500), y=rng.randint(-500, 500), **extra)
+        )
+        ids.append(fid)
+    for fid in rng.sample(ids, 4):
+        wires.append(delete(fid, s(n + 1, "r-b")))
+    return binding_vector(
+        name, f"{n} random fragments, lines and arrows bound at random, four deleted (seed {seed}).", *wires
+    )
 
 
 # -- writing ----------------------------------------------------------------------
@@ -602,10 +760,24 @@ def dumps_undo(vec: Vector) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dumps_bindings(vec: Vector) -> str:
+    """Stable, diff-friendly JSON: one fragment, and one line's drawn ends, per line."""
+    lines = ["{"]
+    for key in ("name", "rule", "description"):
+        lines.append(f"  {json.dumps(key)}: {json.dumps(vec[key], ensure_ascii=False)},")
+    frags = ",\n".join(f"    {json.dumps(entry, ensure_ascii=False)}" for entry in vec["initial"])
+    lines.append('  "initial": [\n' + frags + "\n  ],")
+    ends = ",\n".join(f"    {json.dumps(fid)}: {json.dumps(e)}" for fid, e in vec["ends"].items())
+    lines.append('  "ends": {\n' + ends + "\n  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def rendered() -> dict[str, str]:
     """File name (relative to this folder) -> contents of every vector."""
     out = {f"{vec['name']}.json": dumps(vec) for vec in cases()}
     out.update({f"undo/{vec['name']}.json": dumps_undo(vec) for vec in undo_cases()})
+    out.update({f"bindings/{vec['name']}.json": dumps_bindings(vec) for vec in binding_cases()})
     return out
 
 

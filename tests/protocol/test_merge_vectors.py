@@ -62,8 +62,8 @@ def test_vector(path: Path) -> None:
 
 def test_vector_files_match_the_generator() -> None:
     rendered = _generator().rendered()
-    # The merge vectors and the undo vectors (undo/); the connection vectors have their own source.
-    files = [*VECTORS.glob("*.json"), *(VECTORS / "undo").glob("*.json")]
+    # The merge, undo (undo/) and binding (bindings/) vectors; the connection vectors have their own source.
+    files = [*VECTORS.glob("*.json"), *(VECTORS / "undo").glob("*.json"), *(VECTORS / "bindings").glob("*.json")]
     on_disk = {p.relative_to(VECTORS).as_posix(): p.read_text(encoding="utf-8") for p in files}
     assert on_disk == rendered, "run: python protocol/vectors/generate.py"
 

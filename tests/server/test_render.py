@@ -418,3 +418,21 @@ def test_dashed_lines_and_aligned_captions() -> None:
     box = local_box(t.get("c"))  # type: ignore[arg-type]
     assert box is not None
     assert box.x0 < 100 < box.x1
+
+
+def test_M14_a_bound_arrow_is_drawn_to_its_target_and_follows_it() -> None:
+    w = Weave()
+    box = w.add("shape", {"shape": "rect", "w": 100, "h": 100}, 0, 0)
+    arrow = w.add("shape", {"shape": "arrow", "w": 150, "h": 0, "rot": 0.3}, -200, 50, end=box)
+
+    def line_of(tapestry: Tapestry) -> str:
+        g = next(g for g in groups(parse(render_svg(tapestry))) if g.attrib["data-id"] == arrow)
+        assert "transform" not in g.attrib  # its ends are placed: no rotation left
+        return next(iter(g.iter(f"{SVG}path"))).attrib["d"].split(" ")[1]
+
+    assert line_of(w.t) == "L-6,50"  # toward the start, 6 units short of the left side
+    w.set(box, x=300, y=-100)
+    # Moved: the end follows, where the segment toward the start leaves the box, 6 units out.
+    assert line_of(w.t) == "L294.1,-39.84"
+    w.delete(box)  # the target is gone: the stored geometry is drawn, its end turned by its rot
+    assert line_of(w.t) == "L-56.7,94.33"  # (-200, 50) + 150 * (cos 0.3, sin 0.3)

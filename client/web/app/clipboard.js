@@ -13,7 +13,7 @@ import { checkOp } from "../protocol/validate.js";
 import { union, worldBox } from "./geometry.js";
 
 /** @typedef {import("../protocol/tapestry.js").Fragment} Fragment */
-/** @typedef {{kind: string, x: number, y: number, geom: Record<string, any>, style: Record<string, any>, inspired_by: string[], remixable: boolean}} Piece */
+/** @typedef {{kind: string, x: number, y: number, geom: Record<string, any>, style: Record<string, any>, inspired_by: string[], remixable: boolean, group?: string | null}} Piece */
 
 export const MIME = "application/x-dreamloom+json";
 const FORMAT = "dreamloom/fragments";
@@ -23,7 +23,7 @@ export const MAX_PIECES = 1000;
 /** The clipboard text of fragments. @param {Fragment[]} frags @returns {string} */
 export function encodePieces(frags) {
   const pieces = frags.slice(0, MAX_PIECES).map((f) => canon({
-    kind: f.kind, x: f.x, y: f.y, geom: f.geom, style: f.style, inspired_by: f.inspired_by, remixable: f.remixable,
+    kind: f.kind, x: f.x, y: f.y, geom: f.geom, style: f.style, inspired_by: f.inspired_by, remixable: f.remixable, ...(f.group ? { group: f.group } : {}),
   }));
   return JSON.stringify({ format: FORMAT, v: 1, fragments: pieces });
 }
@@ -46,10 +46,10 @@ export function decodePieces(text) {
   for (const raw of doc.fragments.slice(0, MAX_PIECES)) {
     try {
       // Checked as a create from the network would be: clipboard text is anyone's.
-      const { kind, x, y, geom, style, inspired_by, remixable } = raw ?? {};
-      const op = checkOp({ t: "c", id: "paste", s: [1, "paste"], f: { kind, x: x ?? 0, y: y ?? 0, geom, style: style ?? {}, z: "V", inspired_by: inspired_by ?? [], remixable: remixable ?? false } });
+      const { kind, x, y, geom, style, inspired_by, remixable, group } = raw ?? {};
+      const op = checkOp({ t: "c", id: "paste", s: [1, "paste"], f: { kind, x: x ?? 0, y: y ?? 0, geom, style: style ?? {}, z: "V", inspired_by: inspired_by ?? [], remixable: remixable ?? false, ...(group ? { group } : {}) } });
       const f = op.f;
-      out.push({ kind: f.kind, x: f.x, y: f.y, geom: f.geom, style: f.style, inspired_by: f.inspired_by, remixable: f.remixable });
+      out.push({ kind: f.kind, x: f.x, y: f.y, geom: f.geom, style: f.style, inspired_by: f.inspired_by, remixable: f.remixable, ...(f.group ? { group: f.group } : {}) });
     } catch {
       // one bad piece does not spoil the rest
     }

@@ -14,6 +14,8 @@ import { create, del, restore, setFields } from "../protocol/ops.js";
 import { canon } from "../protocol/canon.js";
 import { History } from "../protocol/undo.js";
 import { afterLast, beforeFirst, between } from "../protocol/zorder.js";
+import { loosen } from "./attach.js";
+import { regroup } from "./groups.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
 /** @typedef {import("../protocol/tapestry.js").Change} Change */
@@ -95,7 +97,7 @@ export class Editor extends EventTarget {
   // -- the edits ------------------------------------------------------------------
   /**
    * Create a fragment on top of the paint order.
-   * @param {{kind: string, x: number, y: number, geom: Record<string, any>, style: Record<string, any>, inspired_by?: string[]}} f
+   * @param {{kind: string, x: number, y: number, geom: Record<string, any>, style: Record<string, any>, inspired_by?: string[], start?: string, end?: string}} f
    */
   add(f) {
     const id = newId();
@@ -116,7 +118,7 @@ export class Editor extends EventTarget {
     const ops = [];
     for (const id of ids) {
       const f = this.replica.get(id);
-      if (f) ops.push(setFields(id, this.stamp(), { x: round(f.x + dx), y: round(f.y + dy) }));
+      if (f) ops.push(setFields(id, this.stamp(), { x: round(f.x + dx), y: round(f.y + dy), ...roundDeep(loosen(f, new Set(ids))) }));
     }
     this.commit("move", ops);
   }
@@ -124,8 +126,11 @@ export class Editor extends EventTarget {
   /** Put fragments at absolute positions. @param {[string, number, number][]} targets */
   moveTo(targets) {
     const ops = [];
+    const moving = new Set(targets.map((t) => t[0]));
     for (const [id, x, y] of targets) {
-      if (this.replica.get(id)) ops.push(setFields(id, this.stamp(), { x: round(x), y: round(y) }));
+      const f = this.replica.get(id);
+      // A bound arrow moved without its target lets go of it (M14).
+      if (f) ops.push(setFields(id, this.stamp(), { x: round(x), y: round(y), ...roundDeep(loosen(f, moving)) }));
     }
     this.commit("move", ops);
   }
@@ -133,11 +138,14 @@ export class Editor extends EventTarget {
   /** Write whole new values of fragments (resize, text edit). @param {string} label @param {Fragment[]} frags */
   replace(label, frags) {
     const ops = [];
+    const moving = new Set(frags.map((f) => f.id));
     for (const f of frags) {
       const cur = this.replica.get(f.id);
       if (!cur) continue;
       /** @type {Record<string, any>} */
       const fields = {};
+      const { geom: _drawn, ...ends } = loosen(cur, moving);
+      Object.assign(fields, ends);
       for (const name of ["x", "y", "geom", "style"]) {
         // @ts-ignore indexing a fragment view by field name
         const v = f[name];
@@ -165,10 +173,16 @@ export class Editor extends EventTarget {
 
   /** @param {string[]} ids */
   remove(ids) {
-    this.commit(
-      "delete",
-      ids.filter((id) => this.replica.get(id)).map((id) => del(id, this.stamp())),
-    );
+    const gone = new Set(ids.filter((id) => this.replica.get(id)));
+    const ops = [...gone].map((id) => del(id, this.stamp()));
+    // An arrow bound to what goes keeps the geometry it is drawn with (M14); it stays bound, so undo reattaches it.
+    for (const id of gone) {
+      for (const line of this.replica.bound.get(id) ?? []) {
+        const f = this.replica.get(line);
+        if (f && !gone.has(line)) ops.push(setFields(line, this.stamp(), { x: round(f.x), y: round(f.y), geom: roundDeep(f.geom) }));
+      }
+    }
+    this.commit("delete", ops);
   }
 
   /** @param {string[]} ids @param {number} [offset] @returns {string[]} */
@@ -177,8 +191,11 @@ export class Editor extends EventTarget {
     let [, top] = this.replica.zRange();
     const out = [];
     const ops = [];
+    // Copies of a group form a group of their own; copies of a bound arrow bind to the copies of its targets.
+    const groups = regroup(frags.map((f) => f.group));
+    const copies = new Map(frags.map((f) => [f.id, newId()]));
     for (const f of frags) {
-      const id = newId();
+      const id = /** @type {string} */ (copies.get(f.id));
       const z = afterLast(top, this.sync.replica);
       top = z;
       ops.push(
@@ -191,6 +208,9 @@ export class Editor extends EventTarget {
           z,
           inspired_by: [...f.inspired_by],
           remixable: f.remixable,
+          group: f.group ? groups.get(f.group) : null,
+          start: f.start ? copies.get(f.start) ?? null : null,
+          end: f.end ? copies.get(f.end) ?? null : null,
           ...this.sync.provenance(),
         }),
       );
@@ -208,12 +228,14 @@ export class Editor extends EventTarget {
     let [, top] = this.replica.zRange();
     const ids = [];
     const ops = [];
+    const groups = regroup(pieces.map((p) => p.group));
     for (const p of pieces) {
       const id = newId();
       top = afterLast(top, this.sync.replica);
       // Threads only to fragments that are here: a paste from another sanctuary drops the rest.
       const threads = p.inspired_by.filter((t) => this.replica.get(t));
-      ops.push(create(id, this.stamp(), { ...p, x: round(p.x), y: round(p.y), z: top, inspired_by: threads, ...this.sync.provenance() }));
+      const group = p.group ? groups.get(p.group) : null;
+      ops.push(create(id, this.stamp(), { ...p, x: round(p.x), y: round(p.y), z: top, inspired_by: threads, group, ...this.sync.provenance() }));
       ids.push(id);
     }
     this.commit("paste", ops);
@@ -274,7 +296,7 @@ export class Editor extends EventTarget {
       if (b.deleted) ops.push(restore(id, this.stamp()));
       /** @type {Record<string, any>} */
       const fields = {};
-      for (const name of ["x", "y", "geom", "style", "z", "inspired_by", "remixable"]) {
+      for (const name of ["x", "y", "geom", "style", "z", "inspired_by", "remixable", "group", "start", "end"]) {
         // @ts-ignore indexing views by field name
         if (JSON.stringify(canon(a[name])) !== JSON.stringify(canon(b[name]))) fields[name] = structuredClone(a[name]);
       }

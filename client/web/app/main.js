@@ -14,6 +14,8 @@ import { Editor } from "./editor.js";
 import { Gestures } from "./gestures.js";
 import { copyPng, download, pngBlob, svgBlob } from "./exporter.js";
 import { ALIGN_SHIFT, grow, LINE_HEIGHT, textAlign, union } from "./geometry.js";
+import { following as previewed } from "./attach.js";
+import { group, ungroup } from "./groups.js";
 import { isShortcut, isTextField } from "./keys.js";
 import { Panels } from "./panels.js";
 import { bindPressureToggle, previewOf } from "./pressure.js";
@@ -432,6 +434,11 @@ async function main() {
     front: () => editor.toFront(tools.selected),
     back: () => editor.toBack(tools.selected),
     duplicate: () => tools.select(editor.duplicate(tools.selected)),
+    group: () => {
+      if (group(editor, tools.selected)) toast("Grouped: a click selects the group, a double-click one of it");
+      else toast("Select two or more fragments to group them");
+    },
+    ungroup: () => void ungroup(editor, tools.selected),
     delete: () => {
       editor.remove(tools.selected);
       tools.select([]);
@@ -813,6 +820,11 @@ async function main() {
       if (tools.selected.length && !editor.readOnly) actions.duplicate();
       return;
     }
+    if (mod && key === "g") {
+      e.preventDefault();
+      if (tools.selected.length && !editor.readOnly) (e.shiftKey ? actions.ungroup : actions.group)();
+      return;
+    }
     if (mod && key === "a") {
       e.preventDefault();
       tools.setTool("select");
@@ -947,7 +959,10 @@ async function main() {
     /** @param {string} id */
     fragment: (id) => live.tapestry.get(id),
     /** The fragment as drawn now: with a gesture in progress (ours or someone else's). @param {string} id */
-    shown: (id) => renderer.overrides.get(id) ?? renderer.remote.get(id) ?? live.get(id),
+    shown: (id) => {
+      const e = live.entries.get(id);
+      return (e && previewed(live, e, renderer.overrides, renderer.remote)) ?? renderer.overrides.get(id) ?? renderer.remote.get(id) ?? live.get(id);
+    },
     ids: () => live.ordered().map((e) => e.frag.id),
     camera: () => ({ x: renderer.camera.x, y: renderer.camera.y, zoom: renderer.camera.zoom }),
     /** World point -> page (client) coordinates, for driving the pointer. @param {number} x @param {number} y */

@@ -12,6 +12,7 @@
  */
 
 import { fragmentOutline } from "./pressure.js";
+import { following } from "./attach.js";
 import { turnOver } from "./theme.js";
 import {
   centre,
@@ -239,9 +240,11 @@ export class Renderer {
     /** @type {Map<string, Box>} */
     const boxes = new Map();
     let drawn = 0;
+    const previews = this.overrides.size > 0 || this.remote.size > 0;
     for (const entry of replica.ordered()) {
       let e = entry;
-      const o = this.overrides.get(entry.frag.id) ?? this.remote.get(entry.frag.id);
+      // Previews (ours and others'), and the arrows bound to them, follow the gesture (M14).
+      const o = previews ? following(replica, entry, this.overrides, this.remote) : null;
       if (o) e = overrideEntry(entry, o);
       const f = e.frag;
       if (!e.box || !this.visible(f)) continue;

@@ -3,9 +3,14 @@
  * The local replica: a Tapestry plus what the screen needs from it — a
  * paint-ordered list of live fragments, their bounds, and change events —
  * kept up to date incrementally as ops apply.
+ *
+ * A bound line or arrow (SPEC M14) is kept as it is drawn: its entry's
+ * fragment goes through its attached ends, and a change to a target
+ * refreshes the lines bound to it.
  */
 
 import { compareBytes, pack } from "../protocol/canon.js";
+import { isBound, resolve } from "../protocol/bindings.js";
 import { compareStamps } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { worldBox } from "./geometry.js";
@@ -28,6 +33,10 @@ export class Replica {
     this.version = 0;
     /** @type {Set<(ids: Set<string>) => void>} */
     this.listeners = new Set();
+    /** @type {Map<string, Set<string>>} target id -> the lines and arrows bound to it */
+    this.bound = new Map();
+    /** @type {Map<string, string[]>} line id -> the targets it is indexed under */
+    this.boundEnds = new Map();
     this.rebuild();
   }
 
@@ -40,7 +49,13 @@ export class Replica {
 
   rebuild() {
     this.entries.clear();
-    for (const f of this.tapestry.fragments()) this.entries.set(f.id, { frag: f, box: worldBox(f) });
+    this.bound.clear();
+    this.boundEnds.clear();
+    for (const f of this.tapestry.fragments()) {
+      this.#index(f.id, f);
+      const shown = this.#shown(f);
+      this.entries.set(f.id, { frag: shown, box: worldBox(shown) });
+    }
     this.orderDirty = true;
     this.version++;
   }
@@ -96,31 +111,72 @@ export class Replica {
     this.#refresh(new Set([op.id]));
   }
 
+  /** A fragment as drawn: a bound line or arrow through its attached ends. @param {Fragment} f */
+  #shown(f) {
+    return isBound(f) ? resolve(f, (id) => this.tapestry.get(id)) : f;
+  }
+
+  /** Keep `bound` in step with a line's current ends. @param {string} id @param {Fragment | null} f */
+  #index(id, f) {
+    const was = this.boundEnds.get(id);
+    if (!was && !(f && isBound(f))) return; // the common case: nothing bound before or now
+    for (const t of was ?? []) {
+      const set = this.bound.get(t);
+      set?.delete(id);
+      if (set && !set.size) this.bound.delete(t);
+    }
+    this.boundEnds.delete(id);
+    if (!f || f.deleted || !isBound(f)) return;
+    const ends = /** @type {string[]} */ ([f.start, f.end].filter((t) => t));
+    this.boundEnds.set(id, ends);
+    for (const t of ends) {
+      let set = this.bound.get(t);
+      if (!set) this.bound.set(t, (set = new Set()));
+      set.add(id);
+    }
+  }
+
   /** @param {Set<string>} ids */
   #refresh(ids) {
+    /** @type {string[]} */
+    const lines = [];
     for (const id of ids) {
-      const f = this.tapestry.get(id);
-      const old = this.entries.get(id);
-      if (!f || f.deleted) {
-        if (old) {
-          this.entries.delete(id);
-          this.orderDirty = true;
-        }
-        continue;
-      }
-      if (!old) {
-        this.entries.set(id, { frag: f, box: worldBox(f) });
-        this.orderDirty = true;
-        continue;
-      }
-      // Update in place: the paint-order array holds these same objects.
-      if (old.frag.z !== f.z) this.orderDirty = true;
-      old.frag = f;
-      old.box = worldBox(f);
-      old.path = undefined;
+      const raw = this.tapestry.get(id);
+      this.#index(id, raw);
+      this.#update(id, raw);
+      // A line bound to a changed fragment is redrawn too.
+      const bound = this.bound.size ? this.bound.get(id) : undefined;
+      if (bound) for (const line of bound) if (!ids.has(line)) lines.push(line);
+    }
+    for (const line of lines) {
+      ids.add(line);
+      this.#update(line, this.tapestry.get(line));
     }
     this.version++;
     this.#emit(ids);
+  }
+
+  /** Bring one entry in step with its fragment. @param {string} id @param {Fragment | null} raw */
+  #update(id, raw) {
+    const old = this.entries.get(id);
+    if (!raw || raw.deleted) {
+      if (old) {
+        this.entries.delete(id);
+        this.orderDirty = true;
+      }
+      return;
+    }
+    const f = this.#shown(raw);
+    if (!old) {
+      this.entries.set(id, { frag: f, box: worldBox(f) });
+      this.orderDirty = true;
+      return;
+    }
+    // Update in place: the paint-order array holds these same objects.
+    if (old.frag.z !== f.z) this.orderDirty = true;
+    old.frag = f;
+    old.box = worldBox(f);
+    old.path = undefined;
   }
 
   /** @param {Set<string>} ids */

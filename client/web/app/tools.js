@@ -12,6 +12,10 @@ import { checkPoints, checkPressure } from "../protocol/validate.js";
 import { round } from "./editor.js";
 import { contains, dashPattern, grow, hitTest, intersects, num, strokeWidth, traceStroke, union } from "./geometry.js";
 import { fillPreviewOutline, PressureTrace } from "./pressure.js";
+import { setFields } from "../protocol/ops.js";
+import { isConnector, resolve } from "../protocol/bindings.js";
+import { endsOf, moveEnd, targetAt } from "./attach.js";
+import { expand } from "./groups.js";
 import { handlePoints, OPPOSITE, rotationHandle } from "./render.js";
 import { snapBox } from "./snap.js";
 import { wheelZoomFactor } from "./view.js";
@@ -61,6 +65,8 @@ export class Tools extends EventTarget {
     this.marquee = /** @type {{x0: number, y0: number, x1: number, y1: number} | null} */ (null);
     /** @type {((x: number, y: number, f?: Fragment) => void) | null} */
     this.onTextRequest = null;
+    /** @type {string | null} the group entered by a double-click: its members are picked one by one */
+    this.entered = null;
     canvas.addEventListener("pointerdown", (e) => this.#down(e));
     canvas.addEventListener("pointermove", (e) => this.#move(e));
     canvas.addEventListener("pointerup", (e) => this.#up(e));
@@ -72,6 +78,7 @@ export class Tools extends EventTarget {
     canvas.addEventListener("wheel", (e) => this.#wheel(e), { passive: false });
     canvas.addEventListener("dblclick", (e) => this.#dblclick(e));
     renderer.worldOverlays.push((ctx) => this.#drawPreview(ctx));
+    renderer.worldOverlays.push((ctx) => this.#drawEnds(ctx));
     renderer.screenOverlays.push((ctx) => this.#drawMarquee(ctx));
     renderer.screenOverlays.push((ctx) => this.#drawGuides(ctx));
   }
@@ -86,6 +93,7 @@ export class Tools extends EventTarget {
 
   /** @param {string[]} ids */
   select(ids) {
+    if (!ids.length) this.entered = null; // leaving the selection leaves the group entered
     this.r.selection = new Set(ids);
     this.r.invalidate();
     this.#emit("selection");
@@ -193,6 +201,11 @@ export class Tools extends EventTarget {
 
   /** @param {PointerEvent} e @param {number} wx @param {number} wy */
   #downSelect(e, wx, wy) {
+    const end = this.#endAt(wx, wy);
+    if (end) {
+      this.gesture = { kind: "end", ...end, target: null };
+      return;
+    }
     const box = this.r.selectionBox();
     if (box) {
       const g = grow(box, 4 / this.r.camera.zoom);
@@ -217,13 +230,16 @@ export class Tools extends EventTarget {
       }
     }
     const f = this.hit(wx, wy);
+    if (f && this.entered && f.group !== this.entered) this.entered = null;
     if (f) {
+      // A click on a member of a group picks the whole group (M13), unless the group was entered.
+      const picked = expand(this.editor.replica, [f.id], this.entered);
       if (e.shiftKey) {
         const sel = new Set(this.r.selection);
-        if (sel.has(f.id)) sel.delete(f.id);
-        else sel.add(f.id);
+        const on = sel.has(f.id);
+        for (const id of picked) on ? sel.delete(id) : sel.add(id);
         this.select([...sel]);
-      } else if (!this.r.selection.has(f.id)) this.select([f.id]);
+      } else if (!this.r.selection.has(f.id)) this.select(picked);
       // Where each fragment was when the drag began: it lands where it is dropped,
       // whatever others did to it meanwhile.
       const starts = new Map();
@@ -243,6 +259,7 @@ export class Tools extends EventTarget {
       return;
     }
     if (!e.shiftKey) this.select([]);
+    this.entered = null;
     this.gesture = { kind: "marquee", x0: wx, y0: wy, add: e.shiftKey ? this.selected : [] };
   }
 
@@ -306,6 +323,22 @@ export class Tools extends EventTarget {
       case "resize":
         this.#resizeTo(g, wx, wy, e.shiftKey);
         break;
+      case "end": {
+        // An end dragged over a fragment binds to it on release; anywhere else it is loose (M14).
+        const f = this.editor.replica.get(g.id);
+        g.target = targetAt(this.editor.replica, wx, wy, (t) => this.r.visible(t));
+        // Both ends on one fragment would meet at its centre: the other end's target is not offered.
+        if (f && g.target && g.target.id === (g.which === 0 ? f.end : f.start)) g.target = null;
+        g.x = round(wx);
+        g.y = round(wy);
+        if (f) {
+          // Shown placed already (attached to the target under the pointer): the preview binds nothing.
+          const placed = resolve(moveEnd(f, g.which, g.x, g.y, g.target?.id ?? null).shown, (t) => this.editor.replica.tapestry.get(t));
+          this.r.overrides.set(g.id, { ...placed, start: null, end: null });
+        }
+        this.r.invalidate();
+        break;
+      }
       case "rotate": {
         let angle = Math.atan2(wy - g.cy, wx - g.cx) - g.a0;
         if (e.shiftKey) angle = Math.round(angle / (Math.PI / 12)) * (Math.PI / 12); // 15-degree steps
@@ -424,6 +457,18 @@ export class Tools extends EventTarget {
         this.r.overrides.clear();
         if (g.ids.size) this.editor.remove([...g.ids]);
         break;
+      case "end": {
+        this.r.overrides.clear();
+        const f = this.editor.replica.get(g.id);
+        if (f && g.x !== undefined) {
+          const { fields } = moveEnd(f, g.which, g.x, g.y, g.target?.id ?? null);
+          fields.geom = { ...fields.geom, w: round(fields.geom.w), h: round(fields.geom.h) };
+          fields.x = round(fields.x);
+          fields.y = round(fields.y);
+          this.editor.commit("move end", [setFields(g.id, this.editor.stamp(), fields)]);
+        }
+        break;
+      }
       case "rotate": {
         const frags = g.ids.map((/** @type {string} */ id) => this.r.overrides.get(id)).filter(Boolean);
         this.r.overrides.clear();
@@ -439,7 +484,7 @@ export class Tools extends EventTarget {
             .ordered()
             .filter((en) => en.box && this.r.visible(en.frag) && contains(box, en.box))
             .map((en) => en.frag.id);
-          this.select([...new Set([...g.add, ...ids])]);
+          this.select(expand(this.editor.replica, [...g.add, ...ids]));
         }
         break;
       }
@@ -516,6 +561,8 @@ export class Tools extends EventTarget {
       w = 120 / this.r.camera.zoom;
       h = (g.shape === "line" || g.shape === "arrow" ? 0 : 80) / this.r.camera.zoom;
     }
+    // A line or an arrow drawn from or to a shape stays attached to it (M14).
+    const [from, to] = this.#ends(g);
     const id = this.editor.add({
       kind: "shape",
       x: g.x0,
@@ -523,8 +570,17 @@ export class Tools extends EventTarget {
       geom: { shape: g.shape, w: round(w), h: round(h) },
       style: this.#style("shape"),
       inspired_by: this.#threads(),
+      ...(from ? { start: from.id } : {}),
+      ...(to && to !== from ? { end: to.id } : {}),
     });
     void id;
+  }
+
+  /** What the ends of a line or an arrow being drawn bind to. @param {any} g @returns {(Fragment | null)[]} */
+  #ends(g) {
+    if (g.shape !== "line" && g.shape !== "arrow") return [null, null];
+    const visible = (/** @type {Fragment} */ f) => this.r.visible(f);
+    return [targetAt(this.editor.replica, g.x0, g.y0, visible), targetAt(this.editor.replica, g.x1, g.y1, visible)];
   }
 
   /** @param {number} wx @param {number} wy */
@@ -558,7 +614,11 @@ export class Tools extends EventTarget {
     if (this.editor.readOnly) return;
     const [wx, wy] = this.#world(e);
     const f = this.hit(wx, wy);
-    if (f && f.kind === "text") this.onTextRequest?.(f.x, f.y, f);
+    if (f && f.group && this.entered !== f.group && this.tool === "select") {
+      // A double-click enters the group: this member alone is selected, and clicks pick members until you leave it.
+      this.entered = f.group;
+      this.select([f.id]);
+    } else if (f && f.kind === "text") this.onTextRequest?.(f.x, f.y, f);
     else if (!f && this.tool === "select") this.onTextRequest?.(wx, wy);
   }
 
@@ -639,8 +699,62 @@ export class Tools extends EventTarget {
         ctx.fill(p);
       }
       ctx.stroke(p);
+      // The hint: what the ends will attach to is outlined.
+      for (const t of this.#ends(g)) {
+        const b = t && this.editor.replica.entries.get(t.id)?.box;
+        if (!b) continue;
+        ctx.setLineDash([]);
+        ctx.globalAlpha = 0.9;
+        ctx.strokeStyle = this.r.ink("#7ad7ff");
+        ctx.lineWidth = 2 / this.r.camera.zoom;
+        ctx.strokeRect(b.x0 - 4 / this.r.camera.zoom, b.y0 - 4 / this.r.camera.zoom, b.x1 - b.x0 + 8 / this.r.camera.zoom, b.y1 - b.y0 + 8 / this.r.camera.zoom);
+      }
       ctx.restore();
     }
+  }
+
+  /** The one selected line or arrow, whose ends have handles. @returns {Fragment | null} */
+  #connector() {
+    const ids = this.selected;
+    const f = ids.length === 1 ? this.editor.replica.get(ids[0]) : null;
+    return f && isConnector(f) && this.tool === "select" && !this.editor.readOnly ? f : null;
+  }
+
+  /** The end handle of the selected line or arrow under a world point. @param {number} wx @param {number} wy */
+  #endAt(wx, wy) {
+    const f = this.#connector();
+    if (!f) return null;
+    const tol = 9 / this.r.camera.zoom;
+    const ends = endsOf(f);
+    for (const which of /** @type {(0 | 1)[]} */ ([1, 0])) {
+      if (Math.hypot(wx - ends[which][0], wy - ends[which][1]) <= tol) return { id: f.id, which };
+    }
+    return null;
+  }
+
+  /** Handles on the ends of the selected line or arrow: filled when the end is attached; the target of a dragged end outlined. @param {CanvasRenderingContext2D} ctx */
+  #drawEnds(ctx) {
+    const g = this.gesture;
+    const f = g?.kind === "end" ? this.r.overrides.get(g.id) : g ? null : this.#connector();
+    if (!f) return;
+    const z = this.r.camera.zoom;
+    ctx.save();
+    ctx.lineWidth = 1.5 / z;
+    ctx.strokeStyle = this.r.ink("#7ad7ff");
+    if (g?.target) {
+      const b = this.editor.replica.entries.get(g.target.id)?.box;
+      if (b) ctx.strokeRect(b.x0 - 4 / z, b.y0 - 4 / z, b.x1 - b.x0 + 8 / z, b.y1 - b.y0 + 8 / z);
+    }
+    const shown = this.editor.replica.entries.get(f.id)?.frag ?? f;
+    endsOf(f).forEach(([x, y], i) => {
+      const attached = g?.kind === "end" && g.which === i ? !!g.target : !!(i === 0 ? shown.start : shown.end);
+      ctx.beginPath();
+      ctx.arc(x, y, 5 / z, 0, Math.PI * 2);
+      ctx.fillStyle = this.r.ink(attached ? "#7ad7ff" : "#0f1020");
+      ctx.fill();
+      ctx.stroke();
+    });
+    ctx.restore();
   }
 
   /** @param {CanvasRenderingContext2D} ctx */

@@ -19,11 +19,14 @@ export const SHAPES = Object.freeze(["rect", "ellipse", "line", "arrow"]);
 export const FIELDS = Object.freeze([
   "author",
   "deleted",
+  "end",
   "geom",
+  "group",
   "inspired_by",
   "kind",
   "origin",
   "remixable",
+  "start",
   "style",
   "x",
   "y",
@@ -31,7 +34,10 @@ export const FIELDS = Object.freeze([
 ]);
 
 /** Registers a set op may write: kind, author and origin are fixed at create. */
-export const SETTABLE = Object.freeze(new Set(["x", "y", "geom", "style", "z", "inspired_by", "remixable"]));
+export const SETTABLE = Object.freeze(new Set(["x", "y", "geom", "style", "z", "inspired_by", "remixable", "group", "start", "end"]));
+
+/** Registers a create need not write (SPEC M13, M14): absent, they read as null. */
+export const OPTIONAL = Object.freeze(["end", "group", "start"]);
 
 /**
  * A create op writing every register of a new fragment.
@@ -39,11 +45,12 @@ export const SETTABLE = Object.freeze(new Set(["x", "y", "geom", "style", "z", "
  * @param {Stamp} stamp
  * @param {{kind: string, geom: Record<string, any>, z: string, x?: number, y?: number,
  *   style?: Record<string, any>, author?: string, origin?: string, inspired_by?: string[],
- *   remixable?: boolean}} f
+ *   remixable?: boolean, group?: string | null, start?: string | null, end?: string | null}} f
  * @returns {Op}
  */
 export function create(id, stamp, f) {
-  return {
+  /** @type {Op} */
+  const op = {
     t: "c",
     id,
     s: stamp,
@@ -61,6 +68,12 @@ export function create(id, stamp, f) {
       z: f.z,
     },
   };
+  // The optional registers are written only when given (M13, M14).
+  for (const name of OPTIONAL) {
+    const v = /** @type {Record<string, any>} */ (f)[name];
+    if (v !== undefined && v !== null) op.f[name] = v;
+  }
+  return op;
 }
 
 /**

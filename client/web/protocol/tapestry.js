@@ -32,7 +32,8 @@ import { checkDict, checkField, checkId, checkInt, fail } from "./validate.js";
  * A read-only view of a fragment's current values.
  * @typedef {{id: string, kind: string, x: number, y: number, geom: Record<string, any>,
  *   style: Record<string, any>, z: string, author: string, origin: string,
- *   inspired_by: string[], remixable: boolean, deleted: boolean}} Fragment
+ *   inspired_by: string[], remixable: boolean, deleted: boolean,
+ *   group?: string | null, start?: string | null, end?: string | null}} Fragment
  */
 
 /** @param {any} a @param {any} b */
@@ -237,5 +238,8 @@ function view(id, regs) {
     inspired_by: val("inspired_by", []),
     remixable: val("remixable", false),
     deleted: val("deleted", false),
+    group: val("group", null),
+    start: val("start", null),
+    end: val("end", null),
   };
 }

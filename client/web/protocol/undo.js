@@ -10,12 +10,14 @@
  *    wrote (its holder, followed transitively). Undoing a nudge writes the
  *    drag's position back under a new stamp; that write now holds the field
  *    for the drag, so the next undo reaches the drag.
- * 3. Redo is the undo of the undo, through the same holders.
+ * 3. Redo is the undo of the undo, through the same holders. An optional
+ *    register (group, start, end) a create left out held null: undo of a set
+ *    that wrote it first writes null back.
  * 4. `History` keeps one user's undo and redo steps and their holders.
  */
 
 import { compareBytes, pack } from "./canon.js";
-import { del, restore } from "./ops.js";
+import { del, OPTIONAL, restore } from "./ops.js";
 import { compareStamps } from "./stamps.js";
 
 /** @typedef {import("./ops.js").Op} Op */
@@ -84,10 +86,11 @@ export function inverse(op, before, now, clock, holders) {
     let any = false;
     for (const name of Object.keys(op.f)) {
       const prev = before[name];
-      if (prev && holds(name)) {
-        fields[name] = prev[1];
-        any = true;
-      }
+      if (!holds(name)) continue;
+      if (prev) fields[name] = prev[1];
+      else if (OPTIONAL.includes(name) && now.has(op.id)) fields[name] = null; // M13: absent read as null
+      else continue;
+      any = true;
     }
     out = any ? { t: "s", id: op.id, s: clock.tick(), f: fields } : null;
   }

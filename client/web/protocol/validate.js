@@ -243,6 +243,11 @@ export function checkField(name, v) {
     case "origin":
       if (!ORIGINS.includes(v)) fail("origin must be 'organic' or 'ai'");
       return v;
+    case "group":
+    case "start":
+    case "end":
+      // null: no group, or a loose end (SPEC M13, M14).
+      return v === null ? v : checkId(v, name);
     case "author":
       return v === "" ? v : checkId(v, "author");
     default:

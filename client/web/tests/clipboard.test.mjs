@@ -41,3 +41,10 @@ test("pasted pieces are centred on the point", () => {
   const placed = placePieces(pieces, 0, 0);
   assert.deepEqual(placed.map((p) => [p.x, p.y]), [[-70, -10], [30, -10]]); // bounds include the stroke width
 });
+
+test("M13: a copied group travels with its group id, so the paste can make it a group of its own", () => {
+  const back = decodePieces(encodePieces([frag({ group: "g1" }), frag({ id: "f2", group: "g1" }), frag({ id: "f3" })]));
+  assert.deepEqual(back?.map((p) => p.group), ["g1", "g1", undefined]);
+  const bad = JSON.stringify({ format: "dreamloom/fragments", v: 1, fragments: [{ kind: "shape", geom: { shape: "rect", w: 1, h: 1 }, group: "not an id" }] });
+  assert.equal(decodePieces(bad)?.length, 0, "a piece with a malformed group is dropped");
+});

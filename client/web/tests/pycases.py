@@ -82,8 +82,12 @@ def random_op(rng: random.Random, clocks: dict[str, Clock]) -> Op:
         )
     if t < 0.75:
         fields: dict[str, Any] = {}
-        for name in rng.sample(("x", "y", "style", "z", "remixable", "inspired_by"), rng.randint(1, 3)):
-            if name in ("x", "y"):
+        names = ("x", "y", "style", "z", "remixable", "inspired_by", "group", "start", "end")
+        for name in rng.sample(names, rng.randint(1, 3)):
+            if name in ("group", "start", "end"):
+                # Optional registers (M13, M14): an id, often another fragment's, or None.
+                fields[name] = rng.choice([None, "g1", "g2", *IDS[:3]])
+            elif name in ("x", "y"):
                 fields[name] = number(rng)
             elif name == "style":
                 fields[name] = style(rng)
