@@ -5,15 +5,22 @@ the rest are read in pages of the same size, in sid order, on request (W23).
 Joins and leaves are not a frame to every member each: they are gathered and
 sent once per presence tick as one ``roster`` frame (W24), so a burst of
 hundreds of joins costs each member one frame per tick, not one per join.
+Each member's entry in a welcome (its peer and presence) is encoded once per
+codec and reused by every welcome that lists it until either changes, so a
+welcome's peer summary is a copy of kept bytes, not hundreds of maps encoded
+again at every join.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import msgpack
+
 from dreamloom.protocol import Peer, PeersPage, PresenceState, Roster
+from dreamloom.protocol.codec import Codec
 
 if TYPE_CHECKING:
     from .member import Member
@@ -72,18 +79,50 @@ class PeerIndex:
         return PeersPage(tuple(out), out[-1][0].sid if out and more else None, len(members))
 
 
-def peer_summary(
-    members: Mapping[str, Member], exclude: str, size: int
-) -> tuple[tuple[tuple[Peer, PresenceState], ...], int | None]:
+def peer_summary(members: Mapping[str, Member], exclude: str, size: int) -> tuple[list[Member], int | None]:
     """A welcome's first ``size`` peers (join order) and, when there are more, how many there are."""
-    out: list[tuple[Peer, PresenceState]] = []
+    out: list[Member] = []
     for sid, member in members.items():
         if len(out) >= size:
             break
         if sid != exclude:
-            out.append((member.peer, member.presence))
+            out.append(member)
     others = len(members) - (exclude in members)
-    return tuple(out), (others if others > len(out) else None)
+    return out, (others if others > len(out) else None)
 
 
-__all__ = ["PeerIndex", "RosterChanges", "peer_summary"]
+class PeerEntries:
+    """Members' entries in welcomes (``{sid, name, ..., cursor, sel, ...}``), encoded once per codec.
+
+    An entry is kept with the very peer and presence objects it was encoded from: both are
+    immutable and replaced whole on every change, so an entry is stale exactly when either
+    object is not the member's any more, and no caller has to say when one changed.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[Peer, PresenceState, dict[str, bytes]]] = {}
+
+    def forget(self, sid: str) -> None:
+        """The member left: its entry goes with it."""
+        self._kept.pop(sid, None)
+
+    def array(self, members: Sequence[Member], codec: Codec) -> bytes:
+        """The encoded list of the members' entries, as ``codec`` would encode it."""
+        items = [self._entry(m, codec) for m in members]
+        if codec.binary:
+            header: bytes = msgpack.Packer().pack_array_header(len(items))
+            return header + b"".join(items)
+        return b"[" + b",".join(items) + b"]"
+
+    def _entry(self, member: Member, codec: Codec) -> bytes:
+        peer, presence = member.peer, member.presence
+        kept = self._kept.get(member.sid)
+        if kept is None or kept[0] is not peer or kept[1] is not presence:
+            kept = self._kept[member.sid] = (peer, presence, {})
+        encoded = kept[2].get(codec.name)
+        if encoded is None:
+            encoded = kept[2][codec.name] = codec.dumps({**peer.to_wire(), **presence.to_wire()})
+        return encoded
+
+
+__all__ = ["PeerEntries", "PeerIndex", "RosterChanges", "peer_summary"]

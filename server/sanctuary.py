@@ -82,7 +82,7 @@ from .encodings import TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import load_state
-from .roster import PeerIndex, RosterChanges, peer_summary
+from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
 from .welcome_frame import welcome_frame
 
@@ -201,6 +201,7 @@ class Sanctuary:
         self._encodings = encodings or TapestryEncodings()
         self._roster = RosterChanges()
         self._peer_index = PeerIndex()
+        self._peer_entries = PeerEntries()
         self._last_roster = 0.0
         #: Names this run of the sanctuary: a reload after a failed commit or a restart gets a new one (F5).
         self.epoch = secrets.token_hex(8)
@@ -648,7 +649,7 @@ class Sanctuary:
         else:
             since = self.seq
             snapshot = await self._encodings.whole(self.tapestry, member.codec_name, self.seq)
-        peers, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
+        listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
         welcome = Welcome(
             sanctuary=self.name,
             sid=member.sid,
@@ -657,13 +658,13 @@ class Sanctuary:
             since=since,
             snapshot=None,
             ops=ops,
-            peers=peers,
             policy=self.gate.policy(),
             token=member.issued_token,
             epoch=self.epoch,
             peer_count=peer_count,
         )
-        return await welcome_frame(member.codec_name, welcome.to_wire(), snapshot)
+        peers = self._peer_entries.array(listed, _ENCODERS[member.codec_name])
+        return await welcome_frame(member.codec_name, welcome.to_wire(), snapshot, peers=peers)
 
     def _on_leave(self, member: Member) -> None:
         if self.members.get(member.sid) is member:
@@ -675,6 +676,7 @@ class Sanctuary:
         if self._by_replica.get(member.replica) is member:
             del self._by_replica[member.replica]
         self._peer_index.changed()
+        self._peer_entries.forget(member.sid)
         self._roster.left(member.sid)
         self._presence_dirty.discard(member.sid)
         self.metrics.connections.dec()
