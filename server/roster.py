@@ -4,7 +4,10 @@ A welcome carries at most ``max_peers_page`` peers and the count of the others;
 the rest are read in pages of the same size, in sid order, on request (W23).
 Joins and leaves are not a frame to every member each: they are gathered and
 sent once per presence tick as one ``roster`` frame (W24), so a burst of
-hundreds of joins costs each member one frame per tick, not one per join.
+hundreds of joins costs each member one frame per tick, not one per join; and
+a roster names at most ``JOINED_PER_ROSTER`` of the joins (W30), so that frame
+stays small however many arrive: announcing a join costs a crowded room a share
+of a bounded frame, not a peer's bytes written to every member.
 Each member's entry in a welcome (its peer and presence) is encoded once per
 codec and reused by every welcome that lists it until either changes, so a
 welcome's peer summary is a copy of kept bytes, not hundreds of maps encoded
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
     from .member import Member
 
 
+#: Joins one ``roster`` lists at most (W30); the others are counted in ``count`` only.
+JOINED_PER_ROSTER = 64
+
+
 class RosterChanges:
     """Joins and leaves since the last tick, in the order they happened."""
 
@@ -45,9 +52,17 @@ class RosterChanges:
     def __bool__(self) -> bool:
         return bool(self._joined or self._left)
 
-    def take(self, count: int, page: int) -> Iterator[Roster]:
-        """The pending changes as ``roster`` frames of at most ``page`` joins and ``page`` leaves each."""
-        joined, left = list(self._joined.values()), list(self._left)
+    def take(self, count: int, page: int, listed: int = JOINED_PER_ROSTER) -> Iterator[Roster]:
+        """The pending changes as ``roster`` frames of at most ``page`` joins and ``page`` leaves each.
+
+        At most ``listed`` joins are named (W30), the earliest first; a connection that left and
+        joined again (a role change) always is, or clients would drop a peer that is still there.
+        Every leave is named: a client may know any connection, from its welcome or a page.
+        """
+        left = list(self._left)
+        again = [peer for sid, peer in self._joined.items() if sid in self._left]
+        fresh = [peer for sid, peer in self._joined.items() if sid not in self._left]
+        joined = again + fresh[: max(0, listed - len(again))]
         self._joined, self._left = {}, {}
         for start in range(0, max(len(joined), len(left)), page):
             yield Roster(tuple(joined[start : start + page]), tuple(left[start : start + page]), count)
@@ -125,4 +140,4 @@ class PeerEntries:
         return encoded
 
 
-__all__ = ["PeerEntries", "PeerIndex", "RosterChanges", "peer_summary"]
+__all__ = ["JOINED_PER_ROSTER", "PeerEntries", "PeerIndex", "RosterChanges", "peer_summary"]

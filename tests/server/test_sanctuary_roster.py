@@ -229,3 +229,42 @@ async def test_W23_a_welcome_lists_each_peer_as_it_is_at_that_join(codec: Codec)
         await settle(garden)
         after = await join(garden, Steady(6, codec))
         assert "s1" not in {p.sid for p, _ in after.peers}
+
+
+async def test_W30_a_roster_names_at_most_64_joins_and_counts_every_one() -> None:
+    async with running(presence_interval=NEVER, max_connections_per_sanctuary=500) as garden:
+        watcher = person(0)
+        await join(garden, watcher)
+        garden.tick()
+        crowd = [bystander(n) for n in range(1, 101)]
+        for m in crowd:
+            await garden.join(m, Hello(name=m.identity.name, replica=m.replica, seq=None))
+        garden.leave(crowd[-1])
+        await settle(garden)
+        garden.tick()
+        [roster] = watcher.of(Roster)
+        assert [p.sid for p in roster.joined] == [m.sid for m in crowd[:64]]  # the earliest
+        assert roster.left == (crowd[-1].sid,)  # every leave is named
+        assert roster.count == 100
+        garden.tick()
+        assert len(watcher.of(Roster)) == 1  # those not named are not named later
+
+
+async def test_W30_a_role_change_is_named_however_many_join() -> None:
+    async with running(presence_interval=NEVER, max_connections_per_sanctuary=500) as garden:
+        watcher, steward = person(0), person(1)
+        await join(garden, watcher)
+        await join(garden, steward)
+        garden.tick()
+        for m in [bystander(n) for n in range(2, 102)]:
+            await garden.join(m, Hello(name=m.identity.name, replica=m.replica, seq=None))
+
+        async def demote() -> None:
+            garden.peer_changed(steward)
+
+        await garden.call(demote)
+        garden.tick()
+        roster = watcher.of(Roster)[-1]
+        assert roster.left == ("s1",)
+        assert "s1" in [p.sid for p in roster.joined]  # else clients would drop a peer still there
+        assert len(roster.joined) == 64
