@@ -15,7 +15,10 @@ For each size, into one sanctuary of 100 fragments:
 - **KiB/conn**: the growth of the server's resident memory over the fill, per connection, once
   the room is idle.
 - **fan-out**: one writer sends one op, five times; every connection records when the next `ops`
-  frame reaches it; `p50/p99 ms` are over every delivery.
+  frame reaches it; `p50/p99 ms` are over every delivery; `loop ms/op` is the server's own (wall)
+  time handing one op's frame to every socket (from its metrics), `cpu ms/op` its CPU from the
+  send until every connection heard it. On a loaded machine the loop's wall time is several
+  times its CPU: the server waits for a core between writes.
 
 The generators are cheap on purpose (they share the machine's cores with the server): raw asyncio
 protocols on uvloop, a hand-made WebSocket handshake, the hello encoded once, and of each frame
@@ -59,7 +62,7 @@ ROOT = BENCH.parent
 OUTPUT = ROOT / "bench-output"
 sys.path.insert(0, str(BENCH))
 
-from fanout import free_port, proc_cpu, proc_status_kb, stop, wait_listening  # noqa: E402
+from fanout import free_port, proc_cpu, proc_status_kb, scrape, stop, wait_listening  # noqa: E402
 from serving import dreamloom_command, spawn  # noqa: E402
 
 SIZES = (10, 1000, 5000)
@@ -360,14 +363,16 @@ async def seed(url: str) -> None:
             pass
 
 
-async def fan_out(kind: str, url: str, gens: list[Generator]) -> list[float]:
-    """Send one op ``ROUNDS`` times; the delay to every connection that heard it."""
+async def fan_out(kind: str, url: str, gens: list[Generator], server_pid: int) -> tuple[list[float], float]:
+    """Send one op ``ROUNDS`` times; the delay to every connection that heard it, and the server's
+    CPU seconds per op (from the send until every connection heard it: nothing else runs then)."""
     from websockets.asyncio.client import connect
 
     from dreamloom.protocol import CLIENT_SIDE_LIMITS, MSGPACK, Clock, Hello, Ops, Welcome, codec_for, ops
 
     codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
     latencies: list[float] = []
+    cpu = 0.0
     clock = Clock("writer")
     async with connect(url, subprotocols=[MSGPACK], max_size=None) as ws:  # type: ignore[list-item]
         if kind == "dreamloom":
@@ -379,13 +384,15 @@ async def fan_out(kind: str, url: str, gens: list[Generator]) -> list[float]:
             for g in gens:
                 g.tell("arm")
                 g.expect("armed")
+            op = codec.encode(Ops((ops.set_fields(f"f{n}", clock.tick(), x=n + 0.5),)))
+            cpu0 = server_cpu(server_pid)
             sent = time.monotonic()
-            op = ops.set_fields(f"f{n}", clock.tick(), x=n + 0.5)
-            await ws.send(codec.encode(Ops((op,))))
+            await ws.send(op)
             for g in gens:
                 g.tell("report")
                 latencies.extend(t - sent for t in json.loads(g.expect("[")))
-    return latencies
+            cpu += server_cpu(server_pid) - cpu0
+    return latencies, cpu / ROUNDS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -460,7 +467,14 @@ def measure(kind: str, size: int, workdir: Path, profile: Path | None = None) ->
             end_profile(spy)
             time.sleep(ROSTER_WAIT)  # the churn's leaves go out before the fan-out
 
-            latencies = asyncio.run(fan_out(kind, url, gens))
+            before = scrape(port if kind == "dreamloom" else None)
+            latencies, cpu_per_op = asyncio.run(fan_out(kind, url, gens, server.pid))
+            after = scrape(port if kind == "dreamloom" else None)
+            spent = "dreamloom_broadcast_latency_seconds_sum"
+            if spent in after:
+                # The server's wall time in the fan-out loop of one op (on a loaded machine, more than its CPU).
+                row["loop ms/op"] = round(1000 * (after[spent] - before.get(spent, 0.0)) / ROUNDS, 1)
+            row["cpu ms/op"] = round(1000 * cpu_per_op, 1)
             row["p50 ms"] = round(1000 * percentile(latencies, 0.5), 1)
             row["p99 ms"] = round(1000 * percentile(latencies, 0.99), 1)
             row["delivered"] = f"{len(latencies)}/{ROUNDS * size}"

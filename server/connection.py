@@ -35,6 +35,7 @@ from dreamloom.protocol.codec import Codec
 from dreamloom.protocol.connection import Admit, Close, Deliver, Reply, ServerAction, ServerConnection
 from dreamloom.protocol.validate import InvalidOp
 
+from . import heartbeat
 from .budgets import ConnectionBudget, Refusal, SharedBudgets
 from .identity import colour_for
 from .rate import TokenBucket
@@ -89,9 +90,9 @@ class Connection:
         )
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._closer: asyncio.Task[None] | None = None
-        # The heartbeat is a timer, not a task: an idle connection holds no coroutine for it.
-        self._beat: asyncio.TimerHandle | None = None
+        # The heartbeat is one sweep for every connection (heartbeat.py), not a task or timer each.
         self._pinging: asyncio.Task[None] | None = None
+        self._pinged = float("-inf")
         self.last_heard = time.monotonic()
         self.closed = False
 
@@ -211,7 +212,7 @@ class Connection:
     # -- the connection's life ----------------------------------------------
     async def serve(self, join: Callable[[Connection, Hello], Awaitable[Room | None]]) -> None:
         """Run the connection: handshake, join a room via ``join(self, hello)``, then read until closed."""
-        self._schedule_beat(min(self.config.heartbeat, self.config.heartbeat_timeout))
+        heartbeat.register(self, self.config.heartbeat, self.config.heartbeat_timeout)
         try:
             hello = await self._handshake()
             if hello is None:
@@ -223,8 +224,7 @@ class Connection:
             await self._read_loop()
         finally:
             self.closed = True
-            if self._beat is not None:
-                self._beat.cancel()
+            heartbeat.unregister(self, self.config.heartbeat, self.config.heartbeat_timeout)
             if self.room is not None:
                 self.room.leave(self)
             self.buffer.close(CloseCode.NORMAL, "bye")
@@ -242,28 +242,24 @@ class Connection:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), timeout=1.0)
 
-    def _schedule_beat(self, delay: float) -> None:
-        self._beat = asyncio.get_running_loop().call_later(delay, self._heartbeat)
-
-    def _heartbeat(self) -> None:
-        """Ping a quiet peer; drop one silent for ``heartbeat_timeout`` with 4011 (W12)."""
-        self._beat = None
+    def quiet(self, silent: float) -> None:
+        """Silent ``silent`` seconds, past ``heartbeat``: ping; past ``heartbeat_timeout``, drop with 4011 (W12)."""
         if self.closed:
             return
-        interval, timeout = self.config.heartbeat, self.config.heartbeat_timeout
-        silent = time.monotonic() - self.last_heard
-        if silent >= timeout:
+        if silent >= self.config.heartbeat_timeout:
             log.info("dropping silent peer %s after %.1f s", self.sid, silent)
             self.closed = True
+            heartbeat.unregister(self, self.config.heartbeat, self.config.heartbeat_timeout)
             if self.room is not None:
                 self.room.leave(self)  # free its place and tell the others now
             self._closer = asyncio.get_running_loop().create_task(
                 self._hard_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: reconnect and resume")
             )
             return
-        if silent >= interval and (self._pinging is None or self._pinging.done()):
+        now = time.monotonic()
+        if now - self._pinged >= self.config.heartbeat and (self._pinging is None or self._pinging.done()):
+            self._pinged = now  # again after another heartbeat of silence
             self._pinging = asyncio.get_running_loop().create_task(self._ping())
-        self._schedule_beat(min(interval, timeout - silent))
 
     async def _ping(self) -> None:
         with contextlib.suppress(Exception):

@@ -630,6 +630,7 @@ class Sanctuary:
             self._unload_timer = None
         member.peer = replace(member.peer, color=self.colours.join(member.sid, member.identity.id))
         member.send_frame(await self._welcome(member, hello))
+        member.issued_token = None  # handed over in the welcome: not kept for the connection's life
         self.members[member.sid] = member
         self._by_replica[member.replica] = member
         self._peer_index.changed()
