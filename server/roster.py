@@ -69,18 +69,25 @@ class RosterChanges:
 
 
 class PeerIndex:
-    """Member sids in sorted order, rebuilt only after the membership changed."""
+    """Member sids in sorted order, kept sorted as members join and leave.
+
+    An insertion or removal moves pointers (a few microseconds for 5,000 members); sorting the
+    whole room again at the first page after every change would cost each page O(n log n).
+    """
 
     def __init__(self) -> None:
-        self._sorted: list[str] | None = None
+        self._sorted: list[str] = []
 
-    def changed(self) -> None:
-        self._sorted = None
+    def add(self, sid: str) -> None:
+        bisect.insort(self._sorted, sid)
+
+    def remove(self, sid: str) -> None:
+        i = bisect.bisect_left(self._sorted, sid)
+        if i < len(self._sorted) and self._sorted[i] == sid:
+            del self._sorted[i]
 
     def page(self, members: Mapping[str, Member], asker: str, after: str | None, size: int) -> PeersPage:
         """Up to ``size`` members other than ``asker`` whose sid sorts after ``after``."""
-        if self._sorted is None:
-            self._sorted = sorted(members)
         order = self._sorted
         i = 0 if after is None else bisect.bisect_right(order, after)
         out: list[tuple[Peer, PresenceState]] = []

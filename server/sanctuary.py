@@ -633,7 +633,7 @@ class Sanctuary:
         member.issued_token = None  # handed over in the welcome: not kept for the connection's life
         self.members[member.sid] = member
         self._by_replica[member.replica] = member
-        self._peer_index.changed()
+        self._peer_index.add(member.sid)
         self._roster.joined(member.peer)
         self.metrics.connections.inc()
         item.done.set_result(None)
@@ -678,7 +678,7 @@ class Sanctuary:
         self.colours.leave(member.sid)
         if self._by_replica.get(member.replica) is member:
             del self._by_replica[member.replica]
-        self._peer_index.changed()
+        self._peer_index.remove(member.sid)
         self._peer_entries.forget(member.sid)
         self._roster.left(member.sid)
         self._presence_dirty.discard(member.sid)

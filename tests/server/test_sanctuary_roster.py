@@ -268,3 +268,24 @@ async def test_W30_a_role_change_is_named_however_many_join() -> None:
         assert roster.left == ("s1",)
         assert "s1" in [p.sid for p in roster.joined]  # else clients would drop a peer still there
         assert len(roster.joined) == 64
+
+
+async def test_W23_pages_read_the_room_as_it_is_when_each_is_asked() -> None:
+    limits = replace(DEFAULT_LIMITS, max_peers_page=3)
+    async with running(presence_interval=NEVER, limits=limits) as garden:
+        members = [person(n) for n in range(1, 8)]  # s1 .. s7
+        for m in members:
+            await join(garden, m)
+        asker = members[0]
+        garden.request_peers(asker, PeersRequest(None))
+        first = asker.of(PeersPage)[-1]
+        assert [p.sid for p, _ in first.peers] == ["s2", "s3", "s4"]
+        garden.leave(members[4])  # s5, not read yet
+        late = person(45)  # "s45" sorts between s4 and s5
+        await join(garden, late)
+        await settle(garden)
+        garden.request_peers(asker, PeersRequest(first.next))
+        second = asker.of(PeersPage)[-1]
+        assert [p.sid for p, _ in second.peers] == ["s45", "s6", "s7"]
+        assert second.count == 7
+        assert second.next is None
