@@ -4,7 +4,7 @@ Each benchmark is a module of this folder with ``main(quick: bool = False) -> li
 ``merge`` (the merge layer), ``fanout`` (one sanctuary, 50 clients, against a naive
 broadcast server), ``cluster`` (the same on 1, 2 and 3 nodes on PostgreSQL and Redis) and,
 when present, ``browser``, ``bigtapestry`` (100,000 fragments: fill rate by tenth, joins, loop
-stalls) and ``bigroom`` (1,000 and 5,000 connections against the naive relay); each of the last
+stalls) and ``bigroom`` (10, 1,000 and 5,000 connections against the naive relay); each of the last
 two prints the machine's load with its row. The rows of all of them are also written to
 ``bench-output/all-latest.json``.
 """

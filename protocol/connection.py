@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import RECONNECTABLE, CloseCode, ErrorCode
 from .messages import (
@@ -306,7 +306,8 @@ class ServerConnection:
     error_limit: int = 10
     error_window: float = 60.0
     state: ServerState = ServerState.HANDSHAKE
-    _errors: deque[float] = field(default_factory=deque)
+    #: Times of recent invalid inputs; made at the first (an empty deque is most of a kilobyte).
+    _errors: deque[float] | None = None
 
     def receive(self, message: ClientMessage, now: float) -> list[ServerAction]:
         """What to do with one decoded client message."""
@@ -351,7 +352,10 @@ class ServerConnection:
 
     def count_error(self, now: float) -> bool:
         """Count one invalid input; whether the limit is now reached (W10, W10a)."""
-        self._errors.append(now)
-        while self._errors and now - self._errors[0] > self.error_window:
-            self._errors.popleft()
-        return len(self._errors) >= self.error_limit
+        errors = self._errors
+        if errors is None:
+            errors = self._errors = deque()
+        errors.append(now)
+        while errors and now - errors[0] > self.error_window:
+            errors.popleft()
+        return len(errors) >= self.error_limit

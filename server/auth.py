@@ -18,6 +18,8 @@ first use (mode 0600) unless one is configured.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import os
 import secrets
 import time
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import orjson
 
 from dreamloom.protocol import DEFAULT_LIMITS, ErrorCode, ProtocolError
 from dreamloom.protocol.messages import ROLES
@@ -105,6 +108,22 @@ def _read_secret(path: Path) -> bytes:
     return value
 
 
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+_HS256_HEADER = _b64url(orjson.dumps({"alg": ALGORITHM, "typ": "JWT"}))
+
+
+def _sign_hs256(payload: dict[str, Any], secret: bytes) -> str:
+    """A compact HS256 JWT (RFC 7519). Signed here, not by PyJWT, because every guest's join
+    signs one: PyJWT vets the key as a possible JWK (a JSON parse) at every call. Verifying
+    stays with PyJWT."""
+    signing_input = _HS256_HEADER + b"." + _b64url(orjson.dumps(payload))
+    signature = _b64url(hmac.digest(secret, signing_input, "sha256"))
+    return (signing_input + b"." + signature).decode("ascii")
+
+
 def new_subject(role: str) -> str:
     """A fresh identity id for an invite."""
     return f"{role}-{secrets.token_hex(6)}"
@@ -164,7 +183,7 @@ class TokenAuthority:
         }
         if guest:
             payload["gst"] = True
-        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+        return _sign_hs256(payload, self._secret), claims
 
     def issue_guest(self, name: str, *, weaver: bool = False, now: float | None = None) -> tuple[str, Claims]:
         """A guest token for a visitor without one: a fresh identity nobody else can present (P3).

@@ -29,6 +29,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import OrderedDict
@@ -166,28 +167,43 @@ class ConnectionBudget:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         c = config
+        self._config = config
         self.identities = shared
         self._reading = Pace(
             c.ops_bytes_rate + c.presence_bytes_rate, c.ops_bytes_burst + c.presence_bytes_burst, clock
         )
         self._address = shared.address(client)
-        self.ops = _Named(
-            "ops_rate",
-            f"{c.ops_rate:g} ops per second, bursts of {c.ops_burst:g}",
-            TokenBucket(c.ops_rate, c.ops_burst, clock),
-        )
-        self.bytes = _Named(
-            "ops_bytes_rate",
-            f"{c.ops_bytes_rate} bytes of ops per second, bursts of {c.ops_bytes_burst}",
-            TokenBucket(c.ops_bytes_rate, c.ops_bytes_burst, clock),
-        )
-        self.presence = _Named(
-            "presence_bytes_rate",
-            f"{c.presence_bytes_rate} bytes of presence per second, bursts of {c.presence_bytes_burst}",
-            TokenBucket(c.presence_bytes_rate, c.presence_bytes_burst, clock),
-        )
         self._clock = clock
         self._last_presence_notice = -math.inf
+
+    # The buckets of what a connection writes are made when it first writes: most members of a
+    # crowded room only watch, and an idle connection should cost as little memory as it can.
+    @functools.cached_property
+    def ops(self) -> _Named:
+        c = self._config
+        return _Named(
+            "ops_rate",
+            f"{c.ops_rate:g} ops per second, bursts of {c.ops_burst:g}",
+            TokenBucket(c.ops_rate, c.ops_burst, self._clock),
+        )
+
+    @functools.cached_property
+    def bytes(self) -> _Named:
+        c = self._config
+        return _Named(
+            "ops_bytes_rate",
+            f"{c.ops_bytes_rate} bytes of ops per second, bursts of {c.ops_bytes_burst}",
+            TokenBucket(c.ops_bytes_rate, c.ops_bytes_burst, self._clock),
+        )
+
+    @functools.cached_property
+    def presence(self) -> _Named:
+        c = self._config
+        return _Named(
+            "presence_bytes_rate",
+            f"{c.presence_bytes_rate} bytes of presence per second, bursts of {c.presence_bytes_burst}",
+            TokenBucket(c.presence_bytes_rate, c.presence_bytes_burst, self._clock),
+        )
 
     def read(self, size: int) -> float:
         """Charge a message of ``size`` bytes as read; seconds to pause reading before the next one."""

@@ -35,6 +35,7 @@ from dreamloom.protocol.codec import Codec
 from dreamloom.protocol.connection import Admit, Close, Deliver, Reply, ServerAction, ServerConnection
 from dreamloom.protocol.validate import InvalidOp
 
+from . import heartbeat
 from .budgets import ConnectionBudget, Refusal, SharedBudgets
 from .identity import colour_for
 from .rate import TokenBucket
@@ -88,9 +89,10 @@ class Connection:
             self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow, write_now=self._write_now
         )
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
-        self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
-        self._watchdog: asyncio.Task[None] | None = None
+        # The heartbeat is one sweep for every connection (heartbeat.py), not a task or timer each.
+        self._pinging: asyncio.Task[None] | None = None
+        self._pinged = float("-inf")
         self.last_heard = time.monotonic()
         self.closed = False
 
@@ -160,8 +162,6 @@ class Connection:
         self.metrics.slow_consumers_closed.inc()
         log.info("closing slow consumer %s", self.sid)
         self.buffer.close(CloseCode.SLOW_CONSUMER, "send buffer full: reconnect and resume", drain=False)
-        if self._writer is not None:
-            self._writer.cancel()
         if self.room is not None:
             self.room.leave(self)  # free its place and tell the others now, not when its socket ends
         self._closer = asyncio.get_running_loop().create_task(self._hard_close(CloseCode.SLOW_CONSUMER))
@@ -212,8 +212,7 @@ class Connection:
     # -- the connection's life ----------------------------------------------
     async def serve(self, join: Callable[[Connection, Hello], Awaitable[Room | None]]) -> None:
         """Run the connection: handshake, join a room via ``join(self, hello)``, then read until closed."""
-        self._writer = asyncio.create_task(self.buffer.run(), name=f"writer:{self.sid}")
-        self._watchdog = asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.sid}")
+        heartbeat.register(self, self.config.heartbeat, self.config.heartbeat_timeout)
         try:
             hello = await self._handshake()
             if hello is None:
@@ -225,39 +224,46 @@ class Connection:
             await self._read_loop()
         finally:
             self.closed = True
-            self._watchdog.cancel()
+            heartbeat.unregister(self, self.config.heartbeat, self.config.heartbeat_timeout)
             if self.room is not None:
                 self.room.leave(self)
             self.buffer.close(CloseCode.NORMAL, "bye")
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._writer), timeout=3.0)
-            if not self._writer.done():
-                self._writer.cancel()
-            if self._closer is not None:  # every task this connection started ends with it
+            writer = self.buffer.writer
+            if writer is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(self._closer, timeout=SLOW_CONSUMER_GRACE + 2.0)
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
+                    await asyncio.wait_for(asyncio.shield(writer), timeout=3.0)
+                if not writer.done():
+                    writer.cancel()
+            for task in (self._closer, self._pinging):  # every task this connection started ends with it
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await asyncio.wait_for(task, timeout=SLOW_CONSUMER_GRACE + 2.0)
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.ws.close(), timeout=1.0)
 
-    async def _heartbeat(self) -> None:
-        """Ping a quiet peer; drop one silent for ``heartbeat_timeout`` with 4011 (W12)."""
-        interval, timeout = self.config.heartbeat, self.config.heartbeat_timeout
-        while not self.closed:
-            silent = time.monotonic() - self.last_heard
-            if silent >= timeout:
-                log.info("dropping silent peer %s after %.1f s", self.sid, silent)
-                self.closed = True
-                if self.room is not None:
-                    self.room.leave(self)  # free its place and tell the others now
-                await self._hard_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: reconnect and resume")
-                return
-            if silent >= interval:
-                with contextlib.suppress(Exception):
-                    await self.ws.ping()
-            await asyncio.sleep(min(interval, timeout - silent))
+    def quiet(self, silent: float) -> None:
+        """Silent ``silent`` seconds, past ``heartbeat``: ping; past ``heartbeat_timeout``, drop with 4011 (W12)."""
+        if self.closed:
+            return
+        if silent >= self.config.heartbeat_timeout:
+            log.info("dropping silent peer %s after %.1f s", self.sid, silent)
+            self.closed = True
+            heartbeat.unregister(self, self.config.heartbeat, self.config.heartbeat_timeout)
+            if self.room is not None:
+                self.room.leave(self)  # free its place and tell the others now
+            self._closer = asyncio.get_running_loop().create_task(
+                self._hard_close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout: reconnect and resume")
+            )
+            return
+        now = time.monotonic()
+        if now - self._pinged >= self.config.heartbeat and (self._pinging is None or self._pinging.done()):
+            self._pinged = now  # again after another heartbeat of silence
+            self._pinging = asyncio.get_running_loop().create_task(self._ping())
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.ping()
 
     async def _receive(self) -> Any:
         """The next data message (or close), answering pings; every frame counts as a sign of life."""

@@ -38,6 +38,7 @@ PALETTE = (
     "#ffa3a3",
     "#dcd0ff",
 )
+_IN_PALETTE = frozenset(PALETTE)
 #: How many identities a sanctuary remembers the colour of.
 REMEMBERED = 1024
 
@@ -45,18 +46,26 @@ REMEMBERED = 1024
 def colour_for(key: str, taken: Container[str] = ()) -> str:
     """The presence colour of an identity: a palette colour chosen by a hash of ``key``,
     or the next one that is not ``taken``; past the palette, a light colour from the hash."""
-    digest = hashlib.sha256(key.encode()).digest()
-    start = int.from_bytes(digest[:4], "big") % len(PALETTE)
+    start = _palette_start(key)
     for i in range(len(PALETTE)):
         colour = PALETTE[(start + i) % len(PALETTE)]
         if colour not in taken:
             return colour
+    return _light_colour(key, taken) or PALETTE[start]
+
+
+def _palette_start(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % len(PALETTE)
+
+
+def _light_colour(key: str, taken: Container[str]) -> str | None:
+    """Past the palette: the first light colour from the hash of ``key`` that is not ``taken``."""
     for i in range(64):
         more = hashlib.sha256(f"{key}:{i}".encode()).digest()
-        colour = "#" + "".join(f"{128 + b % 128:02x}" for b in more[:3])
+        colour = f"#{128 + more[0] % 128:02x}{128 + more[1] % 128:02x}{128 + more[2] % 128:02x}"
         if colour not in taken:
             return colour
-    return PALETTE[start]
+    return None
 
 
 class Colours:
@@ -66,7 +75,8 @@ class Colours:
     present holds it; a new identity gets one that no one present holds and, while the
     palette lasts, that no identity seen lately had. Every question is answered from
     counts kept up to date on join, choice and leave: a join costs the same in a room of
-    five or of five thousand.
+    five or of five thousand (in a crowd that holds the whole palette, a newcomer goes
+    straight to the light colours past it).
     """
 
     def __init__(self) -> None:
@@ -75,12 +85,17 @@ class Colours:
         self._held: Counter[str] = Counter()  # colour -> members present holding it
         self._held_by: Counter[tuple[str, str]] = Counter()  # (identity, colour) -> its members holding it
         self._member: dict[str, tuple[str, str]] = {}  # sid -> (identity, colour)
+        self._present: Counter[str] = Counter()  # identity -> its members present
+        self._palette_held = 0  # palette colours some member present holds
 
     def join(self, sid: str, identity: str) -> str:
         """The colour of a member joining as ``identity``."""
         others = _HeldByOthers(self, identity)
         mine = self._of.get(identity)
-        if mine is None or mine in others:
+        if mine is None and not self._present[identity] and self._palette_held == len(PALETTE):
+            # Every palette colour is held by another identity: what the scans below would find.
+            mine = _light_colour(identity, others) or PALETTE[_palette_start(identity)]
+        elif mine is None or mine in others:
             mine = colour_for(identity, _SeenByOthers(self, identity))
             if mine not in PALETTE:  # the palette is used up by the remembered: share with the absent
                 mine = colour_for(identity, others)
@@ -96,12 +111,24 @@ class Colours:
         """The member ``sid`` left: its colour is free again (and still remembered for its identity)."""
         held = self._member.pop(sid, None)
         if held is not None:
-            self._held[held[1]] -= 1
+            identity, colour = held
+            self._held[colour] -= 1
+            if not self._held[colour]:
+                del self._held[colour]
+                self._palette_held -= colour in _IN_PALETTE
             self._held_by[held] -= 1
+            if not self._held_by[held]:
+                del self._held_by[held]
+            self._present[identity] -= 1
+            if not self._present[identity]:
+                del self._present[identity]
 
     def _hold(self, sid: str, identity: str, colour: str) -> None:
         self._member[sid] = (identity, colour)
+        if not self._held[colour]:
+            self._palette_held += colour in _IN_PALETTE
         self._held[colour] += 1
+        self._present[identity] += 1
         self._held_by[(identity, colour)] += 1
         self._remember(identity, colour)
 

@@ -64,7 +64,12 @@ def wire_fragment(piece: bytes | memoryview, binary: bool, first: bool, last: bo
 
 
 class SendBuffer:
-    """Bounded FIFO of frames for one connection."""
+    """Bounded FIFO of frames for one connection.
+
+    Most frames never wait: an idle connection's socket takes them at once (``write_now``).
+    The writer task exists only while frames wait (or a close is to be sent) and ends when
+    it has caught up, so an idle connection holds no task, no event and no queue.
+    """
 
     def __init__(
         self,
@@ -79,14 +84,19 @@ class SendBuffer:
         self._close = close
         self.limit = limit_bytes
         self._on_overflow = on_overflow
-        self._frames: deque[bytes] = deque()
+        self._frames: deque[bytes] | None = None  # made when a frame first has to wait
         self.queued_bytes = 0
         self._in_flight = 0  # size of the frame the writer is sending now
-        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
         self.closed = False
         self.dropped = 0
         self.sent = 0
+
+    @property
+    def writer(self) -> asyncio.Task[None] | None:
+        """The writer task while one runs (frames wait, or the close is being sent)."""
+        return self._writer
 
     def put(self, frame: bytes, *, droppable: bool = False) -> bool:
         """Queue a frame; never blocks. Returns False if it was dropped or the outbox is closing."""
@@ -98,48 +108,65 @@ class SendBuffer:
             return False
         # The bound is on what waits behind the frame being written: one frame bigger than the
         # bound (a group commit of big strokes) must not make every connection a slow consumer.
-        if not self._frames and not self._in_flight and self._write_now is not None and self._write_now(frame):
+        frames = self._frames
+        if not frames and not self._in_flight and self._write_now is not None and self._write_now(frame):
             # Idle connection with an empty socket buffer: write in place, no task wake-up.
             self.sent += 1
             return True
-        head = self._in_flight or (len(self._frames[0]) if self._frames else 0)
+        head = self._in_flight or (len(frames[0]) if frames else 0)
         if self.queued_bytes and self.queued_bytes - head + size > self.limit:
             self._on_overflow()
             return False
-        self._frames.append(frame)
+        if frames is None:
+            frames = self._frames = deque()
+        frames.append(frame)
         self.queued_bytes += size
-        self._wake.set()
+        self._start_writer()
         return True
 
     def close(self, code: int, reason: str, *, drain: bool = True) -> None:
-        """Close the connection after the queued frames (or at once, dropping them)."""
+        """Close the connection after the queued frames; ``drain=False``: drop them and stop sending now
+        (the caller closes the socket itself)."""
         if self._closing is not None:
             return
-        if not drain:
-            self._frames.clear()
-            self.queued_bytes = 0
         self._closing = (code, reason[:120])
-        self._wake.set()
+        if drain:
+            self._start_writer()
+            return
+        if self._writer is not None:
+            self._writer.cancel()
+        self._finish()
 
-    async def run(self) -> None:
-        """The writer task: send frames in order until closed."""
+    def _start_writer(self) -> None:
+        if self._writer is None and not self.closed:
+            self._writer = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        """The writer: send waiting frames in order; then, if closing, the close; else end until needed."""
         try:
-            while True:
-                while self._frames:
-                    frame = self._frames.popleft()
-                    self._in_flight = len(frame)
-                    await self._send(frame)
-                    self._in_flight = 0
-                    self.queued_bytes -= len(frame)
-                    self.sent += 1
-                if self._closing is not None:
-                    break
-                self._wake.clear()
-                await self._wake.wait()
+            while self._frames:
+                frame = self._frames.popleft()
+                self._in_flight = len(frame)
+                await self._send(frame)
+                self._in_flight = 0
+                self.queued_bytes -= len(frame)
+                self.sent += 1
+            if self._closing is None:
+                return  # caught up: no await since the check, so no frame was queued meanwhile
             code, reason = self._closing
             with contextlib.suppress(Exception):
                 await self._close(code, reason)
+            self._finish()
+        except asyncio.CancelledError:
+            self._finish()
+            raise
+        except Exception:
+            self._finish()  # the socket failed: nothing more goes out; its reader sees it end
         finally:
-            self.closed = True
-            self._frames.clear()
-            self.queued_bytes = 0
+            self._writer = None
+
+    def _finish(self) -> None:
+        self.closed = True
+        self._frames = None
+        self._in_flight = 0
+        self.queued_bytes = 0

@@ -1,9 +1,10 @@
-"""A ``welcome`` frame with its snapshot spliced in already encoded (SPEC W23).
+"""A ``welcome`` frame with its snapshot and peers spliced in already encoded (SPEC W23).
 
 A map in either codec is its keys and values one after the other: the welcome
 is encoded field by field, and the ``snapshot`` field's value is the tapestry's
 whole encoding kept by :mod:`.encodings`, not a structure encoded again for
-every join. The final copy of tens of megabytes runs in a worker thread
+every join (the ``peers`` field's, when given, is the list of kept entries of
+:class:`~.roster.PeerEntries`). The final copy of tens of megabytes runs in a worker thread
 (``bytes.join`` releases the GIL while it copies).
 """
 
@@ -18,19 +19,24 @@ import orjson
 from dreamloom.protocol.codec import MSGPACK
 
 
-async def welcome_frame(codec: str, wire: dict[str, Any], snapshot: bytes | None) -> bytes:
-    """Encode ``wire`` (a welcome's map, ``snapshot`` null in it) with ``snapshot`` as that field's bytes."""
+async def welcome_frame(
+    codec: str, wire: dict[str, Any], snapshot: bytes | None, *, peers: bytes | None = None
+) -> bytes:
+    """Encode ``wire`` (a welcome's map) with ``snapshot`` and ``peers``, when given, as those fields' bytes."""
+    spliced = {"snapshot": snapshot, "peers": peers}
     parts: list[bytes] = []
     if codec == MSGPACK:
         packer = msgpack.Packer(use_bin_type=True)
         parts.append(packer.pack_map_header(len(wire)))
         for key, value in wire.items():
             parts.append(packer.pack(key))
-            parts.append(snapshot if key == "snapshot" and snapshot is not None else packer.pack(value))
+            kept = spliced.get(key)
+            parts.append(kept if kept is not None else packer.pack(value))
     else:
         for i, (key, value) in enumerate(wire.items()):
             parts.append((b"{" if i == 0 else b",") + orjson.dumps(key) + b":")
-            parts.append(snapshot if key == "snapshot" and snapshot is not None else orjson.dumps(value))
+            kept = spliced.get(key)
+            parts.append(kept if kept is not None else orjson.dumps(value))
         parts.append(b"}")
     if snapshot is None or len(snapshot) < 1 << 20:
         return b"".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from test_sanctuary_unit import FakeMember, person, running, settle
 
 from dreamloom.protocol import (
@@ -12,6 +13,7 @@ from dreamloom.protocol import (
     Hello,
     JsonCodec,
     MsgpackCodec,
+    Peer,
     PeersPage,
     PeersPresence,
     PeersRequest,
@@ -19,6 +21,7 @@ from dreamloom.protocol import (
     Roster,
     Welcome,
 )
+from dreamloom.protocol.codec import Codec
 
 #: No tick fires by itself during a test: each test ticks when it means to.
 NEVER = 3600.0
@@ -175,3 +178,114 @@ async def test_W4a_what_a_crowded_room_sends_the_clients_decode() -> None:
         for codec in (MsgpackCodec(CLIENT_SIDE_LIMITS), JsonCodec(CLIENT_SIDE_LIMITS)):
             for frame in frames:
                 assert codec.decode_server(codec.encode(frame)) == frame
+
+
+class Steady(FakeMember):
+    """A member whose peer is one object until it changes, as a connection's is; in either codec."""
+
+    def __init__(self, n: int, codec: Codec) -> None:
+        m = person(n)
+        super().__init__(m.sid, m.replica, m.identity)
+        self._codec = codec
+        self._peer = Peer(self.sid, self.identity.name, self.identity.role, self.identity.origin, self.colour)
+
+    @property  # type: ignore[override]
+    def peer(self) -> Peer:
+        return self._peer
+
+    @peer.setter
+    def peer(self, value: Peer) -> None:
+        self._peer = value
+
+    @property
+    def codec_name(self) -> str:
+        return self._codec.name
+
+    def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
+        self.received.append(self._codec.decode_server(frame))
+
+
+@pytest.mark.parametrize("codec", [MsgpackCodec(CLIENT_SIDE_LIMITS), JsonCodec(CLIENT_SIDE_LIMITS)])
+async def test_W23_a_welcome_lists_each_peer_as_it_is_at_that_join(codec: Codec) -> None:
+    """Entries are encoded once and kept: a later welcome still shows the presence and colour of now."""
+    async with running(presence_interval=NEVER) as garden:
+        ana, bo = Steady(1, codec), Steady(2, codec)
+        await join(garden, ana)
+        await join(garden, bo)
+        first = await join(garden, Steady(3, codec))
+        assert [(p, s) for p, s in first.peers] == [(ana.peer, PresenceState()), (bo.peer, PresenceState())]
+        again = await join(garden, Steady(4, codec))
+        assert again.peers[:2] == first.peers  # nothing changed: the same entries
+        bo.presence = PresenceState(cursor=(3.0, 4.0), color="#123456")
+        garden.presence_changed(bo)  # a chosen colour: bo's peer changes too (W11a)
+        ana.presence = PresenceState(sel=("f1",))
+        garden.presence_changed(ana)
+        late = await join(garden, Steady(5, codec))
+        listed = {p.sid: (p, s) for p, s in late.peers}
+        assert listed["s1"] == (ana.peer, PresenceState(sel=("f1",)))
+        assert listed["s2"][0].color == "#123456"
+        assert listed["s2"][1].cursor == (3.0, 4.0)
+        garden.leave(ana)
+        await settle(garden)
+        after = await join(garden, Steady(6, codec))
+        assert "s1" not in {p.sid for p, _ in after.peers}
+
+
+async def test_W30_a_roster_names_at_most_64_joins_and_counts_every_one() -> None:
+    async with running(presence_interval=NEVER, max_connections_per_sanctuary=500) as garden:
+        watcher = person(0)
+        await join(garden, watcher)
+        garden.tick()
+        crowd = [bystander(n) for n in range(1, 101)]
+        for m in crowd:
+            await garden.join(m, Hello(name=m.identity.name, replica=m.replica, seq=None))
+        garden.leave(crowd[-1])
+        await settle(garden)
+        garden.tick()
+        [roster] = watcher.of(Roster)
+        assert [p.sid for p in roster.joined] == [m.sid for m in crowd[:64]]  # the earliest
+        assert roster.left == (crowd[-1].sid,)  # every leave is named
+        assert roster.count == 100
+        garden.tick()
+        assert len(watcher.of(Roster)) == 1  # those not named are not named later
+
+
+async def test_W30_a_role_change_is_named_however_many_join() -> None:
+    async with running(presence_interval=NEVER, max_connections_per_sanctuary=500) as garden:
+        watcher, steward = person(0), person(1)
+        await join(garden, watcher)
+        await join(garden, steward)
+        garden.tick()
+        for m in [bystander(n) for n in range(2, 102)]:
+            await garden.join(m, Hello(name=m.identity.name, replica=m.replica, seq=None))
+
+        async def demote() -> None:
+            garden.peer_changed(steward)
+
+        await garden.call(demote)
+        garden.tick()
+        roster = watcher.of(Roster)[-1]
+        assert roster.left == ("s1",)
+        assert "s1" in [p.sid for p in roster.joined]  # else clients would drop a peer still there
+        assert len(roster.joined) == 64
+
+
+async def test_W23_pages_read_the_room_as_it_is_when_each_is_asked() -> None:
+    limits = replace(DEFAULT_LIMITS, max_peers_page=3)
+    async with running(presence_interval=NEVER, limits=limits) as garden:
+        members = [person(n) for n in range(1, 8)]  # s1 .. s7
+        for m in members:
+            await join(garden, m)
+        asker = members[0]
+        garden.request_peers(asker, PeersRequest(None))
+        first = asker.of(PeersPage)[-1]
+        assert [p.sid for p, _ in first.peers] == ["s2", "s3", "s4"]
+        garden.leave(members[4])  # s5, not read yet
+        late = person(45)  # "s45" sorts between s4 and s5
+        await join(garden, late)
+        await settle(garden)
+        garden.request_peers(asker, PeersRequest(first.next))
+        second = asker.of(PeersPage)[-1]
+        assert [p.sid for p, _ in second.peers] == ["s45", "s6", "s7"]
+        assert second.count == 7
+        assert second.next is None

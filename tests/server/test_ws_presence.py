@@ -166,6 +166,23 @@ def test_colours_prefer_the_hash_then_the_next_free_then_remember() -> None:
     assert colours.join("s8", "z") == "#123456"
 
 
+def test_W11a_a_crowd_past_the_palette_gets_distinct_light_colours_and_frees_them() -> None:
+    from dreamloom.server.identity import PALETTE, Colours
+
+    colours = Colours()
+    given = {f"s{n}": colours.join(f"s{n}", f"guest-{n}") for n in range(200)}
+    assert set(list(given.values())[: len(PALETTE)]) == set(PALETTE)  # the palette first
+    assert len(set(given.values())) == 200  # then light colours, none held twice
+    assert all(int(c[i : i + 2], 16) >= 128 for c in list(given.values())[len(PALETTE) :] for i in (1, 3, 5))
+    # A second connection of a present identity shares its colour, even past the palette.
+    assert colours.join("again", "guest-150") == given["s150"]
+    # A palette colour freed by a leave is the next newcomer's: the palette comes before light colours.
+    freed = given["s3"]
+    colours.leave("s3")
+    assert colours.join("t1", "new-1") == freed
+    assert colours.join("t2", "new-2") not in PALETTE
+
+
 def test_W11_live_gestures_are_checked() -> None:
     from dreamloom.protocol import DEFAULT_LIMITS, DecodeError, PresenceState
 
