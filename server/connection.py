@@ -88,6 +88,9 @@ class Connection:
             self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow, write_now=self._write_now
         )
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
+        self._binary = codec.binary
+        #: The subprotocol's codec name; a plain attribute, read once per member by every broadcast.
+        self.codec_name = codec.name
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -96,10 +99,6 @@ class Connection:
 
     def __hash__(self) -> int:
         return hash(self.sid)
-
-    @property
-    def codec_name(self) -> str:
-        return self.codec.name
 
     # -- sending ----------------------------------------------------------
     async def _send_raw(self, frame: bytes) -> None:
@@ -128,11 +127,11 @@ class Connection:
         # whole, so they interleave safely with aiohttp's own pings and close frames. Anything
         # buffered means the peer is behind: then the writer task and aiohttp's drain take over.
         transport = self.request.transport
-        if self.ws.closed or transport is None or transport.is_closing() or transport.get_write_buffer_size():
+        if transport is None or transport.get_write_buffer_size() or transport.is_closing() or self.ws.closed:
             return False
         if len(payload) > FRAGMENT_BYTES:
             return False  # the writer sends it in fragments
-        transport.write(wire_frame(payload, self.codec.binary))
+        transport.write(wire_frame(payload, self._binary))
         return True
 
     async def _close_raw(self, code: int, reason: str) -> None:

@@ -70,6 +70,11 @@ CREATE TABLE IF NOT EXISTS records (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_kind ON records (sanctuary, kind, id);
+CREATE TABLE IF NOT EXISTS kept_epochs (
+    sanctuary TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -199,16 +204,19 @@ class SqliteStore(Store):
         if any(b.seq != a.seq + 1 for a, b in itertools.pairwise(entries)):
             raise StoreError(f"seqs of a batch must be contiguous ({entries[0].seq}..{last})")  # S2
 
+        first = rows[0][1]
+
         def job(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute("SELECT last_seq, epoch FROM sanctuaries WHERE id = ?", (sanctuary,)).fetchone()
-                if row is None:
-                    raise StoreError(f"unknown sanctuary {sanctuary!r}")
-                if epoch is not None and epoch != row[1]:
-                    raise Fenced(f"owner epoch {epoch} of {sanctuary!r} was superseded by {row[1]}")
-                if rows[0][1] != row[0] + 1:
-                    raise StoreError(f"seq {rows[0][1]} does not follow {row[0]}")
+                # The checks ride on the update that moves last_seq (one statement less per group
+                # commit); only when it matches no row is the row read, to say why.
+                moved = db.execute(
+                    "UPDATE sanctuaries SET last_seq = ? WHERE id = ? AND last_seq = ? AND (? IS NULL OR epoch = ?)",
+                    (last, sanctuary, first - 1, epoch, epoch),
+                ).rowcount
+                if moved != 1:
+                    _refuse(db, sanctuary, first, epoch)
                 try:
                     db.executemany(
                         "INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op)"
@@ -217,13 +225,29 @@ class SqliteStore(Store):
                     )
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(f"a stamp of this batch is already in the log: {exc}") from None  # S5
-                db.execute("UPDATE sanctuaries SET last_seq = ? WHERE id = ?", (last, sanctuary))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
 
         await self._run(job)
+
+    async def keep_epoch(self, sanctuary: str, epoch: str, seq: int) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO kept_epochs (sanctuary, epoch, seq) VALUES (?, ?, ?)", (sanctuary, epoch, seq)
+            )
+        )
+
+    async def take_epoch(self, sanctuary: str) -> tuple[str, int] | None:
+        def job(db: sqlite3.Connection) -> tuple[str, int] | None:
+            # One statement, read to its end so that its transaction commits before the row is used.
+            rows = db.execute(
+                "DELETE FROM kept_epochs WHERE sanctuary = ? RETURNING epoch, seq", (sanctuary,)
+            ).fetchall()
+            return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+        return await self._run(job)
 
     async def read_ops(
         self, sanctuary: str, after_seq: int, limit: int | None = None, upto: int | None = None
@@ -387,6 +411,16 @@ def _bind_all(db: sqlite3.Connection, wanted: list[tuple[str, str, str]]) -> lis
 
 def _info(row: tuple[Any, ...]) -> SanctuaryInfo:
     return SanctuaryInfo(row[0], row[1], row[2], row[3], orjson.loads(row[4]))
+
+
+def _refuse(db: sqlite3.Connection, sanctuary: str, first: int, epoch: int | None) -> None:
+    """Why a group commit's update of ``last_seq`` matched no row: the error to raise (S2, S7)."""
+    row = db.execute("SELECT last_seq, epoch FROM sanctuaries WHERE id = ?", (sanctuary,)).fetchone()
+    if row is None:
+        raise StoreError(f"unknown sanctuary {sanctuary!r}")
+    if epoch is not None and epoch != row[1]:
+        raise Fenced(f"owner epoch {epoch} of {sanctuary!r} was superseded by {row[1]}")
+    raise StoreError(f"seq {first} does not follow {row[0]}")
 
 
 def _get(db: sqlite3.Connection, sanctuary: str) -> SanctuaryInfo | None:
