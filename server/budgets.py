@@ -77,11 +77,12 @@ def _wait(named: _Named, cost: float) -> float:
 
 def _take_all(buckets: list[tuple[_Named, float]]) -> Refusal | None:
     for named, cost in buckets:
-        wait = _wait(named, cost)
-        if wait > 0:
-            return Refusal(named.limit, named.allowed, wait)
+        if named.bucket.wait(cost) > 0:  # rounded only when it refuses: this runs for every op
+            wait = _wait(named, cost)
+            if wait > 0:
+                return Refusal(named.limit, named.allowed, wait)
     for named, cost in buckets:
-        named.bucket.take(cost)
+        named.bucket.spend(cost)
     return None
 
 

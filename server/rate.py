@@ -45,6 +45,14 @@ class TokenBucket:
         return False
 
 
+    def spend(self, n: float = 1.0) -> bool:
+        """:meth:`take` right after :meth:`wait` said ``n`` fits: the tokens were just refilled."""
+        if self.tokens >= n:
+            self.tokens -= n
+            return True
+        return False
+
+
 def retry_seconds(wait: float) -> float:
     """A wait as ``retry_after`` says it (W9a): rounded up to a millisecond, so a client that waits
     exactly this long finds room, and never beyond what the protocol lets it carry."""
