@@ -44,7 +44,6 @@ class TokenBucket:
             return True
         return False
 
-
     def spend(self, n: float = 1.0) -> bool:
         """:meth:`take` right after :meth:`wait` said ``n`` fits: the tokens were just refilled."""
         if self.tokens >= n:
