@@ -27,6 +27,7 @@ import orjson
 from dreamloom.protocol import Stamp
 
 from .base import Fenced, LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
+from .job_thread import JobThread
 
 T = TypeVar("T")
 
@@ -86,7 +87,7 @@ class SqliteStore(Store):
             raise StoreError("durability must be 'strict' or 'relaxed'")
         self.path = path
         self.durability = durability
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: JobThread | None = None  # the writer: every job on the one connection
         self._db: sqlite3.Connection | None = None
         self._binds: list[tuple[str, str, str, asyncio.Future[str]]] = []
         self._binder: asyncio.Task[None] | None = None
@@ -99,8 +100,7 @@ class SqliteStore(Store):
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._pool is None or self._db is None:
             raise StoreError("store is not open")
-        db = self._db
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, db)
+        return await self._pool.run(functools.partial(fn, self._db))
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._pool is None:
@@ -122,9 +122,8 @@ class SqliteStore(Store):
     async def open(self) -> None:
         if self._pool is not None:
             return
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreamloom-sqlite")
-        loop = asyncio.get_running_loop()
-        self._db = await loop.run_in_executor(self._pool, self._connect)
+        self._pool = JobThread("dreamloom-sqlite")
+        self._db = await self._pool.run(self._connect)
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -153,8 +152,8 @@ class SqliteStore(Store):
         db, pool = self._db, self._pool
         self._db = self._pool = None
         if db is not None:
-            await asyncio.get_running_loop().run_in_executor(pool, db.close)
-        pool.shutdown(wait=True)
+            await pool.run(db.close)
+        await pool.stop()
 
     # -- sanctuaries ------------------------------------------------------
     async def ensure_sanctuary(self, sanctuary: str, title: str | None = None) -> SanctuaryInfo:
@@ -218,11 +217,11 @@ class SqliteStore(Store):
                 if moved != 1:
                     _refuse(db, sanctuary, first, epoch)
                 try:
-                    db.executemany(
-                        "INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
+                    # One statement per chunk of rows, not one step per row: fewer hand-overs of
+                    # the interpreter between this thread and the event loop's.
+                    for start in range(0, len(rows), _ROWS_PER_INSERT):
+                        chunk = rows[start : start + _ROWS_PER_INSERT]
+                        db.execute(_insert_ops(len(chunk)), [v for row in chunk for v in row])
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(f"a stamp of this batch is already in the log: {exc}") from None  # S5
                 db.execute("COMMIT")
@@ -411,6 +410,17 @@ def _bind_all(db: sqlite3.Connection, wanted: list[tuple[str, str, str]]) -> lis
 
 def _info(row: tuple[Any, ...]) -> SanctuaryInfo:
     return SanctuaryInfo(row[0], row[1], row[2], row[3], orjson.loads(row[4]))
+
+
+#: Rows of the op log per INSERT statement: 7 values each, well below SQLite's bound of 32,766.
+_ROWS_PER_INSERT = 256
+
+
+@functools.cache
+def _insert_ops(n: int) -> str:
+    """``INSERT`` of ``n`` op log rows in one statement."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * n)
+    return f"INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op) VALUES {values}"
 
 
 def _refuse(db: sqlite3.Connection, sanctuary: str, first: int, epoch: int | None) -> None:
