@@ -479,6 +479,9 @@ def run_level(
         row["commits"] = int(commits)
         row["mean_commit_ms"] = 1000.0 * delta("dreamloom_commit_latency_seconds_sum") / commits if commits else 0.0
         row["slow_consumers_closed"] = int(delta("dreamloom_slow_consumers_closed_total"))
+        # Wall time the sanctuary spent handing broadcasts to its sockets, per delivery.
+        fan_out = delta("dreamloom_broadcast_latency_seconds_sum")
+        row["fanout_us_per_delivery"] = 1e6 * fan_out / delivered if delivered else float("nan")
         row["commit_histogram_ms"] = histogram(m0, m1)
     return row
 
@@ -518,6 +521,7 @@ COLUMNS = (
     ("us_per_delivery", "us/deliv", "{:.1f}"),
     ("loop_us_per_delivery", "loop us", "{:.1f}"),
     ("threads_us_per_delivery", "thr us", "{:.1f}"),
+    ("fanout_us_per_delivery", "fan-out us", "{:.1f}"),
     ("server_sys_s", "sys s", "{:.2f}"),
     ("server_cpu_s", "cpu s", "{:.2f}"),
     ("peak_rss_mb", "peakRSS MB", "{:.0f}"),
