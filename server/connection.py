@@ -144,8 +144,11 @@ class Connection:
 
     def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
         """Queue bytes already encoded with this connection's codec."""
-        if not self.buffer.put(frame, droppable=droppable) and droppable:
-            self.metrics.presence_dropped.inc()
+        if droppable:
+            if not self.buffer.put(frame, droppable=True):
+                self.metrics.presence_dropped.inc()
+        else:
+            self.buffer.put(frame)  # every broadcast, to every connection: no keywords on this path
 
     def close(self, code: int, reason: str) -> None:
         """Close after what is queued (used for 1001, kicks, replacement)."""

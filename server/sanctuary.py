@@ -636,7 +636,10 @@ class Sanctuary:
             frame = frames.get(name)
             if frame is None:
                 frame = frames[name] = _ENCODERS[name].encode(message)
-            member.send_frame(frame, droppable=droppable)
+            if droppable:
+                member.send_frame(frame, droppable=True)
+            else:
+                member.send_frame(frame)
         self.metrics.frames_sent.inc(len(members) - (exclude in members))  # per broadcast, not per socket
 
     # -- membership -------------------------------------------------------
