@@ -410,6 +410,9 @@ class Sanctuary:
 
     def _fanout_due(self) -> None:
         self._fanout_timer = None
+        # The pace is over when its timer says so: loop timers may fire a little before the time
+        # asked (millisecond clocks), and checking the time again would re-arm them in a spin.
+        self._fanout_next = float("-inf")
         self._inbox.put_nowait(_Wake())
 
     async def _launch(self) -> None:
