@@ -72,6 +72,16 @@ def proc_cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
+def loop_cpu(pids: list[int]) -> float:
+    """CPU seconds of the processes' main threads only: the event loop, not the store's threads."""
+    total = 0.0
+    for p in pids:
+        data = Path(f"/proc/{p}/task/{p}/stat").read_text()
+        fields = data[data.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
 def cpu_of(pids: list[int]) -> tuple[float, float]:
     """(user, system) CPU seconds of several processes together."""
     times = [proc_cpu(p) for p in pids]
@@ -384,6 +394,7 @@ def run_level(
     start = time.monotonic() + 0.3
     m0 = scrape(metrics_port)
     user0, sys0 = cpu_of(pids)
+    loop0 = loop_cpu(pids)
     busy0, total0 = machine_busy()
     for child in children:
         child.send({"cmd": "level", "index": index, "rate": rate, "start": start, "duration": duration})
@@ -394,6 +405,7 @@ def run_level(
         child.send({"cmd": "drain", "index": index, "expected": sent, "timeout": drain_timeout})
     reports = [child.expect("level", drain_timeout + 60) for child in children]
     user1, sys1 = cpu_of(pids)
+    loop1 = loop_cpu(pids)
     busy1, total1 = machine_busy()
     wall = time.monotonic() - start
     m1 = scrape(metrics_port)
@@ -437,12 +449,16 @@ def run_level(
         "server_sys_s": cpu_sys,
         "cpu_s_per_1k_deliveries": 1000.0 * cpu / delivered if delivered else float("nan"),
         "us_per_delivery": 1e6 * cpu / delivered if delivered else float("nan"),
+        # The same split by thread: the event loop versus the others (the store's commits, snapshots).
+        "loop_us_per_delivery": 1e6 * (loop1 - loop0) / delivered if delivered else float("nan"),
+        "threads_us_per_delivery": 1e6 * max(0.0, cpu - (loop1 - loop0)) / delivered if delivered else float("nan"),
         "peak_rss_mb": peak_rss_kb / 1024.0,
         "frames_received": frames,
         "ops_per_frame": delivered / frames if frames else 0.0,
         "gen_cpu_util_max": max(gen_util, default=0.0),
         "gen_worst_send_lateness_ms": 1000.0 * max(r["worst_send_lateness_s"] for r in sent_reports),
         "machine_busy_pct": 100.0 * (busy1 - busy0) / max(1, total1 - total0),
+        "load_1m": os.getloadavg()[0],
         "server_cpu_share": cpu / wall if wall > 0 else 0.0,
         # CPU used by everything else on the machine meanwhile: the noise of a shared host.
         "others_cpu_s": max(0.0, (busy1 - busy0) / TICKS - cpu - sum(r["cpu_s"] for r in reports)),
@@ -463,6 +479,9 @@ def run_level(
         row["commits"] = int(commits)
         row["mean_commit_ms"] = 1000.0 * delta("dreamloom_commit_latency_seconds_sum") / commits if commits else 0.0
         row["slow_consumers_closed"] = int(delta("dreamloom_slow_consumers_closed_total"))
+        # Wall time the sanctuary spent handing broadcasts to its sockets, per delivery.
+        fan_out = delta("dreamloom_broadcast_latency_seconds_sum")
+        row["fanout_us_per_delivery"] = 1e6 * fan_out / delivered if delivered else float("nan")
         row["commit_histogram_ms"] = histogram(m0, m1)
     return row
 
@@ -500,6 +519,9 @@ COLUMNS = (
     ("max_ms", "max ms", "{:.0f}"),
     ("cpu_s_per_1k_deliveries", "cpu s/1k", "{:.4f}"),
     ("us_per_delivery", "us/deliv", "{:.1f}"),
+    ("loop_us_per_delivery", "loop us", "{:.1f}"),
+    ("threads_us_per_delivery", "thr us", "{:.1f}"),
+    ("fanout_us_per_delivery", "fan-out us", "{:.1f}"),
     ("server_sys_s", "sys s", "{:.2f}"),
     ("server_cpu_s", "cpu s", "{:.2f}"),
     ("peak_rss_mb", "peakRSS MB", "{:.0f}"),
@@ -508,6 +530,7 @@ COLUMNS = (
     ("gen_cpu_util_max", "gen cpu", "{:.0%}"),
     ("server_cpu_share", "srv core", "{:.0%}"),
     ("others_cpu_s", "others s", "{:.1f}"),
+    ("load_1m", "load", "{:.1f}"),
     ("cpu_per_delivery_ratio", "cpu ratio", "{:.2f}x"),
     ("p50_ratio", "p50 ratio", "{:.2f}x"),
     ("p99_ratio", "p99 ratio", "{:.2f}x"),

@@ -80,11 +80,12 @@ def _wait(named: _Named, cost: float) -> float:
 
 def _take_all(buckets: list[tuple[_Named, float]]) -> Refusal | None:
     for named, cost in buckets:
-        wait = _wait(named, cost)
-        if wait > 0:
-            return Refusal(named.limit, named.allowed, wait)
+        if named.bucket.wait(cost) > 0:  # rounded only when it refuses: this runs for every op
+            wait = _wait(named, cost)
+            if wait > 0:
+                return Refusal(named.limit, named.allowed, wait)
     for named, cost in buckets:
-        named.bucket.take(cost)
+        named.bucket.spend(cost)
     return None
 
 
@@ -270,11 +271,14 @@ class BudgetGate(Gate):
         self.inner.check(member, op, tapestry)
         if self.total is None:
             self.total = tapestry_bytes(tapestry)
-        before = fragment_bytes(tapestry.get(op.id)) if op.t != "c" else 0
-        self._before = (op.id, before)
         geom = op.fields.get("geom") if op.t in ("c", "s") else None
         if geom is None:
+            # No geometry written (a drag, a restyle, a delete): the weight stays as it is, and the
+            # hot path skips reading the fragment twice (deleted fragments keep counting).
+            self._before = ("", 0)
             return
+        before = fragment_bytes(tapestry.get(op.id)) if op.t != "c" else 0
+        self._before = (op.id, before)
         grows = geom_bytes(geom) - before
         if grows > 0 and self.total + grows > self.limit:
             raise PolicyError(

@@ -46,6 +46,9 @@ HELP = {
     "(less CPU, more latency); 0: none, ops arriving while it works go out together anyway",
     "commit_interval": "seconds from the start of one group commit to the next, at least: one fsync serves "
     "the ops of that time when the room is busy (acks wait for it; broadcasts do not)",
+    "fanout_pacing": "a broadcast that cost the server C seconds is followed by the next one no sooner than "
+    "this times C after it (ops accepted meanwhile share it); 0: every batch goes out at once",
+    "fanout_max_wait": "the most seconds fan-out pacing holds a broadcast back",
     "ops_rate": "ops per second one connection may send",
     "ops_burst": "burst of ops one connection may send at once",
     "presence_rate": "presence updates per second one connection may send before they are dropped",

@@ -89,6 +89,9 @@ class Connection:
             self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow, write_now=self._write_now
         )
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
+        self._binary = codec.binary
+        #: The subprotocol's codec name; a plain attribute, read once per member by every broadcast.
+        self.codec_name = codec.name
         self._closer: asyncio.Task[None] | None = None
         # The heartbeat is one sweep for every connection (heartbeat.py), not a task or timer each.
         self._pinging: asyncio.Task[None] | None = None
@@ -98,10 +101,6 @@ class Connection:
 
     def __hash__(self) -> int:
         return hash(self.sid)
-
-    @property
-    def codec_name(self) -> str:
-        return self.codec.name
 
     # -- sending ----------------------------------------------------------
     async def _send_raw(self, frame: bytes) -> None:
@@ -130,11 +129,11 @@ class Connection:
         # whole, so they interleave safely with aiohttp's own pings and close frames. Anything
         # buffered means the peer is behind: then the writer task and aiohttp's drain take over.
         transport = self.request.transport
-        if self.ws.closed or transport is None or transport.is_closing() or transport.get_write_buffer_size():
+        if transport is None or transport.get_write_buffer_size() or transport.is_closing() or self.ws.closed:
             return False
         if len(payload) > FRAGMENT_BYTES:
             return False  # the writer sends it in fragments
-        transport.write(wire_frame(payload, self.codec.binary))
+        transport.write(wire_frame(payload, self._binary))
         return True
 
     async def _close_raw(self, code: int, reason: str) -> None:
@@ -147,8 +146,11 @@ class Connection:
 
     def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
         """Queue bytes already encoded with this connection's codec."""
-        if not self.buffer.put(frame, droppable=droppable) and droppable:
-            self.metrics.presence_dropped.inc()
+        if droppable:
+            if not self.buffer.put(frame, droppable=True):
+                self.metrics.presence_dropped.inc()
+        else:
+            self.buffer.put(frame)  # every broadcast, to every connection: no keywords on this path
 
     def close(self, code: int, reason: str) -> None:
         """Close after what is queued (used for 1001, kicks, replacement)."""

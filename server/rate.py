@@ -44,6 +44,13 @@ class TokenBucket:
             return True
         return False
 
+    def spend(self, n: float = 1.0) -> bool:
+        """:meth:`take` right after :meth:`wait` said ``n`` fits: the tokens were just refilled."""
+        if self.tokens >= n:
+            self.tokens -= n
+            return True
+        return False
+
 
 def retry_seconds(wait: float) -> float:
     """A wait as ``retry_after`` says it (W9a): rounded up to a millisecond, so a client that waits

@@ -10,6 +10,12 @@ Theory of operation:
    as one ``ops`` frame, encoded once per codec, the same bytes to every
    connection. A quiet sanctuary answers each op alone; a busy one coalesces
    by itself, since what arrives while the actor works waits together.
+2a. Fan-out is paced by its own cost (F6): after a broadcast that took C
+   seconds to hand to every connection, the next one waits until
+   ``fanout_pacing * C`` (at most ``fanout_max_wait``) has passed since it
+   ended. One op after a quiet moment goes out at once; in a busy room the
+   ops of that time share one frame, so fan-out, whose cost is per frame and
+   per socket, takes a bounded share of the server's time.
 3. Durability runs beside the fan-out (group commit, S3): at most one commit
    is in flight; the ops merged meanwhile gather into the next one, which
    starts when the store is free and ``commit_interval`` has passed since the
@@ -142,7 +148,7 @@ class _Unload:
 
 @dataclass(slots=True)
 class _Wake:
-    """Wakes the actor: the commit in flight has ended, or the next one may start."""
+    """Wakes the actor: the commit in flight has ended, the next one may start, or a paced broadcast is due."""
 
 
 _Item = _Join | _Leave | _Submit | _Call | _Unload | _Wake
@@ -211,7 +217,9 @@ class Sanctuary:
         self._task: asyncio.Task[Any] | None = None  # the actor's own task, once running
         self._in_hand: list[_Item] = []  # taken from the inbox, being handled
         self._gathering = _Batch()  # merged ops waiting for the store (rule 3)
-        self._broadcast_upto = 0  # entries of _gathering already broadcast
+        self._unsent: list[LogEntry] = []  # merged ops not broadcast yet (rule 2a)
+        self._fanout_next = float("-inf")  # loop time before which no broadcast starts (F6)
+        self._fanout_timer: asyncio.TimerHandle | None = None
         self._committing: _Batch | None = None  # the batch whose commit is in flight
         self._commit_task: asyncio.Task[None] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
@@ -230,7 +238,10 @@ class Sanctuary:
     ) -> Sanctuary:
         """Latest snapshot + the tail of the log (SPEC S3), decoded in slices that yield to the loop."""
         state = await load_state(name, store, config.resume_window)
-        return cls(
+        # The epoch of the last run, if it ended cleanly at the very seq loaded (F7): its clients
+        # resume by seq. Taken, not read: if this run crashes, the next one gets a new epoch.
+        kept = await store.take_epoch(name)
+        sanctuary = cls(
             name,
             store,
             config,
@@ -244,6 +255,9 @@ class Sanctuary:
             clock,
             state.encodings,
         )
+        if kept is not None and kept[1] == state.seq:
+            sanctuary.epoch = kept[0]
+        return sanctuary
 
     # -- the public face (called from members and the hub) ------------------
     async def join(self, member: Member, hello: Hello) -> None:
@@ -331,8 +345,9 @@ class Sanctuary:
                 await ticker
             if self._unload_timer is not None:
                 self._unload_timer.cancel()
-            if self._commit_timer is not None:
-                self._commit_timer.cancel()
+            for timer in (self._commit_timer, self._fanout_timer):
+                if timer is not None:
+                    timer.cancel()
             if self._commit_task is not None:
                 # Its thread runs on whatever happens; wait for it so the store closes after it.
                 with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -368,15 +383,40 @@ class Sanctuary:
         await self._launch()
 
     # -- fan-out and group commit (rules 2 and 3) ---------------------------
-    def _fan_out(self) -> None:
-        """Broadcast the ops merged since the last fan-out, and answer the ops refused."""
+    def _fan_out(self, *, now: bool = False) -> None:
+        """Broadcast the ops merged since the last fan-out, and answer the ops refused.
+
+        Paced (F6, rule 2a): a broadcast that cost C seconds is followed by the next one no
+        sooner than ``min(fanout_pacing * C, fanout_max_wait)`` after it ended; ops merged
+        meanwhile wait for it together. ``now`` broadcasts whatever the pace (before a join,
+        a call or an unload, which must find everything merged already sent).
+        """
         batch = self._gathering
-        fresh = batch.entries[self._broadcast_upto :]
-        self._broadcast_upto = len(batch.entries)
-        self._broadcast_entries(fresh)
         rejects, batch.rejects = batch.rejects, []
         for member, reject in rejects:
             member.send(reject)
+        if not self._unsent:
+            return
+        loop = asyncio.get_running_loop()
+        if not now and loop.time() < self._fanout_next:
+            if self._fanout_timer is None:
+                self._fanout_timer = loop.call_at(self._fanout_next, self._fanout_due)
+            return
+        if self._fanout_timer is not None:
+            self._fanout_timer.cancel()
+            self._fanout_timer = None
+        fresh, self._unsent = self._unsent, []
+        started = time.perf_counter()
+        self._broadcast_entries(fresh)
+        cost = time.perf_counter() - started
+        self._fanout_next = loop.time() + min(self.config.fanout_pacing * cost, self.config.fanout_max_wait)
+
+    def _fanout_due(self) -> None:
+        self._fanout_timer = None
+        # The pace is over when its timer says so: loop timers may fire a little before the time
+        # asked (millisecond clocks), and checking the time again would re-arm them in a spin.
+        self._fanout_next = float("-inf")
+        self._inbox.put_nowait(_Wake())
 
     async def _launch(self) -> None:
         """Start committing the gathered ops, unless a commit is in flight or started too lately."""
@@ -385,7 +425,7 @@ class Sanctuary:
             return
         if not self._gathering.entries:
             # Only acks of resends: everything before them is committed (the store is idle).
-            batch, self._gathering, self._broadcast_upto = self._gathering, _Batch(), 0
+            batch, self._gathering = self._gathering, _Batch()
             self._acknowledge(batch)
             return
         loop = asyncio.get_running_loop()
@@ -394,7 +434,7 @@ class Sanctuary:
             if self._commit_timer is None:
                 self._commit_timer = loop.call_later(wait, self._commit_due)
             return
-        batch, self._gathering, self._broadcast_upto = self._gathering, _Batch(), 0
+        batch, self._gathering = self._gathering, _Batch()
         snapshot = None
         if self._snapshot_due():
             # The state now is exactly the log up to this batch: the snapshot is written right
@@ -430,10 +470,10 @@ class Sanctuary:
 
     async def _settle(self) -> None:
         """Broadcast, commit and acknowledge everything merged so far: memory and store agree afterwards."""
-        self._fan_out()
+        self._fan_out(now=True)
         if self._commit_task is not None:
             await self._finish_commit()
-        batch, self._gathering, self._broadcast_upto = self._gathering, _Batch(), 0
+        batch, self._gathering = self._gathering, _Batch()
         if self._commit_timer is not None:
             self._commit_timer.cancel()
             self._commit_timer = None
@@ -498,6 +538,7 @@ class Sanctuary:
             self._seq_of[stamp] = self.seq
             entry = LogEntry(self.seq, op, member.identity.id, now)
             batch.entries.append(entry)
+            self._unsent.append(entry)
             acks.append((stamp[0], self.seq))
             self.gate.admitted(member, op, self.tapestry)
 
@@ -595,17 +636,17 @@ class Sanctuary:
     def _broadcast(self, message: Any, *, droppable: bool = False, exclude: str | None = None) -> None:
         """Encode once per codec in use; the same bytes go to every member."""
         frames: dict[str, bytes] = {}
-        sent = 0
-        for sid, member in self.members.items():
-            if sid == exclude:
-                continue
+        members = self.members
+        for member in members.values() if exclude is None else [m for s, m in members.items() if s != exclude]:
             name = member.codec_name
             frame = frames.get(name)
             if frame is None:
                 frame = frames[name] = _ENCODERS[name].encode(message)
-            member.send_frame(frame, droppable=droppable)
-            sent += 1
-        self.metrics.frames_sent.inc(sent)  # once per broadcast, not per socket
+            if droppable:
+                member.send_frame(frame, droppable=True)
+            else:
+                member.send_frame(frame)
+        self.metrics.frames_sent.inc(len(members) - (exclude in members))  # per broadcast, not per socket
 
     # -- membership -------------------------------------------------------
     async def _on_join(self, item: _Join) -> None:
@@ -778,6 +819,11 @@ class Sanctuary:
             self._remove(member)
         if self.seq > self._snapshot_seq:
             await self._snapshot()
+        # Everything broadcast is committed: the next run may go on with this epoch (F7).
+        try:
+            await self.store.keep_epoch(self.name, self.epoch, self.seq)
+        except Exception:  # not kept: the next run gets a new epoch and its clients a snapshot
+            log.warning("could not keep the epoch of sanctuary %s", self.name, exc_info=True)
         if item.done is not None and not item.done.done():
             item.done.set_result(None)
 

@@ -102,6 +102,12 @@ class SendBuffer:
         """Queue a frame; never blocks. Returns False if it was dropped or the outbox is closing."""
         if self._closing is not None or self.closed:
             return False
+        if not self._frames and not self._in_flight and self._write_now is not None:
+            # The common case of fan-out, checked first: an idle connection with an empty socket
+            # buffer is written in place, no task wake-up (nothing queued: droppable frames fit).
+            if (not droppable or len(frame) <= self.limit // 2) and self._write_now(frame):
+                self.sent += 1
+                return True
         size = len(frame)
         if droppable and self.queued_bytes + size > self.limit // 2:
             self.dropped += 1
@@ -109,10 +115,6 @@ class SendBuffer:
         # The bound is on what waits behind the frame being written: one frame bigger than the
         # bound (a group commit of big strokes) must not make every connection a slow consumer.
         frames = self._frames
-        if not frames and not self._in_flight and self._write_now is not None and self._write_now(frame):
-            # Idle connection with an empty socket buffer: write in place, no task wake-up.
-            self.sent += 1
-            return True
         head = self._in_flight or (len(frames[0]) if frames else 0)
         if self.queued_bytes and self.queued_bytes - head + size > self.limit:
             self._on_overflow()

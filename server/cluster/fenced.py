@@ -59,6 +59,12 @@ class FencedStore(Store):
     async def latest_snapshot(self, sanctuary: str, at_most: int | None = None) -> Snapshot | None:
         return await self.inner.latest_snapshot(sanctuary, at_most)
 
+    async def keep_epoch(self, sanctuary: str, epoch: str, seq: int) -> None:
+        await self.inner.keep_epoch(sanctuary, epoch, seq)
+
+    async def take_epoch(self, sanctuary: str) -> tuple[str, int] | None:
+        return await self.inner.take_epoch(sanctuary)
+
     async def add_record(self, sanctuary: str, kind: str, data: dict[str, Any]) -> Record:
         return await self.inner.add_record(sanctuary, kind, data)
 

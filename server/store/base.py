@@ -171,6 +171,20 @@ class Store(abc.ABC):
     async def latest_snapshot(self, sanctuary: str, at_most: int | None = None) -> Snapshot | None:
         """The newest snapshot (with ``seq <= at_most`` if given)."""
 
+    async def keep_epoch(self, sanctuary: str, epoch: str, seq: int) -> None:  # noqa: B027 - optional
+        """Remember that the run ``epoch`` of the sanctuary ended cleanly with every op up to ``seq`` committed (S8).
+
+        Backends that cannot keep it leave this as it is: every run then gets a new epoch (always safe).
+        """
+
+    async def take_epoch(self, sanctuary: str) -> tuple[str, int] | None:
+        """The kept ``(epoch, seq)`` of the sanctuary's last clean run, forgotten durably as it is read (S8).
+
+        One use only: a run that reuses it and then crashes leaves none behind, so the next run
+        gets a new epoch.
+        """
+        return None
+
     @abc.abstractmethod
     async def add_record(self, sanctuary: str, kind: str, data: dict[str, Any]) -> Record:
         """Append a record of ``kind``; returns it with its id and time."""

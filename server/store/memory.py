@@ -22,6 +22,7 @@ class MemoryStore(Store):
         self._stamps: dict[str, dict[Stamp, int]] = {}
         self._replicas: dict[tuple[str, str], str] = {}
         self._epochs: dict[str, int] = {}
+        self._kept: dict[str, tuple[str, int]] = {}
 
     async def ensure_sanctuary(self, sanctuary: str, title: str | None = None) -> SanctuaryInfo:
         info = self._sanctuaries.get(sanctuary)
@@ -100,6 +101,12 @@ class MemoryStore(Store):
         start = max(after_seq, 0)
         out = log[start:end]
         return out[:limit] if limit is not None else out
+
+    async def keep_epoch(self, sanctuary: str, epoch: str, seq: int) -> None:
+        self._kept[sanctuary] = (epoch, seq)
+
+    async def take_epoch(self, sanctuary: str) -> tuple[str, int] | None:
+        return self._kept.pop(sanctuary, None)
 
     async def save_snapshot(self, sanctuary: str, snapshot: Snapshot) -> None:
         snaps = self._snapshots.setdefault(sanctuary, {})

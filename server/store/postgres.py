@@ -85,6 +85,16 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE kept_epochs (
+            sanctuary TEXT PRIMARY KEY,
+            epoch TEXT NOT NULL,
+            seq BIGINT NOT NULL
+        );
+        """,
+    ),
 )
 
 #: Any constant: nodes applying migrations at once take this advisory lock in turn.
@@ -330,6 +340,19 @@ class PostgresStore(Store):
         if row is None:
             return None
         return Snapshot(row["seq"], bytes(row["data"]), msgpack.unpackb(row["replicas"], raw=False))
+
+    async def keep_epoch(self, sanctuary: str, epoch: str, seq: int) -> None:
+        await self.pool.execute(
+            "INSERT INTO kept_epochs (sanctuary, epoch, seq) VALUES ($1, $2, $3)"
+            " ON CONFLICT (sanctuary) DO UPDATE SET epoch = EXCLUDED.epoch, seq = EXCLUDED.seq",
+            sanctuary,
+            epoch,
+            seq,
+        )
+
+    async def take_epoch(self, sanctuary: str) -> tuple[str, int] | None:
+        row = await self.pool.fetchrow("DELETE FROM kept_epochs WHERE sanctuary = $1 RETURNING epoch, seq", sanctuary)
+        return None if row is None else (str(row["epoch"]), int(row["seq"]))
 
     # -- records ----------------------------------------------------------
     async def add_record(self, sanctuary: str, kind: str, data: dict[str, Any]) -> Record:

@@ -27,6 +27,7 @@ import orjson
 from dreamloom.protocol import Stamp
 
 from .base import Fenced, LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
+from .job_thread import JobThread
 
 T = TypeVar("T")
 
@@ -70,6 +71,11 @@ CREATE TABLE IF NOT EXISTS records (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_kind ON records (sanctuary, kind, id);
+CREATE TABLE IF NOT EXISTS kept_epochs (
+    sanctuary TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -81,7 +87,7 @@ class SqliteStore(Store):
             raise StoreError("durability must be 'strict' or 'relaxed'")
         self.path = path
         self.durability = durability
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: JobThread | None = None  # the writer: every job on the one connection
         self._db: sqlite3.Connection | None = None
         self._binds: list[tuple[str, str, str, asyncio.Future[str]]] = []
         self._binder: asyncio.Task[None] | None = None
@@ -94,8 +100,7 @@ class SqliteStore(Store):
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._pool is None or self._db is None:
             raise StoreError("store is not open")
-        db = self._db
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, db)
+        return await self._pool.run(functools.partial(fn, self._db))
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._pool is None:
@@ -117,9 +122,8 @@ class SqliteStore(Store):
     async def open(self) -> None:
         if self._pool is not None:
             return
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreamloom-sqlite")
-        loop = asyncio.get_running_loop()
-        self._db = await loop.run_in_executor(self._pool, self._connect)
+        self._pool = JobThread("dreamloom-sqlite")
+        self._db = await self._pool.run(self._connect)
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -148,8 +152,8 @@ class SqliteStore(Store):
         db, pool = self._db, self._pool
         self._db = self._pool = None
         if db is not None:
-            await asyncio.get_running_loop().run_in_executor(pool, db.close)
-        pool.shutdown(wait=True)
+            await pool.run(db.close)
+        await pool.stop()
 
     # -- sanctuaries ------------------------------------------------------
     async def ensure_sanctuary(self, sanctuary: str, title: str | None = None) -> SanctuaryInfo:
@@ -199,31 +203,50 @@ class SqliteStore(Store):
         if any(b.seq != a.seq + 1 for a, b in itertools.pairwise(entries)):
             raise StoreError(f"seqs of a batch must be contiguous ({entries[0].seq}..{last})")  # S2
 
+        first = rows[0][1]
+
         def job(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute("SELECT last_seq, epoch FROM sanctuaries WHERE id = ?", (sanctuary,)).fetchone()
-                if row is None:
-                    raise StoreError(f"unknown sanctuary {sanctuary!r}")
-                if epoch is not None and epoch != row[1]:
-                    raise Fenced(f"owner epoch {epoch} of {sanctuary!r} was superseded by {row[1]}")
-                if rows[0][1] != row[0] + 1:
-                    raise StoreError(f"seq {rows[0][1]} does not follow {row[0]}")
+                # The checks ride on the update that moves last_seq (one statement less per group
+                # commit); only when it matches no row is the row read, to say why.
+                moved = db.execute(
+                    "UPDATE sanctuaries SET last_seq = ? WHERE id = ? AND last_seq = ? AND (? IS NULL OR epoch = ?)",
+                    (last, sanctuary, first - 1, epoch, epoch),
+                ).rowcount
+                if moved != 1:
+                    _refuse(db, sanctuary, first, epoch)
                 try:
-                    db.executemany(
-                        "INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
+                    # One statement per chunk of rows, not one step per row: fewer hand-overs of
+                    # the interpreter between this thread and the event loop's.
+                    for start in range(0, len(rows), _ROWS_PER_INSERT):
+                        chunk = rows[start : start + _ROWS_PER_INSERT]
+                        db.execute(_insert_ops(len(chunk)), [v for row in chunk for v in row])
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(f"a stamp of this batch is already in the log: {exc}") from None  # S5
-                db.execute("UPDATE sanctuaries SET last_seq = ? WHERE id = ?", (last, sanctuary))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
 
         await self._run(job)
+
+    async def keep_epoch(self, sanctuary: str, epoch: str, seq: int) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO kept_epochs (sanctuary, epoch, seq) VALUES (?, ?, ?)", (sanctuary, epoch, seq)
+            )
+        )
+
+    async def take_epoch(self, sanctuary: str) -> tuple[str, int] | None:
+        def job(db: sqlite3.Connection) -> tuple[str, int] | None:
+            # One statement, read to its end so that its transaction commits before the row is used.
+            rows = db.execute(
+                "DELETE FROM kept_epochs WHERE sanctuary = ? RETURNING epoch, seq", (sanctuary,)
+            ).fetchall()
+            return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+        return await self._run(job)
 
     async def read_ops(
         self, sanctuary: str, after_seq: int, limit: int | None = None, upto: int | None = None
@@ -387,6 +410,27 @@ def _bind_all(db: sqlite3.Connection, wanted: list[tuple[str, str, str]]) -> lis
 
 def _info(row: tuple[Any, ...]) -> SanctuaryInfo:
     return SanctuaryInfo(row[0], row[1], row[2], row[3], orjson.loads(row[4]))
+
+
+#: Rows of the op log per INSERT statement: 7 values each, well below SQLite's bound of 32,766.
+_ROWS_PER_INSERT = 256
+
+
+@functools.cache
+def _insert_ops(n: int) -> str:
+    """``INSERT`` of ``n`` op log rows in one statement."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * n)
+    return f"INSERT INTO ops (sanctuary, seq, replica, counter, author, time, op) VALUES {values}"
+
+
+def _refuse(db: sqlite3.Connection, sanctuary: str, first: int, epoch: int | None) -> None:
+    """Why a group commit's update of ``last_seq`` matched no row: the error to raise (S2, S7)."""
+    row = db.execute("SELECT last_seq, epoch FROM sanctuaries WHERE id = ?", (sanctuary,)).fetchone()
+    if row is None:
+        raise StoreError(f"unknown sanctuary {sanctuary!r}")
+    if epoch is not None and epoch != row[1]:
+        raise Fenced(f"owner epoch {epoch} of {sanctuary!r} was superseded by {row[1]}")
+    raise StoreError(f"seq {first} does not follow {row[0]}")
 
 
 def _get(db: sqlite3.Connection, sanctuary: str) -> SanctuaryInfo | None:

@@ -19,6 +19,8 @@ from dreamloom.client import Closed, Disconnect, FragmentEvent, PeerEvent, Polic
 from dreamloom.client.testing import Dreamer, dreamer, fast_backoff, issue_token, serve_in_process, set_policy
 from dreamloom.protocol import CLIENT_SIDE_LIMITS, DEFAULT_LIMITS, CloseCode, ErrorCode, Tapestry, Welcome
 from dreamloom.protocol.codec import codec_for
+from dreamloom.server.sanctuary import Sanctuary
+from dreamloom.server.store import SqliteStore
 from dreamloom.server.testing import free_port
 
 
@@ -341,34 +343,53 @@ async def test_a_server_that_is_not_dreamloom_ends_the_weaver_with_a_hint() -> N
         await site.close()
 
 
-async def test_F5_the_sdk_resumes_by_seq_within_its_epoch_and_by_snapshot_after_a_restart(tmp_path: Path) -> None:
+async def test_F5_F7_the_sdk_resumes_by_seq_within_its_epoch_and_by_snapshot_in_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    welcomes: list[Welcome] = []
+    answer = Sanctuary._welcome
+
+    async def spy(self: Sanctuary, member: Any, hello: Any) -> bytes:
+        frame = await answer(self, member, hello)
+        welcomes.append(codec_for(member.codec_name, CLIENT_SIDE_LIMITS).decode_server(frame))
+        return frame
+
+    monkeypatch.setattr(Sanctuary, "_welcome", spy)
+
+    def readies() -> int:
+        return len([e for e in rec.events if isinstance(e, Ready)])
+
     async with serve_in_process(data_dir=tmp_path) as server:
         await set_policy(server, "epochs", ai_share_cap=1.0)
         rec = Recorder()
         async with rec.connect(server.url, "epochs"):
             await rec.add_symbol("moon", 0, 0)
             sanctuary = await server.hub.sanctuary("epochs")
-            welcomes: list[Welcome] = []
-            answer = sanctuary._welcome
-
-            async def spy(member: Any, hello: Any) -> bytes:
-                frame = await answer(member, hello)
-                welcomes.append(codec_for(member.codec_name, CLIENT_SIDE_LIMITS).decode_server(frame))
-                return frame
-
-            sanctuary._welcome = spy  # type: ignore[method-assign]
             # A reconnectable close, the sanctuary staying loaded: the same run, the same epoch.
             sanctuary.members[rec._session.sid].close(CloseCode.SLOW_CONSUMER, "behind")
-            await rec.wait_until(lambda: len([e for e in rec.events if isinstance(e, Ready)]) == 2, WAIT)
-            [again] = welcomes
+            await rec.wait_until(lambda: readies() == 2, WAIT)
+            again = welcomes[-1]
             assert again.epoch == sanctuary.epoch
             assert again.snapshot is None  # resumed op by op: the SDK sent back the epoch
+            # A clean restart keeps the epoch (F7): resumed op by op again.
             await server.stop()
             await rec.wait_until(lambda: not rec.connected, WAIT)
             await server.start()
-            await rec.wait_until(lambda: len([e for e in rec.events if isinstance(e, Ready)]) == 3, WAIT)
+            await rec.wait_until(lambda: readies() == 3, WAIT)
+            assert (await server.hub.sanctuary("epochs")).epoch == sanctuary.epoch
+            assert (welcomes[-1].epoch, welcomes[-1].snapshot) == (sanctuary.epoch, None)
+            # A run that did not end cleanly keeps nothing (as after a crash): the next is a new one.
+            await server.stop()
+            await rec.wait_until(lambda: not rec.connected, WAIT)
+            store = SqliteStore(str(tmp_path / "dreamloom.db"))
+            await store.open()
+            assert await store.take_epoch("epochs") is not None
+            await store.close()
+            await server.start()
+            await rec.wait_until(lambda: readies() == 4, WAIT)
             reloaded = await server.hub.sanctuary("epochs")
             assert reloaded.epoch != sanctuary.epoch  # a new run: its seqs are not the old run's (F5)
+            assert welcomes[-1].snapshot is not None
             assert [f.id for f in rec.tapestry] == [f.id for f in (await server_tapestry(server, "epochs")).fragments()]
 
 

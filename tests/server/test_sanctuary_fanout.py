@@ -220,3 +220,46 @@ async def test_F5_a_seq_without_an_epoch_gets_a_snapshot() -> None:
         welcome = await join(sanctuary, b, seq=0)
         assert welcome.snapshot is not None
         assert welcome.epoch == sanctuary.epoch
+
+
+async def test_F6_ops_merged_while_fan_out_is_paced_share_one_broadcast_and_a_join_sends_them_first() -> None:
+    # A pace far longer than any test: only a join (or a call, or an unload) lets the ops out.
+    async with running(MemoryStore(), fanout_pacing=1e9, fanout_max_wait=3600.0) as sanctuary:
+        a, b = watched(1), watched(2)
+        await join(sanctuary, a)
+        await join(sanctuary, b)
+        submit(sanctuary, a, [symbol("first", Stamp(1, "r1"))])
+        await b.until(lambda: seen(b) == ["first"])  # after a quiet moment: at once
+        submit(sanctuary, a, [symbol("second", Stamp(2, "r1"))])
+        await a.until(lambda: a.acks() == {1: 1, 2: 2})  # acks are not paced (S3)
+        submit(sanctuary, b, [symbol("third", Stamp(1, "r2"))])
+        await b.until(lambda: b.acks() == {1: 3})
+        assert seen(b) == ["first"]  # both wait for the pace
+        newcomer = watched(3)
+        welcome = await join(sanctuary, newcomer)
+        assert welcome.seq == 3
+        assert [[op.id for op in frame.ops] for frame in b.of(Ops)] == [["first"], ["second", "third"]]
+        assert seen(a) == ["first", "second", "third"]
+
+
+async def test_F6_a_paced_broadcast_goes_out_by_itself_when_its_time_comes() -> None:
+    async with running(MemoryStore(), fanout_pacing=1e9, fanout_max_wait=0.05) as sanctuary:
+        a, b = watched(1), watched(2)
+        await join(sanctuary, a)
+        await join(sanctuary, b)
+        submit(sanctuary, a, [symbol("first", Stamp(1, "r1"))])
+        await b.until(lambda: seen(b) == ["first"])
+        submit(sanctuary, a, [symbol("second", Stamp(2, "r1"))])
+        submit(sanctuary, a, [symbol("third", Stamp(3, "r1"))])
+        await b.until(lambda: seen(b) == ["first", "second", "third"])  # no join, no call: the pace ran out
+
+
+async def test_F6_without_pacing_each_op_after_a_broadcast_goes_out_alone() -> None:
+    async with running(MemoryStore(), fanout_pacing=0.0) as sanctuary:
+        a, b = watched(1), watched(2)
+        await join(sanctuary, a)
+        await join(sanctuary, b)
+        for n, fid in enumerate(("first", "second", "third"), start=1):
+            submit(sanctuary, a, [symbol(fid, Stamp(n, "r1"))])
+            await b.until(lambda: fid in seen(b))  # noqa: B023 - awaited before the loop moves on
+        assert [[op.id for op in frame.ops] for frame in b.of(Ops)] == [["first"], ["second"], ["third"]]

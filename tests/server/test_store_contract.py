@@ -309,6 +309,36 @@ async def test_S7_a_seq_is_never_given_twice_even_by_the_current_owner(store: St
     assert [e.seq for e in await store.read_ops("garden", 0)] == [1, 2, 3]
 
 
+async def test_S8_a_kept_epoch_is_taken_once_and_per_sanctuary(store: Store) -> None:
+    await store.ensure_sanctuary("garden")
+    assert await store.take_epoch("garden") is None
+    await store.keep_epoch("garden", "e-first", 4)
+    await store.keep_epoch("garden", "e-later", 7)  # the latest clean end is the one kept
+    await store.keep_epoch("meadow", "e-meadow", 1)
+    assert await store.take_epoch("garden") == ("e-later", 7)
+    assert await store.take_epoch("garden") is None  # a run that takes it and crashes leaves none
+    assert await store.take_epoch("meadow") == ("e-meadow", 1)
+
+
+async def test_S8_a_taken_epoch_is_gone_for_a_store_opened_afresh(tmp_path: Path) -> None:
+    path = str(tmp_path / "kept.db")
+    first = SqliteStore(path)
+    await first.open()
+    await first.ensure_sanctuary("garden")
+    await first.keep_epoch("garden", "e-1", 0)
+    await first.close()
+    second = SqliteStore(path)
+    await second.open()
+    assert await second.take_epoch("garden") == ("e-1", 0)
+    await second.close()  # as if this run crashed now
+    third = SqliteStore(path)
+    await third.open()
+    try:
+        assert await third.take_epoch("garden") is None
+    finally:
+        await third.close()
+
+
 async def test_postgres_migrations_are_recorded_and_applied_once(pg_url: str) -> None:
     from dreamloom.server.store.postgres import MIGRATIONS, PostgresStore
 
