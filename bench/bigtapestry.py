@@ -72,7 +72,20 @@ SANCTUARY = "vast"
 
 
 def start_server(port: int, data_dir: Path, log: Any) -> subprocess.Popen[bytes]:
-    cmd = dreamloom_command(port, data_dir, ops_rate=1000000, ops_burst=1000000, idle_unload=3600)
+    # Every budget well above what one writer sends: the fill measures the server, not its limits.
+    big = 1 << 30
+    cmd = dreamloom_command(
+        port,
+        data_dir,
+        ops_rate=1000000,
+        ops_burst=1000000,
+        ops_bytes_rate=big,
+        ops_bytes_burst=big,
+        client_bytes_rate=big,
+        client_bytes_burst=big,
+        live_bytes_per_sanctuary=big,
+        idle_unload=3600,
+    )
     return spawn(cmd, log)
 
 
@@ -162,12 +175,22 @@ async def fill(url: str, total: int) -> list[float]:
 
         task = asyncio.create_task(reader())
         for start in range(0, total, BATCH):
-            await in_flight.acquire()
+            await _acquire(in_flight, task)
             batch = tuple(fragment(rng, n, clock.tick()) for n in range(start, min(total, start + BATCH)))
             await ws.send(codec.encode(Ops(batch)))
         await asyncio.wait_for(done.wait(), 1200)
         await task
     return [_when(progress, total * k / 10) for k in range(11)]
+
+
+async def _acquire(slots: asyncio.Semaphore, reader: asyncio.Task[None]) -> None:
+    """A slot for one more batch; the reader's failure (a refused op, a closed socket) is raised."""
+    waiter = asyncio.ensure_future(slots.acquire())
+    await asyncio.wait([waiter, reader], return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        waiter.cancel()
+        reader.result()
+        raise RuntimeError("the server stopped answering")
 
 
 def _when(progress: list[tuple[float, int]], ops_done: float) -> float:

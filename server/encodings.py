@@ -25,7 +25,6 @@ import msgpack
 import orjson
 
 from dreamloom.protocol import Tapestry
-from dreamloom.protocol.canon import canon
 from dreamloom.protocol.codec import JSON, MSGPACK
 
 #: Longest the loop is held by a slice of work before it yields to the others (seconds).
@@ -134,10 +133,7 @@ class TapestryEncodings:
 
 def _entry(tapestry: Tapestry, fid: str) -> list[Any] | None:
     """One item of ``Tapestry.to_data()``: fields sorted, ``[counter, replica, canonical value]``."""
-    registers = tapestry.registers(fid)
-    if not registers:
-        return None
-    return [fid, {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}]
+    return tapestry.entry(fid)
 
 
 def _pack(obj: Any) -> bytes:
