@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from dreamloom.protocol import ErrorCode, Fragment, Op, Tapestry
 from dreamloom.protocol.messages import MAX_RETRY_AFTER
 
+from .encodings import Pacer
 from .gate import Gate, PolicyError
 from .rate import TokenBucket, retry_seconds
 
@@ -244,6 +245,17 @@ class BudgetGate(Gate):
 
     def policy(self) -> dict[str, Any]:
         return self.inner.policy()
+
+    async def prepare(self, tapestry: Tapestry) -> None:
+        # A 100,000-fragment tapestry takes a good part of a second to weigh: in slices, at load,
+        # not at its first op (which would hold the loop, and every sanctuary with it, meanwhile).
+        await self.inner.prepare(tapestry)
+        total = 0
+        pacer = Pacer()
+        for frag in tapestry.fragments(include_deleted=True):
+            total += fragment_bytes(frag)
+            await pacer.pace()
+        self.total = total
 
     def check(self, member: Member, op: Op, tapestry: Tapestry) -> None:
         self.inner.check(member, op, tapestry)

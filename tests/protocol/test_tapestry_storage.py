@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import gc
 
-from dreamloom.protocol import Stamp, Tapestry, ops
+import msgpack
+import pytest
+
+from dreamloom.protocol import DecodeError, Stamp, Tapestry, ops
 
 
 def _stroke(n: int, stamp: Stamp) -> ops.Op:
@@ -69,3 +72,36 @@ def test_count_follows_creates_that_arrive_after_other_writes() -> None:
     assert t.get("a").x == 3  # type: ignore[union-attr]
     assert t.copy().encode() == t.encode()
     assert len(Tapestry.decode(t.encode())) == 1
+
+
+def test_S10_own_snapshot_loads_to_the_same_state_as_a_validated_load() -> None:
+    t = Tapestry()
+    for n in range(50):
+        t.apply(_stroke(n, Stamp(n + 1, "r1")))
+    t.apply(ops.set_fields("f00003", Stamp(99, "r2"), x=7, style={"width": 2}))
+    t.apply(ops.delete("f00004", Stamp(100, "r2")))
+    trusted = Tapestry()
+    trusted.load_trusted(msgpack.unpackb(t.encode(), raw=False))
+    validated = Tapestry.decode(t.encode())
+    assert trusted.encode() == validated.encode() == t.encode()
+    assert len(trusted) == 50
+    assert trusted.live_counts == validated.live_counts == t.live_counts
+    assert trusted.max_counter == 100
+    assert trusted.registers("f00003") == t.registers("f00003")
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        ["not an entry"],
+        [["a"]],
+        [[1, {"x": [1, "r", 0]}]],
+        [["a", {"colour": [1, "r", 0]}]],
+        [["a", {"x": [1, "r"]}]],
+        [["a", {}]],
+        [["a", {"x": [1, "r", 0]}], ["a", {"x": [1, "r", 0]}]],
+    ],
+)
+def test_S10_own_snapshot_of_a_broken_structure_is_refused(entries: list[object]) -> None:
+    with pytest.raises(DecodeError):
+        Tapestry().load_trusted(entries)
