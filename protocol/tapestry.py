@@ -257,6 +257,13 @@ class Tapestry:
             return None
         return _view(fragment_id, values)
 
+    def value(self, fragment_id: str, field: str) -> Any:
+        """One register's value (``None`` if unwritten): cheaper than :meth:`get` for one field."""
+        values = self._values.get(fragment_id)
+        if values is None or field not in values:
+            return None
+        return _value(field, values[field])
+
     def fragments(self, include_deleted: bool = False) -> Iterator[Fragment]:
         """Every existing fragment (live ones only unless ``include_deleted``)."""
         for fid, values in self._values.items():

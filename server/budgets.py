@@ -252,8 +252,8 @@ class BudgetGate(Gate):
         await self.inner.prepare(tapestry)
         total = 0
         pacer = Pacer()
-        for frag in tapestry.fragments(include_deleted=True):
-            total += fragment_bytes(frag)
+        for fid in list(tapestry.ids()):
+            total += geom_bytes(tapestry.value(fid, "geom"))
             await pacer.pace()
         self.total = total
 
@@ -261,7 +261,7 @@ class BudgetGate(Gate):
         self.inner.check(member, op, tapestry)
         if self.total is None:
             self.total = tapestry_bytes(tapestry)
-        before = fragment_bytes(tapestry.get(op.id)) if op.t != "c" else 0
+        before = geom_bytes(tapestry.value(op.id, "geom")) if op.t != "c" else 0
         self._before = (op.id, before)
         geom = op.fields.get("geom") if op.t in ("c", "s") else None
         if geom is None:
@@ -279,7 +279,7 @@ class BudgetGate(Gate):
         self.inner.admitted(member, op, tapestry)
         fid, before = self._before
         if self.total is not None and fid == op.id:
-            self.total += fragment_bytes(tapestry.get(op.id)) - before
+            self.total += geom_bytes(tapestry.value(op.id, "geom")) - before
 
 
 def budget_gates(factory: Callable[[str], Gate] | None, config: ServerConfig) -> Callable[[str], Gate]:

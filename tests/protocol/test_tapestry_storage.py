@@ -105,3 +105,12 @@ def test_S10_own_snapshot_loads_to_the_same_state_as_a_validated_load() -> None:
 def test_S10_own_snapshot_of_a_broken_structure_is_refused(entries: list[object]) -> None:
     with pytest.raises(DecodeError):
         Tapestry().load_trusted(entries)
+
+
+def test_value_reads_one_register() -> None:
+    t = Tapestry()
+    t.apply(_stroke(1, Stamp(1, "r1")))
+    assert t.value("f00001", "geom") == t.get("f00001").geom  # type: ignore[union-attr]
+    assert t.value("f00001", "x") == 1
+    assert t.value("f00001", "nothing") is None
+    assert t.value("nobody", "geom") is None
