@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ ROOT = BENCH.parent
 OUTPUT = ROOT / "bench-output"
 sys.path.insert(0, str(BENCH))
 
-from fanout import free_port, stop, wait_listening  # noqa: E402
+from fanout import free_port, proc_cpu, stop, wait_listening  # noqa: E402
 from serving import dreamloom_command, spawn  # noqa: E402
 
 FRAGMENTS = 100_000
@@ -143,8 +144,14 @@ def fragment(rng: random.Random, n: int, stamp: Any) -> Op:
     return ops.create(fid, stamp, kind="text", x=x, y=y, geom={"text": "a dream of the sea " * 3, "size": 14}, z="V")
 
 
-async def fill(url: str, total: int) -> list[float]:
-    """Write ``total`` creates; returns the monotonic times at which each tenth was acknowledged."""
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of the server so far: a figure the machine's load does not inflate."""
+    user, system = proc_cpu(pid)
+    return user + system
+
+
+async def fill(url: str, total: int, pid: int) -> tuple[list[float], list[float]]:
+    """Write ``total`` creates; returns when each tenth was acknowledged, and the server's CPU then."""
     codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
     rng = random.Random(16)
     clock = Clock("filler")
@@ -153,6 +160,7 @@ async def fill(url: str, total: int) -> list[float]:
         while not isinstance(codec.decode_server(await ws.recv()), Welcome):
             pass
         progress = [(time.monotonic(), 0)]  # (when, ops acknowledged so far)
+        cpu = [(0, server_cpu(pid))]  # (ops acknowledged so far, server CPU seconds)
         in_flight = asyncio.Semaphore(IN_FLIGHT)
         done = asyncio.Event()
 
@@ -164,6 +172,7 @@ async def fill(url: str, total: int) -> list[float]:
                     acked += len(msg.acks)
                     pending += len(msg.acks)
                     progress.append((time.monotonic(), acked))
+                    cpu.append((acked, server_cpu(pid)))
                     while pending >= BATCH:
                         pending -= BATCH
                         in_flight.release()
@@ -180,7 +189,10 @@ async def fill(url: str, total: int) -> list[float]:
             await ws.send(codec.encode(Ops(batch)))
         await asyncio.wait_for(done.wait(), 1200)
         await task
-    return [_when(progress, total * k / 10) for k in range(11)]
+    cpu_progress = [(float(c), float(n)) for n, c in cpu]  # (cpu, ops): interpolated as time is
+    return [_when(progress, total * k / 10) for k in range(11)], [
+        _when(cpu_progress, total * k / 10) for k in range(11)
+    ]
 
 
 async def _acquire(slots: asyncio.Semaphore, reader: asyncio.Task[None]) -> None:
@@ -193,7 +205,7 @@ async def _acquire(slots: asyncio.Semaphore, reader: asyncio.Task[None]) -> None
         raise RuntimeError("the server stopped answering")
 
 
-def _when(progress: list[tuple[float, int]], ops_done: float) -> float:
+def _when(progress: list[tuple[float, float]] | list[tuple[float, int]], ops_done: float) -> float:
     """When ``ops_done`` ops were acknowledged, interpolated between ack frames."""
     for (t0, n0), (t1, n1) in itertools.pairwise(progress):
         if n0 <= ops_done <= n1:
@@ -228,12 +240,18 @@ async def join(url: str, codec_name: str) -> tuple[float, int, float, float]:
                 return end - start, len(frame), start, end
 
 
-def http_read(url: str) -> tuple[float, int, float, float]:
+def http_read(url: str, headers: dict[str, str] | None = None) -> tuple[float, int, float, float, str]:
+    """(seconds, body bytes as sent, start, end, ETag); a 304 has no body."""
     start = time.monotonic()
-    with urllib.request.urlopen(url, timeout=600) as resp:
-        body = resp.read()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=600) as resp:
+            body, tag = resp.read(), resp.headers.get("ETag", "")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 304:
+            raise
+        body, tag = b"", exc.headers.get("ETag", "")
     end = time.monotonic()
-    return end - start, len(body), start, end
+    return end - start, len(body), start, end, tag
 
 
 # -- the run -----------------------------------------------------------------------
@@ -242,7 +260,7 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
     ws_url = f"ws://127.0.0.1:{port}/ws/{SANCTUARY}"
     samples = workdir / "probe.txt"
     samples.touch()
-    row: dict[str, Any] = {"fragments": total, "load1": round(os.getloadavg()[0], 2)}
+    row: dict[str, Any] = {"fragments": total, "uptime": _uptime()}
     with (workdir / "server.log").open("ab") as log:
         server = start_server(port, workdir / "data", log)
         probe_proc: subprocess.Popen[bytes] | None = None
@@ -257,15 +275,20 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             time.sleep(1.0)
             row["idle stall ms"] = round(1000 * longest_stall(samples, quiet_start, time.monotonic()), 1)
 
-            marks = asyncio.run(fill(ws_url, total))
+            marks, cpus = asyncio.run(fill(ws_url, total, server.pid))
             rates = [round((total / 10) / (b - a)) for a, b in itertools.pairwise(marks)]
             row["fill ops/s by tenth"] = rates
             row["last/first"] = round(rates[-1] / rates[0], 2)
+            per_op = [1e6 * (b - a) / (total / 10) for a, b in itertools.pairwise(cpus)]
+            row["fill server CPU us/op by tenth"] = [round(x) for x in per_op]
+            row["CPU/op first/last"] = round(per_op[0] / max(per_op[-1], 1e-9), 2)
             fill_stall = longest_stall(samples, marks[0], marks[-1])
             row["fill stall ms"] = round(1000 * fill_stall, 1)
 
             stalls = []
+            before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            row["warm join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
             row["warm join s"] = round(secs, 3)
             row["welcome MB"] = round(size / 1e6, 1)
@@ -273,15 +296,28 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             stalls.append(longest_stall(samples, a, b))
             row["warm join after op s"] = round(secs, 3)
+            before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, JSON))
+            row["json join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
             row["json join s"] = round(secs, 3)
             row["json welcome MB"] = round(size / 1e6, 1)
 
             http = f"http://127.0.0.1:{port}/api/sanctuaries/{SANCTUARY}/tapestry.json"
-            secs, size, a, b = http_read(http)
+            before = server_cpu(server.pid)
+            secs, size, a, b, tag = http_read(http)
             row["GET json s"] = round(secs, 3)
-            row["GET stall ms"] = round(1000 * longest_stall(samples, a, b), 1)
+            row["GET json server CPU s"] = round(server_cpu(server.pid) - before, 3)
+            row["GET json MB"] = round(size / 1e6, 1)
+            http_stalls = [longest_stall(samples, a, b)]
+            secs, size, a, b, _ = http_read(http, {"Accept-Encoding": "gzip"})
+            row["GET json gzip s"] = round(secs, 3)
+            row["GET json gzip MB"] = round(size / 1e6, 1)
+            http_stalls.append(longest_stall(samples, a, b))
+            secs, size, a, b, _ = http_read(http, {"If-None-Match": tag})
+            row["GET json 304 s"] = round(secs, 3)
+            http_stalls.append(longest_stall(samples, a, b))
+            row["GET stall ms"] = round(1000 * max(http_stalls), 1)
 
             # Cold: restart the server; the probe reconnects to the new one.
             stop(probe_proc)
@@ -293,9 +329,11 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
                 cwd=ROOT,
             )
             time.sleep(1.0)
+            before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             stalls.append(longest_stall(samples, a, b))
             row["cold join s"] = round(secs, 3)
+            row["cold join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             row["join stall ms"] = round(1000 * max(stalls), 1)
             row["stalls warm/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
             row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
@@ -303,8 +341,12 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             if probe_proc is not None:
                 stop(probe_proc, grace=5)
             stop(server)
-    row["load1 after"] = round(os.getloadavg()[0], 2)
+    row["uptime after"] = _uptime()
     return row
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def main(quick: bool = False) -> list[dict[str, Any]]:
