@@ -12,7 +12,13 @@ tapestry ever stall the server's event loop (every other sanctuary waits while i
 - **stalls**: a probe process, connected to another sanctuary of the same server, sends an
   application ``ping`` every 5 ms and records each round trip; the longest round trip during a join
   or an HTTP read is the longest the event loop was held (a stalled loop answers nothing).
-- **HTTP**: ``GET /api/sanctuaries/{id}/tapestry.json`` while the sanctuary is loaded.
+- **holds**: the same question asked inside the server: its ``dreamloom_event_loop_hold_seconds``
+  histogram bounds how long the loop's own thread held it, which the machine's load does not
+  lengthen (a busy machine lengthens the probe's round trips however idle the loop). The longest
+  hold during the fill, each join and the HTTP reads is printed as its bucket's upper bound.
+- **HTTP**: ``GET /api/sanctuaries/{id}/tapestry.json`` while the sanctuary is loaded: plain,
+  gzip, and again with the ETag (a 304).
+- **CPU**: the server's user + system CPU per op by tenth of the fill, per join and per read.
 
 The baseline for the stall is the probe's longest round trip while nothing else happens.
 
@@ -116,6 +122,31 @@ async def probe(url: str, out: Path) -> None:
             sent[n] = time.monotonic()
             await ws.send(codec.encode(Ping(n)))
             await asyncio.sleep(PROBE_EVERY)
+
+
+def hold_buckets(port: int) -> dict[float, float]:
+    """The server's loop-hold histogram (cumulative counts by upper bound, seconds)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("dreamloom_event_loop_hold_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def longest_hold_ms(before: dict[float, float], after: dict[float, float]) -> float:
+    """The upper bound of the highest bucket that gained an observation: the longest the loop was held, in ms.
+
+    A hold is what the loop's own thread ran while a 20 ms sleep was late (server/loop_lag.py): unlike the
+    probe's round trip, the machine's load does not lengthen it.
+    """
+    total = after[float("inf")] - before.get(float("inf"), 0.0)
+    for le in sorted(after):
+        if after[le] - before.get(le, 0.0) >= total:
+            return le * 1000
+    return float("inf")
 
 
 def longest_stall(samples: Path, start: float, end: float) -> float:
@@ -275,6 +306,7 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             time.sleep(1.0)
             row["idle stall ms"] = round(1000 * longest_stall(samples, quiet_start, time.monotonic()), 1)
 
+            fill_holds = hold_buckets(port)
             marks, cpus = asyncio.run(fill(ws_url, total, server.pid))
             rates = [round((total / 10) / (b - a)) for a, b in itertools.pairwise(marks)]
             row["fill ops/s by tenth"] = rates
@@ -285,17 +317,24 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             fill_stall = longest_stall(samples, marks[0], marks[-1])
             row["fill stall ms"] = round(1000 * fill_stall, 1)
 
+            row["fill hold ms"] = longest_hold_ms(fill_holds, hold_buckets(port))
+            holds = []
             stalls = []
+            h0 = hold_buckets(port)
             before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             row["warm join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
             row["warm join s"] = round(secs, 3)
             row["welcome MB"] = round(size / 1e6, 1)
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
             asyncio.run(one_op(ws_url))
+            h0 = hold_buckets(port)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             stalls.append(longest_stall(samples, a, b))
             row["warm join after op s"] = round(secs, 3)
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
+            h0 = hold_buckets(port)
             before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, JSON))
             row["json join server CPU s"] = round(server_cpu(server.pid) - before, 3)
@@ -303,6 +342,8 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["json join s"] = round(secs, 3)
             row["json welcome MB"] = round(size / 1e6, 1)
 
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
+            h0 = hold_buckets(port)
             http = f"http://127.0.0.1:{port}/api/sanctuaries/{SANCTUARY}/tapestry.json"
             before = server_cpu(server.pid)
             secs, size, a, b, tag = http_read(http)
@@ -318,6 +359,7 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["GET json 304 s"] = round(secs, 3)
             http_stalls.append(longest_stall(samples, a, b))
             row["GET stall ms"] = round(1000 * max(http_stalls), 1)
+            row["GET hold ms"] = longest_hold_ms(h0, hold_buckets(port))
 
             # Cold: restart the server; the probe reconnects to the new one.
             stop(probe_proc)
@@ -329,13 +371,16 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
                 cwd=ROOT,
             )
             time.sleep(1.0)
+            h0 = hold_buckets(port)
             before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
             stalls.append(longest_stall(samples, a, b))
             row["cold join s"] = round(secs, 3)
             row["cold join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             row["join stall ms"] = round(1000 * max(stalls), 1)
             row["stalls warm/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
+            row["join hold ms warm/after op/json/cold"] = holds
             row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
         finally:
             if probe_proc is not None:
