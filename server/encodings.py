@@ -57,6 +57,7 @@ class _Items:
         self.removed = False  # an id left ``items`` since then
         self.dirty: set[str] = set()
         self.whole: tuple[int, bytes] | None = None  # (seq, bytes) of the last concatenation
+        self.fresh = False  # nothing encoded yet: every fragment of the tapestry is dirty
 
     def put(self, fid: str, item: bytes | None) -> None:
         if item is None:
@@ -121,25 +122,24 @@ class TapestryEncodings:
     def seed_msgpack(self, raw_items: Iterable[tuple[str, bytes]]) -> None:
         """Start the msgpack items from a loaded snapshot's own bytes (sorted by id, as stored)."""
         items = _Items()
-        for fid, raw in raw_items:
-            items.items[fid] = raw
-            items.order.append(fid)
+        items.items = dict(raw_items)
+        items.order = list(items.items)  # a dict keeps its keys in the order given
         self._codecs[MSGPACK] = items
 
-    def _items(self, tapestry: Tapestry, codec: str) -> _Items:
+    def _items(self, codec: str) -> _Items:
         items = self._codecs.get(codec)
         if items is None:
             items = self._codecs[codec] = _Items()
-            items.dirty = set(tapestry.ids())
+            items.fresh = True  # every fragment is to encode: listed in the worker thread, not here
         return items
 
     async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
         """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
         if codec not in (MSGPACK, JSON):
             raise ValueError(f"unknown codec {codec!r}")
-        packed = self._items(tapestry, MSGPACK)
-        items = packed if codec == MSGPACK else self._items(tapestry, JSON)
-        if items.whole is not None and items.whole[0] == seq and not items.dirty:
+        packed = self._items(MSGPACK)
+        items = packed if codec == MSGPACK else self._items(JSON)
+        if items.whole is not None and items.whole[0] == seq and not items.dirty and not items.fresh:
             return items.whole[1]
 
         def pack(fid: str) -> bytes | None:
@@ -151,6 +151,10 @@ class TapestryEncodings:
             return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
 
         def work() -> bytes:
+            for fresh in {id(packed): packed, id(items): items}.values():
+                if fresh.fresh:
+                    fresh.dirty |= set(tapestry.ids())
+                    fresh.fresh = False
             if codec == MSGPACK:
                 return packed.assemble(pack, codec)
             packed.refresh(pack)
