@@ -10,6 +10,7 @@ canonical msgpack item, which the next welcome and snapshot reuse unchanged.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import msgpack
@@ -66,8 +67,9 @@ LOAD_SLICE = 64
 
 async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, bytes]]:
     """Load canonical snapshot bytes into ``tapestry`` in slices; returns each fragment's own bytes."""
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1 << 20))
-    unpacker.feed(data)
+    # Read from the bytes a megabyte at a time: fed whole, the unpacker would first copy tens of
+    # megabytes in one call on the loop.
+    unpacker = msgpack.Unpacker(io.BytesIO(data), read_size=1 << 20, raw=False, strict_map_key=True)
     raw: list[tuple[str, bytes]] = []
     pacer = Pacer()
     try:
