@@ -110,7 +110,13 @@ def _tie_wins(new: Any, old: Any) -> bool:
 #: Fields whose values are containers (maps, lists): kept packed, see the storage note below.
 _PACKED: frozenset[str] = frozenset({"geom", "style", "inspired_by"})
 _KNOWN: frozenset[str] = frozenset(FIELDS)
-_packb = msgpack.Packer(use_bin_type=True).pack
+# Strings held in a tapestry are Python strings, lone surrogates included (a text may hold one):
+# stored values keep them both ways.
+_packb = msgpack.Packer(use_bin_type=True, unicode_errors="surrogatepass").pack
+
+
+def _unpack(stored: bytes) -> Any:
+    return msgpack.unpackb(stored, raw=False, unicode_errors="surrogatepass")
 
 
 def _stored(name: str, value: Any) -> Any:
@@ -118,7 +124,7 @@ def _stored(name: str, value: Any) -> Any:
 
 
 def _value(name: str, stored: Any) -> Any:
-    return msgpack.unpackb(stored, raw=False) if name in _PACKED else stored
+    return _unpack(stored) if name in _PACKED else stored
 
 
 def _live_origin(values: dict[str, Any]) -> str | None:
@@ -423,12 +429,12 @@ def _view(fid: str, values: dict[str, Any]) -> Fragment:
         kind=values["kind"],
         x=get("x", 0),
         y=get("y", 0),
-        geom={} if geom is None else msgpack.unpackb(geom, raw=False),
-        style={} if style is None else msgpack.unpackb(style, raw=False),
+        geom={} if geom is None else _unpack(geom),
+        style={} if style is None else _unpack(style),
         z=get("z", ""),
         author=get("author", ""),
         origin=get("origin", "organic"),
-        inspired_by=() if inspired_by is None else tuple(msgpack.unpackb(inspired_by, raw=False)),
+        inspired_by=() if inspired_by is None else tuple(_unpack(inspired_by)),
         remixable=get("remixable", False),
         deleted=get("deleted", False),
     )

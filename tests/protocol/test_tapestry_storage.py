@@ -114,3 +114,11 @@ def test_value_reads_one_register() -> None:
     assert t.value("f00001", "x") == 1
     assert t.value("f00001", "nothing") is None
     assert t.value("nobody", "geom") is None
+
+
+def test_text_with_a_lone_surrogate_is_kept_as_written() -> None:
+    t = Tapestry()
+    geom = {"text": "odd \ud800 char", "size": 12}
+    t.apply(ops.create("t1", Stamp(1, "r1"), kind="text", geom=geom, z="V"))
+    assert t.get("t1").geom == geom  # type: ignore[union-attr]
+    assert t.copy().value("t1", "geom") == geom
