@@ -12,7 +12,13 @@ tapestry ever stall the server's event loop (every other sanctuary waits while i
 - **stalls**: a probe process, connected to another sanctuary of the same server, sends an
   application ``ping`` every 5 ms and records each round trip; the longest round trip during a join
   or an HTTP read is the longest the event loop was held (a stalled loop answers nothing).
-- **HTTP**: ``GET /api/sanctuaries/{id}/tapestry.json`` while the sanctuary is loaded.
+- **holds**: the same question asked inside the server: its ``dreamloom_event_loop_hold_seconds``
+  histogram bounds how long the loop's own thread held it, which the machine's load does not
+  lengthen (a busy machine lengthens the probe's round trips however idle the loop). The longest
+  hold during the fill, each join and the HTTP reads is printed as its bucket's upper bound.
+- **HTTP**: ``GET /api/sanctuaries/{id}/tapestry.json`` while the sanctuary is loaded: plain,
+  gzip, and again with the ETag (a 304).
+- **CPU**: the server's user + system CPU per op by tenth of the fill, per join and per read.
 
 The baseline for the stall is the probe's longest round trip while nothing else happens.
 
@@ -32,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -60,7 +67,7 @@ ROOT = BENCH.parent
 OUTPUT = ROOT / "bench-output"
 sys.path.insert(0, str(BENCH))
 
-from fanout import free_port, stop, wait_listening  # noqa: E402
+from fanout import free_port, proc_cpu, stop, wait_listening  # noqa: E402
 from serving import dreamloom_command, spawn  # noqa: E402
 
 FRAGMENTS = 100_000
@@ -72,7 +79,20 @@ SANCTUARY = "vast"
 
 
 def start_server(port: int, data_dir: Path, log: Any) -> subprocess.Popen[bytes]:
-    cmd = dreamloom_command(port, data_dir, ops_rate=1000000, ops_burst=1000000, idle_unload=3600)
+    # Every budget well above what one writer sends: the fill measures the server, not its limits.
+    big = 1 << 30
+    cmd = dreamloom_command(
+        port,
+        data_dir,
+        ops_rate=1000000,
+        ops_burst=1000000,
+        ops_bytes_rate=big,
+        ops_bytes_burst=big,
+        client_bytes_rate=big,
+        client_bytes_burst=big,
+        live_bytes_per_sanctuary=big,
+        idle_unload=3600,
+    )
     return spawn(cmd, log)
 
 
@@ -104,6 +124,31 @@ async def probe(url: str, out: Path) -> None:
             await asyncio.sleep(PROBE_EVERY)
 
 
+def hold_buckets(port: int) -> dict[float, float]:
+    """The server's loop-hold histogram (cumulative counts by upper bound, seconds)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("dreamloom_event_loop_hold_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def longest_hold_ms(before: dict[float, float], after: dict[float, float]) -> float:
+    """The upper bound of the highest bucket that gained an observation: the longest the loop was held, in ms.
+
+    A hold is what the loop's own thread ran while a 20 ms sleep was late (server/loop_lag.py): unlike the
+    probe's round trip, the machine's load does not lengthen it.
+    """
+    total = after[float("inf")] - before.get(float("inf"), 0.0)
+    for le in sorted(after):
+        if after[le] - before.get(le, 0.0) >= total:
+            return le * 1000
+    return float("inf")
+
+
 def longest_stall(samples: Path, start: float, end: float) -> float:
     """The longest probe round trip of a ping sent in [start, end] (seconds)."""
     worst = 0.0
@@ -130,8 +175,14 @@ def fragment(rng: random.Random, n: int, stamp: Any) -> Op:
     return ops.create(fid, stamp, kind="text", x=x, y=y, geom={"text": "a dream of the sea " * 3, "size": 14}, z="V")
 
 
-async def fill(url: str, total: int) -> list[float]:
-    """Write ``total`` creates; returns the monotonic times at which each tenth was acknowledged."""
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of the server so far: a figure the machine's load does not inflate."""
+    user, system = proc_cpu(pid)
+    return user + system
+
+
+async def fill(url: str, total: int, pid: int) -> tuple[list[float], list[float]]:
+    """Write ``total`` creates; returns when each tenth was acknowledged, and the server's CPU then."""
     codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
     rng = random.Random(16)
     clock = Clock("filler")
@@ -140,6 +191,7 @@ async def fill(url: str, total: int) -> list[float]:
         while not isinstance(codec.decode_server(await ws.recv()), Welcome):
             pass
         progress = [(time.monotonic(), 0)]  # (when, ops acknowledged so far)
+        cpu = [(0, server_cpu(pid))]  # (ops acknowledged so far, server CPU seconds)
         in_flight = asyncio.Semaphore(IN_FLIGHT)
         done = asyncio.Event()
 
@@ -151,6 +203,7 @@ async def fill(url: str, total: int) -> list[float]:
                     acked += len(msg.acks)
                     pending += len(msg.acks)
                     progress.append((time.monotonic(), acked))
+                    cpu.append((acked, server_cpu(pid)))
                     while pending >= BATCH:
                         pending -= BATCH
                         in_flight.release()
@@ -162,15 +215,28 @@ async def fill(url: str, total: int) -> list[float]:
 
         task = asyncio.create_task(reader())
         for start in range(0, total, BATCH):
-            await in_flight.acquire()
+            await _acquire(in_flight, task)
             batch = tuple(fragment(rng, n, clock.tick()) for n in range(start, min(total, start + BATCH)))
             await ws.send(codec.encode(Ops(batch)))
         await asyncio.wait_for(done.wait(), 1200)
         await task
-    return [_when(progress, total * k / 10) for k in range(11)]
+    cpu_progress = [(float(c), float(n)) for n, c in cpu]  # (cpu, ops): interpolated as time is
+    return [_when(progress, total * k / 10) for k in range(11)], [
+        _when(cpu_progress, total * k / 10) for k in range(11)
+    ]
 
 
-def _when(progress: list[tuple[float, int]], ops_done: float) -> float:
+async def _acquire(slots: asyncio.Semaphore, reader: asyncio.Task[None]) -> None:
+    """A slot for one more batch; the reader's failure (a refused op, a closed socket) is raised."""
+    waiter = asyncio.ensure_future(slots.acquire())
+    await asyncio.wait([waiter, reader], return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        waiter.cancel()
+        reader.result()
+        raise RuntimeError("the server stopped answering")
+
+
+def _when(progress: list[tuple[float, float]] | list[tuple[float, int]], ops_done: float) -> float:
     """When ``ops_done`` ops were acknowledged, interpolated between ack frames."""
     for (t0, n0), (t1, n1) in itertools.pairwise(progress):
         if n0 <= ops_done <= n1:
@@ -205,12 +271,18 @@ async def join(url: str, codec_name: str) -> tuple[float, int, float, float]:
                 return end - start, len(frame), start, end
 
 
-def http_read(url: str) -> tuple[float, int, float, float]:
+def http_read(url: str, headers: dict[str, str] | None = None) -> tuple[float, int, float, float, str]:
+    """(seconds, body bytes as sent, start, end, ETag); a 304 has no body."""
     start = time.monotonic()
-    with urllib.request.urlopen(url, timeout=600) as resp:
-        body = resp.read()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=600) as resp:
+            body, tag = resp.read(), resp.headers.get("ETag", "")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 304:
+            raise
+        body, tag = b"", exc.headers.get("ETag", "")
     end = time.monotonic()
-    return end - start, len(body), start, end
+    return end - start, len(body), start, end, tag
 
 
 # -- the run -----------------------------------------------------------------------
@@ -219,7 +291,7 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
     ws_url = f"ws://127.0.0.1:{port}/ws/{SANCTUARY}"
     samples = workdir / "probe.txt"
     samples.touch()
-    row: dict[str, Any] = {"fragments": total, "load1": round(os.getloadavg()[0], 2)}
+    row: dict[str, Any] = {"fragments": total, "uptime": _uptime()}
     with (workdir / "server.log").open("ab") as log:
         server = start_server(port, workdir / "data", log)
         probe_proc: subprocess.Popen[bytes] | None = None
@@ -234,31 +306,60 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             time.sleep(1.0)
             row["idle stall ms"] = round(1000 * longest_stall(samples, quiet_start, time.monotonic()), 1)
 
-            marks = asyncio.run(fill(ws_url, total))
+            fill_holds = hold_buckets(port)
+            marks, cpus = asyncio.run(fill(ws_url, total, server.pid))
             rates = [round((total / 10) / (b - a)) for a, b in itertools.pairwise(marks)]
             row["fill ops/s by tenth"] = rates
             row["last/first"] = round(rates[-1] / rates[0], 2)
+            per_op = [1e6 * (b - a) / (total / 10) for a, b in itertools.pairwise(cpus)]
+            row["fill server CPU us/op by tenth"] = [round(x) for x in per_op]
+            row["CPU/op first/last"] = round(per_op[0] / max(per_op[-1], 1e-9), 2)
             fill_stall = longest_stall(samples, marks[0], marks[-1])
             row["fill stall ms"] = round(1000 * fill_stall, 1)
 
+            row["fill hold ms"] = longest_hold_ms(fill_holds, hold_buckets(port))
+            holds = []
             stalls = []
+            h0 = hold_buckets(port)
+            before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            row["warm join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
             row["warm join s"] = round(secs, 3)
             row["welcome MB"] = round(size / 1e6, 1)
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
             asyncio.run(one_op(ws_url))
+            h0 = hold_buckets(port)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             stalls.append(longest_stall(samples, a, b))
             row["warm join after op s"] = round(secs, 3)
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
+            h0 = hold_buckets(port)
+            before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, JSON))
+            row["json join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
             row["json join s"] = round(secs, 3)
             row["json welcome MB"] = round(size / 1e6, 1)
 
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
+            h0 = hold_buckets(port)
             http = f"http://127.0.0.1:{port}/api/sanctuaries/{SANCTUARY}/tapestry.json"
-            secs, size, a, b = http_read(http)
+            before = server_cpu(server.pid)
+            secs, size, a, b, tag = http_read(http)
             row["GET json s"] = round(secs, 3)
-            row["GET stall ms"] = round(1000 * longest_stall(samples, a, b), 1)
+            row["GET json server CPU s"] = round(server_cpu(server.pid) - before, 3)
+            row["GET json MB"] = round(size / 1e6, 1)
+            http_stalls = [longest_stall(samples, a, b)]
+            secs, size, a, b, _ = http_read(http, {"Accept-Encoding": "gzip"})
+            row["GET json gzip s"] = round(secs, 3)
+            row["GET json gzip MB"] = round(size / 1e6, 1)
+            http_stalls.append(longest_stall(samples, a, b))
+            secs, size, a, b, _ = http_read(http, {"If-None-Match": tag})
+            row["GET json 304 s"] = round(secs, 3)
+            http_stalls.append(longest_stall(samples, a, b))
+            row["GET stall ms"] = round(1000 * max(http_stalls), 1)
+            row["GET hold ms"] = longest_hold_ms(h0, hold_buckets(port))
 
             # Cold: restart the server; the probe reconnects to the new one.
             stop(probe_proc)
@@ -270,18 +371,27 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
                 cwd=ROOT,
             )
             time.sleep(1.0)
+            h0 = hold_buckets(port)
+            before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
             stalls.append(longest_stall(samples, a, b))
             row["cold join s"] = round(secs, 3)
+            row["cold join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             row["join stall ms"] = round(1000 * max(stalls), 1)
             row["stalls warm/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
+            row["join hold ms warm/after op/json/cold"] = holds
             row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
         finally:
             if probe_proc is not None:
                 stop(probe_proc, grace=5)
             stop(server)
-    row["load1 after"] = round(os.getloadavg()[0], 2)
+    row["uptime after"] = _uptime()
     return row
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def main(quick: bool = False) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from dreamloom.protocol import ErrorCode, Fragment, Op, Tapestry
 from dreamloom.protocol.messages import MAX_RETRY_AFTER
 
+from .encodings import Pacer
 from .gate import Gate, PolicyError
 from .rate import TokenBucket, retry_seconds
 
@@ -267,6 +268,17 @@ class BudgetGate(Gate):
     def policy(self) -> dict[str, Any]:
         return self.inner.policy()
 
+    async def prepare(self, tapestry: Tapestry) -> None:
+        # A 100,000-fragment tapestry takes a good part of a second to weigh: in slices, at load,
+        # not at its first op (which would hold the loop, and every sanctuary with it, meanwhile).
+        await self.inner.prepare(tapestry)
+        total = 0
+        pacer = Pacer()
+        for fid in tapestry.ids():  # nothing writes the tapestry during its load
+            total += geom_bytes(tapestry.value(fid, "geom"))
+            await pacer.pace()
+        self.total = total
+
     def check(self, member: Member, op: Op, tapestry: Tapestry) -> None:
         self.inner.check(member, op, tapestry)
         if self.total is None:
@@ -277,7 +289,7 @@ class BudgetGate(Gate):
             # hot path skips reading the fragment twice (deleted fragments keep counting).
             self._before = ("", 0)
             return
-        before = fragment_bytes(tapestry.get(op.id)) if op.t != "c" else 0
+        before = geom_bytes(tapestry.value(op.id, "geom")) if op.t != "c" else 0
         self._before = (op.id, before)
         grows = geom_bytes(geom) - before
         if grows > 0 and self.total + grows > self.limit:
@@ -292,7 +304,7 @@ class BudgetGate(Gate):
         self.inner.admitted(member, op, tapestry)
         fid, before = self._before
         if self.total is not None and fid == op.id:
-            self.total += fragment_bytes(tapestry.get(op.id)) - before
+            self.total += geom_bytes(tapestry.value(op.id, "geom")) - before
 
 
 def budget_gates(factory: Callable[[str], Gate] | None, config: ServerConfig) -> Callable[[str], Gate]:

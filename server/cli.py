@@ -15,6 +15,7 @@ from aiohttp import web
 
 from .app import build_app
 from .config import ENV_PREFIX, ServerConfig, env_overrides
+from .heap import freeze_startup
 from .limits import GuardedSite, runner_options
 from .services import SERVICES
 from .stewardship import steward_link
@@ -157,6 +158,7 @@ async def _serve(app: web.Application, config: ServerConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await GuardedSite(runner, config.host, config.port, app[SERVICES].caps).start()
+        freeze_startup()  # what start-up made lives as long as the process: no collection walks it again
         await stop.wait()
     finally:
         await runner.cleanup()

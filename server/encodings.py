@@ -25,7 +25,6 @@ import msgpack
 import orjson
 
 from dreamloom.protocol import Tapestry
-from dreamloom.protocol.canon import canon
 from dreamloom.protocol.codec import JSON, MSGPACK
 
 #: Longest the loop is held by a slice of work before it yields to the others (seconds).
@@ -44,20 +43,21 @@ class Pacer:
             self._since = time.perf_counter()
 
 
-_Encoder = Callable[[Any], bytes]
+#: One fragment's item in a codec, from its id (``None``: no such fragment).
+_Encoder = Callable[[str], bytes | None]
 
 
 class _Items:
     """One codec's encoded items, by fragment id, and the ids in canonical (sorted) order."""
 
-    def __init__(self, encode: _Encoder) -> None:
-        self.encode = encode
+    def __init__(self) -> None:
         self.items: dict[str, bytes] = {}
         self.order: list[str] = []
         self.added: list[str] = []  # ids new since ``order`` was last sorted
         self.removed = False  # an id left ``items`` since then
         self.dirty: set[str] = set()
         self.whole: tuple[int, bytes] | None = None  # (seq, bytes) of the last concatenation
+        self.fresh = False  # nothing encoded yet: every fragment of the tapestry is dirty
 
     def put(self, fid: str, item: bytes | None) -> None:
         if item is None:
@@ -67,12 +67,17 @@ class _Items:
             self.added.append(fid)
         self.items[fid] = item
 
-    def assemble(self, tapestry: Tapestry, codec: str) -> bytes:
-        """Re-encode the dirty fragments and concatenate every item in id order (in a worker thread)."""
+    def refresh(self, encode: _Encoder) -> None:
+        """Re-encode the fragments written since the last time (in a worker thread)."""
         dirty, self.dirty = self.dirty, set()
+        if dirty:
+            self.whole = None
         for fid in dirty:
-            entry = _entry(tapestry, fid)
-            self.put(fid, None if entry is None else self.encode(entry))
+            self.put(fid, encode(fid))
+
+    def assemble(self, encode: _Encoder, codec: str) -> bytes:
+        """Re-encode the dirty fragments and concatenate every item in id order (in a worker thread)."""
+        self.refresh(encode)
         if self.removed:
             self.order = [fid for fid in self.order if fid in self.items]
             self.removed = False
@@ -95,6 +100,11 @@ class TapestryEncodings:
     the actor waits for it: nothing writes the tapestry meanwhile (only the actor does), and the
     thread gives the GIL back to the event loop every switch interval, so the loop keeps serving
     everyone else.
+
+    A JSON item is made from the fragment's msgpack item, not from the tapestry: the msgpack item
+    is already canonical (sorted keys, integral floats as integers), so unpacking it and dumping
+    it as JSON is two calls into C, where canonicalising the fragment's values again is Python
+    work per stroke point. After a load, the msgpack items are the snapshot's own bytes.
     """
 
     def __init__(self) -> None:
@@ -111,33 +121,48 @@ class TapestryEncodings:
 
     def seed_msgpack(self, raw_items: Iterable[tuple[str, bytes]]) -> None:
         """Start the msgpack items from a loaded snapshot's own bytes (sorted by id, as stored)."""
-        items = _Items(_pack)
-        for fid, raw in raw_items:
-            items.items[fid] = raw
-            items.order.append(fid)
+        items = _Items()
+        items.items = dict(raw_items)
+        items.order = list(items.items)  # a dict keeps its keys in the order given
         self._codecs[MSGPACK] = items
+
+    def _items(self, codec: str) -> _Items:
+        items = self._codecs.get(codec)
+        if items is None:
+            items = self._codecs[codec] = _Items()
+            items.fresh = True  # every fragment is to encode: listed in the worker thread, not here
+        return items
 
     async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
         """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
         if codec not in (MSGPACK, JSON):
             raise ValueError(f"unknown codec {codec!r}")
-        items = self._codecs.get(codec)
-        if items is None:
-            items = self._codecs[codec] = _Items(_pack if codec == MSGPACK else orjson.dumps)
-            items.dirty = set(tapestry.ids())
-        if items.whole is not None and items.whole[0] == seq and not items.dirty:
+        packed = self._items(MSGPACK)
+        items = packed if codec == MSGPACK else self._items(JSON)
+        if items.whole is not None and items.whole[0] == seq and not items.dirty and not items.fresh:
             return items.whole[1]
-        data = await asyncio.to_thread(items.assemble, tapestry, codec)
+
+        def pack(fid: str) -> bytes | None:
+            entry = tapestry.entry(fid)
+            return None if entry is None else _pack(entry)
+
+        def dump(fid: str) -> bytes | None:
+            item = packed.items.get(fid)
+            return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
+
+        def work() -> bytes:
+            for fresh in {id(packed): packed, id(items): items}.values():
+                if fresh.fresh:
+                    fresh.dirty |= set(tapestry.ids())
+                    fresh.fresh = False
+            if codec == MSGPACK:
+                return packed.assemble(pack, codec)
+            packed.refresh(pack)
+            return items.assemble(dump, codec)
+
+        data = await asyncio.to_thread(work)
         items.whole = (seq, data)
         return data
-
-
-def _entry(tapestry: Tapestry, fid: str) -> list[Any] | None:
-    """One item of ``Tapestry.to_data()``: fields sorted, ``[counter, replica, canonical value]``."""
-    registers = tapestry.registers(fid)
-    if not registers:
-        return None
-    return [fid, {name: [s[0], s[1], canon(value)] for name, (s, value) in sorted(registers.items())}]
 
 
 def _pack(obj: Any) -> bytes:

@@ -33,6 +33,9 @@ class Gate:
         """The policy as sent to clients in ``welcome`` and ``policy`` messages."""
         return {}
 
+    async def prepare(self, tapestry: Tapestry) -> None:
+        """The sanctuary's tapestry is loaded, no op checked yet: count what rules need (yielding to the loop)."""
+
     def check(self, member: Member, op: Op, tapestry: Tapestry) -> None:
         """Raise :class:`PolicyError` if ``member`` may not apply ``op`` now."""
         if member.identity.role == "viewer":

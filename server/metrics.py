@@ -53,6 +53,13 @@ class Metrics:
             buckets=_LAG_BUCKETS,
             registry=r,
         )
+        self.loop_hold = Histogram(
+            "dreamloom_event_loop_hold_seconds",
+            "Of that lateness, the CPU time the event loop's thread spent meanwhile: what held the loop,"
+            " whatever else the machine ran (sampled every 20 ms)",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
         self.refused = Counter(
             "dreamloom_limit_refusals", "Sockets, requests and messages refused, by limit", ["limit"], registry=r
         )

@@ -238,6 +238,8 @@ class Sanctuary:
     ) -> Sanctuary:
         """Latest snapshot + the tail of the log (SPEC S3), decoded in slices that yield to the loop."""
         state = await load_state(name, store, config.resume_window)
+        if gate is not None:
+            await gate.prepare(state.tapestry)
         # The epoch of the last run, if it ended cleanly at the very seq loaded (F7): its clients
         # resume by seq. Taken, not read: if this run crashes, the next one gets a new epoch.
         kept = await store.take_epoch(name)
@@ -744,10 +746,8 @@ class Sanctuary:
         else:
             if not item.done.done():
                 item.done.set_result(result)
-        finally:
-            # Calls (moderation, rollback) may write the tapestry directly.
-            self._fragment_count = None
-            self._encodings.forget()
+        # Calls (moderation, rollback) write the tapestry only through apply_local, which tells the
+        # kept encodings what it wrote: a call leaves them valid (an HTTP read is a call too).
         if self._commit_error is not None:
             raise self._commit_error
         # A call may have loaded an empty sanctuary (moderation from the HTTP API).

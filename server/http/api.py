@@ -334,7 +334,7 @@ async def _served(request: web.Request, variant: Variant, content_type: str) -> 
     return web.Response(body=body, content_type=content_type, headers=headers)
 
 
-async def tapestry_json(request: web.Request) -> web.Response:
+async def tapestry_json(request: web.Request) -> web.StreamResponse:
     if "at" not in request.query:  # now: from the sanctuary's kept encodings, off the loop (W20)
         name = sanctuary_id(request)
         hub = request.app[SERVICES].hub
