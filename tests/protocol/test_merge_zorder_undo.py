@@ -73,7 +73,8 @@ def test_M7_repeated_inserts_keep_order_and_stay_valid(steps: list[tuple[bool, i
 
 def test_M7_examples_and_errors() -> None:
     assert zorder.between(None, None) == "a1"
-    assert zorder.before_first("a1") == "Zz" and zorder.after_last("a1") == "a2"
+    assert zorder.before_first("a1") == "Zz"
+    assert zorder.after_last("a1") == "a2"
     assert zorder.after_last("az") == "b01"  # b00 ends in 0: skipped
     assert zorder.before_first("Z1") == "Yzz"
     assert zorder.before_first(None) == zorder.after_last(None) == "a1"
@@ -96,7 +97,8 @@ def test_M7_the_shared_key_vectors() -> None:
     assert len(files) >= 2
     for path in files:
         vec = json.loads(path.read_text(encoding="utf-8"))
-        assert vec["rule"] == "M7" and vec["calls"]
+        assert vec["rule"] == "M7"
+        assert vec["calls"]
         for call in vec["calls"]:
             assert zorder.between(call["a"], call["b"], call["replica"]) == call["key"], call
 
@@ -118,7 +120,8 @@ def _stack(moves: list[str], rng: random.Random, older: list[str]) -> list[str]:
         key = zorder.between(lo, hi, rng.choice(replicas))
         zorder.validate_key(key)
         assert len(key) <= DEFAULT_LIMITS.max_z_len
-        assert (lo is None or lo < key) and (hi is None or key < hi), (lo, key, hi)
+        assert lo is None or lo < key, (lo, key)
+        assert hi is None or key < hi, (key, hi)
         order.insert(i, key)
     return order
 
