@@ -238,7 +238,10 @@ export class Renderer {
     /** @type {Map<string, Box>} */
     const boxes = new Map();
     let drawn = 0;
-    for (const entry of replica.ordered()) {
+    // Threads need every box; otherwise only the fragments in view (and any shown moved) are walked.
+    const shownMoved = [...this.overrides.keys(), ...this.remote.keys()];
+    const entries = this.threads ? replica.ordered() : replica.inView(view, shownMoved);
+    for (const entry of entries) {
       let e = entry;
       const o = this.overrides.get(entry.frag.id) ?? this.remote.get(entry.frag.id);
       if (o) e = overrideEntry(entry, o);
@@ -287,7 +290,7 @@ export class Renderer {
     const dy = Math.round((c.box.y0 - cam.y) * cam.zoom * dpr);
     ctx.drawImage(c.canvas, dx, dy);
     let drawn = 0;
-    for (const e of replica.ordered()) if (e.box && this.visible(e.frag) && intersects(e.box, view)) drawn++;
+    for (const e of replica.inView(view)) if (this.visible(e.frag)) drawn++;
     this.drawn = drawn;
   }
 
