@@ -128,7 +128,7 @@ export class Renderer {
     this.dpr = 1;
     this.frames = 0;
     this.lastFrameMs = 0;
-    this.drawn = 0;
+    this.#drawn = 0;
     this.#resize();
     new ResizeObserver(() => this.#resize()).observe(canvas);
     const loop = () => {
@@ -142,6 +142,19 @@ export class Renderer {
       requestAnimationFrame(loop);
     };
     requestAnimationFrame(loop);
+  }
+
+  /** @type {(() => number) | null} */
+  #countDrawn = null;
+  #drawn = 0;
+
+  /** How many fragments the last frame showed. */
+  get drawn() {
+    if (this.#countDrawn) {
+      this.#drawn = this.#countDrawn();
+      this.#countDrawn = null;
+    }
+    return this.#drawn;
   }
 
   #resize() {
@@ -212,7 +225,8 @@ export class Renderer {
     if (overlays && this.overrides.size === 0 && this.remote.size === 0 && this.heavy) this.#drawCached(ctx, w, h, cam, dpr, view, replica);
     else {
       const t0 = performance.now();
-      this.drawn = this.#drawScene(ctx, w, h, cam, dpr, view, replica);
+      this.#drawn = this.#drawScene(ctx, w, h, cam, dpr, view, replica);
+      this.#countDrawn = null;
       if (overlays) this.heavy = performance.now() - t0 > 4;
     }
     if (!overlays) return;
@@ -289,9 +303,8 @@ export class Renderer {
     const dx = Math.round((c.box.x0 - cam.x) * cam.zoom * dpr);
     const dy = Math.round((c.box.y0 - cam.y) * cam.zoom * dpr);
     ctx.drawImage(c.canvas, dx, dy);
-    let drawn = 0;
-    for (const e of replica.inView(view)) if (this.visible(e.frag)) drawn++;
-    this.drawn = drawn;
+    // Counted when asked (a debug figure): a frame that only moves the layer stays a blit.
+    this.#countDrawn = () => replica.countInView(view, (f) => this.visible(f));
   }
 
   /** @param {CanvasRenderingContext2D} ctx @param {Entry} e @param {number} zoom */

@@ -159,8 +159,7 @@ export class Replica {
   inView(view, also = []) {
     const order = this.ordered();
     const [cx0, cy0, cx1, cy1] = cellRange(view);
-    const cells = (cx1 - cx0 + 1) * (cy1 - cy0 + 1);
-    if (cells >= this.grid.size || Math.max(-cx0, -cy0, cx1, cy1) >= REACH) {
+    if (this.#wideView(cx0, cy0, cx1, cy1)) {
       const out = order.filter((e) => e.box && intersects(e.box, view));
       /** @type {Entry[]} */
       const extra = [];
@@ -194,6 +193,44 @@ export class Replica {
       }
     }
     return out.sort(byRank);
+  }
+
+  /**
+   * How many live fragments meet `view` and pass `keep` (no paint order needed).
+   * @param {Box} view @param {(f: Fragment) => boolean} keep
+   */
+  countInView(view, keep) {
+    const [cx0, cy0, cx1, cy1] = cellRange(view);
+    let n = 0;
+    if (this.#wideView(cx0, cy0, cx1, cy1)) {
+      for (const e of this.ordered()) if (e.box && intersects(e.box, view) && keep(e.frag)) n++;
+      return n;
+    }
+    const stamp = ++this.queries;
+    /** @param {Entry} e */
+    const take = (e) => {
+      if (e.seen === stamp) return;
+      e.seen = stamp;
+      if (e.box && intersects(e.box, view) && keep(e.frag)) n++;
+    };
+    for (let cx = cx0; cx <= cx1; cx++) {
+      for (let cy = cy0; cy <= cy1; cy++) {
+        const set = this.grid.get(cellKey(cx, cy));
+        if (set) for (const e of set) take(e);
+      }
+    }
+    for (const e of this.wide) take(e);
+    return n;
+  }
+
+  /**
+   * Whether a view over these cells is better served by walking every fragment: it covers
+   * a good part of the grid (then the grid saves little and sorting what it finds costs).
+   * @param {number} cx0 @param {number} cy0 @param {number} cx1 @param {number} cy1
+   */
+  #wideView(cx0, cy0, cx1, cy1) {
+    if (Math.max(-cx0, -cy0, cx1, cy1) >= REACH) return true;
+    return (cx1 - cx0 + 1) * (cy1 - cy0 + 1) * 4 >= this.grid.size;
   }
 
   /**
