@@ -11,6 +11,8 @@ Chromium opens it and we measure:
   zoomed to fit (every fragment on screen): median and p95 of the draw time, and
   the median interval between frames (16.7 ms is 60 fps).
 
+- ``welcome_in_ms``: from navigation start to the welcome message in the page, before
+  the page decodes it (what comes before is page start-up, the server and the network);
 - ``first_paint_ms``: from navigation start to the first frame that shows a fragment;
 - ``longest_task_ms``: the longest task (a stretch the page could not handle input)
   until the load ended.
@@ -90,7 +92,18 @@ def _summary(values: list[float]) -> tuple[float, float]:
 # Recorded from the first script on: when the first frame showed a fragment, and the
 # longest task (anything that kept the page from handling input) until the load ended.
 WATCH = """
-window.__bench = {firstPaint: null, longest: 0, tasks: 0};
+window.__bench = {firstPaint: null, welcome: null, longest: 0, tasks: 0};
+// When the welcome's bytes were in (before the page decodes them): the rest is the page's.
+const Socket = window.WebSocket;
+window.WebSocket = class extends Socket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (ev) => {
+      if (window.__bench.welcome === null && typeof ev.data === "string" && ev.data.startsWith('{"type":"welcome"'))
+        window.__bench.welcome = performance.now();
+    });
+  }
+};
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     window.__bench.longest = Math.max(window.__bench.longest, e.duration);
@@ -142,6 +155,7 @@ async def measure(n: int, frames: int) -> list[dict[str, Any]]:
                         "fragments": n,
                         "case": "load + first render",
                         "load_ms": load_ms,
+                        "welcome_in_ms": watch["welcome"],
                         "first_paint_ms": watch["firstPaint"],
                         "longest_task_ms": watch["longest"],
                         "first_draw_ms": first_draw,

@@ -14,7 +14,7 @@ from dreamloom.server.testing import InProcessServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-FRAGMENTS = 30_000  # a welcome of 15 slices (client/web/app/sync.js LOAD_SLICE)
+FRAGMENTS = 30_000  # a welcome of 30 slices (client/web/app/sync.js LOAD_SLICE)
 
 # Every frame from the first script on: was there one that showed fragments of an unfinished load?
 WATCH = f"""

@@ -44,9 +44,9 @@ import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../
 const SUBPROTOCOL = "dreamloom.v1.json";
 const MAX_BATCH = 256;
 /** A welcome snapshot with more fragments than this is decoded a slice of this many at a time. */
-const LOAD_SLICE = 2000;
+const LOAD_SLICE = 1000;
 /** How long one task of that decoding may run before the page gets to draw and handle input (ms). */
-const LOAD_SLICE_MS = 12;
+const LOAD_SLICE_MS = 25;
 /** New replica ids in a row (replica_in_use without a welcome between) before giving up. */
 const MAX_RENEWALS = 3;
 /** Close codes after which reconnecting would only repeat the refusal. */
@@ -508,14 +508,18 @@ export class Sync extends EventTarget {
         return;
       }
       const until = performance.now() + LOAD_SLICE_MS;
+      /** @type {string[]} */
+      const ids = [];
       try {
         for (let next = slices.next(); !next.done; next = slices.next()) {
-          shown.grow(next.value);
+          for (const id of next.value) ids.push(id);
           if (performance.now() > until) {
+            shown.grow(ids); // one merge into the paint order per task
             setTimeout(step, 0);
             return;
           }
         }
+        shown.grow(ids);
       } catch (err) {
         this.backlog = null;
         console.error("bad welcome snapshot", err);
