@@ -187,10 +187,7 @@ export class Replica {
     for (const e of this.wide) take(e);
     for (const id of also) {
       const e = this.entries.get(id);
-      if (e && e.seen !== stamp) {
-        e.seen = stamp;
-        out.push(e);
-      }
+      if (e && !out.includes(e)) out.push(e); // seen may mean looked at and out of view
     }
     return out.sort(byRank);
   }
