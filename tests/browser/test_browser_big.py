@@ -1,4 +1,4 @@
-"""A large tapestry in the browser: its welcome is decoded a slice at a time, so the page shows
+"""A large tapestry in the browser: its welcome is taken in a slice at a time, so the page shows
 fragments before the whole tapestry is in, and ops that arrive meanwhile are applied after it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 import pytest
-from browser_kit import VIEWPORT, NewDreamer, converged
+from browser_kit import VIEWPORT, WAIT_MS, NewDreamer, converged
 
 from dreamloom.protocol import Stamp, ops, zorder
 from dreamloom.server.testing import InProcessServer
@@ -55,7 +55,7 @@ async def test_a_large_tapestry_shows_fragments_before_it_is_whole(
     # Written while the page loads (or before its welcome): either way it must end up there.
     late = ops.create("late", Stamp(FRAGMENTS + 1, "seed"), kind="symbol", geom={"sym": "owl", "size": 30}, z="zz")
     await s.call(lambda: s.apply_local([late], "seed"))
-    await page.wait(f"d.connected && d.fragmentCount === {FRAGMENTS + 1}")
+    await page.wait(f"d.connected && d.fragmentCount === {FRAGMENTS + 1}", 4 * WAIT_MS)  # a big welcome
     assert await page.page.evaluate("window.__partialFrames") > 0, "no frame showed part of the tapestry"
     assert (await page.hook("fragment('late')"))["geom"]["sym"] == "owl"
     await converged(server, sanctuary, page)
