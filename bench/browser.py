@@ -13,6 +13,8 @@ Chromium opens it and we measure:
 
 - ``welcome_in_ms``: from navigation start to the welcome message in the page, before
   the page decodes it (what comes before is page start-up, the server and the network);
+- ``hook_ms``: when the page's debug hook exists (after the dream symbols came from the
+  server): ``first_paint_ms`` cannot be seen before it;
 - ``first_paint_ms``: from navigation start to the first frame that shows a fragment;
 - ``longest_task_ms``: the longest task (a stretch the page could not handle input)
   until the load ended.
@@ -111,6 +113,7 @@ new PerformanceObserver((list) => {
   }
 }).observe({entryTypes: ["longtask"]});
 const watch = () => {
+  if (window.dreamloom && window.__bench.hook === undefined) window.__bench.hook = performance.now();
   if (window.dreamloom && window.dreamloom.drawn > 0) window.__bench.firstPaint = performance.now();
   else requestAnimationFrame(watch);
 };
@@ -156,6 +159,7 @@ async def measure(n: int, frames: int) -> list[dict[str, Any]]:
                         "case": "load + first render",
                         "load_ms": load_ms,
                         "welcome_in_ms": watch["welcome"],
+                        "hook_ms": watch.get("hook"),
                         "first_paint_ms": watch["firstPaint"],
                         "longest_task_ms": watch["longest"],
                         "first_draw_ms": first_draw,
