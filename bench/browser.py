@@ -11,13 +11,23 @@ Chromium opens it and we measure:
   zoomed to fit (every fragment on screen): median and p95 of the draw time, and
   the median interval between frames (16.7 ms is 60 fps).
 
-Run: ``python bench/run_all.py browser`` (``--quick`` for 2,000 fragments).
+- ``welcome_in_ms``: from navigation start to the welcome message in the page, before
+  the page decodes it (what comes before is page start-up, the server and the network);
+- ``hook_ms``: when the page's debug hook exists (after the dream symbols came from the
+  server): ``first_paint_ms`` cannot be seen before it;
+- ``first_paint_ms``: from navigation start to the first frame that shows a fragment;
+- ``longest_task_ms``: the longest task (a stretch the page could not handle input)
+  until the load ended.
+
+Two sizes: 10,000 and 100,000 fragments. Run: ``python bench/run_all.py browser``
+(``--quick`` for 2,000 and 20,000), or ``python bench/browser.py 100000`` for one size.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import statistics
 import tempfile
@@ -81,33 +91,79 @@ def _summary(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
+# Recorded from the first script on: when the first frame showed a fragment, and the
+# longest task (anything that kept the page from handling input) until the load ended.
+WATCH = """
+window.__bench = {firstPaint: null, welcome: null, longest: 0, tasks: 0};
+// When the welcome's bytes were in (before the page decodes them): the rest is the page's.
+const Socket = window.WebSocket;
+window.WebSocket = class extends Socket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (ev) => {
+      if (window.__bench.welcome === null && typeof ev.data === "string" && ev.data.startsWith('{"type":"welcome"'))
+        window.__bench.welcome = performance.now();
+    });
+  }
+};
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    window.__bench.longest = Math.max(window.__bench.longest, e.duration);
+    window.__bench.tasks++;
+  }
+}).observe({entryTypes: ["longtask"]});
+const watch = () => {
+  if (window.dreamloom && window.__bench.hook === undefined) window.__bench.hook = performance.now();
+  if (window.dreamloom && window.dreamloom.drawn > 0) window.__bench.firstPaint = performance.now();
+  else requestAnimationFrame(watch);
+};
+requestAnimationFrame(watch);
+"""
+
+
+async def _seed(server: Any, n: int) -> None:
+    s = await server.hub.sanctuary("bench")
+    batch = fragments(n)
+    for i in range(0, n, 5000):
+        chunk = batch[i : i + 5000]
+        await s.call(lambda chunk=chunk: s.apply_local(chunk, "bench"))
+
+
 async def measure(n: int, frames: int) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     with tempfile.TemporaryDirectory(prefix="dreamloom-bench-") as tmp:
-        async with serve_in_process(data_dir=tmp) as server:
-            s = await server.hub.sanctuary("bench")
-            batch = fragments(n)
-            for i in range(0, n, 1000):
-                chunk = batch[i : i + 1000]
-                await s.call(lambda chunk=chunk: s.apply_local(chunk, "bench"))
+        # No snapshot while seeding (the store would write the whole tapestry every 1,000 ops).
+        async with serve_in_process(data_dir=tmp, snapshot_every=10 * n) as server:
+            await _seed(server, n)
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+                ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
                 await ctx.add_init_script("localStorage.setItem('dreamloom:name', JSON.stringify('bench'))")
+                await ctx.add_init_script(WATCH)
                 page = await ctx.new_page()
                 started = time.perf_counter()
                 await page.goto(f"{server.url}/s/bench")
                 await page.wait_for_function(
                     f"window.dreamloom && window.dreamloom.fragmentCount === {n} && window.dreamloom.frames > 0"
                     " && window.dreamloom.connected",
-                    timeout=120_000,
-                    polling="raf",
+                    timeout=300_000,
+                    polling=100,
                 )
                 load_ms = (time.perf_counter() - started) * 1000
                 first_draw = await page.evaluate("window.dreamloom.lastFrameMs")
+                watch = await page.evaluate("window.__bench")
                 rows = [
-                    {"fragments": n, "case": "load + first render", "load_ms": load_ms, "first_draw_ms": first_draw}
+                    {
+                        "fragments": n,
+                        "case": "load + first render",
+                        "load_ms": load_ms,
+                        "welcome_in_ms": watch["welcome"],
+                        "hook_ms": watch.get("hook"),
+                        "first_paint_ms": watch["firstPaint"],
+                        "longest_task_ms": watch["longest"],
+                        "first_draw_ms": first_draw,
+                    }
                 ]
                 for case, fit in (("pan at 100%", False), ("pan, zoomed to fit", True)):
                     if fit:
@@ -130,11 +186,15 @@ async def measure(n: int, frames: int) -> list[dict[str, Any]]:
                         }
                     )
                 await browser.close()
+    load = os.getloadavg()[0]
+    return [{**row, "load_1m": load} for row in rows]
+
+
+def main(quick: bool = False, sizes: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for n in sizes or ((2000, 20_000) if quick else (10_000, 100_000)):
+        rows += asyncio.run(measure(n, 60 if quick else 240))
     return rows
-
-
-def main(quick: bool = False) -> list[dict[str, Any]]:
-    return asyncio.run(measure(2000 if quick else 10_000, 60 if quick else 240))
 
 
 if __name__ == "__main__":
@@ -142,4 +202,5 @@ if __name__ == "__main__":
 
     from run_all import table
 
-    print(table(main(quick="--quick" in sys.argv)))
+    sizes = tuple(int(a) for a in sys.argv[1:] if a.isdigit())
+    print(table(main(quick="--quick" in sys.argv, sizes=sizes)))

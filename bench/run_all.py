@@ -1,8 +1,9 @@
 """Run every benchmark and print its table: ``make bench`` (add ``--quick`` for a short run).
 
 Each benchmark is a module of this folder with ``main(quick: bool = False) -> list[dict]``:
-``merge`` (the merge layer), ``fanout`` (one sanctuary, 50 clients, against a naive
-broadcast server), ``cluster`` (the same on 1, 2 and 3 nodes on PostgreSQL and Redis) and,
+``merge`` (the merge layer), ``zkeys`` (z key lengths after 100,000 inserts), ``fanout`` (one
+sanctuary, 50 clients, against a naive broadcast server), ``cluster`` (the same on 1, 2 and 3
+nodes on PostgreSQL and Redis) and,
 when present, ``browser``, ``bigtapestry`` (100,000 fragments: fill rate by tenth, joins, loop
 stalls) and ``bigroom`` (10, 1,000 and 5,000 connections against the naive relay); each of the last
 two prints the machine's load with its row. The rows of all of them are also written to
@@ -24,7 +25,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 OUTPUT = BENCH.parent / "bench-output"
-BENCHMARKS = ("merge", "fanout", "cluster", "browser", "bigtapestry", "bigroom")
+BENCHMARKS = ("merge", "zkeys", "fanout", "cluster", "browser", "bigtapestry", "bigroom")
 
 
 def _cell(value: Any) -> str:

@@ -33,6 +33,11 @@ A runner applies the steps in order to ``initial`` with one ``History``: an
 edit's ops are applied and recorded as one step; an undo or redo runs with a
 clock at ``Clock(replica, max_counter)`` and must write exactly ``ops`` (an
 empty list: nothing left to undo).
+
+z-order vectors (SPEC M7) live in ``zorder/``: ``{"name", "rule": "M7", "description",
+"calls": [{"a", "b", "replica", "key"}, ...]}``; ``zorder.between(a, b, replica)`` (``null`` for
+an open end or no replica) must return exactly ``key``. A run's calls use the keys of the calls
+before them, so one file pins how keys grow as well as each key.
 """
 
 from __future__ import annotations
@@ -266,8 +271,9 @@ def cases() -> Iterator[Vector]:
         [
             create("f1", s(1, a), z="V"),
             create("f2", s(1, b), z="V"),
-            set_("f1", s(2, a), z=zorder.after_last("V", a)),
-            set_("f2", s(2, b), z=zorder.after_last("V", b)),
+            # Bring-to-front keys as writers made them before integer cells (SPEC M7): still plain keys.
+            set_("f1", s(2, a), z="W" + zorder.replica_tag(a)),
+            set_("f2", s(2, b), z="W" + zorder.replica_tag(b)),
             set_("f1", s(2, c), z="VV"),
         ],
     )
@@ -358,7 +364,7 @@ def random_vector(name: str, seed: int, n_ops: int) -> Vector:
                     geom=GEOMS[kind](rng),
                     origin=rng.choice(["organic", "ai"]),
                     x=rng.choice([0, 1.0, 2.5, rng.randint(-999, 999)]),
-                    z=zorder.between(None, None, r),
+                    z="V" + zorder.replica_tag(r),
                 )
             )
         elif roll < 0.75:
@@ -368,7 +374,7 @@ def random_vector(name: str, seed: int, n_ops: int) -> Vector:
                 "y": rng.randint(-500, 500),
                 "geom": GEOMS[kind](rng),
                 "style": {"color": rng.choice(["#ff0000", "#00ff0080"]), "width": rng.choice([1, 2.0, 0.5])},
-                "z": zorder.between(None, None, r) if rng.random() < 0.5 else rng.choice(["A", "Vx", "k"]),
+                "z": "V" + zorder.replica_tag(r) if rng.random() < 0.5 else rng.choice(["A", "Vx", "k"]),
                 "remixable": rng.random() < 0.5,
                 "inspired_by": rng.sample(list(kinds), rng.randint(0, 3)),
             }[field]
@@ -725,6 +731,85 @@ def random_binding_vector(name: str, seed: int, n: int) -> Vector:
     )
 
 
+# -- z keys (M7) ------------------------------------------------------------------
+Call = dict[str, Any]
+OLDER_KEYS = ["V", "Vx", "VV", "W1ab", "k", "A", "0z", "00z1", "zzzV", "zzzzV3kQ", "1", "z"]
+
+
+def zorder_cases() -> Iterator[Vector]:
+    """Calls of ``zorder.between`` (``a``, ``b``, ``replica``) and the key each must return."""
+
+    def run(name: str, description: str, calls: list[Call]) -> Vector:
+        for c in calls:
+            c["key"] = zorder.between(c["a"], c["b"], c["replica"])
+        return {"name": name, "rule": "M7", "description": description, "calls": calls}
+
+    edges: list[tuple[str | None, str | None]] = [
+        (None, None),
+        ("a1", None),
+        (None, "a1"),
+        ("az", None),
+        ("Z1", None),
+        (None, "b01"),
+        ("a1", "a5"),
+        ("a1", "a2"),
+        ("a1", "a3"),
+        ("b01", "bzz"),
+        ("b0z", "b11"),
+        ("Zz", "b01"),
+        ("a1xyz", "a1xz1"),
+        ("a1Qxy", "a1Qxya1"),
+        ("z" * 27, None),
+        ("z" * 27 + "abc", None),
+        (None, "0" * 26 + "1"),
+        (None, "0" * 30 + "1"),
+    ]
+    edges += [(k, None) for k in OLDER_KEYS] + [(None, k) for k in OLDER_KEYS]
+    edges += [(a, b) for a, b in itertools.combinations(sorted(OLDER_KEYS), 2)]
+    yield run(
+        "z_edges",
+        "Single calls: the first key, the ends of one-digit integers, the largest and smallest integers, "
+        "neighbouring and equal integers, and keys written before integer cells (plain base-62 fractions).",
+        [{"a": a, "b": b, "replica": r} for a, b in edges for r in (None, "r-ana")],
+    )
+    rng = random.Random(20261127)
+    replicas = ["r-ana", "r-ben", "weaver-1", None]
+
+    def chain(n: int, start: list[str], pick: Callable[[list[str]], int]) -> list[Call]:
+        keys, calls = list(start), []
+        for _ in range(n):
+            i = pick(keys)  # the new key goes at position i
+            a, b = (keys[i - 1] if i else None), (keys[i] if i < len(keys) else None)
+            call = {"a": a, "b": b, "replica": rng.choice(replicas)}
+            calls.append(call)
+            keys.insert(i, zorder.between(a, b, call["replica"]))
+        return calls
+
+    yield run(
+        "z_runs",
+        "Runs of calls, each on the keys the ones before made: on top, at the bottom, just above and just "
+        "below one fragment, between random neighbours, and on top of an older key.",
+        chain(150, ["a1"], len)
+        + chain(150, ["a1"], lambda _: 0)
+        + chain(150, ["a5Qxy", "b01"], lambda _: 1)
+        + chain(150, ["a5Qxy", "a6Qxy"], lambda keys: len(keys) - 1)
+        + chain(300, [], lambda keys: rng.randrange(len(keys) + 1))
+        + chain(60, ["zzzV", "zzzz"], lambda _: 1),
+    )
+
+
+def dumps_zorder(vec: Vector) -> str:
+    """Stable, diff-friendly JSON: one call per line."""
+    lines = ["{"]
+    for key in ("name", "rule", "description"):
+        lines.append(f"  {json.dumps(key)}: {json.dumps(vec[key], ensure_ascii=False)},")
+    lines.append('  "calls": [')
+    lines.append(",\n".join(f"    {json.dumps(c)}" for c in vec["calls"]))
+    lines.append("  ]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 # -- writing ----------------------------------------------------------------------
 def dumps(vec: Vector) -> str:
     """Stable, diff-friendly JSON: one op per line."""
@@ -778,6 +863,7 @@ def rendered() -> dict[str, str]:
     out = {f"{vec['name']}.json": dumps(vec) for vec in cases()}
     out.update({f"undo/{vec['name']}.json": dumps_undo(vec) for vec in undo_cases()})
     out.update({f"bindings/{vec['name']}.json": dumps_bindings(vec) for vec in binding_cases()})
+    out.update({f"zorder/{vec['name']}.json": dumps_zorder(vec) for vec in zorder_cases()})
     return out
 
 

@@ -1,6 +1,7 @@
 """The shared vectors under protocol/vectors (SPEC M1-M9): every order ends in ``expected``,
 with the same digest and live counts; and the committed files are what the generator writes.
-The undo vectors (M10) in protocol/vectors/undo are run by test_undo_history.py."""
+The undo vectors (M10) in protocol/vectors/undo are run by test_undo_history.py, the z-key
+vectors (M7) in protocol/vectors/zorder by test_merge_zorder_undo.py."""
 
 from __future__ import annotations
 
@@ -62,8 +63,14 @@ def test_vector(path: Path) -> None:
 
 def test_vector_files_match_the_generator() -> None:
     rendered = _generator().rendered()
-    # The merge, undo (undo/) and binding (bindings/) vectors; the connection vectors have their own source.
-    files = [*VECTORS.glob("*.json"), *(VECTORS / "undo").glob("*.json"), *(VECTORS / "bindings").glob("*.json")]
+    # The merge, undo (undo/), binding (bindings/) and z-key (zorder/) vectors; the connection
+    # vectors have their own source.
+    files = [
+        *VECTORS.glob("*.json"),
+        *(VECTORS / "undo").glob("*.json"),
+        *(VECTORS / "bindings").glob("*.json"),
+        *(VECTORS / "zorder").glob("*.json"),
+    ]
     on_disk = {p.relative_to(VECTORS).as_posix(): p.read_text(encoding="utf-8") for p in files}
     assert on_disk == rendered, "run: python protocol/vectors/generate.py"
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import bisect
+import json
+import random
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from protocol_strategies import build_ops, recount, replay, scripts
 
 from dreamloom.protocol import (
+    DEFAULT_LIMITS,
     Clock,
     DecodeError,
     ErrorCode,
@@ -67,12 +72,17 @@ def test_M7_repeated_inserts_keep_order_and_stay_valid(steps: list[tuple[bool, i
 
 
 def test_M7_examples_and_errors() -> None:
-    assert zorder.between(None, None) == "V"
-    assert zorder.before_first("V") < "V" < zorder.after_last("V")
-    assert zorder.before_first(None) == "V"
-    assert zorder.between("V", "W") == "VV"
-    assert zorder.between("zzz", None) == "zzzV"
-    assert zorder.between("V", "V1") == "V0V"
+    assert zorder.between(None, None) == "a1"
+    assert zorder.before_first("a1") == "Zz"
+    assert zorder.after_last("a1") == "a2"
+    assert zorder.after_last("az") == "b01"  # b00 ends in 0: skipped
+    assert zorder.before_first("Z1") == "Yzz"
+    assert zorder.before_first(None) == zorder.after_last(None) == "a1"
+    assert zorder.between("a1", "a5") == "a3"
+    assert zorder.between("a1", "a2") == "a1000a1"  # neighbouring integers: one cell deeper
+    assert zorder.between("V", "W") == "V00001"  # an older key reads as padded cells
+    assert zorder.after_last("zzz") == "zzz" + "0" * 23 + "1"
+    assert zorder.after_last("z" * 27 + "abc") == "z" * 27 + "abca1"  # the largest integer: go on in the next cell
     assert len(zorder.replica_tag("r1")) == 3
     assert not zorder.replica_tag("r1").endswith("0")
     for bad in [("W", "V"), ("V", "V"), ("V0", None), (None, "W0"), ("", None), ("V-", None)]:
@@ -80,6 +90,60 @@ def test_M7_examples_and_errors() -> None:
             zorder.between(*bad)
     with pytest.raises(UsageError):
         zorder.midpoint("V", "V0")
+
+
+def test_M7_the_shared_key_vectors() -> None:
+    files = sorted((Path(__file__).resolve().parents[2] / "protocol" / "vectors" / "zorder").glob("*.json"))
+    assert len(files) >= 2
+    for path in files:
+        vec = json.loads(path.read_text(encoding="utf-8"))
+        assert vec["rule"] == "M7"
+        assert vec["calls"]
+        for call in vec["calls"]:
+            assert zorder.between(call["a"], call["b"], call["replica"]) == call["key"], call
+
+
+def _stack(moves: list[str], rng: random.Random, older: list[str]) -> list[str]:
+    """Insert one key per move into a z-ordered list (starting from ``older`` keys) and check each."""
+    order = sorted(older) or [zorder.between(None, None)]
+    replicas = ["r-ana", "r-ben", "weaver-1", None]
+    fixed = order[len(order) // 2]
+    for move in moves:
+        i = {
+            "top": len(order),
+            "bottom": 0,
+            "random": rng.randrange(len(order) + 1),
+            "above": bisect.bisect_right(order, fixed),  # just above one fragment, again and again
+            "below": bisect.bisect_left(order, fixed),  # just below it
+        }[move]
+        lo, hi = (order[i - 1] if i else None), (order[i] if i < len(order) else None)
+        key = zorder.between(lo, hi, rng.choice(replicas))
+        zorder.validate_key(key)
+        assert len(key) <= DEFAULT_LIMITS.max_z_len
+        assert lo is None or lo < key, (lo, key)
+        assert hi is None or key < hi, (key, hi)
+        order.insert(i, key)
+    return order
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    mix=st.lists(st.sampled_from(["top", "bottom", "random", "above", "below"]), min_size=1, max_size=5),
+    seed=st.integers(0, 2**32),
+    older=st.lists(keys, max_size=8, unique=True),
+)
+def test_M7_twenty_thousand_inserts_stay_valid_short_and_ordered(mix: list[str], seed: int, older: list[str]) -> None:
+    """Any mix of creates on top, at the bottom, between random neighbours, just above or just below one
+    fragment, around older keys: every key is valid, within the limit, strictly where it was put."""
+    rng = random.Random(seed)
+    order = _stack([rng.choice(mix) for _ in range(20_000)], rng, older)
+    assert len(set(order)) == len(order)
+
+
+@pytest.mark.parametrize("move", ["top", "bottom", "above", "below"])
+def test_M7_runs_at_one_spot_keep_keys_short(move: str) -> None:
+    order = _stack([move] * 20_000, random.Random(1), [])
+    assert max(map(len, order)) <= 16  # an integer of at most 4 digits, nested once, and a tag
 
 
 def test_M7_ties_paint_by_id() -> None:

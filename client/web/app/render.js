@@ -130,7 +130,7 @@ export class Renderer {
     this.dpr = 1;
     this.frames = 0;
     this.lastFrameMs = 0;
-    this.drawn = 0;
+    this.#drawn = 0;
     this.#resize();
     new ResizeObserver(() => this.#resize()).observe(canvas);
     const loop = () => {
@@ -144,6 +144,19 @@ export class Renderer {
       requestAnimationFrame(loop);
     };
     requestAnimationFrame(loop);
+  }
+
+  /** @type {(() => number) | null} */
+  #countDrawn = null;
+  #drawn = 0;
+
+  /** How many fragments the last frame showed. */
+  get drawn() {
+    if (this.#countDrawn) {
+      this.#drawn = this.#countDrawn();
+      this.#countDrawn = null;
+    }
+    return this.#drawn;
   }
 
   #resize() {
@@ -214,7 +227,8 @@ export class Renderer {
     if (overlays && this.overrides.size === 0 && this.remote.size === 0 && this.heavy) this.#drawCached(ctx, w, h, cam, dpr, view, replica);
     else {
       const t0 = performance.now();
-      this.drawn = this.#drawScene(ctx, w, h, cam, dpr, view, replica);
+      this.#drawn = this.#drawScene(ctx, w, h, cam, dpr, view, replica);
+      this.#countDrawn = null;
       if (overlays) this.heavy = performance.now() - t0 > 4;
     }
     if (!overlays) return;
@@ -241,7 +255,12 @@ export class Renderer {
     const boxes = new Map();
     let drawn = 0;
     const previews = this.overrides.size > 0 || this.remote.size > 0;
-    for (const entry of replica.ordered()) {
+    // Threads need every box; otherwise only the fragments in view (and any shown moved, with the
+    // lines bound to them) are walked.
+    const shownMoved = [...this.overrides.keys(), ...this.remote.keys()];
+    for (const id of [...shownMoved]) for (const line of replica.bound.get(id) ?? []) shownMoved.push(line);
+    const entries = this.threads ? replica.ordered() : replica.inView(view, shownMoved);
+    for (const entry of entries) {
       let e = entry;
       // Previews (ours and others'), and the arrows bound to them, follow the gesture (M14).
       const o = previews ? following(replica, entry, this.overrides, this.remote) : null;
@@ -290,9 +309,8 @@ export class Renderer {
     const dx = Math.round((c.box.x0 - cam.x) * cam.zoom * dpr);
     const dy = Math.round((c.box.y0 - cam.y) * cam.zoom * dpr);
     ctx.drawImage(c.canvas, dx, dy);
-    let drawn = 0;
-    for (const e of replica.ordered()) if (e.box && this.visible(e.frag) && intersects(e.box, view)) drawn++;
-    this.drawn = drawn;
+    // Counted when asked (a debug figure): a frame that only moves the layer stays a blit.
+    this.#countDrawn = () => replica.countInView(view, (f) => this.visible(f));
   }
 
   /** @param {CanvasRenderingContext2D} ctx @param {Entry} e @param {number} zoom */

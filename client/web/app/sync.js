@@ -33,16 +33,20 @@ import { toWire } from "../protocol/ops.js";
 import { Clock } from "../protocol/stamps.js";
 import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp, checkOps, DecodeError } from "../protocol/validate.js";
+import { Replica } from "./replica.js";
 import { loadQueue, newReplicaId, saveCache, saveQueue } from "./storage.js";
 import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../tokens.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
-/** @typedef {import("./replica.js").Replica} Replica */
 /** @typedef {{sid: string, name: string, role: string, origin: string, color: string,
  *   cursor: number[] | null, sel: string[], preview: any, view: number[] | null, live?: any}} Peer */
 
 const SUBPROTOCOL = "dreamloom.v1.json";
 const MAX_BATCH = 256;
+/** A welcome snapshot with more fragments than this is decoded a slice of this many at a time. */
+const LOAD_SLICE = 1000;
+/** How long one task of that decoding may run before the page gets to draw and handle input (ms). */
+const LOAD_SLICE_MS = 25;
 /** New replica ids in a row (replica_in_use without a welcome between) before giving up. */
 const MAX_RENEWALS = 3;
 /** Close codes after which reconnecting would only repeat the refusal. */
@@ -97,6 +101,8 @@ export class Sync extends EventTarget {
     /** @type {Record<string, any>} */
     this.policy = {};
     this.retry = 0;
+    /** @type {any[] | null} messages that came while a large welcome snapshot loads */
+    this.backlog = null;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.timer = null;
     /** @type {any} */
@@ -256,13 +262,24 @@ export class Sync extends EventTarget {
       let msg;
       try {
         msg = JSON.parse(ev.data);
-        this.#receive(msg);
       } catch (err) {
         console.error("bad message from server", err, ev.data?.slice?.(0, 200));
-        if (err instanceof DecodeError) this.#lose(ws, "invalid message");
+        return;
       }
+      if (this.backlog) this.backlog.push(msg);
+      else this.#handle(ws, msg);
     };
     ws.onclose = (ev) => this.#drop(ws, this.conn ? this.conn.close(ev.code) : "reconnect", ev.code, ev.reason);
+  }
+
+  /** @param {WebSocket} ws @param {any} msg */
+  #handle(ws, msg) {
+    try {
+      this.#receive(msg);
+    } catch (err) {
+      console.error("bad message from server", err, JSON.stringify(msg)?.slice(0, 200));
+      if (err instanceof DecodeError) this.#lose(ws, "invalid message");
+    }
   }
 
   #helloToken() {
@@ -302,6 +319,7 @@ export class Sync extends EventTarget {
    */
   #drop(ws, action, code, reason) {
     if (!ws || this.ws !== ws) return;
+    this.backlog = null;
     this.#saveCache(true); // while still live: the last state known to equal the server's
     ws.onclose = null;
     ws.onmessage = null;
@@ -454,6 +472,10 @@ export class Sync extends EventTarget {
     this.policy = msg.policy ?? {};
     this.#persist();
     if (msg.snapshot !== null && msg.snapshot !== undefined) {
+      if (Array.isArray(msg.snapshot) && msg.snapshot.length > LOAD_SLICE) {
+        this.#loadSnapshot(msg);
+        return;
+      }
       const t = Tapestry.fromData(msg.snapshot);
       t.applyMany(this.pending);
       this.local.reset(t);
@@ -461,6 +483,65 @@ export class Sync extends EventTarget {
       const ops = checkOps(msg.ops, Infinity);
       this.#applyRemote(ops);
     }
+    this.#welcomed(msg);
+  }
+
+  /**
+   * A large welcome snapshot, decoded a slice at a time between frames: the page stays
+   * responsive, and an empty screen shows fragments as they arrive (a screen that shows
+   * an older state keeps it until the new one is whole). Messages that come meanwhile wait
+   * in `backlog`, in order.
+   * @param {any} msg
+   */
+  #loadSnapshot(msg) {
+    const ws = this.ws;
+    if (!ws) return;
+    const t = new Tapestry();
+    const slices = t.load(msg.snapshot, LOAD_SLICE);
+    const shown = this.local.entries.size === 0 ? this.local : new Replica();
+    shown.showLoading(t);
+    this.backlog = [];
+    this.#setStatus("connecting", "loading the tapestry");
+    const step = () => {
+      if (this.ws !== ws) {
+        this.backlog = null; // the socket went away: the next welcome starts over
+        return;
+      }
+      const until = performance.now() + LOAD_SLICE_MS;
+      /** @type {string[]} */
+      const ids = [];
+      try {
+        for (let next = slices.next(); !next.done; next = slices.next()) {
+          for (const id of next.value) ids.push(id);
+          if (performance.now() > until) {
+            shown.grow(ids); // one merge into the paint order per task
+            setTimeout(step, 0);
+            return;
+          }
+        }
+        shown.grow(ids);
+      } catch (err) {
+        this.backlog = null;
+        console.error("bad welcome snapshot", err);
+        this.#lose(ws, "invalid message");
+        return;
+      }
+      if (shown !== this.local) this.local.takeOver(shown);
+      this.local.apply(this.pending);
+      /** @type {any[]} */
+      const backlog = this.backlog ?? [];
+      this.backlog = null;
+      this.#welcomed(msg);
+      for (const later of backlog) {
+        if (this.ws !== ws) return;
+        this.#handle(ws, later);
+      }
+    };
+    setTimeout(step, 0);
+  }
+
+  /** The rest of a welcome, once its tapestry is in place. @param {any} msg */
+  #welcomed(msg) {
     this.seq = msg.seq;
     this.peers.clear();
     for (const p of msg.peers ?? []) this.peers.set(p.sid, { cursor: null, sel: [], preview: null, view: null, ...p });

@@ -199,7 +199,21 @@ export class Tapestry {
    */
   static fromData(data) {
     const t = new Tapestry();
+    for (const _ of t.load(data, Infinity));
+    return t;
+  }
+
+  /**
+   * Load a snapshot into this empty tapestry a slice at a time (a large welcome, without
+   * one long task): each step validates and adds up to `slice` entries and yields their
+   * ids. A bad entry throws at the step that reaches it.
+   * @param {any} data @param {number} slice
+   * @returns {Generator<string[], void, void>}
+   */
+  *load(data, slice) {
     if (!Array.isArray(data)) fail("snapshot must be a list of [id, registers]");
+    /** @type {string[]} */
+    let ids = [];
     for (const entry of data) {
       if (!Array.isArray(entry) || entry.length !== 2) fail("snapshot entry must be [id, registers]");
       const id = checkId(entry[0], "fragment id");
@@ -211,13 +225,18 @@ export class Tapestry {
         const counter = checkInt(reg[0], "register counter", 1);
         const replica = checkId(reg[1], "register replica");
         regs[name] = [[counter, replica], checkField(name, reg[2])];
-        if (counter > t.maxCounter) t.maxCounter = counter;
+        if (counter > this.maxCounter) this.maxCounter = counter;
       }
-      if (t.frags.has(id)) fail(`fragment ${JSON.stringify(id)} listed twice`);
-      t.frags.set(id, regs);
-      t.#count(null, liveOrigin(regs));
+      if (this.frags.has(id)) fail(`fragment ${JSON.stringify(id)} listed twice`);
+      this.frags.set(id, regs);
+      this.#count(null, liveOrigin(regs));
+      ids.push(id);
+      if (ids.length >= slice) {
+        yield ids;
+        ids = [];
+      }
     }
-    return t;
+    if (ids.length) yield ids;
   }
 }
 

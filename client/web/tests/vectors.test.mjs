@@ -9,6 +9,7 @@ import { toWire } from "../protocol/ops.js";
 import { Clock } from "../protocol/stamps.js";
 import { History } from "../protocol/undo.js";
 import { checkOp } from "../protocol/validate.js";
+import { between } from "../protocol/zorder.js";
 import { ROOT, replay } from "./helpers.mjs";
 
 const dir = join(ROOT, "protocol", "vectors");
@@ -63,5 +64,21 @@ for (const file of undoFiles) {
     assert.deepEqual(t.toData(), vec.expected);
     assert.equal(await t.digest(), vec.digest);
     assert.deepEqual({ ...t.liveCounts }, { organic: 0, ai: 0, ...vec.live_counts });
+  });
+}
+
+// The z-key vectors (SPEC M7): every call must return Python's key, byte for byte.
+const zorderDir = join(dir, "zorder");
+const zorderFiles = readdirSync(zorderDir).filter((f) => f.endsWith(".json")).sort();
+
+test("the shared z-key vectors are there", () => {
+  assert.ok(zorderFiles.length >= 2, `too few z-key vectors in ${zorderDir}`);
+});
+
+for (const file of zorderFiles) {
+  const vec = JSON.parse(readFileSync(join(zorderDir, file), "utf8"));
+  test(`zorder/${file}: ${vec.name} (${vec.rule})`, () => {
+    assert.ok(vec.calls.length > 0);
+    for (const c of vec.calls) assert.equal(between(c.a, c.b, c.replica), c.key, JSON.stringify(c));
   });
 }
