@@ -34,6 +34,13 @@ export class Gestures {
     this.bySid = new Map();
     /** @type {Map<string, {live: Live, until: number}>} fragment id -> a finished gesture awaiting its op */
     this.lingering = new Map();
+    /**
+     * Fragments whose op landed while the gesture that made it was still shown live: ops go out at
+     * once, presence once a tick, so the op often comes first. Such a gesture must not linger when
+     * it ends, or it would be applied a second time on top of where its op put the fragment.
+     * @type {Set<string>}
+     */
+    this.landedLive = new Set();
   }
 
   /**
@@ -51,13 +58,14 @@ export class Gestures {
       changed = true;
       if (now) this.bySid.set(p.sid, now);
       else this.bySid.delete(p.sid);
+      if (now && !before) for (const id of now.ids) this.landedLive.delete(id); // a new gesture
       if (before && !now) this.#linger(before);
     }
     for (const [sid, g] of this.bySid) {
       if (seen.has(sid)) continue;
       this.bySid.delete(sid); // the peer left
+      for (const id of g.ids) this.landedLive.delete(id);
       changed = true;
-      void g;
     }
     return changed;
   }
@@ -65,12 +73,18 @@ export class Gestures {
   /** @param {Live} g */
   #linger(g) {
     const until = performance.now() + LINGER_MS;
-    for (const id of g.ids) this.lingering.set(id, { live: g, until });
+    for (const id of g.ids) {
+      if (this.landedLive.delete(id)) continue; // its op is in already
+      this.lingering.set(id, { live: g, until });
+    }
   }
 
   /** Ops changed these fragments: their finished gestures are written now. @param {Iterable<string>} ids */
   landed(ids) {
-    for (const id of ids) this.lingering.delete(id);
+    for (const id of ids) {
+      this.lingering.delete(id);
+      for (const g of this.bySid.values()) if (g.ids.includes(id)) this.landedLive.add(id);
+    }
   }
 
   /** Fragment id -> how others' gestures show it now. @returns {Map<string, Fragment>} */
@@ -82,7 +96,7 @@ export class Gestures {
       if (l.until < now) this.lingering.delete(id);
     }
     const all = [...[...this.lingering].map(([id, l]) => /** @type {[string, Live]} */ ([id, l.live]))];
-    for (const g of this.bySid.values()) for (const id of g.ids) all.push([id, g]);
+    for (const g of this.bySid.values()) for (const id of g.ids) if (!this.landedLive.has(id)) all.push([id, g]);
     for (const [id, g] of all) {
       const f = this.get(id);
       if (f) out.set(id, applyGesture(f, g));

@@ -29,3 +29,19 @@ test("a finished gesture lingers until its op lands, and a peer that leaves take
   assert.equal(g.update([]), true);
   assert.equal(g.shown().size, 0);
 });
+
+test("an op that lands before its gesture's presence ends is not moved a second time", () => {
+  const moved = { ...rect, x: 110 };
+  let current = rect;
+  const g = new Gestures((id) => (id === "r" ? current : null));
+  g.update([{ sid: "s1", live: { ids: ["r"], dx: 100, dy: 0 } }]);
+  assert.equal(g.shown().get("r")?.x, 110);
+  current = moved; // the op is broadcast at once...
+  g.landed(["r"]);
+  assert.equal(g.shown().size, 0, "its op is in: shown as the tapestry has it, not moved again");
+  g.update([{ sid: "s1", live: null }]); // ...presence says the gesture ended a tick later
+  assert.equal(g.shown().size, 0, "shown where its op put it, not moved again");
+  g.update([{ sid: "s1", live: { ids: ["r"], dx: 5, dy: 0 } }]);
+  g.update([{ sid: "s1", live: null }]);
+  assert.equal(g.shown().get("r")?.x, 115, "a later gesture of the same fragment lingers as usual");
+});
