@@ -151,13 +151,17 @@ class TapestryEncodings:
             return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
 
         def work() -> bytes:
-            for fresh in {id(packed): packed, id(items): items}.values():
-                if fresh.fresh:
-                    fresh.dirty |= set(tapestry.ids())
-                    fresh.fresh = False
+            if packed.fresh:
+                packed.dirty |= set(tapestry.ids())
+                packed.fresh = False
             if codec == MSGPACK:
                 return packed.assemble(pack, codec)
             packed.refresh(pack)
+            if items.fresh:
+                # From the msgpack items, not the tapestry: a sanctuary still decoding its snapshot
+                # (S11) has them all already, and its tapestry not yet.
+                items.dirty |= set(packed.items)
+                items.fresh = False
             return items.assemble(dump, codec)
 
         data = await asyncio.to_thread(work)

@@ -1,11 +1,16 @@
-"""Loading a sanctuary from the store without stalling the event loop (SPEC S3, S3a).
+"""Loading a sanctuary from the store without stalling the event loop (SPEC S3, S3a, S11).
 
 A snapshot of a 100,000-fragment tapestry is tens of megabytes: decoded in one
 call it would hold the loop for seconds, and every connection of every
-sanctuary with it. It is read a slice of fragments at a time, yielding to the
-loop between slices, and the tail of the log after it is replayed the same way.
-Each fragment's bytes in the snapshot are kept as they are: they are its
-canonical msgpack item, which the next welcome and snapshot reuse unchanged.
+sanctuary with it. Loading is two steps:
+
+- :func:`read_state` reads the snapshot and the tail of the log, and keeps each
+  fragment's bytes in the snapshot as its canonical msgpack item (the next
+  welcome and snapshot reuse them unchanged). It finds those bytes by skipping
+  over each fragment's registers, never building their values: a join can be
+  welcomed from them at once (S11).
+- :func:`decode_state` then builds the tapestry a slice of fragments at a time,
+  yielding to the loop between slices, and replays the tail the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from .store import LogEntry, Store
 
 @dataclass(slots=True)
 class LoadedState:
-    """What a sanctuary starts from."""
+    """What a sanctuary starts from: ``tapestry`` is whole once :func:`decode_state` returned."""
 
     tapestry: Tapestry
     seq: int
@@ -31,25 +36,23 @@ class LoadedState:
     recent: list[LogEntry]
     snapshot_seq: int
     encodings: TapestryEncodings
+    snapshot: bytes | None = None  # the stored snapshot, until decoded
+    tail: list[LogEntry] | None = None  # the log after the snapshot, until replayed
 
 
-async def load_state(name: str, store: Store, resume_window: int) -> LoadedState:
-    """Latest snapshot + the tail of the log, and the ops a resume may need (W5a)."""
+async def read_state(name: str, store: Store, resume_window: int) -> LoadedState:
+    """Latest snapshot (its fragments' bytes found, not decoded) + the tail of the log (W5a's ops too)."""
     await store.ensure_sanctuary(name)
     snap = await store.latest_snapshot(name)
-    tapestry, encodings = Tapestry(), TapestryEncodings()
-    seq, replicas = 0, {}
+    encodings = TapestryEncodings()
+    seq, replicas, data = 0, {}, None
+    encodings.seed_msgpack([])  # no snapshot: an empty tapestry, which joins meanwhile are sent (S11)
     if snap is not None:
-        raw = await decode_snapshot(snap.data, tapestry)
-        encodings.seed_msgpack(raw)
-        seq, replicas = snap.seq, dict(snap.replicas)
+        encodings.seed_msgpack(await snapshot_items(snap.data))
+        seq, replicas, data = snap.seq, dict(snap.replicas), snap.data
     snapshot_seq = seq
     tail = await store.read_ops(name, seq)
-    pacer = Pacer()
     for entry in tail:
-        await pacer.pace()
-        tapestry.apply(entry.op)
-        encodings.touch(entry.op.id)
         stamp = entry.op.stamp
         if stamp[0] > replicas.get(stamp[1], 0):
             replicas[stamp[1]] = stamp[0]
@@ -58,18 +61,75 @@ async def load_state(name: str, store: Store, resume_window: int) -> LoadedState
     if len(recent) < resume_window and snapshot_seq > 0:
         earlier = await store.read_ops(name, max(0, snapshot_seq - (resume_window - len(recent))), upto=snapshot_seq)
         recent = earlier + recent
-    return LoadedState(tapestry, seq, replicas, recent, snapshot_seq, encodings)
+    return LoadedState(Tapestry(), seq, replicas, recent, snapshot_seq, encodings, data, tail)
+
+
+async def decode_state(state: LoadedState) -> None:
+    """Build ``state.tapestry`` from the snapshot and the tail, in slices that yield to the loop."""
+    data, tail = state.snapshot, state.tail or []
+    if data is not None:
+        await decode_snapshot(data, state.tapestry)
+    pacer = Pacer()
+    for entry in tail:
+        await pacer.pace()
+        state.tapestry.apply(entry.op)
+    # Told all at once, when the tapestry is whole: until then a welcome is assembled (in a worker
+    # thread) from the snapshot's own items only, never from a tapestry half decoded.
+    for entry in tail:
+        state.encodings.touch(entry.op.id)
+    state.snapshot = state.tail = None
+
+
+async def load_state(name: str, store: Store, resume_window: int) -> LoadedState:
+    """:func:`read_state` and :func:`decode_state` in one."""
+    state = await read_state(name, store, resume_window)
+    await decode_state(state)
+    return state
 
 
 #: Fragments decoded between two looks at the clock: about a millisecond of work.
 LOAD_SLICE = 64
+#: Fragments whose bytes are found between two looks at the clock (skipping costs no objects).
+SKIP_SLICE = 1024
+
+
+def _unpacker(data: bytes) -> msgpack.Unpacker:
+    # Read from the bytes a megabyte at a time: fed whole, the unpacker would first copy tens of
+    # megabytes in one call on the loop.
+    return msgpack.Unpacker(io.BytesIO(data), read_size=1 << 20, raw=False, strict_map_key=True)
+
+
+async def snapshot_items(data: bytes) -> list[tuple[str, bytes]]:
+    """Each fragment's id and its own bytes in canonical snapshot bytes, without decoding its registers."""
+    unpacker = _unpacker(data)
+    raw: list[tuple[str, bytes]] = []
+    pacer = Pacer()
+    try:
+        count = unpacker.read_array_header()
+        start = unpacker.tell()
+        header, unpack, skip, tell = unpacker.read_array_header, unpacker.unpack, unpacker.skip, unpacker.tell
+        for first in range(0, count, SKIP_SLICE):
+            for _ in range(min(SKIP_SLICE, count - first)):
+                if header() != 2:
+                    raise DecodeError(ErrorCode.BAD_ENCODING, "snapshot entry must be [id, registers]")
+                fid = unpack()
+                if type(fid) is not str:
+                    raise DecodeError(ErrorCode.BAD_ENCODING, "snapshot entry must be [id, registers]")
+                skip()
+                end = tell()
+                raw.append((fid, data[start:end]))
+                start = end
+            await pacer.pace()
+    except DecodeError:
+        raise
+    except Exception as exc:  # msgpack raises many types; all mean the same here
+        raise DecodeError(ErrorCode.BAD_ENCODING, f"snapshot is not msgpack: {exc}") from None
+    return raw
 
 
 async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, bytes]]:
     """Load canonical snapshot bytes into ``tapestry`` in slices; returns each fragment's own bytes."""
-    # Read from the bytes a megabyte at a time: fed whole, the unpacker would first copy tens of
-    # megabytes in one call on the loop.
-    unpacker = msgpack.Unpacker(io.BytesIO(data), read_size=1 << 20, raw=False, strict_map_key=True)
+    unpacker = _unpacker(data)
     raw: list[tuple[str, bytes]] = []
     pacer = Pacer()
     try:
@@ -93,4 +153,4 @@ async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, by
     return raw
 
 
-__all__ = ["LoadedState", "decode_snapshot", "load_state"]
+__all__ = ["LoadedState", "decode_snapshot", "decode_state", "load_state", "read_state", "snapshot_items"]
