@@ -4,13 +4,13 @@ A snapshot of a 100,000-fragment tapestry is tens of megabytes: decoded in one
 call it would hold the loop for seconds, and every connection of every
 sanctuary with it. Loading is two steps:
 
-- :func:`read_state` reads the snapshot and the tail of the log, and keeps each
-  fragment's bytes in the snapshot as its canonical msgpack item (the next
-  welcome and snapshot reuse them unchanged). It finds those bytes by skipping
-  over each fragment's registers, never building their values: a join can be
-  welcomed from them at once (S11).
+- :func:`read_state` reads the snapshot and the tail of the log. The stored
+  snapshot's bytes are the tapestry's canonical msgpack encoding at its seq: a
+  join can be welcomed with them at once (S11).
 - :func:`decode_state` then builds the tapestry a slice of fragments at a time,
-  yielding to the loop between slices, and replays the tail the same way.
+  yielding to the loop between slices, and replays the tail the same way. Each
+  fragment's bytes in the snapshot are kept as they are: they are its canonical
+  msgpack item, which the next welcome and snapshot reuse unchanged.
 """
 
 from __future__ import annotations
@@ -41,14 +41,11 @@ class LoadedState:
 
 
 async def read_state(name: str, store: Store, resume_window: int) -> LoadedState:
-    """Latest snapshot (its fragments' bytes found, not decoded) + the tail of the log (W5a's ops too)."""
+    """Latest snapshot (its bytes, not decoded) + the tail of the log, and the ops a resume may need (W5a)."""
     await store.ensure_sanctuary(name)
     snap = await store.latest_snapshot(name)
-    encodings = TapestryEncodings()
     seq, replicas, data = 0, {}, None
-    encodings.seed_msgpack([])  # no snapshot: an empty tapestry, which joins meanwhile are sent (S11)
     if snap is not None:
-        encodings.seed_msgpack(await snapshot_items(snap.data))
         seq, replicas, data = snap.seq, dict(snap.replicas), snap.data
     snapshot_seq = seq
     tail = await store.read_ops(name, seq)
@@ -61,20 +58,18 @@ async def read_state(name: str, store: Store, resume_window: int) -> LoadedState
     if len(recent) < resume_window and snapshot_seq > 0:
         earlier = await store.read_ops(name, max(0, snapshot_seq - (resume_window - len(recent))), upto=snapshot_seq)
         recent = earlier + recent
-    return LoadedState(Tapestry(), seq, replicas, recent, snapshot_seq, encodings, data, tail)
+    return LoadedState(Tapestry(), seq, replicas, recent, snapshot_seq, TapestryEncodings(), data, tail)
 
 
 async def decode_state(state: LoadedState) -> None:
     """Build ``state.tapestry`` from the snapshot and the tail, in slices that yield to the loop."""
     data, tail = state.snapshot, state.tail or []
     if data is not None:
-        await decode_snapshot(data, state.tapestry)
+        state.encodings.seed_msgpack(await decode_snapshot(data, state.tapestry))
     pacer = Pacer()
     for entry in tail:
         await pacer.pace()
         state.tapestry.apply(entry.op)
-    # Told all at once, when the tapestry is whole: until then a welcome is assembled (in a worker
-    # thread) from the snapshot's own items only, never from a tapestry half decoded.
     for entry in tail:
         state.encodings.touch(entry.op.id)
     state.snapshot = state.tail = None
@@ -89,42 +84,12 @@ async def load_state(name: str, store: Store, resume_window: int) -> LoadedState
 
 #: Fragments decoded between two looks at the clock: about a millisecond of work.
 LOAD_SLICE = 64
-#: Fragments whose bytes are found between two looks at the clock (skipping costs no objects).
-SKIP_SLICE = 1024
 
 
 def _unpacker(data: bytes) -> msgpack.Unpacker:
     # Read from the bytes a megabyte at a time: fed whole, the unpacker would first copy tens of
     # megabytes in one call on the loop.
     return msgpack.Unpacker(io.BytesIO(data), read_size=1 << 20, raw=False, strict_map_key=True)
-
-
-async def snapshot_items(data: bytes) -> list[tuple[str, bytes]]:
-    """Each fragment's id and its own bytes in canonical snapshot bytes, without decoding its registers."""
-    unpacker = _unpacker(data)
-    raw: list[tuple[str, bytes]] = []
-    pacer = Pacer()
-    try:
-        count = unpacker.read_array_header()
-        start = unpacker.tell()
-        header, unpack, skip, tell = unpacker.read_array_header, unpacker.unpack, unpacker.skip, unpacker.tell
-        for first in range(0, count, SKIP_SLICE):
-            for _ in range(min(SKIP_SLICE, count - first)):
-                if header() != 2:
-                    raise DecodeError(ErrorCode.BAD_ENCODING, "snapshot entry must be [id, registers]")
-                fid = unpack()
-                if type(fid) is not str:
-                    raise DecodeError(ErrorCode.BAD_ENCODING, "snapshot entry must be [id, registers]")
-                skip()
-                end = tell()
-                raw.append((fid, data[start:end]))
-                start = end
-            await pacer.pace()
-    except DecodeError:
-        raise
-    except Exception as exc:  # msgpack raises many types; all mean the same here
-        raise DecodeError(ErrorCode.BAD_ENCODING, f"snapshot is not msgpack: {exc}") from None
-    return raw
 
 
 async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, bytes]]:
@@ -153,4 +118,4 @@ async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, by
     return raw
 
 
-__all__ = ["LoadedState", "decode_snapshot", "decode_state", "load_state", "read_state", "snapshot_items"]
+__all__ = ["LoadedState", "decode_snapshot", "decode_state", "load_state", "read_state"]

@@ -100,6 +100,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dreamloom.sanctuary")
 
 _ENCODERS: dict[str, Codec] = {name: cls() for name, cls in CODECS.items()}
+_EMPTY_MSGPACK = b"\x90"  # an empty tapestry: a msgpack array of no fragments
 
 #: Roster frames a sanctuary sends per second at most, counting one per member (W24): a room of
 #: 5,000 hears of joins and leaves every 2 s, a room of 125 or fewer every presence tick. A frame
@@ -222,11 +223,11 @@ class Sanctuary:
         self._fanout_timer: asyncio.TimerHandle | None = None
         self._committing: _Batch | None = None  # the batch whose commit is in flight
         self._commit_task: asyncio.Task[None] | None = None
-        # While the snapshot is decoded (S11): the loading task, and the snapshot's seq and the
-        # log after it, from which joins are welcomed meanwhile (with their frames by codec).
+        # While the snapshot is decoded (S11): the loading task, and the stored snapshot's seq and
+        # bytes and the log after it, from which joins are welcomed meanwhile (with its frames).
         self._loading: asyncio.Task[None] | None = None
-        self._early: tuple[int, list[LogEntry]] | None = None
-        self._early_frames: dict[str, list[bytes]] = {}
+        self._early: tuple[int, bytes | None, list[LogEntry]] | None = None
+        self._early_frames: list[bytes] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
 
@@ -271,7 +272,7 @@ class Sanctuary:
 
     async def _finish_load(self, state: LoadedState) -> None:
         """Decode the snapshot, replay the tail, weigh what the gate counts (S11)."""
-        self._early = (state.snapshot_seq, state.tail or [])
+        self._early = (state.snapshot_seq, state.snapshot, state.tail or [])
         try:
             await asyncio.sleep(0)  # joins already waiting are welcomed from the stored snapshot first
             await decode_state(state)
@@ -385,7 +386,7 @@ class Sanctuary:
         if self._loading is not None and not all(type(item) is _Join for item in items):
             await self._loading  # ops wait for the whole tapestry and its weight; a failed load fails the sanctuary
             self._loading = None
-            self._early_frames = {}
+            self._early_frames = None
         if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
             # Forget old stamps only here, before the batch's store lookup: a stamp must not
             # leave memory between that lookup and its admission (S5 would refuse the commit),
@@ -646,7 +647,8 @@ class Sanctuary:
             member.send(reject)
 
     def _snapshot_due(self) -> bool:
-        return self.seq - self._snapshot_seq >= self._snapshot_spacing()
+        # Never of a tapestry still being decoded (S11): joins meanwhile settle, and would ask.
+        return self._loading is None and self.seq - self._snapshot_seq >= self._snapshot_spacing()
 
     def _snapshot_spacing(self) -> int:
         # A snapshot writes the whole tapestry: spaced by a quarter of its fragments, its cost per
@@ -730,11 +732,11 @@ class Sanctuary:
             since = self.seq
             catch_up = self._catch_up(member.codec_name)
             if catch_up is not None:
-                assert self._early is not None
-                since, frames = self._early[0], catch_up
-            elif self._loading is not None and self._early is not None:
-                await asyncio.shield(self._loading)  # too long a log to send after the snapshot: wait
-            snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since)
+                since, snapshot, frames = catch_up
+            else:
+                if self._loading is not None and self._early is not None:
+                    await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait
+                snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since)
         listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
         welcome = Welcome(
             sanctuary=self.name,
@@ -752,25 +754,25 @@ class Sanctuary:
         peers = self._peer_entries.array(listed, _ENCODERS[member.codec_name])
         return [await welcome_frame(member.codec_name, welcome.to_wire(), snapshot, peers=peers), *frames]
 
-    def _catch_up(self, codec: str) -> list[bytes] | None:
-        """While the tapestry is decoded (S11): the log after the stored snapshot as ``ops`` frames.
+    def _catch_up(self, codec: str) -> tuple[int, bytes, list[bytes]] | None:
+        """While the tapestry is decoded (S11): the stored snapshot's seq and bytes, and the log after it as ops.
 
-        ``None`` when the tapestry is whole, or when that log is more than a quarter of a
-        connection's send bound (F3): a join then waits for the decode instead.
+        ``None`` when the tapestry is whole, for a JSON join (the stored snapshot is msgpack), or when
+        that log is more than a quarter of a connection's send bound (F3): the join then waits for the decode.
         """
-        if self._early is None:
+        if self._early is None or codec != MSGPACK:
             return None
-        frames = self._early_frames.get(codec)
+        seq, data, tail = self._early
+        frames = self._early_frames
         if frames is None:
-            tail, step = self._early[1], self.config.limits.max_ops_per_batch
-            encode = _ENCODERS[codec].encode
+            step, encode = self.config.limits.max_ops_per_batch, _ENCODERS[MSGPACK].encode
             frames = [
                 encode(Ops(tuple(e.op for e in tail[i : i + step]), seq=tail[i].seq)) for i in range(0, len(tail), step)
             ]
-            self._early_frames[codec] = frames
+            self._early_frames = frames
         if sum(len(f) for f in frames) > self.config.send_buffer_bytes // 4:
             return None
-        return frames
+        return seq, _EMPTY_MSGPACK if data is None else data, frames
 
     def _on_leave(self, member: Member) -> None:
         if self.members.get(member.sid) is member:

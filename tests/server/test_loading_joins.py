@@ -11,13 +11,52 @@ from typing import Any
 import msgpack
 from test_sanctuary_unit import FakeClock, FakeMember, join, person, running, settle, submit, symbol
 
-from dreamloom.protocol import Ack, Clock, CloseCode, ErrorCode, Hello, Op, Ops, Reject, Stamp, Tapestry, Welcome, ops
+from dreamloom.protocol import (
+    Ack,
+    Clock,
+    CloseCode,
+    ErrorCode,
+    Hello,
+    Identity,
+    MsgpackCodec,
+    Op,
+    Ops,
+    Reject,
+    Stamp,
+    Tapestry,
+    Welcome,
+    ops,
+)
 from dreamloom.server.budgets import BudgetGate
 from dreamloom.server.config import ServerConfig
 from dreamloom.server.gate import Gate
 from dreamloom.server.metrics import Metrics
 from dreamloom.server.sanctuary import Sanctuary
 from dreamloom.server.store import LogEntry, MemoryStore, Snapshot
+
+_MSGPACK = MsgpackCodec()
+
+
+class MsgpackMember(FakeMember):
+    """A fake member of the msgpack codec (the stored snapshot's own: S11 sends it as it is)."""
+
+    @property
+    def codec_name(self) -> str:
+        return _MSGPACK.name
+
+    def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
+        self.received.append(_MSGPACK.decode_server(frame))
+
+
+class RawMember(MsgpackMember):
+    """Records frames as sent, undecoded."""
+
+    def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
+        self.received.append(frame)
+
+
+def msgpack_person(n: int) -> MsgpackMember:
+    return MsgpackMember(f"s{n}", f"r{n}", Identity(f"u{n}", f"person {n}", "dreamer", "organic"))
 
 
 def text(fid: str, stamp: Stamp, size: int) -> Op:
@@ -49,7 +88,7 @@ async def test_S11_W25_a_join_while_the_snapshot_decodes_gets_it_at_its_seq_then
     # them ended without a snapshot).
     later = [symbol("f3", clock.tick()), ops.set_fields("f0", clock.tick(), x=7)]
     await store.append("garden", [LogEntry(4 + i, op, "u1", 0.0) for i, op in enumerate(later)])
-    b = person(2)
+    b = msgpack_person(2)
     sanctuary, task = await _start(store, b)
     try:
         [welcome] = b.of(Welcome)
@@ -69,7 +108,7 @@ async def test_S11_W25_a_join_while_the_snapshot_decodes_gets_it_at_its_seq_then
         await settle(sanctuary)
         assert [f.seq for f in b.of(Ops)] == [4, 6]
         assert b.acks() == {1: 6}
-        c = person(3)
+        c = msgpack_person(3)
         late = await join(sanctuary, c)
         assert (late.seq, late.since) == (6, 6)
         assert late.snapshot is not None
@@ -105,14 +144,14 @@ async def test_S11_a_join_while_the_budget_is_weighed_is_welcomed_and_an_op_then
         submit(first, a, [text("t0", Stamp(1, "r1"), 100)])
         await settle(first)
     gate = _HeldWeighing(limit=150)
-    b = person(2)
+    b = msgpack_person(2)
     sanctuary, task = await _start(store, b, gate)
     try:
         # Welcomed with the whole tapestry while the weighing has not even started.
         [welcome] = b.of(Welcome)
         assert welcome.snapshot is not None
         assert [fid for fid, _ in welcome.snapshot] == ["t0"]
-        c = person(3)
+        c = msgpack_person(3)
         await join(sanctuary, c)  # and so is the next join
         assert gate.total is None
         # An op sent now is checked once the weight is known: 100 + 100 bytes is over 150.
@@ -140,7 +179,7 @@ async def test_S11_a_join_waits_for_the_decode_when_the_log_after_the_snapshot_i
     # the welcome, it could close the joiner as a slow consumer (F3).
     big = [text(f"t{i:03d}", Stamp(2 + i, "r1"), 1000) for i in range(100)]
     await store.append("garden", [LogEntry(2 + i, op, "u1", 0.0) for i, op in enumerate(big)])
-    b = person(2)
+    b = msgpack_person(2)
     sanctuary, task = await _start(store, b, send_buffer_bytes=256 * 1024)
     try:
         [welcome] = b.of(Welcome)
@@ -159,8 +198,55 @@ async def test_S11_S10_a_stored_snapshot_of_a_broken_structure_fails_the_sanctua
     await store.ensure_sanctuary("garden")
     broken = msgpack.packb([["f0", {"nowhere": [1, "r1", 2]}]], use_bin_type=True)
     await store.save_snapshot("garden", Snapshot(1, broken, {"r1": 1}))
-    b = person(2)
+    b = RawMember("s2", "r2", Identity("u2", "person 2", "dreamer", "organic"))
     sanctuary, task = await _start(store, b)
+    assert len(b.received) == 1  # its welcome, the snapshot as stored: a client's own decoder judges it
     await task  # the decode fails the sanctuary: its connections are closed (F5)
     assert b.closed_with == CloseCode.INTERNAL_ERROR
     assert sanctuary.closing
+
+
+async def test_S11_a_json_join_while_the_snapshot_decodes_waits_for_the_whole_tapestry() -> None:
+    store = MemoryStore()
+    async with running(store) as first:
+        a = person(1)
+        await join(first, a)
+        submit(first, a, [symbol("f0", Stamp(1, "r1"))])
+        await settle(first)
+    await store.append("garden", [LogEntry(2, symbol("f1", Stamp(2, "r1")), "u1", 0.0)])
+    b = person(2)  # JSON: the stored snapshot is msgpack, not sent as it is
+    sanctuary, task = await _start(store, b)
+    try:
+        [welcome] = b.of(Welcome)
+        assert (welcome.seq, welcome.since) == (2, 2)
+        assert welcome.snapshot is not None
+        assert [fid for fid, _ in welcome.snapshot] == ["f0", "f1"]
+        assert b.of(Ops) == []
+    finally:
+        await sanctuary.shutdown()
+        await task
+
+
+async def test_S11_no_snapshot_is_taken_of_a_tapestry_still_decoding() -> None:
+    store = MemoryStore()
+    await store.ensure_sanctuary("garden")
+    # A log and no snapshot (a crash before the first): past the snapshot spacing, so the
+    # settling before a join would take one if it looked at the half-decoded tapestry.
+    log = [symbol(f"f{i}", Stamp(1 + i, "r1")) for i in range(5)]
+    await store.append("garden", [LogEntry(1 + i, op, "u1", 0.0) for i, op in enumerate(log)])
+    b = msgpack_person(2)
+    sanctuary, task = await _start(store, b, snapshot_every=2)
+    try:
+        [welcome] = b.of(Welcome)
+        assert (welcome.seq, welcome.snapshot) == (0, [])
+        await sanctuary.loaded()
+        submit(sanctuary, b, [symbol("g0", Stamp(1, "r2"))])
+        await settle(sanctuary)
+        snap = await store.latest_snapshot("garden")
+        assert snap is not None
+        assert snap.seq == 6
+        assert snap.data == sanctuary.tapestry.encode()
+        assert len(sanctuary.tapestry) == 6
+    finally:
+        await sanctuary.shutdown()
+        await task
