@@ -32,13 +32,14 @@ SLICE_SECONDS = 0.005
 
 
 class Pacer:
-    """Yields to the event loop whenever the work since the last yield took ``SLICE_SECONDS``."""
+    """Yields to the event loop whenever the work since the last yield took ``seconds``."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = SLICE_SECONDS) -> None:
         self._since = time.perf_counter()
+        self._seconds = seconds
 
     async def pace(self) -> None:
-        if time.perf_counter() - self._since >= SLICE_SECONDS:
+        if time.perf_counter() - self._since >= self._seconds:
             await asyncio.sleep(0)
             self._since = time.perf_counter()
 

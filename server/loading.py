@@ -84,6 +84,9 @@ async def load_state(name: str, store: Store, resume_window: int) -> LoadedState
 
 #: Fragments decoded between two looks at the clock: about a millisecond of work.
 LOAD_SLICE = 64
+#: The longest a slice of the decode holds the loop. Shorter than other slices: the decode runs
+#: while the sanctuary's first welcomes are sent (S11), whose writes get a turn between slices.
+DECODE_SLICE_SECONDS = 0.001
 
 
 def _unpacker(data: bytes) -> msgpack.Unpacker:
@@ -96,7 +99,7 @@ async def decode_snapshot(data: bytes, tapestry: Tapestry) -> list[tuple[str, by
     """Load canonical snapshot bytes into ``tapestry`` in slices; returns each fragment's own bytes."""
     unpacker = _unpacker(data)
     raw: list[tuple[str, bytes]] = []
-    pacer = Pacer()
+    pacer = Pacer(DECODE_SLICE_SECONDS)
     try:
         count = unpacker.read_array_header()
         start = unpacker.tell()
