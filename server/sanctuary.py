@@ -101,6 +101,7 @@ log = logging.getLogger("dreamloom.sanctuary")
 
 _ENCODERS: dict[str, Codec] = {name: cls() for name, cls in CODECS.items()}
 _EMPTY_MSGPACK = b"\x90"  # an empty tapestry: a msgpack array of no fragments
+_TOO_LONG: list[bytes] = [b""]  # a log after the stored snapshot too long to follow a welcome (S11)
 
 #: Roster frames a sanctuary sends per second at most, counting one per member (W24): a room of
 #: 5,000 hears of joins and leaves every 2 s, a room of 125 or fewer every presence tick. A frame
@@ -765,12 +766,17 @@ class Sanctuary:
         seq, data, tail = self._early
         frames = self._early_frames
         if frames is None:
+            # Encoded once, and only up to the bound: a long log is not encoded on the loop in vain.
+            frames, size, bound = [], 0, self.config.send_buffer_bytes // 4
             step, encode = self.config.limits.max_ops_per_batch, _ENCODERS[MSGPACK].encode
-            frames = [
-                encode(Ops(tuple(e.op for e in tail[i : i + step]), seq=tail[i].seq)) for i in range(0, len(tail), step)
-            ]
+            for i in range(0, len(tail), step):
+                frames.append(encode(Ops(tuple(e.op for e in tail[i : i + step]), seq=tail[i].seq)))
+                size += len(frames[-1])
+                if size > bound:
+                    frames = _TOO_LONG
+                    break
             self._early_frames = frames
-        if sum(len(f) for f in frames) > self.config.send_buffer_bytes // 4:
+        if frames is _TOO_LONG:
             return None
         return seq, _EMPTY_MSGPACK if data is None else data, frames
 
