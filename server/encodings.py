@@ -32,13 +32,14 @@ SLICE_SECONDS = 0.005
 
 
 class Pacer:
-    """Yields to the event loop whenever the work since the last yield took ``SLICE_SECONDS``."""
+    """Yields to the event loop whenever the work since the last yield took ``seconds``."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = SLICE_SECONDS) -> None:
         self._since = time.perf_counter()
+        self._seconds = seconds
 
     async def pace(self) -> None:
-        if time.perf_counter() - self._since >= SLICE_SECONDS:
+        if time.perf_counter() - self._since >= self._seconds:
             await asyncio.sleep(0)
             self._since = time.perf_counter()
 
@@ -151,13 +152,17 @@ class TapestryEncodings:
             return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
 
         def work() -> bytes:
-            for fresh in {id(packed): packed, id(items): items}.values():
-                if fresh.fresh:
-                    fresh.dirty |= set(tapestry.ids())
-                    fresh.fresh = False
+            if packed.fresh:
+                packed.dirty |= set(tapestry.ids())
+                packed.fresh = False
             if codec == MSGPACK:
                 return packed.assemble(pack, codec)
             packed.refresh(pack)
+            if items.fresh:
+                # From the msgpack items, not the tapestry: a sanctuary still decoding its snapshot
+                # (S11) has them all already, and its tapestry not yet.
+                items.dirty |= set(packed.items)
+                items.fresh = False
             return items.assemble(dump, codec)
 
         data = await asyncio.to_thread(work)

@@ -90,8 +90,17 @@ class Hub:
     def live(self) -> list[Sanctuary]:
         return [s for s in self._live.values() if not s.closing]
 
-    async def sanctuary(self, name: str) -> Sanctuary:
-        """The running sanctuary ``name``, loading it from the store if needed."""
+    async def sanctuary(self, name: str, *, whole: bool = True) -> Sanctuary:
+        """The running sanctuary ``name``, loading it from the store if needed.
+
+        With ``whole``, once its tapestry is decoded; without, as soon as it can welcome joins (S11).
+        """
+        sanctuary = await self._sanctuary(name)
+        if whole:
+            await sanctuary.loaded()
+        return sanctuary
+
+    async def _sanctuary(self, name: str) -> Sanctuary:
         if self.closing:
             raise HubClosed("server is shutting down")
         live = self.loaded(name)
@@ -122,7 +131,7 @@ class Hub:
     async def room(self, name: str) -> Entrance:
         """Where a connection joins ``name``: the sanctuary, or in a cluster its room on the owner's node."""
         try:
-            return await self.sanctuary(name)
+            return await self.sanctuary(name, whole=False)
         except Elsewhere as moved:
             assert self.placement is not None
             return await self.placement.remote(name, moved.owner)
@@ -148,6 +157,7 @@ class Hub:
         if seq is None:
             live = self.loaded(name)
             if live is not None:
+                await live.loaded()
                 return live.tapestry.copy(), live.seq
         snap = await self.store.latest_snapshot(name, at_most=target)
         tapestry = Tapestry.decode(snap.data) if snap is not None else Tapestry()

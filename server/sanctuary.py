@@ -87,7 +87,7 @@ from dreamloom.protocol.validate import check_geom_kind
 from .encodings import TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
-from .loading import load_state
+from .loading import LoadedState, decode_state, read_state
 from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
 from .welcome_frame import welcome_frame
@@ -100,6 +100,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("dreamloom.sanctuary")
 
 _ENCODERS: dict[str, Codec] = {name: cls() for name, cls in CODECS.items()}
+_EMPTY_MSGPACK = b"\x90"  # an empty tapestry: a msgpack array of no fragments
+_TOO_LONG: list[bytes] = [b""]  # a log after the stored snapshot too long to follow a welcome (S11)
 
 #: Roster frames a sanctuary sends per second at most, counting one per member (W24): a room of
 #: 5,000 hears of joins and leaves every 2 s, a room of 125 or fewer every presence tick. A frame
@@ -222,6 +224,11 @@ class Sanctuary:
         self._fanout_timer: asyncio.TimerHandle | None = None
         self._committing: _Batch | None = None  # the batch whose commit is in flight
         self._commit_task: asyncio.Task[None] | None = None
+        # While the snapshot is decoded (S11): the loading task, and the stored snapshot's seq and
+        # bytes and the log after it, from which joins are welcomed meanwhile (with its frames).
+        self._loading: asyncio.Task[None] | None = None
+        self._early: tuple[int, bytes | None, list[LogEntry]] | None = None
+        self._early_frames: list[bytes] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
 
@@ -236,10 +243,12 @@ class Sanctuary:
         gate: Gate | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Sanctuary:
-        """Latest snapshot + the tail of the log (SPEC S3), decoded in slices that yield to the loop."""
-        state = await load_state(name, store, config.resume_window)
-        if gate is not None:
-            await gate.prepare(state.tapestry)
+        """Latest snapshot + the tail of the log (SPEC S3), decoded in slices that yield to the loop.
+
+        Returns once both are read: the snapshot is decoded, the tail replayed and the gate's counts
+        weighed behind it, in the background. Ops, calls and unloads wait for that; joins do not (S11).
+        """
+        state = await read_state(name, store, config.resume_window)
         # The epoch of the last run, if it ended cleanly at the very seq loaded (F7): its clients
         # resume by seq. Taken, not read: if this run crashes, the next one gets a new epoch.
         kept = await store.take_epoch(name)
@@ -259,7 +268,24 @@ class Sanctuary:
         )
         if kept is not None and kept[1] == state.seq:
             sanctuary.epoch = kept[0]
+        sanctuary._loading = asyncio.create_task(sanctuary._finish_load(state), name=f"load:{name}")
         return sanctuary
+
+    async def _finish_load(self, state: LoadedState) -> None:
+        """Decode the snapshot, replay the tail, weigh what the gate counts (S11)."""
+        self._early = (state.snapshot_seq, state.snapshot, state.tail or [])
+        try:
+            await asyncio.sleep(0)  # joins already waiting are welcomed from the stored snapshot first
+            await decode_state(state)
+            self._early = None
+            await self.gate.prepare(self.tapestry)
+        finally:
+            self._inbox.put_nowait(_Wake())  # the actor learns of a failure even with only joins to handle
+
+    async def loaded(self) -> None:
+        """Wait until the tapestry is whole (a sanctuary serves joins while it decodes, S11)."""
+        if self._loading is not None:
+            await asyncio.shield(self._loading)
 
     # -- the public face (called from members and the hub) ------------------
     async def join(self, member: Member, hello: Hello) -> None:
@@ -358,6 +384,10 @@ class Sanctuary:
             self.finished.set()
 
     async def _handle(self, items: list[_Item]) -> None:
+        if self._loading is not None and not all(type(item) is _Join for item in items):
+            await self._loading  # ops wait for the whole tapestry and its weight; a failed load fails the sanctuary
+            self._loading = None
+            self._early_frames = None
         if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
             # Forget old stamps only here, before the batch's store lookup: a stamp must not
             # leave memory between that lookup and its admission (S5 would refuse the commit),
@@ -618,7 +648,8 @@ class Sanctuary:
             member.send(reject)
 
     def _snapshot_due(self) -> bool:
-        return self.seq - self._snapshot_seq >= self._snapshot_spacing()
+        # Never of a tapestry still being decoded (S11): joins meanwhile settle, and would ask.
+        return self._loading is None and self.seq - self._snapshot_seq >= self._snapshot_spacing()
 
     def _snapshot_spacing(self) -> int:
         # A snapshot writes the whole tapestry: spaced by a quarter of its fragments, its cost per
@@ -672,7 +703,8 @@ class Sanctuary:
             self._unload_timer.cancel()
             self._unload_timer = None
         member.peer = replace(member.peer, color=self.colours.join(member.sid, member.identity.id))
-        member.send_frame(await self._welcome(member, hello))
+        for frame in await self._welcome(member, hello):
+            member.send_frame(frame)
         member.issued_token = None  # handed over in the welcome: not kept for the connection's life
         self.members[member.sid] = member
         self._by_replica[member.replica] = member
@@ -681,26 +713,37 @@ class Sanctuary:
         self.metrics.connections.inc()
         item.done.set_result(None)
 
-    async def _welcome(self, member: Member, hello: Hello) -> bytes:
-        """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W23)."""
+    async def _welcome(self, member: Member, hello: Hello) -> list[bytes]:
+        """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W23).
+
+        While the tapestry is decoded (S11), a welcome with a snapshot is the stored snapshot at its
+        own seq, followed by the log after it as ``ops`` frames.
+        """
         since = hello.seq
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         # A seq counted in another run may name ops that were broadcast but never committed (F5).
         resumable = since is not None and hello.epoch == self.epoch and oldest <= since <= self.seq
         snapshot: bytes | None = None
         ops: tuple[Op, ...] = ()
+        frames: list[bytes] = []
         if resumable:
             assert since is not None
             ops = tuple(e.op for e in self._recent if e.seq > since)
         else:
             since = self.seq
-            snapshot = await self._encodings.whole(self.tapestry, member.codec_name, self.seq)
+            catch_up = self._catch_up(member.codec_name)
+            if catch_up is not None:
+                since, snapshot, frames = catch_up
+            else:
+                if self._loading is not None and self._early is not None:
+                    await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait
+                snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since)
         listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
         welcome = Welcome(
             sanctuary=self.name,
             sid=member.sid,
             identity=member.identity,
-            seq=self.seq,
+            seq=since if frames else self.seq,
             since=since,
             snapshot=None,
             ops=ops,
@@ -710,7 +753,32 @@ class Sanctuary:
             peer_count=peer_count,
         )
         peers = self._peer_entries.array(listed, _ENCODERS[member.codec_name])
-        return await welcome_frame(member.codec_name, welcome.to_wire(), snapshot, peers=peers)
+        return [await welcome_frame(member.codec_name, welcome.to_wire(), snapshot, peers=peers), *frames]
+
+    def _catch_up(self, codec: str) -> tuple[int, bytes, list[bytes]] | None:
+        """While the tapestry is decoded (S11): the stored snapshot's seq and bytes, and the log after it as ops.
+
+        ``None`` when the tapestry is whole, for a JSON join (the stored snapshot is msgpack), or when
+        that log is more than a quarter of a connection's send bound (F3): the join then waits for the decode.
+        """
+        if self._early is None or codec != MSGPACK:
+            return None
+        seq, data, tail = self._early
+        frames = self._early_frames
+        if frames is None:
+            # Encoded once, and only up to the bound: a long log is not encoded on the loop in vain.
+            frames, size, bound = [], 0, self.config.send_buffer_bytes // 4
+            step, encode = self.config.limits.max_ops_per_batch, _ENCODERS[MSGPACK].encode
+            for i in range(0, len(tail), step):
+                frames.append(encode(Ops(tuple(e.op for e in tail[i : i + step]), seq=tail[i].seq)))
+                size += len(frames[-1])
+                if size > bound:
+                    frames = _TOO_LONG
+                    break
+            self._early_frames = frames
+        if frames is _TOO_LONG:
+            return None
+        return seq, _EMPTY_MSGPACK if data is None else data, frames
 
     def _on_leave(self, member: Member) -> None:
         if self.members.get(member.sid) is member:

@@ -301,7 +301,7 @@ class ClusterNode:
             if sanctuary is None:
                 # Ours only if the hub can take it here; otherwise the joiner asks again.
                 assert self.hub is not None
-                sanctuary = await self.hub.sanctuary(name)
+                sanctuary = await self.hub.sanctuary(name, whole=False)
             self._proxies[(name, member.sid)] = member
             await sanctuary.join(member, Hello.from_wire(message["hello"], limits))
         except SanctuaryFull:

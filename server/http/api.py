@@ -151,6 +151,7 @@ async def _live_counts(request: web.Request, info: SanctuaryInfo) -> tuple[int, 
     hub = request.app[SERVICES].hub
     live = hub.loaded(info.id)
     if live is not None:
+        await live.loaded()
         return _counts(live.tapestry)
     state = request.app[_STATE]
     key = (info.id, info.last_seq)

@@ -90,6 +90,7 @@ async def test_S1_no_acknowledged_op_is_lost_across_sigkills(tmp_path: Path) -> 
     url = f"ws://127.0.0.1:{port}/ws/garden"
     ledger = AckedLedger()
     kills = 0
+    last_seq = 0  # the end of the log the next run loads
     started = time.monotonic()
     for incarnation in range(KILLS + 1):
         proc = start(port, data_dir, log_file)
@@ -100,6 +101,8 @@ async def test_S1_no_acknowledged_op_is_lost_across_sigkills(tmp_path: Path) -> 
             ]
             # After each restart the tapestry reflects every write acknowledged before any kill.
             assert clients[0].welcome is not None
+            # A join while the snapshot decodes is welcomed at its seq, the log after it following (S11, W25).
+            await clients[0].wait_seq(last_seq)
             assert unreflected(ledger, clients[0].tapestry) == [], f"seed={s}"
             if incarnation == 0:
                 first = clients[0]
@@ -127,6 +130,7 @@ async def test_S1_no_acknowledged_op_is_lost_across_sigkills(tmp_path: Path) -> 
                 await c.close()
             # What a restart will find is what the file holds now.
             oplog, integrity = read_log(db, "garden")
+            last_seq = max(oplog, default=0)
             assert integrity == "ok", f"seed={s} after kill {kills}"
             assert contiguous(oplog), f"seed={s} after kill {kills}"
             assert missing_from_log(ledger, oplog) == [], f"seed={s} after kill {kills}"
