@@ -141,8 +141,18 @@ async def test_F1_ops_waiting_together_share_one_commit_and_one_frame() -> None:
         await join(sanctuary, a)
         await join(sanctuary, b)
         clock = Clock("r1")
-        for i in range(3):  # queued before the actor looks: one batch
+        busy, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            busy.set()
+            await release.wait()
+
+        holding = asyncio.ensure_future(sanctuary.call(hold))
+        await busy.wait()
+        for i in range(3):  # they arrive while the actor is busy: they wait for it together
             submit(sanctuary, a, [symbol(f"f{i}", clock.tick())])
+        release.set()
+        await holding
         await settle(sanctuary)
         frames = b.of(Ops)
         assert [(f.seq, [op.id for op in f.ops]) for f in frames] == [(1, ["f0", "f1", "f2"])]
