@@ -4,6 +4,13 @@ Theory of operation:
 
 1. Everything that changes the sanctuary goes through its inbox and is handled
    by the actor task in arrival order: joins, leaves, op batches, calls.
+1a. An op batch that arrives while the actor waits on its empty inbox, with
+   nothing in hand, is merged at once in the task that hands it over (its
+   connection's reader): the actor would take it next anyway, and the hop
+   through the inbox (a queue, a future, a task step, a loop iteration) cost
+   more than the rest of a quiet op's path. A batch that may hold a resend only
+   the store knows, or that arrives while the actor is busy, goes through the
+   inbox; so does anything else (joins, leaves, calls).
 2. No timer decides what others see (F1): the submissions waiting when the
    actor looks form one batch; each op is checked (stamp, existence, the
    gate), merged and given the next seq, and the batch is broadcast at once
@@ -15,7 +22,9 @@ Theory of operation:
    ``fanout_pacing * C`` (at most ``fanout_max_wait``) has passed since it
    ended. One op after a quiet moment goes out at once; in a busy room the
    ops of that time share one frame, so fan-out, whose cost is per frame and
-   per socket, takes a bounded share of the server's time.
+   per socket, takes a bounded share of the server's time. The pacing timer
+   broadcasts what waits itself: it is merged already, and the actor flushes
+   it (``_settle``) before anything that must find it sent.
 3. Durability runs beside the fan-out (group commit, S3): at most one commit
    is in flight; the ops merged meanwhile gather into the next one, which
    starts when the store is free and ``commit_interval`` has passed since the
