@@ -88,6 +88,8 @@ class Connection:
         self.buffer = SendBuffer(
             self._send_raw, self._close_raw, config.send_buffer_bytes, self._overflow, write_now=self._write_now
         )
+        # Fixed once the upgrade is done; a lost connection's transport says so by is_closing().
+        self._transport = request.transport
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._binary = codec.binary
         #: The subprotocol's codec name; a plain attribute, read once per member by every broadcast.
@@ -149,8 +151,22 @@ class Connection:
         if droppable:
             if not self.buffer.put(frame, droppable=True):
                 self.metrics.presence_dropped.inc()
+            return
+        # Every broadcast, to every connection: the common case (nothing waits, the socket takes
+        # it) is written here in place, without going through the buffer's and _write_now's calls.
+        transport = self._transport
+        if (
+            self.buffer.idle
+            and transport is not None
+            and not transport.get_write_buffer_size()
+            and not transport.is_closing()
+            and not self.ws.closed
+            and len(frame) <= FRAGMENT_BYTES
+        ):
+            transport.write(wire_frame(frame, self._binary))
+            self.buffer.sent += 1
         else:
-            self.buffer.put(frame)  # every broadcast, to every connection: no keywords on this path
+            self.buffer.put(frame)
 
     def close(self, code: int, reason: str) -> None:
         """Close after what is queued (used for 1001, kicks, replacement)."""

@@ -4,6 +4,13 @@ Theory of operation:
 
 1. Everything that changes the sanctuary goes through its inbox and is handled
    by the actor task in arrival order: joins, leaves, op batches, calls.
+1a. An op batch that arrives while the actor waits on its empty inbox, with
+   nothing in hand, is merged at once in the task that hands it over (its
+   connection's reader): the actor would take it next anyway, and the hop
+   through the inbox (a queue, a future, a task step, a loop iteration) cost
+   more than the rest of a quiet op's path. A batch that may hold a resend only
+   the store knows, or that arrives while the actor is busy, goes through the
+   inbox; so does anything else (joins, leaves, calls).
 2. No timer decides what others see (F1): the submissions waiting when the
    actor looks form one batch; each op is checked (stamp, existence, the
    gate), merged and given the next seq, and the batch is broadcast at once
@@ -15,7 +22,9 @@ Theory of operation:
    ``fanout_pacing * C`` (at most ``fanout_max_wait``) has passed since it
    ended. One op after a quiet moment goes out at once; in a busy room the
    ops of that time share one frame, so fan-out, whose cost is per frame and
-   per socket, takes a bounded share of the server's time.
+   per socket, takes a bounded share of the server's time. The pacing timer
+   broadcasts what waits itself: it is merged already, and the actor flushes
+   it (``_settle``) before anything that must find it sent.
 3. Durability runs beside the fan-out (group commit, S3): at most one commit
    is in flight; the ops merged meanwhile gather into the next one, which
    starts when the store is free and ``commit_interval`` has passed since the
@@ -201,6 +210,8 @@ class Sanctuary:
         self._seq_of: dict[Stamp, int] = {e.op.stamp: e.seq for e in recent}
         self._snapshot_seq = snapshot_seq
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
+        self._waiting = False  # the actor waits on its inbox: nothing is in hand (rule 1a)
+        self._crash: Exception | None = None  # raised by the actor: a failure outside its task
         self._presence_dirty: set[str] = set()
         self.colours = Colours()
         self._unload_timer: asyncio.TimerHandle | None = None
@@ -301,8 +312,34 @@ class Sanctuary:
         self._inbox.put_nowait(_Leave(member))
 
     def submit(self, member: Member, ops: tuple[Op, ...]) -> None:
-        """Queue a batch of a member's ops (already decoded and rate checked)."""
+        """Hand over a batch of a member's ops (already decoded and rate checked)."""
+        if self._waiting and self._inbox.empty() and self._admit_inline(member, ops):
+            return
         self._inbox.put_nowait(_Submit(member, ops))
+
+    def _admit_inline(self, member: Member, ops: tuple[Op, ...]) -> bool:
+        """Merge ops at once, in the caller's task, when the actor has nothing in hand (rule 1a).
+
+        False when they must go through the inbox: the tapestry is still decoding, a stamp may be a
+        resend that only the store knows (a lookup awaits), memory of stamps is due for a trim, or an
+        extra wait is asked.
+        """
+        if self.closing or self._loading is not None or self.config.batch_window > 0:
+            return False  # closing, still decoding (ops wait for the whole tapestry, S11), or asked to wait
+        if self._trim_due() or self._maybe_resent(ops):
+            return False
+        try:
+            self._admit(member, ops, self._gathering, {})
+            if not self._launch_now():
+                self._inbox.put_nowait(_Wake())  # a snapshot is due with this commit: the actor encodes it
+        except Exception as exc:  # the actor's own failure, wherever it happens (rule 7)
+            self._crash_actor(exc)
+        return True
+
+    def _crash_actor(self, exc: Exception) -> None:
+        if self._crash is None:
+            self._crash = exc
+            self._inbox.put_nowait(_Wake())
 
     def presence_changed(self, member: Member) -> None:
         """A member's presence changed; it goes out with the next tick."""
@@ -354,7 +391,11 @@ class Sanctuary:
         self._schedule_unload()  # loaded but nobody joins (an HTTP read, a moderation act)
         try:
             while not self.closing:
-                items = [await self._inbox.get()]
+                self._waiting = True
+                try:
+                    items = [await self._inbox.get()]
+                finally:
+                    self._waiting = False
                 if isinstance(items[0], _Submit) and self.config.batch_window > 0:
                     # An optional extra wait after the first op (--batch-window); coalescing needs none (rule 2).
                     await asyncio.sleep(self.config.batch_window)
@@ -383,12 +424,15 @@ class Sanctuary:
             self._drain_after_close()
             self.finished.set()
 
+    def _trim_due(self) -> bool:
+        return len(self._seq_of) > 4 * self.config.resume_window + 10_000
+
     async def _handle(self, items: list[_Item]) -> None:
         if self._loading is not None and not all(type(item) is _Join for item in items):
             await self._loading  # ops wait for the whole tapestry and its weight; a failed load fails the sanctuary
             self._loading = None
             self._early_frames = None
-        if len(self._seq_of) > 4 * self.config.resume_window + 10_000:
+        if self._trim_due():
             # Forget old stamps only here, before the batch's store lookup: a stamp must not
             # leave memory between that lookup and its admission (S5 would refuse the commit),
             # nor before its own commit (the store cannot find it yet).
@@ -448,33 +492,49 @@ class Sanctuary:
         # The pace is over when its timer says so: loop timers may fire a little before the time
         # asked (millisecond clocks), and checking the time again would re-arm them in a spin.
         self._fanout_next = float("-inf")
-        self._inbox.put_nowait(_Wake())
+        # Broadcast from here, not by waking the actor: what waits is merged already, and the
+        # actor, wherever it awaits, has either sent all of it (_settle) or leaves it to this.
+        try:
+            self._fan_out()
+        except Exception as exc:
+            self._crash_actor(exc)
 
-    async def _launch(self) -> None:
-        """Start committing the gathered ops, unless a commit is in flight or started too lately."""
+    def _launch_now(self) -> bool:
+        """Fan out, and start committing the gathered ops unless a commit is in flight or started too
+        lately. False when the commit to start must carry a snapshot: :meth:`_launch` encodes it."""
         self._fan_out()
         if self._committing is not None or not self._gathering:
-            return
+            return True
         if not self._gathering.entries:
             # Only acks of resends: everything before them is committed (the store is idle).
             batch, self._gathering = self._gathering, _Batch()
             self._acknowledge(batch)
-            return
+            return True
         loop = asyncio.get_running_loop()
         wait = self._commit_started + self.config.commit_interval - loop.time()
         if wait > 0:
             if self._commit_timer is None:
                 self._commit_timer = loop.call_later(wait, self._commit_due)
-            return
-        batch, self._gathering = self._gathering, _Batch()
-        snapshot = None
+            return True
         if self._snapshot_due():
-            # The state now is exactly the log up to this batch: the snapshot is written right
-            # after its commit, by the same task, so the actor never waits for either.
-            seq = self.seq
-            data = await self._encodings.whole(self.tapestry, MSGPACK, seq)
-            snapshot = Snapshot(seq, data, dict(self._replicas))
-            self._snapshot_seq = seq
+            return False
+        self._start_commit(None)
+        return True
+
+    async def _launch(self) -> None:
+        """:meth:`_launch_now`, encoding the snapshot its commit carries when one is due."""
+        if self._launch_now():
+            return
+        # The state now is exactly the log up to this batch: the snapshot is written right
+        # after its commit, by the same task, so the actor never waits for either.
+        seq = self.seq
+        data = await self._encodings.whole(self.tapestry, MSGPACK, seq)
+        self._snapshot_seq = seq
+        self._start_commit(Snapshot(seq, data, dict(self._replicas)))
+
+    def _start_commit(self, snapshot: Snapshot | None) -> None:
+        loop = asyncio.get_running_loop()
+        batch, self._gathering = self._gathering, _Batch()
         self._commit_started = loop.time()
         self._committing = batch
         self._commit_task = task = asyncio.create_task(self._commit(batch, snapshot), name=f"commit:{self.name}")
@@ -485,6 +545,8 @@ class Sanctuary:
         self._inbox.put_nowait(_Wake())
 
     async def _on_wake(self) -> None:
+        if self._crash is not None:
+            raise self._crash
         task = self._commit_task
         if task is None or not task.done():
             return  # the next commit may start (_handle launches it), or _settle finished this one
@@ -525,16 +587,26 @@ class Sanctuary:
         (counters rising per replica) this asks nothing.
         """
         wanted: set[Stamp] = set()
-        high = self._replicas
         for item in items:
             if isinstance(item, _Submit):
-                for op in item.ops:
-                    stamp = op.stamp
-                    if stamp[0] <= high.get(stamp[1], 0) and stamp not in self._seq_of:
-                        wanted.add(stamp)
+                self._maybe_resent(item.ops, wanted)
         if not wanted:
             return {}
         return await self.store.find_stamps(self.name, wanted)
+
+    def _maybe_resent(self, ops: tuple[Op, ...], wanted: set[Stamp] | None = None) -> bool:
+        """Whether a stamp of ``ops`` may be a resend only the store knows (added to ``wanted``)."""
+        high = self._replicas
+        seq_of = self._seq_of
+        found = False
+        for op in ops:
+            stamp = op.stamp
+            if stamp[0] <= high.get(stamp[1], 0) and stamp not in seq_of:
+                if wanted is None:
+                    return True
+                wanted.add(stamp)
+                found = True
+        return found
 
     def _admit(self, member: Member, ops: tuple[Op, ...], batch: _Batch, applied: dict[Stamp, int]) -> None:
         if member.sid not in self.members:

@@ -92,6 +92,8 @@ class SendBuffer:
         self.closed = False
         self.dropped = 0
         self.sent = 0
+        #: Nothing waits, nothing is being sent, no close asked: a frame may be written in place.
+        self.idle = True
 
     @property
     def writer(self) -> asyncio.Task[None] | None:
@@ -123,6 +125,7 @@ class SendBuffer:
             frames = self._frames = deque()
         frames.append(frame)
         self.queued_bytes += size
+        self.idle = False
         self._start_writer()
         return True
 
@@ -132,6 +135,7 @@ class SendBuffer:
         if self._closing is not None:
             return
         self._closing = (code, reason[:120])
+        self.idle = False
         if drain:
             self._start_writer()
             return
@@ -154,6 +158,7 @@ class SendBuffer:
                 self.queued_bytes -= len(frame)
                 self.sent += 1
             if self._closing is None:
+                self.idle = True
                 return  # caught up: no await since the check, so no frame was queued meanwhile
             code, reason = self._closing
             with contextlib.suppress(Exception):
@@ -169,6 +174,7 @@ class SendBuffer:
 
     def _finish(self) -> None:
         self.closed = True
+        self.idle = False
         self._frames = None
         self._in_flight = 0
         self.queued_bytes = 0

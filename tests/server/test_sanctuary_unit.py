@@ -135,14 +135,39 @@ def submit(sanctuary: Sanctuary, member: FakeMember, batch: Sequence[Op]) -> Non
     sanctuary.submit(member, tuple(batch))  # type: ignore[arg-type]
 
 
+async def test_F1_an_op_to_an_idle_sanctuary_is_broadcast_as_it_is_handed_over() -> None:
+    async with running() as sanctuary:
+        a, b = person(1), person(2)
+        await join(sanctuary, a)
+        await join(sanctuary, b)
+        await settle(sanctuary)
+        clock = Clock("r1")
+        submit(sanctuary, a, [symbol("f0", clock.tick())])
+        # No await: the actor had nothing in hand, so the op was merged and sent in place.
+        assert [(f.seq, [op.id for op in f.ops]) for f in b.of(Ops)] == [(1, ["f0"])]
+        assert a.acks() == {}  # the ack still waits for the commit (S3)
+        await settle(sanctuary)
+        assert a.acks() == {1: 1}
+
+
 async def test_F1_ops_waiting_together_share_one_commit_and_one_frame() -> None:
     async with running() as sanctuary:
         a, b = person(1), person(2)
         await join(sanctuary, a)
         await join(sanctuary, b)
         clock = Clock("r1")
-        for i in range(3):  # queued before the actor looks: one batch
+        busy, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            busy.set()
+            await release.wait()
+
+        holding = asyncio.ensure_future(sanctuary.call(hold))
+        await busy.wait()
+        for i in range(3):  # they arrive while the actor is busy: they wait for it together
             submit(sanctuary, a, [symbol(f"f{i}", clock.tick())])
+        release.set()
+        await holding
         await settle(sanctuary)
         frames = b.of(Ops)
         assert [(f.seq, [op.id for op in f.ops]) for f in frames] == [(1, ["f0", "f1", "f2"])]
