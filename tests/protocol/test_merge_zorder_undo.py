@@ -92,7 +92,7 @@ def test_M7_examples_and_errors() -> None:
         zorder.midpoint("V", "V0")
 
 
-def test_M7_the_shared_key_vectors() -> None:
+def test_M7_M11_the_shared_key_vectors() -> None:
     files = sorted((Path(__file__).resolve().parents[2] / "protocol" / "vectors" / "zorder").glob("*.json"))
     assert len(files) >= 2
     for path in files:
@@ -132,7 +132,9 @@ def _stack(moves: list[str], rng: random.Random, older: list[str]) -> list[str]:
     seed=st.integers(0, 2**32),
     older=st.lists(keys, max_size=8, unique=True),
 )
-def test_M7_twenty_thousand_inserts_stay_valid_short_and_ordered(mix: list[str], seed: int, older: list[str]) -> None:
+def test_M7_M11_twenty_thousand_inserts_stay_valid_short_and_ordered(
+    mix: list[str], seed: int, older: list[str]
+) -> None:
     """Any mix of creates on top, at the bottom, between random neighbours, just above or just below one
     fragment, around older keys: every key is valid, within the limit, strictly where it was put."""
     rng = random.Random(seed)
@@ -141,7 +143,7 @@ def test_M7_twenty_thousand_inserts_stay_valid_short_and_ordered(mix: list[str],
 
 
 @pytest.mark.parametrize("move", ["top", "bottom", "above", "below"])
-def test_M7_runs_at_one_spot_keep_keys_short(move: str) -> None:
+def test_M7_M11_runs_at_one_spot_keep_keys_short(move: str) -> None:
     order = _stack([move] * 20_000, random.Random(1), [])
     assert max(map(len, order)) <= 16  # an integer of at most 4 digits, nested once, and a tag
 
