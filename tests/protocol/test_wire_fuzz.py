@@ -3,6 +3,7 @@ return a message or raise DecodeError; nothing else escapes. Fed whole and trunc
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import msgpack
@@ -105,7 +106,9 @@ def test_W3_random_structures_only_raise_decode_error(tree: Any) -> None:
 @st.composite
 def mutated(draw: st.DrawFn) -> Any:
     """A valid message with one value somewhere replaced by junk: well-formed but wrong."""
-    wire = draw(st.sampled_from(CLIENT + SERVER)).to_wire()
+    # A copy: a wire form may share its maps and lists with the message (to_wire does not copy, for
+    # speed), and the samples are shared by every test.
+    wire = copy.deepcopy(draw(st.sampled_from(CLIENT + SERVER)).to_wire())
     node: Any = wire
     for _ in range(draw(st.integers(0, 6))):
         if isinstance(node, dict) and node:
