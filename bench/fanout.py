@@ -239,7 +239,8 @@ class Plan:
     procs: int = PROCS
 
 
-def start_server(kind: str, port: int, data_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def server_command(kind: str, port: int, data_dir: Path) -> list[str]:
+    """The command line of either server, as every fan-out benchmark starts it."""
     if kind == "dreamloom":
         cmd = dreamloom_command(
             port,
@@ -250,10 +251,12 @@ def start_server(kind: str, port: int, data_dir: Path, log: IO[bytes]) -> subpro
             client_bytes_rate=CLIENT_BYTES,
             client_bytes_burst=CLIENT_BYTES,
         )
-        cmd += os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "").split()
-    else:
-        cmd = [sys.executable, str(BENCH / "baseline_server.py"), "--port", str(port)]
-    return spawn(cmd, log)
+        return cmd + os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "").split()
+    return [sys.executable, str(BENCH / "baseline_server.py"), "--port", str(port)]
+
+
+def start_server(kind: str, port: int, data_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    return spawn(server_command(kind, port, data_dir), log)
 
 
 def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:

@@ -23,32 +23,16 @@ Needs valgrind; each run takes about a minute (the server runs some 50x slower).
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from fanout import CLIENT_BYTES, OPS_LIMIT, Child, free_port, wait_listening
-from serving import ROOT, dreamloom_command
+from fanout import Child, free_port, server_command, wait_listening
+from serving import ROOT
 
-BENCH = Path(__file__).resolve().parent
 WARMUP_SECONDS = 3.0
-
-
-def server_command(kind: str, port: int, data_dir: Path) -> list[str]:
-    if kind == "dreamloom":
-        cmd = dreamloom_command(
-            port,
-            data_dir,
-            ops_rate=OPS_LIMIT,
-            ops_burst=OPS_LIMIT,
-            client_bytes_rate=CLIENT_BYTES,
-            client_bytes_burst=CLIENT_BYTES,
-        )
-        return cmd + os.environ.get("DREAMLOOM_BENCH_SERVER_ARGS", "").split()
-    return [sys.executable, str(BENCH / "baseline_server.py"), "--port", str(port)]
 
 
 def count(kind: str, clients: int, writers: int, rate: int, duration: float, idle: bool) -> tuple[int, int]:

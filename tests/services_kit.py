@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -26,39 +27,35 @@ def unavailable(what: str, exc: BaseException) -> None:
 
 
 @contextlib.asynccontextmanager
-async def postgres_schema() -> AsyncIterator[str]:
+async def _scoped(what: str, url: str, probe: Any, clean: Callable[[], Awaitable[None]]) -> AsyncIterator[str]:
+    """``url`` once ``probe`` opened (else a skip, or a failure under CI); ``clean`` and close afterwards."""
+    try:
+        await probe.open()
+    except Exception as exc:
+        unavailable(what, exc)
+    try:
+        yield url
+    finally:
+        await clean()
+        await probe.close()
+
+
+def postgres_schema() -> contextlib.AbstractAsyncContextManager[str]:
     """A PostgreSQL store URL on a fresh schema, dropped afterwards."""
     from dreamloom.server.store.postgres import PostgresStore
 
     url = f"{POSTGRES}?schema=dl_{secrets.token_hex(6)}"
     probe = PostgresStore(url)
-    try:
-        await probe.open()
-    except Exception as exc:
-        unavailable(f"PostgreSQL at {POSTGRES}", exc)
-    try:
-        yield url
-    finally:
-        await probe.drop_schema()
-        await probe.close()
+    return _scoped(f"PostgreSQL at {POSTGRES}", url, probe, probe.drop_schema)
 
 
-@contextlib.asynccontextmanager
-async def redis_prefix() -> AsyncIterator[str]:
+def redis_prefix() -> contextlib.AbstractAsyncContextManager[str]:
     """A Redis bus URL under a fresh key prefix, whose keys are deleted afterwards."""
     from dreamloom.server.bus.redis import RedisBus
 
     url = f"{REDIS}?prefix=dl-{secrets.token_hex(6)}"
     probe = RedisBus(url)
-    try:
-        await probe.open()
-    except Exception as exc:
-        unavailable(f"Redis at {REDIS}", exc)
-    try:
-        yield url
-    finally:
-        await probe.delete_all()
-        await probe.close()
+    return _scoped(f"Redis at {REDIS}", url, probe, probe.delete_all)
 
 
 @pytest.fixture
