@@ -32,15 +32,7 @@ def wire_frame(payload: bytes, binary: bool) -> bytes:
     hit = _last_frame.get(binary)
     if hit is not None and hit[0] is payload:
         return hit[1]
-    first = 0x82 if binary else 0x81  # FIN + binary/text opcode
-    n = len(payload)
-    if n < 126:
-        header = bytes((first, n))
-    elif n < 1 << 16:
-        header = bytes((first, 126)) + n.to_bytes(2, "big")
-    else:
-        header = bytes((first, 127)) + n.to_bytes(8, "big")
-    frame = header + payload
+    frame = _header(0x82 if binary else 0x81, len(payload)) + payload  # FIN + binary/text opcode
     _last_frame[binary] = (payload, frame)
     return frame
 
@@ -52,15 +44,16 @@ FRAGMENT_BYTES = 1 << 20
 def wire_fragment(piece: bytes | memoryview, binary: bool, first: bool, last: bool) -> bytes:
     """One frame of a fragmented message: the first carries the opcode, the others continue it."""
     opcode = (0x2 if binary else 0x1) if first else 0x0
-    head = (0x80 if last else 0x00) | opcode
-    n = len(piece)
+    return _header((0x80 if last else 0x00) | opcode, len(piece)) + piece
+
+
+def _header(head: int, n: int) -> bytes:
+    """A server frame's header: its first byte, then the payload length in 7, 16 or 64 bits."""
     if n < 126:
-        header = bytes((head, n))
-    elif n < 1 << 16:
-        header = bytes((head, 126)) + n.to_bytes(2, "big")
-    else:
-        header = bytes((head, 127)) + n.to_bytes(8, "big")
-    return header + piece
+        return bytes((head, n))
+    if n < 1 << 16:
+        return bytes((head, 126)) + n.to_bytes(2, "big")
+    return bytes((head, 127)) + n.to_bytes(8, "big")
 
 
 class SendBuffer:
