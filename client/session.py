@@ -110,6 +110,8 @@ _RETRY_STATUS: Final = frozenset({408, 425, 429})
 _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 #: Most ops in flight (sent, not yet answered). A rate refusal halves the window; acks reopen it.
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
+#: What the SDK handles beyond the base protocol, sent in every hello: snapshots in the compact form (W37).
+_FEATURES = ("compact",)
 #: New replica ids in a row (replica_in_use without a welcome between) before giving up.
 _MAX_RENEWALS: Final = 3
 
@@ -494,7 +496,12 @@ class Session:
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
         self._conn = ClientConnection(
-            replica=self.replica_id, name=self.name, client=self.client, seq=hello_seq, epoch=self._epoch
+            replica=self.replica_id,
+            name=self.name,
+            client=self.client,
+            seq=hello_seq,
+            epoch=self._epoch,
+            features=_FEATURES,
         )
         token = self._hello_token()
         await ws.send(self._frame(self._conn.hello(token, guest=self._sent_guest)))
@@ -570,7 +577,10 @@ class Session:
         events: list[Event] = []
         if w.snapshot is not None:
             try:
-                snapshot = Tapestry.from_data(w.snapshot, CLIENT_SIDE_LIMITS)
+                if w.form == "compact":  # W37: loaded straight into the replica's tapestry
+                    snapshot = Tapestry.from_compact(w.snapshot, CLIENT_SIDE_LIMITS)
+                else:
+                    snapshot = Tapestry.from_data(w.snapshot, CLIENT_SIDE_LIMITS)
             except DecodeError as exc:
                 raise Closed(1002, f"invalid snapshot in welcome: {exc}") from None
             self.clock.observe_counter(snapshot.max_counter)

@@ -176,6 +176,8 @@ class ClientConnection:
     seq: int | None = None
     #: The run of the sanctuary ``seq`` was counted in (F5): sent back with it, kept from each welcome.
     epoch: str | None = None
+    #: Sent in the hello: what this client handles beyond the base protocol (W37: ``"compact"``).
+    features: tuple[str, ...] = ()
     state: ClientState = ClientState.IDLE
     last_error: Error | None = None
     sent_guest_token: bool = False
@@ -190,7 +192,15 @@ class ClientConnection:
         self.sent_guest_token = guest and token is not None
         self.last_error = None
         epoch = self.epoch if self.seq is not None else None
-        return Hello(name=self.name, replica=self.replica, seq=self.seq, token=token, client=self.client, epoch=epoch)
+        return Hello(
+            name=self.name,
+            replica=self.replica,
+            seq=self.seq,
+            token=token,
+            client=self.client,
+            epoch=epoch,
+            features=self.features,
+        )
 
     def receive(self, message: ServerMessage) -> list[ClientEvent]:
         """The events one server message means."""

@@ -45,6 +45,11 @@ CLIENT_KINDS = ("person", "weaver")
 #: The longest wait a reject may ask for: one day.
 MAX_RETRY_AFTER = 86_400.0
 MAX_EPOCH_LEN = 64
+#: ``hello.features``: at most this many strings, each of 1 to ``MAX_FEATURE_LEN`` characters (W5).
+MAX_FEATURES = 16
+MAX_FEATURE_LEN = 32
+#: The forms a welcome's snapshot may take besides the canonical one (W37).
+SNAPSHOT_FORMS = ("compact",)
 
 
 def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
@@ -230,6 +235,8 @@ class Hello:
     #: The ``epoch`` of the welcome that ``seq`` was counted in (F5).
     epoch: str | None = None
     v: int = PROTOCOL_VERSION
+    #: What the client handles beyond the base protocol, e.g. ``"compact"`` (W37); unknown ones are ignored.
+    features: tuple[str, ...] = ()
 
     @property
     def weaver(self) -> bool:
@@ -250,6 +257,8 @@ class Hello:
             wire["client"] = self.client
         if self.epoch is not None:
             wire["epoch"] = self.epoch
+        if self.features:
+            wire["features"] = list(self.features)
         return wire
 
     @classmethod
@@ -257,7 +266,7 @@ class Hello:
         # The version first: a later version may add fields, and its client must
         # learn that the version is the problem, not the fields (SPEC W6).
         v = _version(d.get("v"), "hello")
-        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token", "client", "epoch"}), "hello")
+        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token", "client", "epoch", "features"}), "hello")
         seq = d.get("seq")
         client = d.get("client")
         if client is not None and client not in CLIENT_KINDS:
@@ -270,7 +279,19 @@ class Hello:
             client=client,
             epoch=_opt_str(d, "epoch", "hello", MAX_EPOCH_LEN),
             v=v,
+            features=_features(d.get("features")),
         )
+
+
+def _features(v: Any) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if type(v) is not list or len(v) > MAX_FEATURES:
+        fail("hello.features must be a list of at most 16 short strings")
+    for item in v:
+        if type(item) is not str or not 0 < len(item) <= MAX_FEATURE_LEN:
+            fail("hello.features must be a list of at most 16 short strings")
+    return tuple(v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +409,8 @@ class Welcome:
     #: Other connections in the sanctuary, when ``peers`` is only the first of them (W23).
     peer_count: int | None = None
     v: int = PROTOCOL_VERSION
+    #: The snapshot's form: ``"compact"`` (W37), or ``None`` for the canonical structure (M9).
+    form: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire = {
@@ -409,6 +432,8 @@ class Welcome:
             wire["epoch"] = self.epoch
         if self.peer_count is not None:
             wire["peer_count"] = self.peer_count
+        if self.form is not None:
+            wire["form"] = self.form
         return wire
 
     @classmethod
@@ -417,10 +442,16 @@ class Welcome:
             {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
         )
         _version(d.get("v"), "welcome")
-        _keys(d, names, frozenset({"token", "epoch", "peer_count"}), "welcome")
+        _keys(d, names, frozenset({"token", "epoch", "peer_count", "form"}), "welcome")
         snapshot = d["snapshot"]
         if snapshot is not None and type(snapshot) is not list:
             fail("welcome.snapshot must be a list or null")
+        form = d.get("form")
+        if form is not None:
+            if form not in SNAPSHOT_FORMS:
+                fail("welcome.form must be \"compact\" or absent")
+            if snapshot is None:
+                fail("welcome.form names the form of a snapshot: a welcome without one has none")
         ops_v = d["ops"]
         if type(ops_v) is not list:
             fail("welcome.ops must be a list")
@@ -440,6 +471,7 @@ class Welcome:
             token=_opt_str(d, "token", "welcome", limits.max_token_len),
             epoch=_opt_str(d, "epoch", "welcome", MAX_EPOCH_LEN),
             peer_count=None if peer_count is None else check_int(peer_count, "welcome.peer_count"),
+            form=form,
         )
 
 

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import msgpack
 
 from .canon import canon, pack
+from .compact import compact_entry
 from .errors import DecodeError, ErrorCode
 from .limits import DEFAULT_LIMITS, Limits
 from .ops import FIELDS, Op
@@ -318,6 +319,10 @@ class Tapestry:
             regs[f] = [s[0], s[1], canon(_value(f, values[f]))]
         return [fragment_id, regs]
 
+    def to_compact(self) -> list[Any]:
+        """The compact structure (SPEC M15): :meth:`to_data` with each fragment's shared stamp written once."""
+        return [compact_entry(self.entry(fid)) for fid in sorted(self._values)]  # type: ignore[arg-type]
+
     def encode(self) -> bytes:
         """Canonical bytes: equal on every replica holding the same state."""
         return msgpack.packb(self.to_data(), use_bin_type=True)  # type: ignore[no-any-return]
@@ -373,6 +378,66 @@ class Tapestry:
             origin = _live_origin(values)
             if origin is not None:
                 t.live_counts[origin] += 1
+
+    def load_compact(self, items: Iterable[Any], limits: Limits = DEFAULT_LIMITS) -> None:
+        """Add the items of a compact structure (SPEC M15), validated as :meth:`load_entries` validates.
+
+        Straight into the tapestry's own storage, whose shape the compact form shares: the item's
+        stamp is the fragment's base stamp and ``others`` its later ones. Like :meth:`load_entries`,
+        a large snapshot can be loaded a slice at a time.
+        """
+        known = _KNOWN
+        for item in items:
+            if type(item) is not list or len(item) != 5:
+                fail("compact snapshot entry must be [id, counter, replica, values, others]")
+            fid = check_id(item[0], "fragment id", limits)
+            counter = check_int(item[1], "register counter", 1)
+            base: _Stamped = (counter, check_id(item[2], "register replica", limits))
+            values: dict[str, Any] = {}
+            for name, value in check_dict(item[3], "values").items():
+                if name not in known:
+                    fail(f"unknown register {name!r}")
+                values[name] = _stored(name, check_field(name, value, limits))
+            if not values:
+                fail(f"fragment {fid!r}: no register holds its shared stamp")
+            top = counter
+            later: dict[str, _Stamped] = {}
+            for name, reg in check_dict(item[4], "others").items():
+                if name not in known:
+                    fail(f"unknown register {name!r}")
+                if name in values:
+                    fail(f"fragment {fid!r}: {name!r} is both in values and in others")
+                if type(reg) is not list or len(reg) != 3:
+                    fail("register must be [counter, replica, value]")
+                stamp = (check_int(reg[0], "register counter", 1), check_id(reg[1], "register replica", limits))
+                if stamp == base:
+                    fail(f"fragment {fid!r}: {name!r} holds the shared stamp but is in others")
+                later[name] = stamp
+                values[name] = _stored(name, check_field(name, reg[2], limits))
+                if stamp[0] > top:
+                    top = stamp[0]
+            if fid in self._values:
+                fail(f"fragment {fid!r} listed twice")
+            if top > self.max_counter:
+                self.max_counter = top
+            self._values[fid] = values
+            self._base[fid] = base
+            if later:
+                self._later[fid] = later
+            if "kind" in values:
+                self._count += 1
+            origin = _live_origin(values)
+            if origin is not None:
+                self.live_counts[origin] += 1
+
+    @classmethod
+    def from_compact(cls, data: Any, limits: Limits = DEFAULT_LIMITS) -> Tapestry:
+        """Load (and validate) a compact structure (SPEC M15), e.g. a ``welcome`` snapshot in that form."""
+        t = cls()
+        if type(data) is not list:
+            fail("snapshot must be a list of [id, counter, replica, values, others]")
+        t.load_compact(data, limits)
+        return t
 
     def load_trusted(self, entries: Iterable[Any]) -> None:
         """Add entries of a canonical structure this state's own store wrote (SPEC S10).

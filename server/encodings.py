@@ -1,11 +1,12 @@
-"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W23, S1).
+"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W23, W37, S1).
 
 The canonical structure (M9) is a list of ``[id, registers]`` sorted by id. In
 msgpack a list is its header followed by its packed items, and in JSON it is
 ``[`` + items joined by ``,`` + ``]``: so each codec's encoding of the whole
 tapestry is its fragments' encoded items, concatenated. This module keeps those
-items per codec and re-encodes only the fragments written since the last time
-they were asked for, which is what lets a snapshot (every ``snapshot_every`` ops)
+items per codec, in the canonical form and, once a connection asks for it, in the
+compact one (W37: the same list, each item in the form of SPEC M15). It re-encodes
+only the fragments written since the last time they were asked for, which is what lets a snapshot (every ``snapshot_every`` ops)
 and a welcome to a 100,000-fragment tapestry cost in proportion to what changed.
 
 The re-encoding and the concatenation (tens of megabytes) run in a worker
@@ -26,6 +27,7 @@ import orjson
 
 from dreamloom.protocol import Tapestry
 from dreamloom.protocol.codec import JSON, MSGPACK
+from dreamloom.protocol.compact import compact_entry
 
 #: Longest the loop is held by a slice of work before it yields to the others (seconds).
 SLICE_SECONDS = 0.005
@@ -47,9 +49,14 @@ class Pacer:
 #: One fragment's item in a codec, from its id (``None``: no such fragment).
 _Encoder = Callable[[str], bytes | None]
 
+#: The snapshot forms kept: the canonical structure (M9) and the compact one (W37, M15).
+CANONICAL = "canonical"
+COMPACT = "compact"
+FORMS = (CANONICAL, COMPACT)
+
 
 class _Items:
-    """One codec's encoded items, by fragment id, and the ids in canonical (sorted) order."""
+    """One form's encoded items in one codec, by fragment id, and the ids in canonical (sorted) order."""
 
     def __init__(self) -> None:
         self.items: dict[str, bytes] = {}
@@ -76,9 +83,8 @@ class _Items:
         for fid in dirty:
             self.put(fid, encode(fid))
 
-    def assemble(self, encode: _Encoder, codec: str) -> bytes:
-        """Re-encode the dirty fragments and concatenate every item in id order (in a worker thread)."""
-        self.refresh(encode)
+    def ordered(self) -> list[bytes]:
+        """Every item, in id order (after :meth:`refresh`)."""
         if self.removed:
             self.order = [fid for fid in self.order if fid in self.items]
             self.removed = False
@@ -88,90 +94,137 @@ class _Items:
             self.order += self.added
             self.order.sort()
             self.added = []
-        parts = [self.items[fid] for fid in self.order]
-        if codec == MSGPACK:
-            return b"".join([msgpack.Packer().pack_array_header(len(parts)), *parts])
-        return b"".join((b"[", b",".join(parts), b"]"))
+        return [self.items[fid] for fid in self.order]
+
+
+def concatenate(codec: str, items: list[bytes]) -> bytes:
+    """The encoding of a list whose items are already encoded: what a snapshot, or a part of one, is."""
+    if codec == MSGPACK:
+        return b"".join([msgpack.Packer().pack_array_header(len(items)), *items])
+    return b"".join((b"[", b",".join(items), b"]"))
 
 
 class TapestryEncodings:
-    """The whole tapestry in each codec, re-encoding only the fragments written since last asked.
+    """The whole tapestry in each form and codec, re-encoding only the fragments written since last asked.
 
-    Called from the sanctuary's actor only. :meth:`whole` does its work in a worker thread while
-    the actor waits for it: nothing writes the tapestry meanwhile (only the actor does), and the
-    thread gives the GIL back to the event loop every switch interval, so the loop keeps serving
-    everyone else.
+    Called from the sanctuary's actor only. :meth:`whole` and :meth:`items` do their work in a
+    worker thread while the actor waits for it: nothing writes the tapestry meanwhile (only the
+    actor does), and the thread gives the GIL back to the event loop every switch interval, so
+    the loop keeps serving everyone else.
 
-    A JSON item is made from the fragment's msgpack item, not from the tapestry: the msgpack item
-    is already canonical (sorted keys, integral floats as integers), so unpacking it and dumping
-    it as JSON is two calls into C, where canonicalising the fragment's values again is Python
-    work per stroke point. After a load, the msgpack items are the snapshot's own bytes.
+    Only the canonical msgpack items are made from the tapestry; every other kind is derived
+    from another kind's item of the same fragment, which is already canonical (sorted keys,
+    integral floats as integers): unpacking it and packing or dumping it again is calls into C,
+    where canonicalising the fragment's values again is Python work per stroke point. The
+    compact msgpack item is made from the canonical one, each JSON item from its form's msgpack
+    item. A kind is built the first time it is asked for, then kept up to date like the others.
+    After a load, the canonical msgpack items are the snapshot's own bytes.
     """
 
     def __init__(self) -> None:
-        self._codecs: dict[str, _Items] = {}
+        self._kinds: dict[tuple[str, str], _Items] = {}
 
     def touch(self, fragment_id: str) -> None:
         """A write to this fragment was merged."""
-        for items in self._codecs.values():
+        for items in self._kinds.values():
             items.dirty.add(fragment_id)
 
     def forget(self) -> None:
         """The tapestry changed in ways not told through :meth:`touch`: rebuild next time."""
-        self._codecs.clear()
+        self._kinds.clear()
 
     def seed_msgpack(self, raw_items: Iterable[tuple[str, bytes]]) -> None:
         """Start the msgpack items from a loaded snapshot's own bytes (sorted by id, as stored)."""
         items = _Items()
         items.items = dict(raw_items)
         items.order = list(items.items)  # a dict keeps its keys in the order given
-        self._codecs[MSGPACK] = items
+        self._kinds[(CANONICAL, MSGPACK)] = items
 
-    def _items(self, codec: str) -> _Items:
-        items = self._codecs.get(codec)
+    def _kind(self, form: str, codec: str) -> _Items:
+        if form not in FORMS:
+            raise ValueError(f"unknown snapshot form {form!r}")
+        if codec not in (MSGPACK, JSON):
+            raise ValueError(f"unknown codec {codec!r}")
+        items = self._kinds.get((form, codec))
         if items is None:
-            items = self._codecs[codec] = _Items()
+            items = self._kinds[(form, codec)] = _Items()
             items.fresh = True  # every fragment is to encode: listed in the worker thread, not here
         return items
 
-    async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
-        """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
-        if codec not in (MSGPACK, JSON):
-            raise ValueError(f"unknown codec {codec!r}")
-        packed = self._items(MSGPACK)
-        items = packed if codec == MSGPACK else self._items(JSON)
+    def _source(self, form: str, codec: str) -> tuple[str, str] | None:
+        """The kind whose items this kind's are derived from (``None``: the tapestry)."""
+        if codec == JSON:
+            return (form, MSGPACK)
+        return None if form == CANONICAL else (CANONICAL, MSGPACK)
+
+    def _sync(self, tapestry: Tapestry, form: str, codec: str) -> _Items:
+        """Bring one kind's items (and those it derives from) up to date (in a worker thread)."""
+        items = self._kind(form, codec)
+        source = self._source(form, codec)
+        if source is None:
+            if items.fresh:
+                items.dirty |= set(tapestry.ids())
+                items.fresh = False
+
+            def pack(fid: str) -> bytes | None:
+                entry = tapestry.entry(fid)
+                return None if entry is None else _pack(entry)
+
+            items.refresh(pack)
+            return items
+        made = self._sync(tapestry, *source).items
+        if items.fresh:
+            # From the source's items, not the tapestry: a sanctuary still decoding its snapshot
+            # (S11) has them all already, and its tapestry not yet.
+            items.dirty |= set(made)
+            items.fresh = False
+        derive = _dump if codec == JSON else _compact
+
+        def encode(fid: str) -> bytes | None:
+            item = made.get(fid)
+            return None if item is None else derive(item)
+
+        items.refresh(encode)
+        return items
+
+    def _ready(self, form: str, codec: str, seq: int) -> bytes | None:
+        items = self._kind(form, codec)
         if items.whole is not None and items.whole[0] == seq and not items.dirty and not items.fresh:
             return items.whole[1]
+        return None
 
-        def pack(fid: str) -> bytes | None:
-            entry = tapestry.entry(fid)
-            return None if entry is None else _pack(entry)
-
-        def dump(fid: str) -> bytes | None:
-            item = packed.items.get(fid)
-            return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
+    async def whole(self, tapestry: Tapestry, codec: str, seq: int, form: str = CANONICAL) -> bytes:
+        """The tapestry (at ``seq``) in ``form`` and ``codec``: msgpack or JSON bytes of the whole list."""
+        kept = self._ready(form, codec, seq)
+        if kept is not None:
+            return kept
 
         def work() -> bytes:
-            if packed.fresh:
-                packed.dirty |= set(tapestry.ids())
-                packed.fresh = False
-            if codec == MSGPACK:
-                return packed.assemble(pack, codec)
-            packed.refresh(pack)
-            if items.fresh:
-                # From the msgpack items, not the tapestry: a sanctuary still decoding its snapshot
-                # (S11) has them all already, and its tapestry not yet.
-                items.dirty |= set(packed.items)
-                items.fresh = False
-            return items.assemble(dump, codec)
+            return concatenate(codec, self._sync(tapestry, form, codec).ordered())
 
         data = await asyncio.to_thread(work)
-        items.whole = (seq, data)
+        self._kind(form, codec).whole = (seq, data)
         return data
+
+    async def items(self, tapestry: Tapestry, codec: str, form: str = CANONICAL) -> list[bytes]:
+        """Each fragment's encoded item in ``form`` and ``codec``, in id order: the list's items.
+
+        :func:`concatenate` of them is what :meth:`whole` returns; a slice of them, concatenated,
+        is a list of those fragments (never a fragment cut in two).
+        """
+        return await asyncio.to_thread(lambda: self._sync(tapestry, form, codec).ordered())
+
+
+def _dump(item: bytes) -> bytes:
+    return orjson.dumps(msgpack.unpackb(item, raw=False))
+
+
+def _compact(item: bytes) -> bytes:
+    return _pack(compact_entry(msgpack.unpackb(item, raw=False)))
 
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-__all__ = ["Pacer", "TapestryEncodings"]
+__all__ = ["CANONICAL", "COMPACT", "FORMS", "Pacer", "TapestryEncodings", "concatenate"]

@@ -93,7 +93,7 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
-from .encodings import TapestryEncodings
+from .encodings import COMPACT, TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
@@ -796,6 +796,7 @@ class Sanctuary:
         # A seq counted in another run may name ops that were broadcast but never committed (F5).
         resumable = since is not None and hello.epoch == self.epoch and oldest <= since <= self.seq
         snapshot: bytes | None = None
+        form: str | None = None
         ops: tuple[Op, ...] = ()
         frames: list[bytes] = []
         if resumable:
@@ -809,7 +810,13 @@ class Sanctuary:
             else:
                 if self._loading is not None and self._early is not None:
                     await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait
-                snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since)
+                # The compact form (W37) only to a client that handles it; the stored snapshot of a
+                # cold join above stays canonical.
+                if COMPACT in hello.features:
+                    form = COMPACT
+                    snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since, COMPACT)
+                else:
+                    snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since)
         listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
         welcome = Welcome(
             sanctuary=self.name,
@@ -823,6 +830,7 @@ class Sanctuary:
             token=member.issued_token,
             epoch=self.epoch,
             peer_count=peer_count,
+            form=form,
         )
         peers = self._peer_entries.array(listed, _ENCODERS[member.codec_name])
         return [await welcome_frame(member.codec_name, welcome.to_wire(), snapshot, peers=peers), *frames]
