@@ -34,6 +34,12 @@ edit's ops are applied and recorded as one step; an undo or redo runs with a
 clock at ``Clock(replica, max_counter)`` and must write exactly ``ops`` (an
 empty list: nothing left to undo).
 
+Compact-form vectors (SPEC M15, M16) live in ``compact/``: ``{"name", "rule", "description",
+"compact", "canonical", "digest", "live_counts"}``: loading ``compact`` gives the state whose
+canonical structure is ``canonical`` (and digest, live counts), and that state written in the
+compact form is ``compact`` again. ``compact/invalid.json`` lists ``{"why", "compact"}`` cases a
+loader must refuse (``{"name", "rule", "description", "invalid": [...]}``).
+
 z-order vectors (SPEC M7) live in ``zorder/``: ``{"name", "rule": "M7", "description",
 "calls": [{"a", "b", "replica", "key"}, ...]}``; ``zorder.between(a, b, replica)`` (``null`` for
 an open end or no replica) must return exactly ``key``. A run's calls use the keys of the calls
@@ -810,6 +816,105 @@ def dumps_zorder(vec: Vector) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compact_vector(name: str, description: str, canonical: list[Any]) -> Vector:
+    t = Tapestry.from_data(canonical)
+    items = t.to_compact()
+    if Tapestry.from_compact(items).encode() != t.encode():
+        raise AssertionError(f"compact vector {name}: the compact form loads another state")
+    return {
+        "name": name,
+        "rule": "M15",
+        "description": description,
+        "compact": items,
+        "canonical": t.to_data(),
+        "digest": t.digest(),
+        "live_counts": dict(t.live_counts),
+    }
+
+
+def compact_cases() -> Iterator[Vector]:
+    """The compact form of every merge vector's final state, and a few states built for M15's ties."""
+    for vec in cases():
+        yield compact_vector(vec["name"], f"The final state of the merge vector {vec['name']}.", vec["expected"])
+    a, b, c = "r-ana", "r-ben", "r-cy"
+    yield compact_vector(
+        "tie_goes_to_the_greatest_stamp",
+        "Two stamps hold two registers each: the greater stamp is the shared one.",
+        state(set_("f1", s(1, b), x=1, y=2), set_("f1", s(2, a), z="A", remixable=True)),
+    )
+    yield compact_vector(
+        "equal_counters_tie_on_replica",
+        "Same counter, two replicas, two registers each: the greater replica id wins the tie.",
+        state(set_("f1", s(3, a), x=1, y=2), set_("f1", s(3, c), z="A", remixable=True)),
+    )
+    yield compact_vector(
+        "most_registers_rewritten",
+        "Most of a create's registers written again by one later stamp: that stamp is the shared one.",
+        state(
+            create("f1", s(1, a), x=5, y=6),
+            set_("f1", s(4, b), x=1, y=2, z="W", style={"color": "#112233"}, geom={"sym": "eye", "size": 24}),
+            set_("f1", s(5, c), remixable=True, inspired_by=["f0"]),
+            delete("f1", s(6, c)),
+        ),
+    )
+
+
+def invalid_compact() -> Vector:
+    good = ["f1", 1, "r-ana", {"kind": "symbol", "x": 0}, {"y": [2, "r-ben", 5]}]
+
+    def bad(why: str, item: Any) -> dict[str, Any]:
+        return {"why": why, "compact": [item]}
+
+    invalid = [
+        {"why": "not a list", "compact": {"f1": good}},
+        bad("an item of four", good[:4]),
+        bad("an id that is not an id", ["f 1", *good[1:]]),
+        bad("a counter below 1", ["f1", 0, *good[2:]]),
+        bad("a float counter", ["f1", 1.5, *good[2:]]),
+        bad("a counter past 2**53 - 1", ["f1", 2**53, *good[2:]]),
+        bad("a replica that is not a string", ["f1", 1, 7, *good[3:]]),
+        bad("values not a map", ["f1", 1, "r-ana", [["kind", "symbol"]], {}]),
+        bad("no register holds the shared stamp", ["f1", 1, "r-ana", {}, {"y": [2, "r-ben", 5]}]),
+        bad("an unknown field in values", ["f1", 1, "r-ana", {"kind": "symbol", "colour": "red"}, {}]),
+        bad("an unknown field in others", ["f1", 1, "r-ana", {"kind": "symbol"}, {"colour": [2, "r-ben", "red"]}]),
+        bad("a bad value in values", ["f1", 1, "r-ana", {"kind": "symbol", "x": "far"}, {}]),
+        bad("a bad value in others", ["f1", 1, "r-ana", {"kind": "symbol"}, {"x": [2, "r-ben", "far"]}]),
+        bad("a field in both maps", ["f1", 1, "r-ana", {"kind": "symbol", "x": 0}, {"x": [2, "r-ben", 5]}]),
+        bad("an other register of two", ["f1", 1, "r-ana", {"kind": "symbol"}, {"x": [2, "r-ben"]}]),
+        bad("an other register with the shared stamp", ["f1", 1, "r-ana", {"kind": "symbol"}, {"x": [1, "r-ana", 5]}]),
+        {"why": "an id listed twice", "compact": [good, good]},
+    ]
+    for case in invalid:
+        try:
+            Tapestry.from_compact(case["compact"])
+        except Exception:
+            continue
+        raise AssertionError(f"invalid compact case loads: {case['why']}")
+    return {
+        "name": "invalid",
+        "rule": "M15",
+        "description": "Compact snapshots a loader must refuse, as it refuses a canonical one that breaks W8.",
+        "invalid": invalid,
+    }
+
+
+def dumps_compact(vec: Vector) -> str:
+    """Stable, diff-friendly JSON: one fragment per line."""
+    lines = ["{"]
+    for key in ("name", "rule", "description"):
+        lines.append(f"  {json.dumps(key)}: {json.dumps(vec[key], ensure_ascii=False)},")
+    for key in ("compact", "canonical", "invalid"):
+        if key in vec:
+            rows = ",\n".join(f"    {json.dumps(entry, ensure_ascii=False)}" for entry in vec[key])
+            last = key == "invalid"
+            lines.append(f'  "{key}": [' + ("\n" + rows + "\n  " if rows else "") + "]" + ("" if last else ","))
+    if "digest" in vec:
+        lines.append(f'  "digest": {json.dumps(vec["digest"])},')
+        lines.append(f'  "live_counts": {json.dumps(vec["live_counts"])}')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 # -- writing ----------------------------------------------------------------------
 def dumps(vec: Vector) -> str:
     """Stable, diff-friendly JSON: one op per line."""
@@ -864,6 +969,8 @@ def rendered() -> dict[str, str]:
     out.update({f"undo/{vec['name']}.json": dumps_undo(vec) for vec in undo_cases()})
     out.update({f"bindings/{vec['name']}.json": dumps_bindings(vec) for vec in binding_cases()})
     out.update({f"zorder/{vec['name']}.json": dumps_zorder(vec) for vec in zorder_cases()})
+    out.update({f"compact/{vec['name']}.json": dumps_compact(vec) for vec in compact_cases()})
+    out["compact/invalid.json"] = dumps_compact(invalid_compact())
     return out
 
 

@@ -213,7 +213,9 @@ class WireClient:
         match message:
             case Welcome():
                 self.welcome = message
-                if message.snapshot is not None:
+                if message.snapshot is not None and message.form == "compact":
+                    self.tapestry = Tapestry.from_compact(message.snapshot)
+                elif message.snapshot is not None:
                     self.tapestry = Tapestry.from_data(message.snapshot)
                 else:
                     if message.since != self.seq and (message.ops or self.seq):

@@ -43,6 +43,8 @@ import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../
 
 const SUBPROTOCOL = "dreamloom.v1.json";
 const MAX_BATCH = 256;
+/** What the app handles beyond the base protocol, sent in every hello: snapshots in the compact form (W37). */
+const FEATURES = ["compact"];
 /** A welcome snapshot with more fragments than this is decoded a slice of this many at a time. */
 const LOAD_SLICE = 1000;
 /** How long one task of that decoding may run before the page gets to draw and handle input (ms). */
@@ -254,7 +256,7 @@ export class Sync extends EventTarget {
       const token = this.#helloToken();
       this.lastError = null;
       // The session rules (protocol/connection.js): resume, gaps and the close policy, as every client.
-      this.conn = new ClientConnection({ replica: this.replica, name: this.name, client: "person", seq: this.seq, epoch: this.epoch });
+      this.conn = new ClientConnection({ replica: this.replica, name: this.name, client: "person", seq: this.seq, epoch: this.epoch, features: FEATURES });
       this.#send(this.conn.hello(token, { guest: this.sentGuest }));
     };
     ws.onmessage = (ev) => {
@@ -476,7 +478,7 @@ export class Sync extends EventTarget {
         this.#loadSnapshot(msg);
         return;
       }
-      const t = Tapestry.fromData(msg.snapshot);
+      const t = Tapestry.fromSnapshot(msg.snapshot, msg.form);
       t.applyMany(this.pending);
       this.local.reset(t);
     } else {
@@ -497,7 +499,7 @@ export class Sync extends EventTarget {
     const ws = this.ws;
     if (!ws) return;
     const t = new Tapestry();
-    const slices = t.load(msg.snapshot, LOAD_SLICE);
+    const slices = t.loadSnapshot(msg.snapshot, msg.form, LOAD_SLICE);
     const shown = this.local.entries.size === 0 ? this.local : new Replica();
     shown.showLoading(t);
     this.backlog = [];

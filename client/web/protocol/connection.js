@@ -44,12 +44,14 @@ export function closeAction(code, error, sentGuestToken) {
 
 export class ClientConnection {
   /**
-   * @param {{replica: string, name: string, client?: "person" | "weaver", seq?: number | null, epoch?: string | null}} opts
+   * @param {{replica: string, name: string, client?: "person" | "weaver", seq?: number | null, epoch?: string | null, features?: string[]}} opts
    */
-  constructor({ replica, name, client = "person", seq = null, epoch = null }) {
+  constructor({ replica, name, client = "person", seq = null, epoch = null, features = [] }) {
     this.replica = replica;
     this.name = name;
     this.client = client;
+    /** what the client handles beyond the base protocol, sent in the hello (W37: "compact") */
+    this.features = features;
     /** @type {number | null} the last seq applied */
     this.seq = seq;
     /** @type {string | null} the run of the sanctuary `seq` was counted in (F5) */
@@ -74,7 +76,8 @@ export class ClientConnection {
     this.sentGuestToken = guest && Boolean(token);
     this.lastError = null;
     const epoch = this.seq !== null && this.epoch ? { epoch: this.epoch } : {};
-    return { type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq, ...(token ? { token } : {}), client: this.client, ...epoch };
+    const features = this.features.length ? { features: [...this.features] } : {};
+    return { type: "hello", v: 1, name: this.name, replica: this.replica, seq: this.seq, ...(token ? { token } : {}), client: this.client, ...epoch, ...features };
   }
 
   /** The events one decoded server message means. @param {any} msg @returns {any[][]} */

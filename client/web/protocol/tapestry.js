@@ -183,6 +183,14 @@ export class Tapestry {
     });
   }
 
+  /**
+   * The compact structure (SPEC M15): each fragment's shared stamp written once,
+   * `[[id, counter, replica, {field: value}, {field: [counter, replica, value]}], ...]`.
+   */
+  toCompact() {
+    return this.toData().map(([id, regs]) => compactEntry(id, regs));
+  }
+
   /** Canonical bytes: equal on every replica holding the same state. */
   encode() {
     return pack(this.toData());
@@ -201,6 +209,79 @@ export class Tapestry {
     const t = new Tapestry();
     for (const _ of t.load(data, Infinity));
     return t;
+  }
+
+  /**
+   * Load (and validate) a compact structure (SPEC M15), e.g. a welcome snapshot with `form: "compact"`.
+   * @param {any} data
+   */
+  static fromCompact(data) {
+    const t = new Tapestry();
+    for (const _ of t.loadCompact(data, Infinity));
+    return t;
+  }
+
+  /**
+   * Load a welcome's snapshot in the form it names (W37): `"compact"`, or the canonical one.
+   * @param {any} data @param {string | undefined} form
+   */
+  static fromSnapshot(data, form) {
+    return form === "compact" ? Tapestry.fromCompact(data) : Tapestry.fromData(data);
+  }
+
+  /**
+   * `load` or `loadCompact`, as a welcome's `form` says (W37).
+   * @param {any} data @param {string | undefined} form @param {number} slice
+   */
+  loadSnapshot(data, form, slice) {
+    return form === "compact" ? this.loadCompact(data, slice) : this.load(data, slice);
+  }
+
+  /**
+   * Load a compact snapshot (SPEC M15) into this empty tapestry a slice at a time, validated
+   * as `load` validates: straight into registers, the item's stamp shared by its `values`.
+   * @param {any} data @param {number} slice
+   * @returns {Generator<string[], void, void>}
+   */
+  *loadCompact(data, slice) {
+    if (!Array.isArray(data)) fail("snapshot must be a list of [id, counter, replica, values, others]");
+    /** @type {string[]} */
+    let ids = [];
+    for (const item of data) {
+      if (!Array.isArray(item) || item.length !== 5) fail("compact snapshot entry must be [id, counter, replica, values, others]");
+      const id = checkId(item[0], "fragment id");
+      const counter = checkInt(item[1], "register counter", 1);
+      /** @type {Stamp} */
+      const base = [counter, checkId(item[2], "register replica")];
+      let top = counter;
+      /** @type {Registers} */
+      const regs = Object.create(null);
+      for (const [name, value] of Object.entries(checkDict(item[3], "values"))) {
+        if (!FIELDS.includes(name)) fail(`unknown register ${JSON.stringify(name)}`);
+        regs[name] = [base, checkField(name, value)];
+      }
+      if (Object.keys(regs).length === 0) fail(`fragment ${JSON.stringify(id)}: no register holds its shared stamp`);
+      for (const [name, reg] of Object.entries(checkDict(item[4], "others"))) {
+        if (!FIELDS.includes(name)) fail(`unknown register ${JSON.stringify(name)}`);
+        if (name in regs) fail(`fragment ${JSON.stringify(id)}: ${JSON.stringify(name)} is both in values and in others`);
+        if (!Array.isArray(reg) || reg.length !== 3) fail("register must be [counter, replica, value]");
+        /** @type {Stamp} */
+        const stamp = [checkInt(reg[0], "register counter", 1), checkId(reg[1], "register replica")];
+        if (stamp[0] === base[0] && stamp[1] === base[1]) fail(`fragment ${JSON.stringify(id)}: ${JSON.stringify(name)} holds the shared stamp but is in others`);
+        regs[name] = [stamp, checkField(name, reg[2])];
+        if (stamp[0] > top) top = stamp[0];
+      }
+      if (this.frags.has(id)) fail(`fragment ${JSON.stringify(id)} listed twice`);
+      if (top > this.maxCounter) this.maxCounter = top;
+      this.frags.set(id, regs);
+      this.#count(null, liveOrigin(regs));
+      ids.push(id);
+      if (ids.length >= slice) {
+        yield ids;
+        ids = [];
+      }
+    }
+    if (ids.length) yield ids;
   }
 
   /**
@@ -238,6 +319,62 @@ export class Tapestry {
     }
     if (ids.length) yield ids;
   }
+}
+
+/**
+ * The stamp held by the most registers of a canonical item; ties go to the greatest (M15).
+ * @param {Record<string, any[]>} regs @returns {[number, string]}
+ */
+export function sharedStamp(regs) {
+  /** @type {Map<string, {stamp: [number, string], n: number}>} */
+  const counts = new Map();
+  for (const reg of Object.values(regs)) {
+    const key = `${reg[0]}\u0000${reg[1]}`;
+    const seen = counts.get(key);
+    if (seen) seen.n += 1;
+    else counts.set(key, { stamp: [reg[0], reg[1]], n: 1 });
+  }
+  /** @type {{stamp: [number, string], n: number} | null} */
+  let best = null;
+  for (const c of counts.values()) {
+    if (best === null || c.n > best.n || (c.n === best.n && compareStamps(c.stamp, best.stamp) > 0)) best = c;
+  }
+  if (best === null) throw new Error("a fragment has at least one register");
+  return best.stamp;
+}
+
+/**
+ * One canonical item `[id, {field: [counter, replica, value]}]` in the compact form (M15).
+ * @param {string} id @param {Record<string, any[]>} regs @returns {any[]}
+ */
+export function compactEntry(id, regs) {
+  const [counter, replica] = sharedStamp(regs);
+  /** @type {Record<string, any>} */
+  const values = {};
+  /** @type {Record<string, any[]>} */
+  const others = {};
+  for (const name of Object.keys(regs).sort(cmpStr)) {
+    const reg = regs[name];
+    if (reg[0] === counter && reg[1] === replica) values[name] = reg[2];
+    else others[name] = reg;
+  }
+  return [id, counter, replica, values, others];
+}
+
+/**
+ * A compact item back in the canonical form (M16): its registers merged and sorted by field.
+ * @param {any[]} item @returns {any[]}
+ */
+export function expandEntry(item) {
+  const [id, counter, replica, values, others] = item;
+  /** @type {Record<string, any[]>} */
+  const regs = {};
+  for (const [name, value] of Object.entries(values)) regs[name] = [counter, replica, value];
+  for (const [name, reg] of Object.entries(others)) regs[name] = reg;
+  /** @type {Record<string, any[]>} */
+  const sorted = {};
+  for (const name of Object.keys(regs).sort(cmpStr)) sorted[name] = regs[name];
+  return [id, sorted];
 }
 
 /** @param {string} id @param {Registers} regs @returns {Fragment} */

@@ -53,3 +53,10 @@ test("a hello is sent once and says what the client is", () => {
   assert.equal(conn.hello(null).client, "person");
   assert.throws(() => conn.hello(null), /once/);
 });
+
+test("W37 the hello lists the features the client handles, and omits an empty list", () => {
+  const asking = new ClientConnection({ replica: "r-ana", name: "Ana", features: ["compact"] });
+  assert.deepEqual(asking.hello(null).features, ["compact"]);
+  const plainHello = new ClientConnection({ replica: "r-ana", name: "Ana" }).hello(null);
+  assert.equal("features" in plainHello, false);
+});

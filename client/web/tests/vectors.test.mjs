@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { toWire } from "../protocol/ops.js";
+import { expandEntry, Tapestry } from "../protocol/tapestry.js";
 import { Clock } from "../protocol/stamps.js";
 import { History } from "../protocol/undo.js";
 import { checkOp } from "../protocol/validate.js";
@@ -80,5 +81,38 @@ for (const file of zorderFiles) {
   test(`zorder/${file}: ${vec.name} (${vec.rule})`, () => {
     assert.ok(vec.calls.length > 0);
     for (const c of vec.calls) assert.equal(between(c.a, c.b, c.replica), c.key, JSON.stringify(c));
+  });
+}
+
+// The compact-form vectors (SPEC M15, M16): a compact snapshot loads the state Python loads,
+// that state writes the same compact items, and expanding them gives the canonical form.
+const compactDir = join(dir, "compact");
+const compactFiles = readdirSync(compactDir).filter((f) => f.endsWith(".json") && f !== "invalid.json").sort();
+
+test("the shared compact vectors are there (M15)", () => {
+  assert.ok(compactFiles.length >= 20, `too few compact vectors in ${compactDir}`);
+});
+
+for (const file of compactFiles) {
+  const vec = JSON.parse(readFileSync(join(compactDir, file), "utf8"));
+  test(`compact/${file}: ${vec.name} (M15, M16)`, async () => {
+    const t = Tapestry.fromCompact(structuredClone(vec.compact));
+    assert.deepEqual(t.toData(), vec.canonical);
+    assert.equal(await t.digest(), vec.digest);
+    assert.deepEqual({ ...t.liveCounts }, { organic: 0, ai: 0, ...vec.live_counts });
+    assert.deepEqual(t.toCompact(), vec.compact);
+    assert.deepEqual(Tapestry.fromData(vec.canonical).toCompact(), vec.compact);
+    assert.deepEqual(vec.compact.map(expandEntry), vec.canonical);
+    // Sliced, as the app loads a large welcome: the same state.
+    const sliced = new Tapestry();
+    for (const _ of sliced.loadSnapshot(structuredClone(vec.compact), "compact", 2));
+    assert.equal(await sliced.digest(), vec.digest);
+  });
+}
+
+const invalid = JSON.parse(readFileSync(join(compactDir, "invalid.json"), "utf8")).invalid;
+for (const c of invalid) {
+  test(`compact/invalid.json: ${c.why} is refused (M15)`, () => {
+    assert.throws(() => Tapestry.fromCompact(structuredClone(c.compact)));
   });
 }
