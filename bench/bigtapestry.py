@@ -57,6 +57,7 @@ from dreamloom.protocol import (
     Ping,
     Pong,
     Reject,
+    Tapestry,
     Welcome,
     codec_for,
     ops,
@@ -256,19 +257,62 @@ async def one_op(url: str) -> None:
             pass
 
 
-async def join(url: str, codec_name: str) -> tuple[float, int, float, float]:
+#: What a joiner's hello says it handles: nothing beyond the base protocol, or the compact form (W37).
+CANONICAL: tuple[str, ...] = ()
+COMPACT = ("compact",)
+#: Warm joins of each form, alternated, for the A/B rows.
+AB_JOINS = 3
+
+
+async def join(url: str, codec_name: str, features: tuple[str, ...] = CANONICAL) -> tuple[float, int, float, float]:
     """(seconds to a decoded welcome, its bytes, start, end)."""
+    secs, size, start, end, _ = await join_welcome(url, codec_name, features)
+    return secs, size, start, end
+
+
+async def join_welcome(
+    url: str, codec_name: str, features: tuple[str, ...] = CANONICAL
+) -> tuple[float, int, float, float, Welcome]:
+    """:func:`join`, and the decoded welcome."""
     codec = codec_for(codec_name, CLIENT_SIDE_LIMITS)
     start = time.monotonic()
     async with connect(url, subprotocols=[codec_name], max_size=None) as ws:  # type: ignore[list-item]
-        await ws.send(codec.encode(Hello(name="joiner", replica=f"j{start}".replace(".", ""), seq=None)))
+        hello = Hello(name="joiner", replica=f"j{start}".replace(".", ""), seq=None, features=features)
+        await ws.send(codec.encode(hello))
         while True:
             frame = await ws.recv()
             msg = codec.decode_server(frame)
             if isinstance(msg, Welcome):
                 end = time.monotonic()
                 assert msg.snapshot is not None
-                return end - start, len(frame), start, end
+                assert (msg.form == "compact") == bool(features), msg.form
+                return end - start, len(frame), start, end, msg
+
+
+def sdk_load(welcome: Welcome) -> float:
+    """Seconds the SDK takes to load a welcome's snapshot into a tapestry (validated, as it does)."""
+    start = time.perf_counter()
+    if welcome.form == "compact":
+        Tapestry.from_compact(welcome.snapshot, CLIENT_SIDE_LIMITS)
+    else:
+        Tapestry.from_data(welcome.snapshot, CLIENT_SIDE_LIMITS)
+    return time.perf_counter() - start
+
+
+def welcome_of(url: str, features: tuple[str, ...]) -> Welcome:
+    return asyncio.run(join_welcome(url, MSGPACK, features))[4]
+
+
+def decode_seconds(codec_name: str, welcome: Welcome) -> float:
+    """Seconds a client takes to decode this welcome's frame (the best of three)."""
+    codec = codec_for(codec_name, CLIENT_SIDE_LIMITS)
+    frame = codec.encode(welcome)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        codec.decode_server(frame)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def http_read(url: str, headers: dict[str, str] | None = None) -> tuple[float, int, float, float, str]:
@@ -328,6 +372,33 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["warm join s"] = round(secs, 3)
             row["welcome MB"] = round(size / 1e6, 1)
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
+
+            # The compact form (W37): its first join builds the compact items, later ones reuse them.
+            h0 = hold_buckets(port)
+            before = server_cpu(server.pid)
+            secs, size, a, b, compact_welcome = asyncio.run(join_welcome(ws_url, MSGPACK, COMPACT))
+            row["compact first join server CPU s"] = round(server_cpu(server.pid) - before, 3)
+            row["compact first join s"] = round(secs, 3)
+            row["compact welcome MB"] = round(size / 1e6, 1)
+            row["compact first join hold ms"] = longest_hold_ms(h0, hold_buckets(port))
+            stalls.append(longest_stall(samples, a, b))
+            ab: dict[str, list[float]] = {"canonical": [], "compact": []}
+            h0 = hold_buckets(port)
+            for _ in range(AB_JOINS):  # alternated, so the machine's load weighs on both alike
+                for form, features in (("canonical", CANONICAL), ("compact", COMPACT)):
+                    secs, size, a, b, welcome = asyncio.run(join_welcome(ws_url, MSGPACK, features))
+                    ab[form].append(round(secs, 3))
+                    stalls.append(longest_stall(samples, a, b))
+            row["warm join s canonical A/B"] = ab["canonical"]
+            row["warm join s compact A/B"] = ab["compact"]
+            row["A/B join hold ms"] = longest_hold_ms(h0, hold_buckets(port))
+            row["uptime at A/B"] = _uptime()
+            row["decode s canonical/compact"] = [
+                round(decode_seconds(MSGPACK, w), 3) for w in (welcome_of(ws_url, CANONICAL), compact_welcome)
+            ]
+            row["SDK load s canonical/compact"] = [
+                round(sdk_load(w), 3) for w in (welcome_of(ws_url, CANONICAL), compact_welcome)
+            ]
             asyncio.run(one_op(ws_url))
             h0 = hold_buckets(port)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
@@ -341,6 +412,10 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             stalls.append(longest_stall(samples, a, b))
             row["json join s"] = round(secs, 3)
             row["json welcome MB"] = round(size / 1e6, 1)
+            secs, size, a, b = asyncio.run(join(ws_url, JSON, COMPACT))
+            stalls.append(longest_stall(samples, a, b))
+            row["json compact join s"] = round(secs, 3)
+            row["json compact welcome MB"] = round(size / 1e6, 1)
 
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             h0 = hold_buckets(port)
@@ -379,7 +454,7 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["cold join s"] = round(secs, 3)
             row["cold join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             row["join stall ms"] = round(1000 * max(stalls), 1)
-            row["stalls warm/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
+            row["stalls warm/compact/A-B/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
             row["join hold ms warm/after op/json/cold"] = holds
             row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
         finally:
