@@ -386,7 +386,7 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             h0 = hold_buckets(port)
             for _ in range(AB_JOINS):  # alternated, so the machine's load weighs on both alike
                 for form, features in (("canonical", CANONICAL), ("compact", COMPACT)):
-                    secs, size, a, b, welcome = asyncio.run(join_welcome(ws_url, MSGPACK, features))
+                    secs, size, a, b = asyncio.run(join(ws_url, MSGPACK, features))
                     ab[form].append(round(secs, 3))
                     stalls.append(longest_stall(samples, a, b))
             row["warm join s canonical A/B"] = ab["canonical"]

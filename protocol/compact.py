@@ -61,7 +61,9 @@ def expand_entry(item: Any) -> list[Any]:
         fail("compact snapshot entry must be [id, counter, replica, values, others]")
     fid, counter, replica, values, others = item
     check_int(counter, "compact stamp counter", 1)
-    registers: dict[str, list[Any]] = {name: [counter, replica, value] for name, value in check_dict(values, "values").items()}
+    registers: dict[str, list[Any]] = {
+        name: [counter, replica, value] for name, value in check_dict(values, "values").items()
+    }
     for name, reg in check_dict(others, "others").items():
         if name in registers:
             fail(f"field {name!r} is both in values and in others")

@@ -266,7 +266,12 @@ class Hello:
         # The version first: a later version may add fields, and its client must
         # learn that the version is the problem, not the fields (SPEC W6).
         v = _version(d.get("v"), "hello")
-        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token", "client", "epoch", "features"}), "hello")
+        _keys(
+            d,
+            frozenset({"type", "v", "name", "replica"}),
+            frozenset({"seq", "token", "client", "epoch", "features"}),
+            "hello",
+        )
         seq = d.get("seq")
         client = d.get("client")
         if client is not None and client not in CLIENT_KINDS:
@@ -449,7 +454,7 @@ class Welcome:
         form = d.get("form")
         if form is not None:
             if form not in SNAPSHOT_FORMS:
-                fail("welcome.form must be \"compact\" or absent")
+                fail('welcome.form must be "compact" or absent')
             if snapshot is None:
                 fail("welcome.form names the form of a snapshot: a welcome without one has none")
         ops_v = d["ops"]

@@ -6,8 +6,9 @@ msgpack a list is its header followed by its packed items, and in JSON it is
 tapestry is its fragments' encoded items, concatenated. This module keeps those
 items per codec, in the canonical form and, once a connection asks for it, in the
 compact one (W37: the same list, each item in the form of SPEC M15). It re-encodes
-only the fragments written since the last time they were asked for, which is what lets a snapshot (every ``snapshot_every`` ops)
-and a welcome to a 100,000-fragment tapestry cost in proportion to what changed.
+only the fragments written since the last time they were asked for, which is what
+lets a snapshot (every ``snapshot_every`` ops) and a welcome to a 100,000-fragment
+tapestry cost in proportion to what changed.
 
 The re-encoding and the concatenation (tens of megabytes) run in a worker
 thread: ``bytes.join`` releases the GIL while it copies, and Python code gives

@@ -57,7 +57,8 @@ async def test_W37_the_page_loads_a_compact_welcome_and_shows_the_fragments(
     page = await dreamers("Compact", wait_live=False, context=ctx)
     await page.wait(f"d.connected && d.fragmentCount === {FRAGMENTS - 1}", 2 * WAIT_MS)
     hellos = await page.page.evaluate("window.__hellos")
-    assert hellos and all("compact" in h.get("features", []) for h in hellos)
+    assert hellos
+    assert all("compact" in h.get("features", []) for h in hellos)
     assert await page.page.evaluate("window.__forms") == ["compact"]
     assert (await page.hook("fragment('s3')"))["x"] == -7
     assert await page.hook("fragment('s1')") is None or (await page.hook("fragment('s1')")).get("deleted")

@@ -62,7 +62,8 @@ async def test_W37_the_sdk_and_a_raw_client_load_a_compact_welcome_as_a_canonica
             ws_url = server.ws_url("garden")
             compact = await raw_welcome(ws_url, codec, "raw-compact", ("compact",))
             canonical = await raw_welcome(ws_url, codec, "raw-canonical", ())
-            assert compact.form == "compact" and canonical.form is None
+            assert compact.form == "compact"
+            assert canonical.form is None
             expected = Tapestry.from_data(canonical.snapshot).digest()
             assert from_compact(compact.snapshot).digest() == expected
             assert watcher.tapestry.confirmed.digest() == expected == ada.tapestry.confirmed.digest()

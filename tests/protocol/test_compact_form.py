@@ -46,7 +46,7 @@ def test_M16_expanding_the_compact_form_gives_the_canonical_form(script: list[An
 @given(script=scripts(min_size=1, max_size=60))
 def test_M15_the_shared_stamp_is_held_by_the_most_registers(script: list[Any]) -> None:
     t = replay(build_ops(script))
-    for (fid, regs), item in zip(t.to_data(), t.to_compact(), strict=True):
+    for (_fid, regs), item in zip(t.to_data(), t.to_compact(), strict=True):
         held: dict[tuple[int, str], int] = {}
         for reg in regs.values():
             held[(reg[0], reg[1])] = held.get((reg[0], reg[1]), 0) + 1
@@ -54,7 +54,8 @@ def test_M15_the_shared_stamp_is_held_by_the_most_registers(script: list[Any]) -
         assert stamp == shared_stamp(regs)
         assert held[stamp] == max(held.values()) == len(item[3])
         assert all(stamp > s for s, n in held.items() if n == held[stamp] and s != stamp)
-        assert sorted([*item[3], *item[4]]) == list(regs) and not set(item[3]) & set(item[4])
+        assert sorted([*item[3], *item[4]]) == list(regs)
+        assert not set(item[3]) & set(item[4])
 
 
 @pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
@@ -108,7 +109,9 @@ def test_W37_a_compact_welcome_decodes_with_its_form(codec: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "features", [["compact"] * 17, "compact", [""], ["x" * 33], [7], None], ids=["17", "str", "empty", "long", "int", "null"]
+    "features",
+    [["compact"] * 17, "compact", [""], ["x" * 33], [7], None],
+    ids=["17", "str", "empty", "long", "int", "null"],
 )
 def test_W37_hello_features_are_at_most_16_short_strings(features: Any) -> None:
     c = codec_for(MSGPACK)
@@ -124,7 +127,9 @@ def test_W37_hello_features_are_at_most_16_short_strings(features: Any) -> None:
 
 def test_W37_hello_features_unknown_ones_are_kept_and_ignored_and_empty_is_omitted() -> None:
     c = codec_for(JSON)
-    hello = c.decode_client(c.dumps({"type": "hello", "v": 1, "name": "a", "replica": "r9", "seq": None, "features": ["x" * 32, "compact"]}))
+    hello = c.decode_client(
+        c.dumps({"type": "hello", "v": 1, "name": "a", "replica": "r9", "seq": None, "features": ["x" * 32, "compact"]})
+    )
     assert hello.features == ("x" * 32, "compact")  # type: ignore[union-attr]
     assert "features" not in Hello(name="a", replica="r9").to_wire()
     assert Hello(name="a", replica="r9", features=("compact",)).to_wire()["features"] == ["compact"]

@@ -33,18 +33,22 @@ async def test_W37_compact_only_to_a_hello_that_asks(server: InProcessServer, wi
     asking = await wire.open(url, codec=codec)
     compact = await wire.hello(asking, features=["a-feature-of-tomorrow", "compact"])
 
-    assert canonical.form is None and future.form is None
+    assert canonical.form is None
+    assert future.form is None
     assert future.snapshot == canonical.snapshot
     assert compact.form == "compact"
-    assert compact.snapshot is not None and canonical.snapshot is not None
+    assert compact.snapshot is not None
+    assert canonical.snapshot is not None
     assert compact.seq == canonical.seq
     # M16: expanded, the compact snapshot is the canonical one exactly, so the digests agree.
     assert expand(compact.snapshot) == canonical.snapshot
     assert Tapestry.from_compact(compact.snapshot).digest() == Tapestry.from_data(canonical.snapshot).digest()
     # M15: one stamp per fragment written once; the rewritten registers listed apart.
     items = {item[0]: item for item in compact.snapshot}
-    assert items["f00"][4] == {} and items["f00"][3]["x"] == 0
-    assert set(items["f03"][4]) == {"x", "z"} and "x" not in items["f03"][3]
+    assert items["f00"][4] == {}
+    assert items["f00"][3]["x"] == 0
+    assert set(items["f03"][4]) == {"x", "z"}
+    assert "x" not in items["f03"][3]
     assert asking.tapestry.digest() == plain.tapestry.digest()
 
 
@@ -62,7 +66,8 @@ async def test_W37_kept_compact_items_follow_later_writes(server: InProcessServe
     canonical = await wire.hello(plain)
     later = await wire.open(url, codec=codec)
     compact = await wire.hello(later, features=["compact"])
-    assert compact.form == "compact" and compact.snapshot is not None
+    assert compact.form == "compact"
+    assert compact.snapshot is not None
     assert expand(compact.snapshot) == canonical.snapshot
     tapestry = (await server.hub.sanctuary("garden")).tapestry
     assert compact.snapshot == tapestry.to_compact()

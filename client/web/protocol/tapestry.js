@@ -188,7 +188,7 @@ export class Tapestry {
    * `[[id, counter, replica, {field: value}, {field: [counter, replica, value]}], ...]`.
    */
   toCompact() {
-    return this.toData().map(([id, regs]) => compactEntry(id, regs));
+    return this.toData().map((entry) => compactEntry(/** @type {string} */ (entry[0]), /** @type {Record<string, any[]>} */ (entry[1])));
   }
 
   /** Canonical bytes: equal on every replica holding the same state. */
