@@ -53,6 +53,7 @@ CLIENT: list[Message] = [
     Presence(),
     Ping(5),
     Pong(5),
+    Hello(name="Ana", replica="r-ana", seq=None, features=("compact", "parts")),
 ]
 SERVER: list[Message] = [
     Welcome("garden", "s-1", ANA, seq=0, since=0, snapshot=[], ops=(), peers=(), policy={"ai_share_cap": 0.5}),
@@ -85,4 +86,14 @@ SERVER: list[Message] = [
     PolicyUpdate({"ai_share_cap": 0.4, "locked": True, "note": None}),
     Ping(9),
     Pong(9),
+    Welcome(
+        "garden",
+        "s-1",
+        ANA,
+        seq=1,
+        since=1,
+        snapshot=[["f-1", 7, "r-ana", {"kind": "symbol", "x": 1.5}, {"z": [8, "r-ben", "W"]}]],
+        policy={},
+        form="compact",
+    ),
 ]

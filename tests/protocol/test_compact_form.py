@@ -76,11 +76,10 @@ def test_M15_an_invalid_compact_snapshot_is_refused(case: dict[str, Any]) -> Non
         Tapestry.from_compact(case["compact"])
 
 
-def test_M15_the_compact_vectors_are_what_the_generator_writes() -> None:
+def test_M15_the_compact_vectors_are_there() -> None:
+    # That they are what protocol/vectors/generate.py writes: test_merge_vectors.py.
     assert len(VALID) >= 20
-    from test_merge_vectors import _generator
-
-    assert _generator().main(["--check"]) == 0
+    assert len(INVALID) >= 15
 
 
 @pytest.mark.parametrize("codec", [MSGPACK, JSON])

@@ -63,13 +63,14 @@ def test_vector(path: Path) -> None:
 
 def test_vector_files_match_the_generator() -> None:
     rendered = _generator().rendered()
-    # The merge, undo (undo/), binding (bindings/) and z-key (zorder/) vectors; the connection
-    # vectors have their own source.
+    # The merge, undo (undo/), binding (bindings/), z-key (zorder/) and compact-form (compact/)
+    # vectors; the connection vectors have their own source.
     files = [
         *VECTORS.glob("*.json"),
         *(VECTORS / "undo").glob("*.json"),
         *(VECTORS / "bindings").glob("*.json"),
         *(VECTORS / "zorder").glob("*.json"),
+        *(VECTORS / "compact").glob("*.json"),
     ]
     on_disk = {p.relative_to(VECTORS).as_posix(): p.read_text(encoding="utf-8") for p in files}
     assert on_disk == rendered, "run: python protocol/vectors/generate.py"
