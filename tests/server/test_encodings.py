@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import msgpack
 import orjson
 import pytest
 from test_sanctuary_unit import person, running, settle, symbol
@@ -22,7 +23,7 @@ from dreamloom.protocol import (
     codec_for,
     ops,
 )
-from dreamloom.server.encodings import TapestryEncodings
+from dreamloom.server.encodings import CANONICAL, COMPACT, TapestryEncodings, concatenate
 from dreamloom.server.loading import decode_snapshot
 from dreamloom.server.store import MemoryStore, Snapshot
 from dreamloom.server.welcome_frame import welcome_frame
@@ -127,3 +128,53 @@ async def test_S3a_snapshots_are_spaced_by_a_quarter_of_the_fragments() -> None:
             last = b
     assert store.saved[: len(expected)] == expected
     assert store.saved[len(expected) :] == [400]  # the unload's own snapshot
+
+
+def fresh_compact(tapestry: Tapestry, codec: str) -> bytes:
+    items = tapestry.to_compact()
+    return msgpack.packb(items, use_bin_type=True) if codec == MSGPACK else orjson.dumps(items)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("codec", [MSGPACK, JSON])
+async def test_W37_kept_compact_encodings_equal_a_fresh_encoding_after_any_writes(codec: str) -> None:
+    rng = random.Random(37)
+    tapestry, kept = Tapestry(), TapestryEncodings()
+    ids: list[str] = []
+    for counter in range(1, 400):
+        stamp = Stamp(counter, f"r{rng.randrange(3)}")
+        if not ids or rng.random() < 0.4:
+            op = symbol(f"f{rng.randrange(10_000):05d}", stamp)
+            if op.id in ids:
+                continue
+            ids.append(op.id)
+        elif rng.random() < 0.5:
+            op = ops.set_fields(rng.choice(ids), stamp, x=rng.randrange(100), z=rng.choice("abc"))
+        else:
+            op = ops.delete(rng.choice(ids), stamp) if rng.random() < 0.5 else ops.restore(rng.choice(ids), stamp)
+        tapestry.apply(op)
+        kept.touch(op.id)
+        if rng.random() < 0.1:
+            # Either form first: the compact items derive from the canonical ones, kept apart.
+            forms = [CANONICAL, COMPACT] if rng.random() < 0.5 else [COMPACT, CANONICAL]
+            for form in forms:
+                want = fresh(tapestry, codec) if form == CANONICAL else fresh_compact(tapestry, codec)
+                assert await kept.whole(tapestry, codec, counter, form) == want
+        if rng.random() < 0.01:
+            kept.forget()
+    assert await kept.whole(tapestry, codec, 10_000, COMPACT) == fresh_compact(tapestry, codec)
+
+
+@pytest.mark.parametrize("form", [CANONICAL, COMPACT])
+@pytest.mark.parametrize("codec", [MSGPACK, JSON])
+async def test_W37_per_fragment_items_concatenate_to_the_whole_and_slice_into_lists(codec: str, form: str) -> None:
+    tapestry, kept = Tapestry(), TapestryEncodings()
+    for n in range(50):
+        tapestry.apply(symbol(f"f{n:02d}", Stamp(n + 1, "r")))
+    tapestry.apply(ops.set_fields("f07", Stamp(99, "q"), x=3))
+    items = await kept.items(tapestry, codec, form)
+    assert concatenate(codec, items) == await kept.whole(tapestry, codec, 51, form)
+    data = tapestry.to_data() if form == CANONICAL else tapestry.to_compact()
+    decode = (lambda b: msgpack.unpackb(b, raw=False)) if codec == MSGPACK else orjson.loads
+    # Any run of items, concatenated, is the list of those fragments: what parts are cut from.
+    assert decode(concatenate(codec, items[10:27])) == data[10:27]
+    assert decode(concatenate(codec, [])) == []
