@@ -2,7 +2,8 @@
 
 A map in either codec is its keys and values one after the other: the welcome
 is encoded field by field, and the ``snapshot`` field's value is the tapestry's
-whole encoding kept by :mod:`.encodings`, not a structure encoded again for
+whole encoding kept by :mod:`.encodings`, in the form the welcome names (the
+canonical one, or the compact one of W37), not a structure encoded again for
 every join (the ``peers`` field's, when given, is the list of kept entries of
 :class:`~.roster.PeerEntries`). The final copy of tens of megabytes runs in a worker thread
 (``bytes.join`` releases the GIL while it copies).
