@@ -111,7 +111,7 @@ _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 #: Most ops in flight (sent, not yet answered). A rate refusal halves the window; acks reopen it.
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
 #: What the SDK handles beyond the base protocol, sent in every hello: snapshots in the compact form (W37).
-_FEATURES = ("compact",)
+_FEATURES: Final = ("compact",)
 #: New replica ids in a row (replica_in_use without a welcome between) before giving up.
 _MAX_RENEWALS: Final = 3
 

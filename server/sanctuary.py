@@ -93,7 +93,7 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
-from .encodings import COMPACT, TapestryEncodings
+from .encodings import CANONICAL, COMPACT, TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
@@ -812,11 +812,8 @@ class Sanctuary:
                     await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait
                 # The compact form (W37) only to a client that handles it; the stored snapshot of a
                 # cold join above stays canonical.
-                if COMPACT in hello.features:
-                    form = COMPACT
-                    snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since, COMPACT)
-                else:
-                    snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since)
+                form = COMPACT if COMPACT in hello.features else None
+                snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since, form or CANONICAL)
         listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
         welcome = Welcome(
             sanctuary=self.name,

@@ -64,12 +64,12 @@ def text(fid: str, stamp: Stamp, size: int) -> Op:
 
 
 async def _start(
-    store: MemoryStore, joiner: FakeMember, gate: Any = None, **config: Any
+    store: MemoryStore, joiner: FakeMember, gate: Any = None, features: tuple[str, ...] = (), **config: Any
 ) -> tuple[Sanctuary, asyncio.Task[Any]]:
     """Load a sanctuary with ``joiner``'s join queued before it runs (the first thing it handles)."""
     cfg = ServerConfig(batch_window=0.0, **config)
     sanctuary = await Sanctuary.load("garden", store, cfg, Metrics(), gate, clock=FakeClock())
-    hello = Hello(name=joiner.identity.name, replica=joiner.replica, seq=None)
+    hello = Hello(name=joiner.identity.name, replica=joiner.replica, seq=None, features=features)
     joined = asyncio.create_task(sanctuary.join(joiner, hello))  # type: ignore[arg-type]
     task = asyncio.create_task(sanctuary.run())
     await joined
@@ -247,6 +247,33 @@ async def test_S11_no_snapshot_is_taken_of_a_tapestry_still_decoding() -> None:
         assert snap.seq == 6
         assert snap.data == sanctuary.tapestry.encode()
         assert len(sanctuary.tapestry) == 6
+    finally:
+        await sanctuary.shutdown()
+        await task
+
+
+async def test_W37_a_join_while_the_snapshot_decodes_gets_the_stored_canonical_form_even_if_it_asks() -> None:
+    store = MemoryStore()
+    async with running(store) as first:
+        a = person(1)
+        await join(first, a)
+        clock = Clock("r1")
+        submit(first, a, [symbol(f"f{i}", clock.tick()) for i in range(3)])
+        await settle(first)
+    b = msgpack_person(2)
+    sanctuary, task = await _start(store, b, features=("compact",))
+    try:
+        [welcome] = b.of(Welcome)
+        assert welcome.form is None  # the stored snapshot's own bytes: canonical (S11)
+        assert welcome.snapshot is not None
+        assert Tapestry.from_data(welcome.snapshot).to_data() == welcome.snapshot
+        await sanctuary.loaded()
+        # Once the tapestry is whole, the same hello gets the compact form.
+        c = msgpack_person(3)
+        await sanctuary.join(c, Hello(name="c", replica=c.replica, seq=None, features=("compact",)))  # type: ignore[arg-type]
+        [later] = c.of(Welcome)
+        assert later.form == "compact"
+        assert Tapestry.from_compact(later.snapshot).encode() == sanctuary.tapestry.encode()
     finally:
         await sanctuary.shutdown()
         await task
