@@ -45,6 +45,13 @@ CLIENT_KINDS = ("person", "weaver")
 #: The longest wait a reject may ask for: one day.
 MAX_RETRY_AFTER = 86_400.0
 MAX_EPOCH_LEN = 64
+#: ``hello.features``: at most this many strings, each of 1 to MAX_FEATURE_LEN characters.
+MAX_FEATURES = 16
+MAX_FEATURE_LEN = 32
+#: Feature strings this edition defines (SPEC W5): a welcome in parts (W36), the compact snapshot form (W37).
+FEATURES = ("parts", "compact")
+#: The most parts a welcome is sent in (W36): 1 MiB parts reach the client's 1 GiB message bound first.
+MAX_WELCOME_PARTS = 65_536
 
 
 def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
@@ -229,6 +236,8 @@ class Hello:
     client: ClientKind | None = None
     #: The ``epoch`` of the welcome that ``seq`` was counted in (F5).
     epoch: str | None = None
+    #: What this client handles beyond the base protocol (``FEATURES``); unknown strings are ignored.
+    features: tuple[str, ...] = ()
     v: int = PROTOCOL_VERSION
 
     @property
@@ -250,6 +259,8 @@ class Hello:
             wire["client"] = self.client
         if self.epoch is not None:
             wire["epoch"] = self.epoch
+        if self.features:
+            wire["features"] = list(self.features)
         return wire
 
     @classmethod
@@ -257,7 +268,12 @@ class Hello:
         # The version first: a later version may add fields, and its client must
         # learn that the version is the problem, not the fields (SPEC W6).
         v = _version(d.get("v"), "hello")
-        _keys(d, frozenset({"type", "v", "name", "replica"}), frozenset({"seq", "token", "client", "epoch"}), "hello")
+        _keys(
+            d,
+            frozenset({"type", "v", "name", "replica"}),
+            frozenset({"seq", "token", "client", "epoch", "features"}),
+            "hello",
+        )
         seq = d.get("seq")
         client = d.get("client")
         if client is not None and client not in CLIENT_KINDS:
@@ -269,8 +285,22 @@ class Hello:
             token=_opt_str(d, "token", "hello", limits.max_token_len),
             client=client,
             epoch=_opt_str(d, "epoch", "hello", MAX_EPOCH_LEN),
+            features=_features(d.get("features")),
             v=v,
         )
+
+
+def _features(v: Any) -> tuple[str, ...]:
+    """``hello.features``: kept as sent, unknown strings included (a server ignores what it does not know)."""
+    if v is None:
+        return ()
+    if (
+        type(v) is not list
+        or len(v) > MAX_FEATURES
+        or any(type(f) is not str or not 0 < len(f) <= MAX_FEATURE_LEN for f in v)
+    ):
+        fail("hello.features must be a list of at most 16 short strings")
+    return tuple(v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +417,8 @@ class Welcome:
     epoch: str | None = None
     #: Other connections in the sanctuary, when ``peers`` is only the first of them (W23).
     peer_count: int | None = None
+    #: The snapshot comes in this many parts, this one the first: ``snapshot`` parts follow (W36).
+    parts: int | None = None
     v: int = PROTOCOL_VERSION
 
     def to_wire(self) -> dict[str, Any]:
@@ -409,6 +441,8 @@ class Welcome:
             wire["epoch"] = self.epoch
         if self.peer_count is not None:
             wire["peer_count"] = self.peer_count
+        if self.parts is not None:
+            wire["parts"] = self.parts
         return wire
 
     @classmethod
@@ -417,10 +451,15 @@ class Welcome:
             {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
         )
         _version(d.get("v"), "welcome")
-        _keys(d, names, frozenset({"token", "epoch", "peer_count"}), "welcome")
+        _keys(d, names, frozenset({"token", "epoch", "peer_count", "parts"}), "welcome")
         snapshot = d["snapshot"]
         if snapshot is not None and type(snapshot) is not list:
             fail("welcome.snapshot must be a list or null")
+        parts = d.get("parts")
+        if parts is not None:
+            parts = check_int(parts, "welcome.parts", 2, MAX_WELCOME_PARTS)
+            if snapshot is None:
+                fail("welcome.parts needs a snapshot")
         ops_v = d["ops"]
         if type(ops_v) is not list:
             fail("welcome.ops must be a list")
@@ -440,7 +479,42 @@ class Welcome:
             token=_opt_str(d, "token", "welcome", limits.max_token_len),
             epoch=_opt_str(d, "epoch", "welcome", MAX_EPOCH_LEN),
             peer_count=None if peer_count is None else check_int(peer_count, "welcome.peer_count"),
+            parts=parts,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPart:
+    """Part ``part`` (1 .. ``parts`` - 1) of the snapshot of the welcome at ``seq`` (W36).
+
+    The welcome carries the first fragments (part 0); the parts follow it in order, nothing else
+    between, and their ``fragments`` lists concatenated are the snapshot a whole welcome carries.
+    """
+
+    type: ClassVar[str] = "snapshot"
+    seq: int
+    part: int
+    parts: int
+    fragments: list[Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "seq": self.seq,
+            "part": self.part,
+            "parts": self.parts,
+            "fragments": self.fragments,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> SnapshotPart:
+        _keys(d, frozenset({"type", "seq", "part", "parts", "fragments"}), frozenset(), "snapshot")
+        parts = check_int(d["parts"], "snapshot.parts", 2, MAX_WELCOME_PARTS)
+        part = check_int(d["part"], "snapshot.part", 1, parts - 1)
+        fragments = d["fragments"]
+        if type(fragments) is not list:
+            fail("snapshot.fragments must be a list")
+        return cls(check_int(d["seq"], "snapshot.seq"), part, parts, fragments)
 
 
 def _peer_states(v: Any, what: str, most: int, limits: Limits) -> tuple[tuple[Peer, PresenceState], ...]:
@@ -725,6 +799,7 @@ class Roster:
 ClientMessage = Hello | Ops | Presence | PeersRequest | Ping | Pong
 ServerMessage = (
     Welcome
+    | SnapshotPart
     | Ops
     | Ack
     | Reject
@@ -751,6 +826,7 @@ CLIENT_PARSERS: dict[str, Parser] = {
 }
 SERVER_PARSERS: dict[str, Parser] = {
     "welcome": Welcome.from_wire,
+    "snapshot": SnapshotPart.from_wire,
     "ops": Ops.from_server_wire,
     "ack": Ack.from_wire,
     "reject": Reject.from_wire,

@@ -58,6 +58,8 @@ class _Items:
         self.removed = False  # an id left ``items`` since then
         self.dirty: set[str] = set()
         self.whole: tuple[int, bytes] | None = None  # (seq, bytes) of the last concatenation
+        # ((seq, first, rest), bytes of each part) of the last cut into parts (W36)
+        self.parts: tuple[tuple[int, int, int], list[bytes]] | None = None
         self.fresh = False  # nothing encoded yet: every fragment of the tapestry is dirty
 
     def put(self, fid: str, item: bytes | None) -> None:
@@ -72,12 +74,12 @@ class _Items:
         """Re-encode the fragments written since the last time (in a worker thread)."""
         dirty, self.dirty = self.dirty, set()
         if dirty:
-            self.whole = None
+            self.whole = self.parts = None
         for fid in dirty:
             self.put(fid, encode(fid))
 
-    def assemble(self, encode: _Encoder, codec: str) -> bytes:
-        """Re-encode the dirty fragments and concatenate every item in id order (in a worker thread)."""
+    def ordered(self, encode: _Encoder) -> list[bytes]:
+        """Re-encode the dirty fragments; every item, in id order (in a worker thread)."""
         self.refresh(encode)
         if self.removed:
             self.order = [fid for fid in self.order if fid in self.items]
@@ -88,10 +90,32 @@ class _Items:
             self.order += self.added
             self.order.sort()
             self.added = []
-        parts = [self.items[fid] for fid in self.order]
-        if codec == MSGPACK:
-            return b"".join([msgpack.Packer().pack_array_header(len(parts)), *parts])
-        return b"".join((b"[", b",".join(parts), b"]"))
+        return [self.items[fid] for fid in self.order]
+
+
+def array(codec: str, items: list[bytes]) -> bytes:
+    """The list of these encoded items, in ``codec``: the items are copied once, never re-encoded."""
+    if codec == MSGPACK:
+        return b"".join([msgpack.Packer().pack_array_header(len(items)), *items])
+    return b"".join((b"[", b",".join(items), b"]"))
+
+
+def cut(items: list[bytes], first: int, rest: int) -> list[slice]:
+    """Where a list of items is cut into parts (W36): the first about ``first`` bytes, the others ``rest``.
+
+    A part ends at the item that takes it to its size or past it, so no item is split and a part
+    holds at least one item. One slice when the whole list fits in the first part.
+    """
+    cuts: list[slice] = []
+    start, size, bound = 0, 0, first
+    for i, item in enumerate(items):
+        size += len(item)
+        if size >= bound:
+            cuts.append(slice(start, i + 1))
+            start, size, bound = i + 1, 0, rest
+    if start < len(items) or not cuts:
+        cuts.append(slice(start, len(items)))
+    return cuts
 
 
 class TapestryEncodings:
@@ -134,14 +158,12 @@ class TapestryEncodings:
             items.fresh = True  # every fragment is to encode: listed in the worker thread, not here
         return items
 
-    async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
-        """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
+    def _ordered(self, tapestry: Tapestry, codec: str) -> Callable[[], list[bytes]]:
+        """The work (for a worker thread) that lists every fragment's item in ``codec``, in id order."""
         if codec not in (MSGPACK, JSON):
             raise ValueError(f"unknown codec {codec!r}")
         packed = self._items(MSGPACK)
         items = packed if codec == MSGPACK else self._items(JSON)
-        if items.whole is not None and items.whole[0] == seq and not items.dirty and not items.fresh:
-            return items.whole[1]
 
         def pack(fid: str) -> bytes | None:
             entry = tapestry.entry(fid)
@@ -151,22 +173,67 @@ class TapestryEncodings:
             item = packed.items.get(fid)
             return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
 
-        def work() -> bytes:
+        def work() -> list[bytes]:
             if packed.fresh:
                 packed.dirty |= set(tapestry.ids())
                 packed.fresh = False
             if codec == MSGPACK:
-                return packed.assemble(pack, codec)
+                return packed.ordered(pack)
             packed.refresh(pack)
             if items.fresh:
                 # From the msgpack items, not the tapestry: a sanctuary still decoding its snapshot
                 # (S11) has them all already, and its tapestry not yet.
                 items.dirty |= set(packed.items)
                 items.fresh = False
-            return items.assemble(dump, codec)
+            return items.ordered(dump)
 
-        data = await asyncio.to_thread(work)
-        items.whole = (seq, data)
+        return work
+
+    def _kept(self, codec: str) -> _Items | None:
+        """This codec's items when nothing was written since they were last listed."""
+        items = self._codecs.get(codec)
+        packed = self._codecs.get(MSGPACK)
+        if items is None or packed is None or items.fresh or items.dirty or packed.fresh or packed.dirty:
+            return None
+        return items
+
+    async def items(self, tapestry: Tapestry, codec: str, seq: int) -> list[bytes]:
+        """Each fragment's encoded item in ``codec`` (msgpack or JSON), in canonical (id) order, at ``seq``.
+
+        The per-fragment item API: the whole snapshot (:meth:`whole`) and its parts (:meth:`parts`)
+        are cut from this list, never from a decoded and re-encoded structure.
+        """
+        return await asyncio.to_thread(self._ordered(tapestry, codec))
+
+    async def whole(self, tapestry: Tapestry, codec: str, seq: int) -> bytes:
+        """The canonical structure of ``tapestry`` (at ``seq``) in ``codec``: msgpack or JSON bytes."""
+        kept = self._kept(codec)
+        if kept is not None and kept.whole is not None and kept.whole[0] == seq:
+            return kept.whole[1]
+        work = self._ordered(tapestry, codec)
+        data = await asyncio.to_thread(lambda: array(codec, work()))
+        self._codecs[codec].whole = (seq, data)
+        return data
+
+    async def parts(self, tapestry: Tapestry, codec: str, seq: int, first: int, rest: int) -> list[bytes]:
+        """The canonical structure at ``seq`` in ``codec``, cut into lists of items (W36).
+
+        The first list holds about ``first`` bytes of items, the others about ``rest`` each; their
+        items concatenated are :meth:`whole`'s. One list (the whole structure) when it all fits in
+        the first. Kept per seq like :meth:`whole`: every join at that seq gets the same bytes.
+        """
+        kept = self._kept(codec)
+        shape = (seq, first, rest)
+        if kept is not None and kept.parts is not None and kept.parts[0] == shape:
+            return kept.parts[1]
+        work = self._ordered(tapestry, codec)
+
+        def cut_parts() -> list[bytes]:
+            ordered = work()
+            return [array(codec, ordered[at]) for at in cut(ordered, first, rest)]
+
+        data = await asyncio.to_thread(cut_parts)
+        self._codecs[codec].parts = (shape, data)
         return data
 
 
@@ -174,4 +241,4 @@ def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-__all__ = ["Pacer", "TapestryEncodings"]
+__all__ = ["Pacer", "TapestryEncodings", "array", "cut"]

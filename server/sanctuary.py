@@ -99,7 +99,7 @@ from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
 from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
-from .welcome_frame import welcome_frame
+from .welcome_frame import part_frames, welcome_frame
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -789,9 +789,12 @@ class Sanctuary:
         """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W23).
 
         While the tapestry is decoded (S11), a welcome with a snapshot is the stored snapshot at its
-        own seq, followed by the log after it as ``ops`` frames.
+        own seq, followed by the log after it as ``ops`` frames. Otherwise, to a hello that asks for
+        parts, a snapshot larger than the first part comes in parts, as ``snapshot`` frames (W36).
         """
         since = hello.seq
+        codec = member.codec_name
+        parts: list[bytes] = []
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         # A seq counted in another run may name ops that were broadcast but never committed (F5).
         resumable = since is not None and hello.epoch == self.epoch and oldest <= since <= self.seq
@@ -809,7 +812,12 @@ class Sanctuary:
             else:
                 if self._loading is not None and self._early is not None:
                     await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait
-                snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since)
+                if "parts" in hello.features:
+                    # W36: cut from the kept items; a snapshot that fits in the first part is one part.
+                    first, rest = self.config.welcome_first_part_bytes, self.config.welcome_part_bytes
+                    snapshot, *parts = await self._encodings.parts(self.tapestry, codec, since, first, rest)
+                else:
+                    snapshot = await self._encodings.whole(self.tapestry, codec, since)
         listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
         welcome = Welcome(
             sanctuary=self.name,
@@ -823,9 +831,14 @@ class Sanctuary:
             token=member.issued_token,
             epoch=self.epoch,
             peer_count=peer_count,
+            parts=len(parts) + 1 if parts else None,
         )
-        peers = self._peer_entries.array(listed, _ENCODERS[member.codec_name])
-        return [await welcome_frame(member.codec_name, welcome.to_wire(), snapshot, peers=peers), *frames]
+        peers = self._peer_entries.array(listed, _ENCODERS[codec])
+        first_frame = await welcome_frame(codec, welcome.to_wire(), snapshot, peers=peers)
+        if parts:
+            # Every part is queued with the welcome, in one go: nothing can come between them (W36).
+            frames = await part_frames(codec, welcome.seq, parts)
+        return [first_frame, *frames]
 
     def _catch_up(self, codec: str) -> tuple[int, bytes, list[bytes]] | None:
         """While the tapestry is decoded (S11): the stored snapshot's seq and bytes, and the log after it as ops.

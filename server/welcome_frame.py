@@ -1,4 +1,4 @@
-"""A ``welcome`` frame with its snapshot and peers spliced in already encoded (SPEC W23).
+"""A ``welcome`` frame with its snapshot and peers spliced in already encoded (SPEC W23, W36).
 
 A map in either codec is its keys and values one after the other: the welcome
 is encoded field by field, and the ``snapshot`` field's value is the tapestry's
@@ -16,6 +16,7 @@ from typing import Any
 import msgpack
 import orjson
 
+from dreamloom.protocol import SnapshotPart
 from dreamloom.protocol.codec import MSGPACK
 
 
@@ -23,7 +24,32 @@ async def welcome_frame(
     codec: str, wire: dict[str, Any], snapshot: bytes | None, *, peers: bytes | None = None
 ) -> bytes:
     """Encode ``wire`` (a welcome's map) with ``snapshot`` and ``peers``, when given, as those fields' bytes."""
-    spliced = {"snapshot": snapshot, "peers": peers}
+    pieces = _spliced(codec, wire, {"snapshot": snapshot, "peers": peers})
+    if snapshot is None or len(snapshot) < 1 << 20:
+        return b"".join(pieces)
+    return await asyncio.to_thread(b"".join, pieces)
+
+
+async def part_frames(codec: str, seq: int, parts: list[bytes]) -> list[bytes]:
+    """The ``snapshot`` frames of a welcome in parts (W36): ``parts`` are parts 1.. of k, already encoded.
+
+    The copies (as many bytes as the snapshot) are made in a worker thread, the parts' lists
+    spliced in as they are.
+    """
+    k = len(parts) + 1
+
+    def build() -> list[bytes]:
+        frames = []
+        for i, fragments in enumerate(parts, start=1):
+            wire = SnapshotPart(seq, i, k, []).to_wire()
+            frames.append(b"".join(_spliced(codec, wire, {"fragments": fragments})))
+        return frames
+
+    return await asyncio.to_thread(build)
+
+
+def _spliced(codec: str, wire: dict[str, Any], spliced: dict[str, bytes | None]) -> list[bytes]:
+    """The pieces of ``wire`` encoded in ``codec``, with the bytes in ``spliced`` as those fields' values."""
     parts: list[bytes] = []
     if codec == MSGPACK:
         packer = msgpack.Packer(use_bin_type=True)
@@ -38,9 +64,7 @@ async def welcome_frame(
             kept = spliced.get(key)
             parts.append(kept if kept is not None else orjson.dumps(value))
         parts.append(b"}")
-    if snapshot is None or len(snapshot) < 1 << 20:
-        return b"".join(parts)
-    return await asyncio.to_thread(b"".join, parts)
+    return parts
 
 
-__all__ = ["welcome_frame"]
+__all__ = ["part_frames", "welcome_frame"]
