@@ -4,7 +4,11 @@ Theory of operation:
 
 1. One ``run`` loop owns the connection. Each attempt opens the socket, sends ``hello``
    (``seq`` = the last seq this replica saw, so the server sends only what was missed),
-   waits for ``welcome``, then pumps with two owned tasks: a reader and a writer.
+   waits for ``welcome``, then pumps with two owned tasks: a reader and a writer. The
+   hello asks for a welcome in parts (W36): each part is validated into the snapshot as
+   it arrives (while the next one is on its way), and the replica is welcomed once, after
+   the last; a connection lost before then is an attempt like any other, and the next one
+   starts over with a fresh hello.
 2. The reader decodes every server message and applies it to the :class:`Replica`, the
    :class:`PendingOps` and the presence map, then emits events. Every stamp received is
    observed by the clock, so this replica's next write beats everything it has seen.
@@ -87,6 +91,7 @@ from dreamloom.protocol.connection import (
     ClientConnection,
     CloseAction,
     Gap,
+    PartReceived,
     Received,
     Violation,
     Welcomed,
@@ -112,6 +117,8 @@ _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
 #: New replica ids in a row (replica_in_use without a welcome between) before giving up.
 _MAX_RENEWALS: Final = 3
+#: What the hello says this SDK handles (``hello.features``): a welcome in parts (W36).
+FEATURES: Final[tuple[str, ...]] = ("parts",)
 
 
 def new_replica_id() -> str:
@@ -494,13 +501,18 @@ class Session:
         self._last_error = None
         hello_seq = None if self._fresh or self.welcomes == 0 else self.replica.seq
         self._conn = ClientConnection(
-            replica=self.replica_id, name=self.name, client=self.client, seq=hello_seq, epoch=self._epoch
+            replica=self.replica_id,
+            name=self.name,
+            client=self.client,
+            seq=hello_seq,
+            epoch=self._epoch,
+            features=FEATURES,
         )
         token = self._hello_token()
         await ws.send(self._frame(self._conn.hello(token, guest=self._sent_guest)))
         async with asyncio.timeout(self._handshake_timeout):
-            welcome = await self._await_welcome(ws)
-        self._on_welcome(welcome)
+            welcome, snapshot = await self._await_welcome(ws)
+        self._on_welcome(welcome, snapshot)
         reader = asyncio.create_task(self._read(ws), name="dreamloom-reader")
         writer = asyncio.create_task(self._write(ws), name="dreamloom-writer")
         stopper = asyncio.create_task(self._stop.wait(), name="dreamloom-stop")
@@ -530,13 +542,29 @@ class Session:
                 task.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
 
-    async def _await_welcome(self, ws: WebSocket) -> Welcome:
+    async def _await_welcome(self, ws: WebSocket) -> tuple[Welcome, Tapestry | None]:
+        """The welcome and its snapshot, all its parts in (W36): nothing is applied before the last."""
+        welcome: Welcome | None = None
+        snapshot: Tapestry | None = None
         while True:
             msg = self._decode(await ws.recv())
             for event in self._conn.receive(msg) if msg is not None else ():
                 match event:
                     case Welcomed(welcome=welcome):
-                        return welcome
+                        # Kept at once: a guest token issued here names this replica's identity
+                        # even if the connection is lost before the last part.
+                        self._keep_identity(welcome)
+                        if welcome.snapshot is not None:
+                            snapshot = self._snapshot_part(Tapestry(), welcome.snapshot)
+                        if welcome.parts is None:
+                            return welcome, snapshot
+                    case PartReceived(part=part, last=last):
+                        # The session rules let a part in only after a welcome in parts, with a snapshot.
+                        assert welcome is not None
+                        assert snapshot is not None
+                        self._snapshot_part(snapshot, part.fragments)
+                        if last:
+                            return welcome, snapshot
                     case CannotResume(asked=asked, since=since):
                         # The server cannot give what we missed op by op: start over from a snapshot.
                         self._fresh = True
@@ -560,19 +588,23 @@ class Session:
         data = self._codec.encode(msg)
         return data if self._codec.binary else data.decode()
 
+    @staticmethod
+    def _snapshot_part(snapshot: Tapestry, fragments: list[Any]) -> Tapestry:
+        """Validate a welcome's fragments (all of them, or one part's, W36) into ``snapshot``."""
+        try:
+            snapshot.load_entries(fragments, CLIENT_SIDE_LIMITS)
+        except DecodeError as exc:
+            raise Closed(1002, f"invalid snapshot in welcome: {exc}") from None
+        return snapshot
+
     # -- welcome ------------------------------------------------------------------
-    def _on_welcome(self, w: Welcome) -> None:
+    def _on_welcome(self, w: Welcome, snapshot: Tapestry | None) -> None:
         resumed = self.welcomes > 0
         self._fresh = False
         self._epoch = w.epoch
-        self._keep_identity(w)
         self.identity, self.sid, self.sanctuary = w.identity, w.sid, w.sanctuary
         events: list[Event] = []
-        if w.snapshot is not None:
-            try:
-                snapshot = Tapestry.from_data(w.snapshot, CLIENT_SIDE_LIMITS)
-            except DecodeError as exc:
-                raise Closed(1002, f"invalid snapshot in welcome: {exc}") from None
+        if snapshot is not None:
             self.clock.observe_counter(snapshot.max_counter)
             events += self.replica.load_snapshot(snapshot, w.since, diff=resumed)
         events += self._apply_ops(w.ops, w.since + 1)

@@ -21,6 +21,7 @@ from dreamloom.protocol import (
     Presence,
     PresenceState,
     Reject,
+    SnapshotPart,
     Stamp,
     Welcome,
     ops,
@@ -53,6 +54,7 @@ CLIENT: list[Message] = [
     Presence(),
     Ping(5),
     Pong(5),
+    Hello(name="Ana", replica="r-ana", features=("parts", "compact")),
 ]
 SERVER: list[Message] = [
     Welcome("garden", "s-1", ANA, seq=0, since=0, snapshot=[], ops=(), peers=(), policy={"ai_share_cap": 0.5}),
@@ -67,6 +69,8 @@ SERVER: list[Message] = [
         peers=((PEER, STATE),),
         policy={"locked": False, "weavers": ["moth"]},
     ),
+    Welcome("garden", "s-1", ANA, seq=9, since=9, snapshot=[["f-1", {"z": [3, "r-ana", "V"]}]], parts=2),
+    SnapshotPart(9, 1, 2, [["f-2", {"z": [4, "r-ana", "W"]}]]),
     Ops((CREATE, SET), seq=43),
     Ack(((7, 43), (8, 44))),
     Reject(Stamp(9, "r-ana"), "f-1", ErrorCode.UNKNOWN_FRAGMENT, "no fragment f-1"),

@@ -44,22 +44,28 @@ async def _join_with_parts(wire: Wire, url: str, codec: str, **kw: object) -> Wi
 async def test_w36_parts_only_when_asked_and_only_above_the_first_part(
     start_server: StartServer, wire: Wire, codec: str
 ) -> None:
-    server, writer = await _garden(start_server, wire)
+    server, _writer = await _garden(start_server, wire)
     url = server.ws_url("garden")
     whole = await wire.join(url, codec=codec)
-    assert whole.welcome is not None and whole.welcome.parts is None and whole.parts == []
+    assert whole.welcome is not None
+    assert whole.welcome.parts is None
+    assert whole.parts == []
     parted = await _join_with_parts(wire, url, codec)
-    assert parted.welcome is not None and parted.welcome.parts is not None
+    assert parted.welcome is not None
+    assert parted.welcome.parts is not None
     assert parted.welcome.parts == len(parted.parts) + 1 >= 3
     # A hello with features this server does not know is welcomed as usual (forward compatible).
     other = await wire.open(url, codec=codec)
     await wire.hello(other, features=["a-later-feature"])
-    assert other.welcome is not None and other.welcome.parts is None
+    assert other.welcome is not None
+    assert other.welcome.parts is None
     # A snapshot that fits in the first part is sent whole, even to a client that asks for parts.
     small = await wire.join(server.ws_url("small"), codec=codec)
     await small.wait_acked(await small.send_ops(small.symbol("only")))
     fits = await _join_with_parts(wire, server.ws_url("small"), codec)
-    assert fits.welcome is not None and fits.welcome.parts is None and fits.welcome.snapshot is not None
+    assert fits.welcome is not None
+    assert fits.welcome.parts is None
+    assert fits.welcome.snapshot is not None
     assert len(fits.welcome.snapshot) == 1
 
 
@@ -70,8 +76,10 @@ async def test_w36_concatenated_parts_are_the_whole_snapshot(start_server: Start
     live = (await server.hub.sanctuary("garden")).tapestry
     whole = await wire.join(url, codec=codec)
     parted = await _join_with_parts(wire, url, codec)
-    assert whole.welcome is not None and parted.welcome is not None
-    assert parted.welcome.snapshot is not None and whole.welcome.snapshot is not None
+    assert whole.welcome is not None
+    assert parted.welcome is not None
+    assert parted.welcome.snapshot is not None
+    assert whole.welcome.snapshot is not None
     assembled = parted.welcome.snapshot + [f for p in parted.parts for f in p.fragments]
     assert assembled == whole.welcome.snapshot  # same fragments, same order, none split or repeated
     assert parted.tapestry.digest() == whole.tapestry.digest() == live.digest()
@@ -105,7 +113,10 @@ async def test_w36_ops_during_a_welcome_in_parts_follow_its_last_part(
     assert slow.close_code is None
     assert slow.between_parts == []
     assert slow.gaps == []
-    assert slow.welcome is not None and slow.welcome.parts is not None and slow.welcome.parts >= 3
+    assert slow.welcome is not None
+    assert slow.welcome.parts is not None
+    assert slow.welcome.parts >= 3
     assert slow.tapestry.digest() == garden.tapestry.digest()
     # Ops after the welcome's seq came after the parts, as broadcasts (W5a, W36).
-    assert slow.broadcasts and slow.broadcasts[0].seq == slow.welcome.seq + 1
+    assert slow.broadcasts
+    assert slow.broadcasts[0].seq == slow.welcome.seq + 1

@@ -223,7 +223,8 @@ class WireClient:
                 assert message.snapshot is not None
                 self.welcome, self.seq, self.assembling = message, message.seq, list(message.snapshot)
             case SnapshotPart():
-                assert self.assembling is not None and message.seq == self.seq, message
+                assert self.assembling is not None, message
+                assert message.seq == self.seq, message
                 assert message.part == len(self.parts) + 1, (message.part, len(self.parts))
                 self.parts.append(message)
                 self.assembling.extend(message.fragments)
