@@ -6,9 +6,10 @@ tapestry ever stall the server's event loop (every other sanctuary waits while i
 - **fill**: one writer sends creates in batches of 256 ops (70 % strokes of 20-60 points, then
   symbols, shapes and text), keeping four batches in flight; accepted ops/s is reported for each
   tenth of the fill, and the last tenth's share of the first.
-- **joins**: a fresh connection's time from opening the socket to a decoded ``welcome`` — warm (the
-  sanctuary loaded), warm right after one op, and cold (the first join after a server restart) —
-  and the welcome's size in each codec.
+- **joins**: a fresh connection's time from opening the socket to the whole tapestry decoded — warm
+  (the sanctuary loaded), warm right after one op, and cold (the first join after a server
+  restart) — and the welcome's size in each codec. Each is measured whole and in parts (SPEC W36:
+  the hello asks for ``parts``; the time is to the last part decoded), alternating, twice each.
 - **stalls**: a probe process, connected to another sanctuary of the same server, sends an
   application ``ping`` every 5 ms and records each round trip; the longest round trip during a join
   or an HTTP read is the longest the event loop was held (a stalled loop answers nothing).
@@ -57,6 +58,7 @@ from dreamloom.protocol import (
     Ping,
     Pong,
     Reject,
+    SnapshotPart,
     Welcome,
     codec_for,
     ops,
@@ -247,28 +249,43 @@ def _when(progress: list[tuple[float, float]] | list[tuple[float, int]], ops_don
 async def one_op(url: str) -> None:
     codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
     async with connect(url, subprotocols=[MSGPACK], max_size=None) as ws:  # type: ignore[list-item]
-        await ws.send(codec.encode(Hello(name="nudge", replica="nudge", seq=None)))
+        replica = f"nudge{time.monotonic_ns()}"  # a guest each time: each its own replica id
+        await ws.send(codec.encode(Hello(name="nudge", replica=replica, seq=None)))
         while not isinstance(codec.decode_server(await ws.recv()), Welcome):
             pass
-        clock = Clock("nudge")
+        clock = Clock(replica)
         await ws.send(codec.encode(Ops((ops.set_fields("f000000", clock.tick(), x=1),))))
         while not isinstance(codec.decode_server(await ws.recv()), Ack):
             pass
 
 
-async def join(url: str, codec_name: str) -> tuple[float, int, float, float]:
-    """(seconds to a decoded welcome, its bytes, start, end)."""
+async def join(url: str, codec_name: str, parts: bool = False) -> tuple[float, int, float, float]:
+    """(seconds to the whole tapestry decoded: the welcome, and its last part when in parts, W36;
+    the bytes of the welcome and its parts; start; end)."""
     codec = codec_for(codec_name, CLIENT_SIDE_LIMITS)
     start = time.monotonic()
+    size = 0
+    features = ("parts",) if parts else ()
     async with connect(url, subprotocols=[codec_name], max_size=None) as ws:  # type: ignore[list-item]
-        await ws.send(codec.encode(Hello(name="joiner", replica=f"j{start}".replace(".", ""), seq=None)))
+        await ws.send(codec.encode(Hello(name="joiner", replica=f"j{start}".replace(".", ""), features=features)))
         while True:
             frame = await ws.recv()
             msg = codec.decode_server(frame)
-            if isinstance(msg, Welcome):
+            if isinstance(msg, Welcome | SnapshotPart):
+                size += len(frame)
+            if (isinstance(msg, Welcome) and msg.parts is None) or (
+                isinstance(msg, SnapshotPart) and msg.part == msg.parts - 1
+            ):
                 end = time.monotonic()
-                assert msg.snapshot is not None
-                return end - start, len(frame), start, end
+                return end - start, size, start, end
+
+
+def joins(url: str, codec_name: str, row: dict[str, Any], name: str, samples: Path, stalls: list[float]) -> None:
+    """Join whole and in parts, alternating, twice each: row[name] and row[name + " parts"] list the seconds."""
+    for parts in (False, True, False, True):
+        secs, size, a, b = asyncio.run(join(url, codec_name, parts))
+        stalls.append(longest_stall(samples, a, b))
+        row.setdefault(f"{name} parts s" if parts else f"{name} s", []).append(round(secs, 3))
 
 
 def http_read(url: str, headers: dict[str, str] | None = None) -> tuple[float, int, float, float, str]:
@@ -325,22 +342,28 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             row["warm join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
-            row["warm join s"] = round(secs, 3)
+            row["first warm join s"] = round(secs, 3)
             row["welcome MB"] = round(size / 1e6, 1)
+            joins(ws_url, MSGPACK, row, "warm join", samples, stalls)
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             asyncio.run(one_op(ws_url))
             h0 = hold_buckets(port)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             stalls.append(longest_stall(samples, a, b))
             row["warm join after op s"] = round(secs, 3)
+            asyncio.run(one_op(ws_url))
+            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK, parts=True))
+            stalls.append(longest_stall(samples, a, b))
+            row["warm join after op parts s"] = round(secs, 3)
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             h0 = hold_buckets(port)
             before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, JSON))
             row["json join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
-            row["json join s"] = round(secs, 3)
+            row["first json join s"] = round(secs, 3)
             row["json welcome MB"] = round(size / 1e6, 1)
+            joins(ws_url, JSON, row, "json join", samples, stalls)
 
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             h0 = hold_buckets(port)
@@ -361,26 +384,28 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["GET stall ms"] = round(1000 * max(http_stalls), 1)
             row["GET hold ms"] = longest_hold_ms(h0, hold_buckets(port))
 
-            # Cold: restart the server; the probe reconnects to the new one.
-            stop(probe_proc)
-            stop(server)
-            server = start_server(port, workdir / "data", log)
-            wait_listening(port, server)
-            probe_proc = subprocess.Popen(
-                [sys.executable, __file__, "--probe", f"ws://127.0.0.1:{port}/ws/probe", str(samples)],
-                cwd=ROOT,
-            )
-            time.sleep(1.0)
-            h0 = hold_buckets(port)
-            before = server_cpu(server.pid)
-            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
-            holds.append(longest_hold_ms(h0, hold_buckets(port)))
-            stalls.append(longest_stall(samples, a, b))
-            row["cold join s"] = round(secs, 3)
-            row["cold join server CPU s"] = round(server_cpu(server.pid) - before, 3)
+            # Cold: restart the server; the probe reconnects to the new one. Whole, then asking for
+            # parts (a cold welcome is sent from the stored snapshot, whole, S11), twice each.
+            for parts in (False, True, False, True):
+                stop(probe_proc)
+                stop(server)
+                server = start_server(port, workdir / "data", log)
+                wait_listening(port, server)
+                probe_proc = subprocess.Popen(
+                    [sys.executable, __file__, "--probe", f"ws://127.0.0.1:{port}/ws/probe", str(samples)],
+                    cwd=ROOT,
+                )
+                time.sleep(1.0)
+                h0 = hold_buckets(port)
+                before = server_cpu(server.pid)
+                secs, size, a, b = asyncio.run(join(ws_url, MSGPACK, parts))
+                holds.append(longest_hold_ms(h0, hold_buckets(port)))
+                stalls.append(longest_stall(samples, a, b))
+                row.setdefault("cold join parts s" if parts else "cold join s", []).append(round(secs, 3))
+                row.setdefault("cold join server CPU s", []).append(round(server_cpu(server.pid) - before, 3))
             row["join stall ms"] = round(1000 * max(stalls), 1)
-            row["stalls warm/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
-            row["join hold ms warm/after op/json/cold"] = holds
+            row["stalls ms, in join order"] = [round(1000 * x) for x in stalls]
+            row["join hold ms warm/after op/json/cold x4"] = holds
             row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
         finally:
             if probe_proc is not None:
