@@ -283,7 +283,7 @@ async def join(url: str, codec_name: str, parts: bool = False) -> tuple[float, i
 def joins(url: str, codec_name: str, row: dict[str, Any], name: str, samples: Path, stalls: list[float]) -> None:
     """Join whole and in parts, alternating, twice each: row[name] and row[name + " parts"] list the seconds."""
     for parts in (False, True, False, True):
-        secs, size, a, b = asyncio.run(join(url, codec_name, parts))
+        secs, _, a, b = asyncio.run(join(url, codec_name, parts))
         stalls.append(longest_stall(samples, a, b))
         row.setdefault(f"{name} parts s" if parts else f"{name} s", []).append(round(secs, 3))
 

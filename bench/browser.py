@@ -109,7 +109,8 @@ window.WebSocket = class extends Socket {
         const parts = ev.data.lastIndexOf('"parts":');  // the welcome's last field, when in parts
         if (parts > ev.data.length - 20) window.__bench.parts = parseInt(ev.data.slice(parts + 8), 10);
       }
-      if (typeof ev.data === "string" && ev.data.startsWith('{"type":"snapshot"')) window.__bench.lastPart = performance.now();
+      if (typeof ev.data === "string" && ev.data.startsWith('{"type":"snapshot"'))
+        window.__bench.lastPart = performance.now();
     });
   }
 };

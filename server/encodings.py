@@ -100,22 +100,64 @@ def array(codec: str, items: list[bytes]) -> bytes:
     return b"".join((b"[", b",".join(items), b"]"))
 
 
-def cut(items: list[bytes], first: int, rest: int) -> list[slice]:
-    """Where a list of items is cut into parts (W36): the first about ``first`` bytes, the others ``rest``.
+def cut(sizes: list[int], first: int, rest: int) -> list[slice]:
+    """Where a list of items of these sizes is cut into parts (W36): the first about ``first`` bytes,
+    the others about ``rest`` each.
 
     A part ends at the item that takes it to its size or past it, so no item is split and a part
     holds at least one item. One slice when the whole list fits in the first part.
     """
     cuts: list[slice] = []
     start, size, bound = 0, 0, first
-    for i, item in enumerate(items):
-        size += len(item)
+    for i, n in enumerate(sizes):
+        size += n
         if size >= bound:
             cuts.append(slice(start, i + 1))
             start, size, bound = i + 1, 0, rest
-    if start < len(items) or not cuts:
-        cuts.append(slice(start, len(items)))
+    if start < len(sizes) or not cuts:
+        cuts.append(slice(start, len(sizes)))
     return cuts
+
+
+#: What an item not encoded yet is taken to weigh when no item is known to go by (bytes).
+GUESS_ITEM_BYTES = 600
+
+#: Builds part ``i`` of ``k``, from its encoded list of fragments, as it is sent (a ``snapshot`` frame).
+Framer = Callable[[int, int, bytes], bytes]
+
+
+class Parts:
+    """A snapshot cut into parts (W36): how many, and each in turn, encoded only when taken.
+
+    Part 0 is the list of the welcome's first fragments, the others whole ``snapshot`` frames
+    (built by the framer given to :meth:`TapestryEncodings.parts`). Taken in order, each in a worker
+    thread: the first part goes out before the rest of a tapestry written since the last join is
+    encoded. Taken to the end, they are kept for every later join at the same seq.
+    """
+
+    def __init__(self, count: int, build: Callable[[int], bytes], keep: Callable[[list[bytes]], None]) -> None:
+        self.count = count
+        self._build = build
+        self._keep = keep
+        self._built: list[bytes] = []
+
+    @classmethod
+    def kept(cls, built: list[bytes]) -> Parts:
+        parts = cls(len(built), built.__getitem__, lambda _: None)
+        parts._built = built
+        return parts
+
+    async def take(self, i: int) -> bytes:
+        """Part ``i``: 0 first, then 1, 2, ... in order."""
+        if i < len(self._built):
+            return self._built[i]
+        if i != len(self._built):
+            raise ValueError(f"part {i} taken before part {len(self._built)}")
+        data = await asyncio.to_thread(self._build, i)
+        self._built.append(data)
+        if len(self._built) == self.count:
+            self._keep(self._built)
+        return data
 
 
 class TapestryEncodings:
@@ -164,14 +206,7 @@ class TapestryEncodings:
             raise ValueError(f"unknown codec {codec!r}")
         packed = self._items(MSGPACK)
         items = packed if codec == MSGPACK else self._items(JSON)
-
-        def pack(fid: str) -> bytes | None:
-            entry = tapestry.entry(fid)
-            return None if entry is None else _pack(entry)
-
-        def dump(fid: str) -> bytes | None:
-            item = packed.items.get(fid)
-            return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
+        pack, dump = _encoders(tapestry, packed)
 
         def work() -> list[bytes]:
             if packed.fresh:
@@ -215,30 +250,85 @@ class TapestryEncodings:
         self._codecs[codec].whole = (seq, data)
         return data
 
-    async def parts(self, tapestry: Tapestry, codec: str, seq: int, first: int, rest: int) -> list[bytes]:
-        """The canonical structure at ``seq`` in ``codec``, cut into lists of items (W36).
+    async def parts(self, tapestry: Tapestry, codec: str, seq: int, first: int, rest: int, frame: Framer) -> Parts:
+        """The canonical structure at ``seq`` in ``codec``, cut into parts (W36).
 
-        The first list holds about ``first`` bytes of items, the others about ``rest`` each; their
-        items concatenated are :meth:`whole`'s. One list (the whole structure) when it all fits in
-        the first. Kept per seq like :meth:`whole`: every join at that seq gets the same bytes.
+        The first part holds about ``first`` bytes of items, the others about ``rest`` each; their
+        items concatenated are :meth:`whole`'s. One part (the whole structure) when it all fits in
+        the first. Where fragments were written since they were last encoded, the cuts are made
+        from their earlier items' sizes (or a guess) and the items encoded part by part, as each
+        is taken. Kept per seq like :meth:`whole`: every later join at that seq gets the same bytes.
         """
         kept = self._kept(codec)
         shape = (seq, first, rest)
         if kept is not None and kept.parts is not None and kept.parts[0] == shape:
-            return kept.parts[1]
-        work = self._ordered(tapestry, codec)
+            return Parts.kept(kept.parts[1])
+        if codec not in (MSGPACK, JSON):
+            raise ValueError(f"unknown codec {codec!r}")
+        packed = self._items(MSGPACK)
+        items = packed if codec == MSGPACK else self._items(JSON)
+        pack, dump = _encoders(tapestry, packed)
 
-        def cut_parts() -> list[bytes]:
-            ordered = work()
-            return [array(codec, ordered[at]) for at in cut(ordered, first, rest)]
+        def plan() -> tuple[list[str], list[slice]]:
+            if packed.fresh:
+                packed.dirty |= set(tapestry.ids())
+                packed.fresh = False
+            if items.fresh:
+                items.dirty |= set(packed.items) | packed.dirty  # as in _ordered: from the msgpack items
+                items.fresh = False
+            for each in (packed, items):
+                if each.dirty:
+                    each.whole = each.parts = None
+            ids = sorted(items.items.keys() | items.dirty)
+            known = [len(items.items[fid]) for fid in ids if fid in items.items and fid not in items.dirty]
+            guess = sum(known) // len(known) if known else GUESS_ITEM_BYTES
+            sizes = []
+            for fid in ids:
+                old = items.items.get(fid) or packed.items.get(fid)  # a dirty item weighs about what it did
+                sizes.append(len(old) if old is not None else guess)
+            return ids, cut(sizes, first, rest)
 
-        data = await asyncio.to_thread(cut_parts)
-        self._codecs[codec].parts = (shape, data)
-        return data
+        ids, cuts = await asyncio.to_thread(plan)
+        count = len(cuts)
+
+        def build(i: int) -> bytes:
+            chunk: list[bytes] = []
+            for fid in ids[cuts[i]]:
+                if fid in packed.dirty:
+                    packed.dirty.discard(fid)
+                    packed.put(fid, pack(fid))
+                if items is not packed and fid in items.dirty:
+                    items.dirty.discard(fid)
+                    items.put(fid, dump(fid))
+                item = items.items.get(fid)
+                if item is not None:
+                    chunk.append(item)
+            data = array(codec, chunk)
+            return data if i == 0 else frame(i, count, data)
+
+        def keep(built: list[bytes]) -> None:
+            if not items.dirty and not packed.dirty:
+                items.parts = (shape, built)
+
+        return Parts(count, build, keep)
+
+
+def _encoders(tapestry: Tapestry, packed: _Items) -> tuple[_Encoder, _Encoder]:
+    """A fragment's msgpack item from the tapestry, and its JSON item from its msgpack item."""
+
+    def pack(fid: str) -> bytes | None:
+        entry = tapestry.entry(fid)
+        return None if entry is None else _pack(entry)
+
+    def dump(fid: str) -> bytes | None:
+        item = packed.items.get(fid)
+        return None if item is None else orjson.dumps(msgpack.unpackb(item, raw=False))
+
+    return pack, dump
 
 
 def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-__all__ = ["Pacer", "TapestryEncodings", "array", "cut"]
+__all__ = ["Pacer", "Parts", "TapestryEncodings", "array", "cut"]

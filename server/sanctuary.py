@@ -93,13 +93,13 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
-from .encodings import TapestryEncodings
+from .encodings import Parts, TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
 from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
-from .welcome_frame import part_frames, welcome_frame
+from .welcome_frame import part_frame, welcome_frame
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -775,8 +775,14 @@ class Sanctuary:
             self._unload_timer.cancel()
             self._unload_timer = None
         member.peer = replace(member.peer, color=self.colours.join(member.sid, member.identity.id))
-        for frame in await self._welcome(member, hello):
+        frames, parts = await self._welcome(member, hello)
+        for frame in frames:
             member.send_frame(frame)
+        if parts is not None:
+            # Each part goes out as it is encoded; the member is not one yet, so nothing else
+            # can come between the welcome and its last part (W36).
+            for i in range(1, parts.count):
+                member.send_frame(await parts.take(i))
         member.issued_token = None  # handed over in the welcome: not kept for the connection's life
         self.members[member.sid] = member
         self._by_replica[member.replica] = member
@@ -785,7 +791,7 @@ class Sanctuary:
         self.metrics.connections.inc()
         item.done.set_result(None)
 
-    async def _welcome(self, member: Member, hello: Hello) -> list[bytes]:
+    async def _welcome(self, member: Member, hello: Hello) -> tuple[list[bytes], Parts | None]:
         """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W23).
 
         While the tapestry is decoded (S11), a welcome with a snapshot is the stored snapshot at its
@@ -794,7 +800,7 @@ class Sanctuary:
         """
         since = hello.seq
         codec = member.codec_name
-        parts: list[bytes] = []
+        parts: Parts | None = None
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         # A seq counted in another run may name ops that were broadcast but never committed (F5).
         resumable = since is not None and hello.epoch == self.epoch and oldest <= since <= self.seq
@@ -815,7 +821,14 @@ class Sanctuary:
                 if "parts" in hello.features:
                     # W36: cut from the kept items; a snapshot that fits in the first part is one part.
                     first, rest = self.config.welcome_first_part_bytes, self.config.welcome_part_bytes
-                    snapshot, *parts = await self._encodings.parts(self.tapestry, codec, since, first, rest)
+
+                    def frame(i: int, k: int, fragments: bytes, seq: int = since) -> bytes:
+                        return part_frame(codec, seq, i, k, fragments)
+
+                    parts = await self._encodings.parts(self.tapestry, codec, since, first, rest, frame)
+                    snapshot = await parts.take(0)
+                    if parts.count == 1:
+                        parts = None
                 else:
                     snapshot = await self._encodings.whole(self.tapestry, codec, since)
         listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
@@ -831,14 +844,10 @@ class Sanctuary:
             token=member.issued_token,
             epoch=self.epoch,
             peer_count=peer_count,
-            parts=len(parts) + 1 if parts else None,
+            parts=parts.count if parts is not None else None,
         )
         peers = self._peer_entries.array(listed, _ENCODERS[codec])
-        first_frame = await welcome_frame(codec, welcome.to_wire(), snapshot, peers=peers)
-        if parts:
-            # Every part is queued with the welcome, in one go: nothing can come between them (W36).
-            frames = await part_frames(codec, welcome.seq, parts)
-        return [first_frame, *frames]
+        return [await welcome_frame(codec, welcome.to_wire(), snapshot, peers=peers), *frames], parts
 
     def _catch_up(self, codec: str) -> tuple[int, bytes, list[bytes]] | None:
         """While the tapestry is decoded (S11): the stored snapshot's seq and bytes, and the log after it as ops.

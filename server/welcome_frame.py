@@ -30,22 +30,10 @@ async def welcome_frame(
     return await asyncio.to_thread(b"".join, pieces)
 
 
-async def part_frames(codec: str, seq: int, parts: list[bytes]) -> list[bytes]:
-    """The ``snapshot`` frames of a welcome in parts (W36): ``parts`` are parts 1.. of k, already encoded.
-
-    The copies (as many bytes as the snapshot) are made in a worker thread, the parts' lists
-    spliced in as they are.
-    """
-    k = len(parts) + 1
-
-    def build() -> list[bytes]:
-        frames = []
-        for i, fragments in enumerate(parts, start=1):
-            wire = SnapshotPart(seq, i, k, []).to_wire()
-            frames.append(b"".join(_spliced(codec, wire, {"fragments": fragments})))
-        return frames
-
-    return await asyncio.to_thread(build)
+def part_frame(codec: str, seq: int, part: int, parts: int, fragments: bytes) -> bytes:
+    """A ``snapshot`` frame of a welcome in parts (W36), its ``fragments`` an encoded list spliced in."""
+    wire = SnapshotPart(seq, part, parts, []).to_wire()
+    return b"".join(_spliced(codec, wire, {"fragments": fragments}))
 
 
 def _spliced(codec: str, wire: dict[str, Any], spliced: dict[str, bytes | None]) -> list[bytes]:
@@ -67,4 +55,4 @@ def _spliced(codec: str, wire: dict[str, Any], spliced: dict[str, bytes | None])
     return parts
 
 
-__all__ = ["part_frames", "welcome_frame"]
+__all__ = ["part_frame", "welcome_frame"]

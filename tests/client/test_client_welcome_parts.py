@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from client_kit import WAIT
-from websockets.exceptions import ConnectionClosed
 
 from dreamloom.client import Ready, Weaver
 from dreamloom.client import session as session_module
@@ -92,15 +91,21 @@ async def test_w36_a_connection_lost_mid_parts_starts_over_with_a_fresh_hello(
     async with serve_in_process(data_dir=tmp_path, **SMALL_PARTS) as server:
         await _fill(server.url, "parts", 300)
         spy = Spy(monkeypatch)
-        load = session_module.Session._snapshot_part
+        load, converse = session_module.Session._snapshot_part, session_module.Session._converse
+        sockets: list[Any] = []
         lost: list[int] = []
+
+        async def spy_converse(session: Any, ws: Any) -> None:
+            sockets.append(ws)
+            await converse(session, ws)
 
         def lose_the_first_connection_at_its_second_part(snapshot: Tapestry, fragments: list[Any]) -> Tapestry:
             if len(spy.parts) == 2 and not lost:
                 lost.append(len(snapshot))
-                raise ConnectionClosed(None, None)  # what the socket raises when it is lost
+                sockets[-1].transport.abort()  # the connection is lost: the next read finds it so
             return load(snapshot, fragments)
 
+        monkeypatch.setattr(session_module.Session, "_converse", spy_converse)
         monkeypatch.setattr(
             session_module.Session, "_snapshot_part", staticmethod(lose_the_first_connection_at_its_second_part)
         )
