@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -63,6 +64,7 @@ from dreamloom.protocol import (
     codec_for,
     ops,
 )
+from dreamloom.protocol.codec import collector_paused
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -268,16 +270,20 @@ async def join(url: str, codec_name: str, parts: bool = False) -> tuple[float, i
     features = ("parts",) if parts else ()
     async with connect(url, subprotocols=[codec_name], max_size=None) as ws:  # type: ignore[list-item]
         await ws.send(codec.encode(Hello(name="joiner", replica=f"j{start}".replace(".", ""), features=features)))
-        while True:
-            frame = await ws.recv()
-            msg = codec.decode_server(frame)
-            if isinstance(msg, Welcome | SnapshotPart):
-                size += len(frame)
-            if (isinstance(msg, Welcome) and msg.parts is None) or (
-                isinstance(msg, SnapshotPart) and msg.part == msg.parts - 1
-            ):
-                end = time.monotonic()
-                return end - start, size, start, end
+        # As the SDK does: no collection between parts (none runs while a whole welcome is decoded).
+        with contextlib.ExitStack() as paused:
+            while True:
+                frame = await ws.recv()
+                msg = codec.decode_server(frame)
+                if isinstance(msg, Welcome) and msg.parts is not None:
+                    paused.enter_context(collector_paused())
+                if isinstance(msg, Welcome | SnapshotPart):
+                    size += len(frame)
+                if (isinstance(msg, Welcome) and msg.parts is None) or (
+                    isinstance(msg, SnapshotPart) and msg.part == msg.parts - 1
+                ):
+                    end = time.monotonic()
+                    return end - start, size, start, end
 
 
 def joins(url: str, codec_name: str, row: dict[str, Any], name: str, samples: Path, stalls: list[float]) -> None:

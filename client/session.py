@@ -85,6 +85,7 @@ from dreamloom.protocol import (
     Welcome,
     codec_for,
 )
+from dreamloom.protocol.codec import collector_paused
 from dreamloom.protocol.connection import (
     Broadcast,
     CannotResume,
@@ -544,6 +545,10 @@ class Session:
 
     async def _await_welcome(self, ws: WebSocket) -> tuple[Welcome, Tapestry | None]:
         """The welcome and its snapshot, all its parts in (W36): nothing is applied before the last."""
+        with contextlib.ExitStack() as paused:
+            return await self._welcome_parts(ws, paused)
+
+    async def _welcome_parts(self, ws: WebSocket, paused: contextlib.ExitStack) -> tuple[Welcome, Tapestry | None]:
         welcome: Welcome | None = None
         snapshot: Tapestry | None = None
         while True:
@@ -558,6 +563,9 @@ class Session:
                             snapshot = self._snapshot_part(Tapestry(), welcome.snapshot)
                         if welcome.parts is None:
                             return welcome, snapshot
+                        # The parts' containers are no garbage either: no collection scans them
+                        # between two parts, as none does while a whole welcome is decoded.
+                        paused.enter_context(collector_paused())
                     case PartReceived(part=part, last=last):
                         # The session rules let a part in only after a welcome in parts, with a snapshot.
                         assert welcome is not None
