@@ -480,7 +480,6 @@ export class Sync extends EventTarget {
     }
     this.sid = msg.sid;
     this.identity = msg.identity;
-    this.epoch = typeof msg.epoch === "string" ? msg.epoch : null;
     this.policy = msg.policy ?? {};
     this.#persist();
     if (msg.snapshot !== null && msg.snapshot !== undefined) {
@@ -572,7 +571,10 @@ export class Sync extends EventTarget {
 
   /** The rest of a welcome, once its tapestry is in place. @param {any} msg */
   #welcomed(msg) {
+    // Seq and epoch together, once the tapestry is whole: a socket lost while a snapshot loads
+    // (its parts, W36) resumes as if that welcome never came, never with the old seq in the new epoch.
     this.seq = msg.seq;
+    this.epoch = typeof msg.epoch === "string" ? msg.epoch : null;
     this.peers.clear();
     for (const p of msg.peers ?? []) this.peers.set(p.sid, { cursor: null, sel: [], preview: null, view: null, ...p });
     this.peerCount = typeof msg.peer_count === "number" ? msg.peer_count : this.peers.size;
