@@ -102,7 +102,10 @@ async def test_w36_ops_during_a_welcome_in_parts_follow_its_last_part(
     slow.pause()  # its parts back up in the server's send buffer while others write
     hello = Hello(name=slow.name, replica=slow.replica, features=("parts",)).to_wire()
     await slow.send_wire(hello)
+    # Ops sent while the parts are encoded and sent, and after: all follow the last part.
+    early = await writer.send_ops(writer.set("f0100", y=7), writer.symbol("early"))
     await writer.wait_for(lambda: any(m.sid != writer.welcome.sid for m in garden.members.values()), "the join")
+    await writer.wait_acked(early)
     for n in range(3):
         await writer.wait_acked(await writer.send_ops(writer.set(f"f{n:04d}", x=1000 + n), writer.symbol(f"new{n}")))
     await writer.presence(cursor=[1, 2])
