@@ -287,11 +287,16 @@ async def join(url: str, codec_name: str, parts: bool = False) -> tuple[float, i
 
 
 def joins(url: str, codec_name: str, row: dict[str, Any], name: str, samples: Path, stalls: list[float]) -> None:
-    """Join whole and in parts, alternating, twice each: row[name] and row[name + " parts"] list the seconds."""
+    """Join whole and in parts, alternating, twice each, each time two joins in a row (the server
+    keeps one form of a seq's encoding, whole or in parts: the first of a pair makes it, the second
+    finds it kept): row[name] and row[name + " parts"] list the pairs' seconds."""
     for parts in (False, True, False, True):
-        secs, _, a, b = asyncio.run(join(url, codec_name, parts))
-        stalls.append(longest_stall(samples, a, b))
-        row.setdefault(f"{name} parts s" if parts else f"{name} s", []).append(round(secs, 3))
+        pair = []
+        for _ in range(2):
+            secs, _, a, b = asyncio.run(join(url, codec_name, parts))
+            stalls.append(longest_stall(samples, a, b))
+            pair.append(round(secs, 3))
+        row.setdefault(f"{name} parts s" if parts else f"{name} s", []).append(pair)
 
 
 def http_read(url: str, headers: dict[str, str] | None = None) -> tuple[float, int, float, float, str]:

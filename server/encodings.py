@@ -58,7 +58,8 @@ class _Items:
         self.removed = False  # an id left ``items`` since then
         self.dirty: set[str] = set()
         self.whole: tuple[int, bytes] | None = None  # (seq, bytes) of the last concatenation
-        # ((seq, first, rest), bytes of each part) of the last cut into parts (W36)
+        # ((seq, first, rest), bytes of each part) of the last cut into parts (W36); kept instead of
+        # ``whole``, not beside it: either is as large as the tapestry, and is remade in one copy.
         self.parts: tuple[tuple[int, int, int], list[bytes]] | None = None
         self.fresh = False  # nothing encoded yet: every fragment of the tapestry is dirty
 
@@ -247,7 +248,8 @@ class TapestryEncodings:
             return kept.whole[1]
         work = self._ordered(tapestry, codec)
         data = await asyncio.to_thread(lambda: array(codec, work()))
-        self._codecs[codec].whole = (seq, data)
+        kept_whole = self._codecs[codec]
+        kept_whole.whole, kept_whole.parts = (seq, data), None  # one form kept per codec: memory
         return data
 
     async def parts(self, tapestry: Tapestry, codec: str, seq: int, first: int, rest: int, frame: Framer) -> Parts:
@@ -308,7 +310,7 @@ class TapestryEncodings:
 
         def keep(built: list[bytes]) -> None:
             if not items.dirty and not packed.dirty:
-                items.parts = (shape, built)
+                items.parts, items.whole = (shape, built), None  # one form kept per codec: memory
 
         return Parts(count, build, keep)
 
