@@ -35,6 +35,11 @@ def collector_paused() -> Iterator[None]:
 
     Parsing a big welcome creates millions of containers, none of them garbage: each one counts
     toward a collection, and full collections over them doubled the time to decode it.
+
+    Example::
+
+        with collector_paused():
+            parts = [codec.decode_server(frame) for frame in frames]
     """
     enabled = gc.isenabled()
     gc.disable()

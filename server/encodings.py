@@ -144,6 +144,7 @@ class Parts:
 
     @classmethod
     def kept(cls, built: list[bytes]) -> Parts:
+        """Parts built and kept for an earlier join at the same seq."""
         parts = cls(len(built), built.__getitem__, lambda _: None)
         parts._built = built
         return parts
