@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import io
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -327,6 +329,25 @@ class TapestryEncodings:
         return Parts(count, build, keep)
 
 
+def stored_parts(data: bytes, first: int, rest: int, frame: Framer) -> list[bytes]:
+    """A stored snapshot's bytes (a msgpack list of canonical items, S11) cut into parts (W36).
+
+    Each item's end is found by skipping it, not decoding it; a part is the items' bytes as they
+    lie, after its list header. Part 0 is a list, the others frames built by ``frame``, as in
+    :meth:`TapestryEncodings.parts`. Tens of megabytes: call it in a worker thread.
+    """
+    unpacker = msgpack.Unpacker(io.BytesIO(data), read_size=1 << 20)
+    count = unpacker.read_array_header()
+    ends = [unpacker.tell()]
+    for _ in range(count):
+        unpacker.skip()
+        ends.append(unpacker.tell())
+    cuts = cut([b - a for a, b in itertools.pairwise(ends)], first, rest)
+    header = msgpack.Packer().pack_array_header
+    parts = [header(at.stop - at.start) + data[ends[at.start] : ends[at.stop]] for at in cuts]
+    return [parts[0], *(frame(i, len(parts), part) for i, part in enumerate(parts) if i)]
+
+
 #: Ids sorted in one call at most: sorting runs of this many holds the GIL a few milliseconds.
 SORT_RUN = 8192
 
@@ -358,4 +379,4 @@ def _pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-__all__ = ["Pacer", "Parts", "TapestryEncodings", "array", "cut"]
+__all__ = ["Pacer", "Parts", "TapestryEncodings", "array", "cut", "stored_parts"]

@@ -93,7 +93,7 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
-from .encodings import Parts, TapestryEncodings
+from .encodings import Parts, TapestryEncodings, stored_parts
 from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
@@ -240,6 +240,8 @@ class Sanctuary:
         self._loading: asyncio.Task[None] | None = None
         self._early: tuple[int, bytes | None, list[LogEntry]] | None = None
         self._early_frames: list[bytes] | None = None
+        # The stored snapshot cut into parts for joins that ask for them (W36), by part sizes.
+        self._early_parts: tuple[tuple[int, int], list[bytes]] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
 
@@ -289,6 +291,7 @@ class Sanctuary:
             await asyncio.sleep(0)  # joins already waiting are welcomed from the stored snapshot first
             await decode_state(state)
             self._early = None
+            self._early_parts = None
             await self.gate.prepare(self.tapestry)
         finally:
             self._inbox.put_nowait(_Wake())  # the actor learns of a failure even with only joins to handle
@@ -807,6 +810,8 @@ class Sanctuary:
         snapshot: bytes | None = None
         ops: tuple[Op, ...] = ()
         frames: list[bytes] = []
+        count: int | None = None  # the parts of a welcome in parts (W36)
+        first, rest = self.config.welcome_first_part_bytes, self.config.welcome_part_bytes
         if resumable:
             assert since is not None
             ops = tuple(e.op for e in self._recent if e.seq > since)
@@ -815,19 +820,32 @@ class Sanctuary:
             catch_up = self._catch_up(member.codec_name)
             if catch_up is not None:
                 since, snapshot, frames = catch_up
+                if "parts" in hello.features:
+                    # Cut from the stored bytes as they lie; the log after them follows the last part.
+                    cut_early = self._early_parts
+                    if cut_early is None or cut_early[0] != (first, rest):
+                        at = since
+
+                        def early_frame(i: int, k: int, fragments: bytes) -> bytes:
+                            return part_frame(codec, at, i, k, fragments)
+
+                        early = await asyncio.to_thread(stored_parts, snapshot, first, rest, early_frame)
+                        cut_early = self._early_parts = ((first, rest), early)
+                    snapshot, *in_parts = cut_early[1]
+                    if in_parts:
+                        count, frames = len(in_parts) + 1, [*in_parts, *frames]
             else:
                 if self._loading is not None and self._early is not None:
                     await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait
                 if "parts" in hello.features:
                     # W36: cut from the kept items; a snapshot that fits in the first part is one part.
-                    first, rest = self.config.welcome_first_part_bytes, self.config.welcome_part_bytes
-
                     def frame(i: int, k: int, fragments: bytes, seq: int = since) -> bytes:
                         return part_frame(codec, seq, i, k, fragments)
 
                     parts = await self._encodings.parts(self.tapestry, codec, since, first, rest, frame)
                     snapshot = await parts.take(0)
-                    if parts.count == 1:
+                    count = parts.count if parts.count > 1 else None
+                    if count is None:
                         parts = None
                 else:
                     snapshot = await self._encodings.whole(self.tapestry, codec, since)
@@ -844,7 +862,7 @@ class Sanctuary:
             token=member.issued_token,
             epoch=self.epoch,
             peer_count=peer_count,
-            parts=parts.count if parts is not None else None,
+            parts=count,
         )
         peers = self._peer_entries.array(listed, _ENCODERS[codec])
         return [await welcome_frame(codec, welcome.to_wire(), snapshot, peers=peers), *frames], parts
