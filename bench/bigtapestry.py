@@ -6,9 +6,11 @@ tapestry ever stall the server's event loop (every other sanctuary waits while i
 - **fill**: one writer sends creates in batches of 256 ops (70 % strokes of 20-60 points, then
   symbols, shapes and text), keeping four batches in flight; accepted ops/s is reported for each
   tenth of the fill, and the last tenth's share of the first.
-- **joins**: a fresh connection's time from opening the socket to a decoded ``welcome`` — warm (the
-  sanctuary loaded), warm right after one op, and cold (the first join after a server restart) —
-  and the welcome's size in each codec.
+- **joins**: a fresh connection's time from opening the socket to the whole tapestry decoded — warm
+  (the sanctuary loaded), warm right after one op, and cold (the first join after a server
+  restart) — and the welcome's size in each codec. Each is measured whole and in parts (SPEC W36:
+  the hello asks for ``parts``; the time is to the last part decoded), alternating, twice each, in
+  the canonical form and in the compact one (W37), so the SDK's way (parts and compact) is a row.
 - **stalls**: a probe process, connected to another sanctuary of the same server, sends an
   application ``ping`` every 5 ms and records each round trip; the longest round trip during a join
   or an HTTP read is the longest the event loop was held (a stalled loop answers nothing).
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
@@ -58,11 +61,13 @@ from dreamloom.protocol import (
     Ping,
     Pong,
     Reject,
+    SnapshotPart,
     Tapestry,
     Welcome,
     codec_for,
     ops,
 )
+from dreamloom.protocol.codec import collector_paused
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -249,10 +254,11 @@ def _when(progress: list[tuple[float, float]] | list[tuple[float, int]], ops_don
 async def one_op(url: str) -> None:
     codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
     async with connect(url, subprotocols=[MSGPACK], max_size=None) as ws:  # type: ignore[list-item]
-        await ws.send(codec.encode(Hello(name="nudge", replica="nudge", seq=None)))
+        replica = f"nudge{time.monotonic_ns()}"  # a guest each time: each its own replica id
+        await ws.send(codec.encode(Hello(name="nudge", replica=replica, seq=None)))
         while not isinstance(codec.decode_server(await ws.recv()), Welcome):
             pass
-        clock = Clock("nudge")
+        clock = Clock(replica)
         await ws.send(codec.encode(Ops((ops.set_fields("f000000", clock.tick(), x=1),))))
         while not isinstance(codec.decode_server(await ws.recv()), Ack):
             pass
@@ -261,38 +267,62 @@ async def one_op(url: str) -> None:
 #: What a joiner's hello says it handles: nothing beyond the base protocol, or the compact form (W37).
 CANONICAL: tuple[str, ...] = ()
 COMPACT = ("compact",)
+#: What the SDK and the browser app ask for: a welcome in parts (W36) in the compact form (W37).
+SDK = ("parts", "compact")
 #: Warm joins of each form, alternated, for the A/B rows.
 AB_JOINS = 3
 
 
 async def join(url: str, codec_name: str, features: tuple[str, ...] = CANONICAL) -> tuple[float, int, float, float]:
-    """(seconds to a decoded welcome, its bytes, start, end)."""
-    secs, frame, start, end = await join_frame(url, codec_name, features)
-    return secs, len(frame), start, end
+    """(seconds to the whole tapestry decoded: the welcome, and its last part when in parts, W36;
+    the bytes of the welcome and its parts; start; end).
+
+    A hello with ``parts`` takes a welcome in parts as the SDK does: no collection between parts
+    (none runs while a whole welcome is decoded).
+    """
+    codec = codec_for(codec_name, CLIENT_SIDE_LIMITS)
+    start = time.monotonic()
+    size = 0
+    async with connect(url, subprotocols=[codec_name], max_size=None) as ws:  # type: ignore[list-item]
+        hello = Hello(name="joiner", replica=f"j{start}".replace(".", ""), seq=None, features=features)
+        await ws.send(codec.encode(hello))
+        with contextlib.ExitStack() as paused:
+            while True:
+                frame = await ws.recv()
+                msg = codec.decode_server(frame)
+                if isinstance(msg, Welcome):
+                    assert msg.snapshot is not None
+                    # Compact only when asked; a cold welcome (S11) is canonical either way.
+                    assert msg.form is None or "compact" in features, msg.form
+                    if msg.parts is not None:
+                        paused.enter_context(collector_paused())
+                if isinstance(msg, Welcome | SnapshotPart):
+                    size += len(frame)
+                if (isinstance(msg, Welcome) and msg.parts is None) or (
+                    isinstance(msg, SnapshotPart) and msg.part == msg.parts - 1
+                ):
+                    end = time.monotonic()
+                    return end - start, size, start, end
 
 
-async def join_frame(
-    url: str, codec_name: str, features: tuple[str, ...] = CANONICAL
-) -> tuple[float, bytes | str, float, float]:
-    """:func:`join`, with the welcome's frame itself in place of its size.
+async def join_frame(url: str, codec_name: str, features: tuple[str, ...] = CANONICAL) -> bytes | str:
+    """A whole welcome's frame (``features`` without ``parts``).
 
     The decoded welcome is dropped before returning: a client that kept tens of millions of
     objects alive would make every later decode in this process pay for the garbage
     collector's walks over them.
     """
     codec = codec_for(codec_name, CLIENT_SIDE_LIMITS)
-    start = time.monotonic()
     async with connect(url, subprotocols=[codec_name], max_size=None) as ws:  # type: ignore[list-item]
-        hello = Hello(name="joiner", replica=f"j{start}".replace(".", ""), seq=None, features=features)
+        hello = Hello(name="joiner", replica=f"j{time.monotonic()}".replace(".", ""), seq=None, features=features)
         await ws.send(codec.encode(hello))
         while True:
             frame = await ws.recv()
             msg = codec.decode_server(frame)
             if isinstance(msg, Welcome):
-                end = time.monotonic()
-                assert msg.snapshot is not None
-                assert (msg.form == "compact") == bool(features), msg.form
-                return end - start, frame, start, end
+                assert msg.parts is None
+                assert (msg.form == "compact") == ("compact" in features), msg.form
+                return frame
 
 
 def client_costs(url: str, features: tuple[str, ...]) -> tuple[float, float]:
@@ -301,7 +331,7 @@ def client_costs(url: str, features: tuple[str, ...]) -> tuple[float, float]:
     Each the best of three, from a fresh heap: the welcome is decoded, loaded into a tapestry
     (validated, as the SDK does) and dropped each time.
     """
-    frame = asyncio.run(join_frame(url, MSGPACK, features))[1]
+    frame = asyncio.run(join_frame(url, MSGPACK, features))
     codec = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
     decode = load = float("inf")
     for _ in range(3):
@@ -318,6 +348,27 @@ def client_costs(url: str, features: tuple[str, ...]) -> tuple[float, float]:
         decode, load = min(decode, decoded - start), min(load, loaded - decoded)
         del welcome
     return decode, load
+
+
+def joins(
+    url: str,
+    codec_name: str,
+    row: dict[str, Any],
+    name: str,
+    samples: Path,
+    stalls: list[float],
+    features: tuple[str, ...] = CANONICAL,
+) -> None:
+    """Join whole and in parts (``features`` with ``parts`` added), alternating, twice each, each
+    time two joins in a row: row[name + " s"] and row[name + " parts s"] list the pairs' seconds."""
+    for parts in (False, True, False, True):
+        pair = []
+        for _ in range(2):
+            asked = (*features, "parts") if parts else features
+            secs, _, a, b = asyncio.run(join(url, codec_name, asked))
+            stalls.append(longest_stall(samples, a, b))
+            pair.append(round(secs, 3))
+        row.setdefault(f"{name} parts s" if parts else f"{name} s", []).append(pair)
 
 
 def http_read(url: str, headers: dict[str, str] | None = None) -> tuple[float, int, float, float, str]:
@@ -374,8 +425,9 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             row["warm join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
-            row["warm join s"] = round(secs, 3)
+            row["first warm join s"] = round(secs, 3)
             row["welcome MB"] = round(size / 1e6, 1)
+            joins(ws_url, MSGPACK, row, "warm join", samples, stalls)
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
 
             # The compact form (W37): its first join builds the compact items, later ones reuse them.
@@ -398,6 +450,9 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["warm join s compact A/B"] = ab["compact"]
             row["A/B join hold ms"] = longest_hold_ms(h0, hold_buckets(port))
             row["uptime at A/B"] = _uptime()
+            # The SDK's and the browser's way: compact, whole and in parts, alternated as above.
+            joins(ws_url, MSGPACK, row, "warm compact join", samples, stalls, COMPACT)
+            row["uptime at compact parts"] = _uptime()
             costs = [client_costs(ws_url, features) for features in (CANONICAL, COMPACT)]
             row["decode s canonical/compact"] = [round(decode, 3) for decode, _ in costs]
             row["SDK load s canonical/compact"] = [round(load, 3) for _, load in costs]
@@ -406,18 +461,23 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
             stalls.append(longest_stall(samples, a, b))
             row["warm join after op s"] = round(secs, 3)
+            asyncio.run(one_op(ws_url))
+            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK, SDK))
+            stalls.append(longest_stall(samples, a, b))
+            row["warm join after op compact+parts s"] = round(secs, 3)
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             h0 = hold_buckets(port)
             before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, JSON))
             row["json join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
-            row["json join s"] = round(secs, 3)
+            row["first json join s"] = round(secs, 3)
             row["json welcome MB"] = round(size / 1e6, 1)
             secs, size, a, b = asyncio.run(join(ws_url, JSON, COMPACT))
             stalls.append(longest_stall(samples, a, b))
             row["json compact join s"] = round(secs, 3)
             row["json compact welcome MB"] = round(size / 1e6, 1)
+            joins(ws_url, JSON, row, "json join", samples, stalls)
 
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             h0 = hold_buckets(port)
@@ -438,26 +498,29 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["GET stall ms"] = round(1000 * max(http_stalls), 1)
             row["GET hold ms"] = longest_hold_ms(h0, hold_buckets(port))
 
-            # Cold: restart the server; the probe reconnects to the new one.
-            stop(probe_proc)
-            stop(server)
-            server = start_server(port, workdir / "data", log)
-            wait_listening(port, server)
-            probe_proc = subprocess.Popen(
-                [sys.executable, __file__, "--probe", f"ws://127.0.0.1:{port}/ws/probe", str(samples)],
-                cwd=ROOT,
-            )
-            time.sleep(1.0)
-            h0 = hold_buckets(port)
-            before = server_cpu(server.pid)
-            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
-            holds.append(longest_hold_ms(h0, hold_buckets(port)))
-            stalls.append(longest_stall(samples, a, b))
-            row["cold join s"] = round(secs, 3)
-            row["cold join server CPU s"] = round(server_cpu(server.pid) - before, 3)
+            # Cold: restart the server; the probe reconnects to the new one. Whole, then as the SDK
+            # asks (parts and compact: a cold welcome is the stored snapshot, canonical, cut into
+            # parts, S11), twice each.
+            for parts in (False, True, False, True):
+                stop(probe_proc)
+                stop(server)
+                server = start_server(port, workdir / "data", log)
+                wait_listening(port, server)
+                probe_proc = subprocess.Popen(
+                    [sys.executable, __file__, "--probe", f"ws://127.0.0.1:{port}/ws/probe", str(samples)],
+                    cwd=ROOT,
+                )
+                time.sleep(1.0)
+                h0 = hold_buckets(port)
+                before = server_cpu(server.pid)
+                secs, size, a, b = asyncio.run(join(ws_url, MSGPACK, SDK if parts else CANONICAL))
+                holds.append(longest_hold_ms(h0, hold_buckets(port)))
+                stalls.append(longest_stall(samples, a, b))
+                row.setdefault("cold join compact+parts s" if parts else "cold join s", []).append(round(secs, 3))
+                row.setdefault("cold join server CPU s", []).append(round(server_cpu(server.pid) - before, 3))
             row["join stall ms"] = round(1000 * max(stalls), 1)
-            row["stalls warm/compact/A-B/after op/json/cold ms"] = [round(1000 * x) for x in stalls]
-            row["join hold ms warm/after op/json/cold"] = holds
+            row["stalls ms, in join order"] = [round(1000 * x) for x in stalls]
+            row["join hold ms warm/compact/A-B/after op/json/cold x4"] = holds
             row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
         finally:
             if probe_proc is not None:

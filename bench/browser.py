@@ -13,6 +13,8 @@ Chromium opens it and we measure:
 
 - ``welcome_in_ms``: from navigation start to the welcome message in the page, before
   the page decodes it (what comes before is page start-up, the server and the network);
+  the page asks for a welcome in parts (SPEC W36): that is its first part, and
+  ``last_part_in_ms`` the last one (``parts``: how many; none when it came whole);
 - ``hook_ms``: when the page's debug hook exists (after the dream symbols came from the
   server): ``first_paint_ms`` cannot be seen before it;
 - ``first_paint_ms``: from navigation start to the first frame that shows a fragment;
@@ -20,7 +22,8 @@ Chromium opens it and we measure:
   until the load ended.
 
 Two sizes: 10,000 and 100,000 fragments. Run: ``python bench/run_all.py browser``
-(``--quick`` for 2,000 and 20,000), or ``python bench/browser.py 100000`` for one size.
+(``--quick`` for 2,000 and 20,000), or ``python bench/browser.py 100000`` for one size;
+``--whole`` has the server send every welcome whole (as before W36), for a comparison.
 """
 
 from __future__ import annotations
@@ -94,15 +97,20 @@ def _summary(values: list[float]) -> tuple[float, float]:
 # Recorded from the first script on: when the first frame showed a fragment, and the
 # longest task (anything that kept the page from handling input) until the load ended.
 WATCH = """
-window.__bench = {firstPaint: null, welcome: null, longest: 0, tasks: 0};
+window.__bench = {firstPaint: null, welcome: null, lastPart: null, parts: null, longest: 0, tasks: 0};
 // When the welcome's bytes were in (before the page decodes them): the rest is the page's.
 const Socket = window.WebSocket;
 window.WebSocket = class extends Socket {
   constructor(...args) {
     super(...args);
     this.addEventListener("message", (ev) => {
-      if (window.__bench.welcome === null && typeof ev.data === "string" && ev.data.startsWith('{"type":"welcome"'))
+      if (window.__bench.welcome === null && typeof ev.data === "string" && ev.data.startsWith('{"type":"welcome"')) {
         window.__bench.welcome = performance.now();
+        const parts = ev.data.lastIndexOf('"parts":');  // the welcome's last field, when in parts
+        if (parts > ev.data.length - 20) window.__bench.parts = parseInt(ev.data.slice(parts + 8), 10);
+      }
+      if (typeof ev.data === "string" && ev.data.startsWith('{"type":"snapshot"'))
+        window.__bench.lastPart = performance.now();
     });
   }
 };
@@ -129,12 +137,14 @@ async def _seed(server: Any, n: int) -> None:
         await s.call(lambda chunk=chunk: s.apply_local(chunk, "bench"))
 
 
-async def measure(n: int, frames: int) -> list[dict[str, Any]]:
+async def measure(n: int, frames: int, whole: bool = False) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
+    # A first part larger than any welcome: every welcome is sent whole, as before W36.
+    parts = {"welcome_first_part_bytes": 1 << 60} if whole else {}
     with tempfile.TemporaryDirectory(prefix="dreamloom-bench-") as tmp:
         # No snapshot while seeding (the store would write the whole tapestry every 1,000 ops).
-        async with serve_in_process(data_dir=tmp, snapshot_every=10 * n) as server:
+        async with serve_in_process(data_dir=tmp, snapshot_every=10 * n, **parts) as server:
             await _seed(server, n)
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -159,6 +169,8 @@ async def measure(n: int, frames: int) -> list[dict[str, Any]]:
                         "case": "load + first render",
                         "load_ms": load_ms,
                         "welcome_in_ms": watch["welcome"],
+                        "parts": watch["parts"],
+                        "last_part_in_ms": watch["lastPart"],
                         "hook_ms": watch.get("hook"),
                         "first_paint_ms": watch["firstPaint"],
                         "longest_task_ms": watch["longest"],
@@ -190,10 +202,10 @@ async def measure(n: int, frames: int) -> list[dict[str, Any]]:
     return [{**row, "load_1m": load} for row in rows]
 
 
-def main(quick: bool = False, sizes: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+def main(quick: bool = False, sizes: tuple[int, ...] = (), whole: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for n in sizes or ((2000, 20_000) if quick else (10_000, 100_000)):
-        rows += asyncio.run(measure(n, 60 if quick else 240))
+        rows += asyncio.run(measure(n, 60 if quick else 240, whole))
     return rows
 
 
@@ -203,4 +215,4 @@ if __name__ == "__main__":
     from run_all import table
 
     sizes = tuple(int(a) for a in sys.argv[1:] if a.isdigit())
-    print(table(main(quick="--quick" in sys.argv, sizes=sizes)))
+    print(table(main(quick="--quick" in sys.argv, sizes=sizes, whole="--whole" in sys.argv)))

@@ -4,7 +4,11 @@ Theory of operation:
 
 1. One ``run`` loop owns the connection. Each attempt opens the socket, sends ``hello``
    (``seq`` = the last seq this replica saw, so the server sends only what was missed),
-   waits for ``welcome``, then pumps with two owned tasks: a reader and a writer.
+   waits for ``welcome``, then pumps with two owned tasks: a reader and a writer. The
+   hello asks for a welcome in parts (W36): each part is validated into the snapshot as
+   it arrives (while the next one is on its way), and the replica is welcomed once, after
+   the last; a connection lost before then is an attempt like any other, and the next one
+   starts over with a fresh hello.
 2. The reader decodes every server message and applies it to the :class:`Replica`, the
    :class:`PendingOps` and the presence map, then emits events. Every stamp received is
    observed by the clock, so this replica's next write beats everything it has seen.
@@ -81,12 +85,14 @@ from dreamloom.protocol import (
     Welcome,
     codec_for,
 )
+from dreamloom.protocol.codec import collector_paused
 from dreamloom.protocol.connection import (
     Broadcast,
     CannotResume,
     ClientConnection,
     CloseAction,
     Gap,
+    PartReceived,
     Received,
     Violation,
     Welcomed,
@@ -110,10 +116,11 @@ _RETRY_STATUS: Final = frozenset({408, 425, 429})
 _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 #: Most ops in flight (sent, not yet answered). A rate refusal halves the window; acks reopen it.
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
-#: What the SDK handles beyond the base protocol, sent in every hello: snapshots in the compact form (W37).
-_FEATURES: Final = ("compact",)
 #: New replica ids in a row (replica_in_use without a welcome between) before giving up.
 _MAX_RENEWALS: Final = 3
+#: What the hello says this SDK handles (``hello.features``): a welcome in parts (W36), snapshots in
+#: the compact form (W37).
+FEATURES: Final[tuple[str, ...]] = ("parts", "compact")
 
 
 def new_replica_id() -> str:
@@ -501,13 +508,13 @@ class Session:
             client=self.client,
             seq=hello_seq,
             epoch=self._epoch,
-            features=_FEATURES,
+            features=FEATURES,
         )
         token = self._hello_token()
         await ws.send(self._frame(self._conn.hello(token, guest=self._sent_guest)))
         async with asyncio.timeout(self._handshake_timeout):
-            welcome = await self._await_welcome(ws)
-        self._on_welcome(welcome)
+            welcome, snapshot = await self._await_welcome(ws)
+        self._on_welcome(welcome, snapshot)
         reader = asyncio.create_task(self._read(ws), name="dreamloom-reader")
         writer = asyncio.create_task(self._write(ws), name="dreamloom-writer")
         stopper = asyncio.create_task(self._stop.wait(), name="dreamloom-stop")
@@ -537,13 +544,36 @@ class Session:
                 task.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
 
-    async def _await_welcome(self, ws: WebSocket) -> Welcome:
+    async def _await_welcome(self, ws: WebSocket) -> tuple[Welcome, Tapestry | None]:
+        """The welcome and its snapshot, all its parts in (W36): nothing is applied before the last."""
+        with contextlib.ExitStack() as paused:
+            return await self._welcome_parts(ws, paused)
+
+    async def _welcome_parts(self, ws: WebSocket, paused: contextlib.ExitStack) -> tuple[Welcome, Tapestry | None]:
+        welcome: Welcome | None = None
+        snapshot: Tapestry | None = None
         while True:
             msg = self._decode(await ws.recv())
             for event in self._conn.receive(msg) if msg is not None else ():
                 match event:
                     case Welcomed(welcome=welcome):
-                        return welcome
+                        # Kept at once: a guest token issued here names this replica's identity
+                        # even if the connection is lost before the last part.
+                        self._keep_identity(welcome)
+                        if welcome.snapshot is not None:
+                            snapshot = self._snapshot_part(Tapestry(), welcome.snapshot, welcome.form)
+                        if welcome.parts is None:
+                            return welcome, snapshot
+                        # The parts' containers are no garbage either: no collection scans them
+                        # between two parts, as none does while a whole welcome is decoded.
+                        paused.enter_context(collector_paused())
+                    case PartReceived(part=part, last=last):
+                        # The session rules let a part in only after a welcome in parts, with a snapshot.
+                        assert welcome is not None
+                        assert snapshot is not None
+                        self._snapshot_part(snapshot, part.fragments, welcome.form)
+                        if last:
+                            return welcome, snapshot
                     case CannotResume(asked=asked, since=since):
                         # The server cannot give what we missed op by op: start over from a snapshot.
                         self._fresh = True
@@ -567,22 +597,29 @@ class Session:
         data = self._codec.encode(msg)
         return data if self._codec.binary else data.decode()
 
+    @staticmethod
+    def _snapshot_part(snapshot: Tapestry, fragments: list[Any], form: str | None) -> Tapestry:
+        """Validate a welcome's fragments (all of them, or one part's, W36) into ``snapshot``.
+
+        In the welcome's form: the compact one (W37) is loaded straight into the tapestry.
+        """
+        try:
+            if form == "compact":
+                snapshot.load_compact(fragments, CLIENT_SIDE_LIMITS)
+            else:
+                snapshot.load_entries(fragments, CLIENT_SIDE_LIMITS)
+        except DecodeError as exc:
+            raise Closed(1002, f"invalid snapshot in welcome: {exc}") from None
+        return snapshot
+
     # -- welcome ------------------------------------------------------------------
-    def _on_welcome(self, w: Welcome) -> None:
+    def _on_welcome(self, w: Welcome, snapshot: Tapestry | None) -> None:
         resumed = self.welcomes > 0
         self._fresh = False
         self._epoch = w.epoch
-        self._keep_identity(w)
         self.identity, self.sid, self.sanctuary = w.identity, w.sid, w.sanctuary
         events: list[Event] = []
-        if w.snapshot is not None:
-            try:
-                if w.form == "compact":  # W37: loaded straight into the replica's tapestry
-                    snapshot = Tapestry.from_compact(w.snapshot, CLIENT_SIDE_LIMITS)
-                else:
-                    snapshot = Tapestry.from_data(w.snapshot, CLIENT_SIDE_LIMITS)
-            except DecodeError as exc:
-                raise Closed(1002, f"invalid snapshot in welcome: {exc}") from None
+        if snapshot is not None:
             self.clock.observe_counter(snapshot.max_counter)
             events += self.replica.load_snapshot(snapshot, w.since, diff=resumed)
         events += self._apply_ops(w.ops, w.since + 1)

@@ -43,6 +43,7 @@ from .messages import (
     Reject,
     Roster,
     ServerMessage,
+    SnapshotPart,
     Welcome,
 )
 from .ops import Op
@@ -96,6 +97,7 @@ __all__ = [
     "Register",
     "Reject",
     "Roster",
+    "SnapshotPart",
     "ServerMessage",
     "Stamp",
     "Step",

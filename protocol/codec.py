@@ -30,9 +30,17 @@ _LARGE = 1 << 20
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    # Parsing a big welcome creates millions of containers, none of them garbage: each one counts
-    # toward a collection, and full collections over them doubled the time to decode it.
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (a client decoding a welcome in parts, W36).
+
+    Parsing a big welcome creates millions of containers, none of them garbage: each one counts
+    toward a collection, and full collections over them doubled the time to decode it.
+
+    Example::
+
+        with collector_paused():
+            parts = [codec.decode_server(frame) for frame in frames]
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -80,7 +88,7 @@ class Codec:
         try:
             if len(data) < _LARGE:
                 return self._loads(data)
-            with _collector_paused():
+            with collector_paused():
                 return self._loads(data)
         except DecodeError:
             raise

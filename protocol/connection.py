@@ -50,6 +50,7 @@ from .messages import (
     Reject,
     Roster,
     ServerMessage,
+    SnapshotPart,
     Welcome,
 )
 from .ops import Op
@@ -61,6 +62,7 @@ class ClientState(enum.Enum):
 
     IDLE = "idle"  # connected, hello not sent
     AWAITING_WELCOME = "awaiting_welcome"
+    AWAITING_PARTS = "awaiting_parts"  # a welcome in parts (W36): its snapshot parts come next
     LIVE = "live"
     CLOSED = "closed"
 
@@ -73,6 +75,7 @@ _LIVE_MESSAGES: frozenset[type] = frozenset(
 CLIENT_TRANSITIONS: dict[ClientState, frozenset[type]] = {
     ClientState.IDLE: frozenset(),
     ClientState.AWAITING_WELCOME: frozenset({Welcome, Error, Ping, Pong}),
+    ClientState.AWAITING_PARTS: frozenset({SnapshotPart, Error, Ping, Pong}),
     ClientState.LIVE: _LIVE_MESSAGES,
     ClientState.CLOSED: frozenset(),
 }
@@ -84,6 +87,14 @@ class Welcomed:
 
     welcome: Welcome
     resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartReceived:
+    """A part of the welcome's snapshot (W36): its fragments follow the ones before; ``last`` ends it."""
+
+    part: SnapshotPart
+    last: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +136,7 @@ class Violation:
     state: ClientState
 
 
-ClientEvent = Welcomed | CannotResume | Broadcast | Gap | Received | Violation
+ClientEvent = Welcomed | PartReceived | CannotResume | Broadcast | Gap | Received | Violation
 
 
 class CloseAction(enum.Enum):
@@ -176,12 +187,14 @@ class ClientConnection:
     seq: int | None = None
     #: The run of the sanctuary ``seq`` was counted in (F5): sent back with it, kept from each welcome.
     epoch: str | None = None
-    #: Sent in the hello: what this client handles beyond the base protocol (W37: ``"compact"``).
+    #: Sent in the hello: what this client handles beyond the base protocol (W36 ``"parts"``, W37 ``"compact"``).
     features: tuple[str, ...] = ()
     state: ClientState = ClientState.IDLE
     last_error: Error | None = None
     sent_guest_token: bool = False
     _asked: int | None = None
+    _next_part: int = 0  # the part expected next while AWAITING_PARTS
+    _parts: int = 0
 
     def hello(self, token: str | None = None, *, guest: bool = False) -> Hello:
         """The hello to send first (``guest``: the token is a guest token this client kept)."""
@@ -212,6 +225,8 @@ class ClientConnection:
             return self._welcome(message)
         if isinstance(message, Ops):
             return self._ops(message)
+        if isinstance(message, SnapshotPart):
+            return self._part(message)
         return [Received(message)]
 
     def close(self, code: int) -> CloseAction:
@@ -226,9 +241,21 @@ class ClientConnection:
             self.seq = None  # start over from a snapshot
             return [CannotResume(self._asked, w.since)]
         self.state = ClientState.LIVE
+        if w.parts is not None:
+            self.state, self._next_part, self._parts = ClientState.AWAITING_PARTS, 1, w.parts
         resumed = w.snapshot is None
         self.seq, self.epoch = w.seq, w.epoch
         return [Welcomed(w, resumed)]
+
+    def _part(self, p: SnapshotPart) -> list[ClientEvent]:
+        # The parts come in order, right after their welcome and nothing between (W36).
+        if p.seq != self.seq or p.part != self._next_part or p.parts != self._parts:
+            return [Violation(p, self.state)]
+        self._next_part += 1
+        last = self._next_part == self._parts
+        if last:
+            self.state = ClientState.LIVE
+        return [PartReceived(p, last)]
 
     def _ops(self, msg: Ops) -> list[ClientEvent]:
         first = msg.seq or 0

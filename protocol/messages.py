@@ -48,8 +48,12 @@ MAX_EPOCH_LEN = 64
 #: ``hello.features``: at most this many strings, each of 1 to ``MAX_FEATURE_LEN`` characters (W5).
 MAX_FEATURES = 16
 MAX_FEATURE_LEN = 32
+#: Feature strings this edition defines (SPEC W5): a welcome in parts (W36), the compact snapshot form (W37).
+FEATURES = ("parts", "compact")
 #: The forms a welcome's snapshot may take besides the canonical one (W37).
 SNAPSHOT_FORMS = ("compact",)
+#: The most parts a welcome is sent in (W36): 1 MiB parts reach the client's 1 GiB message bound first.
+MAX_WELCOME_PARTS = 65_536
 
 
 def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
@@ -234,9 +238,9 @@ class Hello:
     client: ClientKind | None = None
     #: The ``epoch`` of the welcome that ``seq`` was counted in (F5).
     epoch: str | None = None
-    v: int = PROTOCOL_VERSION
-    #: What the client handles beyond the base protocol, e.g. ``"compact"`` (W37); unknown ones are ignored.
+    #: What this client handles beyond the base protocol (``FEATURES``); unknown strings are ignored.
     features: tuple[str, ...] = ()
+    v: int = PROTOCOL_VERSION
 
     @property
     def weaver(self) -> bool:
@@ -283,19 +287,21 @@ class Hello:
             token=_opt_str(d, "token", "hello", limits.max_token_len),
             client=client,
             epoch=_opt_str(d, "epoch", "hello", MAX_EPOCH_LEN),
-            v=v,
             features=_features(d.get("features")),
+            v=v,
         )
 
 
 def _features(v: Any) -> tuple[str, ...]:
+    """``hello.features``: kept as sent, unknown strings included (a server ignores what it does not know)."""
     if v is None:
         return ()
-    if type(v) is not list or len(v) > MAX_FEATURES:
+    if (
+        type(v) is not list
+        or len(v) > MAX_FEATURES
+        or any(type(f) is not str or not 0 < len(f) <= MAX_FEATURE_LEN for f in v)
+    ):
         fail("hello.features must be a list of at most 16 short strings")
-    for item in v:
-        if type(item) is not str or not 0 < len(item) <= MAX_FEATURE_LEN:
-            fail("hello.features must be a list of at most 16 short strings")
     return tuple(v)
 
 
@@ -413,6 +419,8 @@ class Welcome:
     epoch: str | None = None
     #: Other connections in the sanctuary, when ``peers`` is only the first of them (W23).
     peer_count: int | None = None
+    #: The snapshot comes in this many parts, this one the first: ``snapshot`` parts follow (W36).
+    parts: int | None = None
     v: int = PROTOCOL_VERSION
     #: The snapshot's form: ``"compact"`` (W37), or ``None`` for the canonical structure (M9).
     form: str | None = None
@@ -437,6 +445,8 @@ class Welcome:
             wire["epoch"] = self.epoch
         if self.peer_count is not None:
             wire["peer_count"] = self.peer_count
+        if self.parts is not None:
+            wire["parts"] = self.parts
         if self.form is not None:
             wire["form"] = self.form
         return wire
@@ -447,10 +457,15 @@ class Welcome:
             {"type", "v", "sanctuary", "sid", "identity", "seq", "since", "snapshot", "ops", "peers", "policy"}
         )
         _version(d.get("v"), "welcome")
-        _keys(d, names, frozenset({"token", "epoch", "peer_count", "form"}), "welcome")
+        _keys(d, names, frozenset({"token", "epoch", "peer_count", "parts", "form"}), "welcome")
         snapshot = d["snapshot"]
         if snapshot is not None and type(snapshot) is not list:
             fail("welcome.snapshot must be a list or null")
+        parts = d.get("parts")
+        if parts is not None:
+            parts = check_int(parts, "welcome.parts", 2, MAX_WELCOME_PARTS)
+            if snapshot is None:
+                fail("welcome.parts needs a snapshot")
         form = d.get("form")
         if form is not None:
             if form not in SNAPSHOT_FORMS:
@@ -476,8 +491,43 @@ class Welcome:
             token=_opt_str(d, "token", "welcome", limits.max_token_len),
             epoch=_opt_str(d, "epoch", "welcome", MAX_EPOCH_LEN),
             peer_count=None if peer_count is None else check_int(peer_count, "welcome.peer_count"),
+            parts=parts,
             form=form,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPart:
+    """Part ``part`` (1 .. ``parts`` - 1) of the snapshot of the welcome at ``seq`` (W36).
+
+    The welcome carries the first fragments (part 0); the parts follow it in order, nothing else
+    between, and their ``fragments`` lists concatenated are the snapshot a whole welcome carries.
+    """
+
+    type: ClassVar[str] = "snapshot"
+    seq: int
+    part: int
+    parts: int
+    fragments: list[Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "seq": self.seq,
+            "part": self.part,
+            "parts": self.parts,
+            "fragments": self.fragments,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any], limits: Limits) -> SnapshotPart:
+        _keys(d, frozenset({"type", "seq", "part", "parts", "fragments"}), frozenset(), "snapshot")
+        parts = check_int(d["parts"], "snapshot.parts", 2, MAX_WELCOME_PARTS)
+        part = check_int(d["part"], "snapshot.part", 1, parts - 1)
+        fragments = d["fragments"]
+        if type(fragments) is not list:
+            fail("snapshot.fragments must be a list")
+        return cls(check_int(d["seq"], "snapshot.seq"), part, parts, fragments)
 
 
 def _peer_states(v: Any, what: str, most: int, limits: Limits) -> tuple[tuple[Peer, PresenceState], ...]:
@@ -762,6 +812,7 @@ class Roster:
 ClientMessage = Hello | Ops | Presence | PeersRequest | Ping | Pong
 ServerMessage = (
     Welcome
+    | SnapshotPart
     | Ops
     | Ack
     | Reject
@@ -788,6 +839,7 @@ CLIENT_PARSERS: dict[str, Parser] = {
 }
 SERVER_PARSERS: dict[str, Parser] = {
     "welcome": Welcome.from_wire,
+    "snapshot": SnapshotPart.from_wire,
     "ops": Ops.from_server_wire,
     "ack": Ack.from_wire,
     "reject": Reject.from_wire,

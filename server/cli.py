@@ -43,6 +43,9 @@ HELP = {
     "heartbeat_timeout": "seconds of silence before a peer is dropped (close 4011)",
     "idle_unload": "seconds an empty sanctuary stays in memory",
     "send_buffer_bytes": "bytes queued for one connection before it is closed as a slow consumer",
+    "welcome_first_part_bytes": "a welcome in parts (to clients that ask for them): bytes of fragments in "
+    "its first part; a snapshot that fits is sent whole",
+    "welcome_part_bytes": "bytes of fragments in each later part of a welcome in parts",
     "batch_window": "extra seconds a sanctuary waits after an op for more to share its broadcast frame "
     "(less CPU, more latency); 0: none, ops arriving while it works go out together anyway",
     "commit_interval": "seconds from the start of one group commit to the next, at least: one fsync serves "

@@ -35,6 +35,8 @@ class ServerConfig:
     handshake_timeout: float = 10.0
     idle_unload: float = 60.0  # seconds an empty sanctuary stays in memory
     send_buffer_bytes: int = 1024 * 1024  # per connection, then closed as a slow consumer
+    welcome_first_part_bytes: int = 256 * 1024  # a welcome in parts (W36): items in its first part
+    welcome_part_bytes: int = 1024 * 1024  # ... and in each later part
     max_batch_ops: int = 2000
     batch_window: float = 0.0  # extra seconds the actor waits after an op for more; batches form without it
     commit_interval: float = 0.025  # seconds from one group commit's start to the next one's, at least

@@ -235,7 +235,12 @@ class Connection:
             hello = await self._handshake()
             if hello is None:
                 return
-            self.room = await join(self, hello)
+            # What is queued while joining is the welcome: its parts (W36) are not held to the bound.
+            self.buffer.welcoming = True
+            try:
+                self.room = await join(self, hello)
+            finally:
+                self.buffer.welcoming = False
             if self.room is None:
                 return
             self.session.joined()

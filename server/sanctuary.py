@@ -99,7 +99,8 @@ from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
 from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store
-from .welcome_frame import welcome_frame
+from .welcome_frame import part_frame, welcome_frame
+from .welcome_parts import Parts, stored_parts, welcome_parts
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -240,6 +241,8 @@ class Sanctuary:
         self._loading: asyncio.Task[None] | None = None
         self._early: tuple[int, bytes | None, list[LogEntry]] | None = None
         self._early_frames: list[bytes] | None = None
+        # The stored snapshot cut into parts for joins that ask for them (W36), by part sizes.
+        self._early_parts: tuple[tuple[int, int], list[bytes]] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
 
@@ -289,6 +292,7 @@ class Sanctuary:
             await asyncio.sleep(0)  # joins already waiting are welcomed from the stored snapshot first
             await decode_state(state)
             self._early = None
+            self._early_parts = None
             await self.gate.prepare(self.tapestry)
         finally:
             self._inbox.put_nowait(_Wake())  # the actor learns of a failure even with only joins to handle
@@ -775,8 +779,14 @@ class Sanctuary:
             self._unload_timer.cancel()
             self._unload_timer = None
         member.peer = replace(member.peer, color=self.colours.join(member.sid, member.identity.id))
-        for frame in await self._welcome(member, hello):
+        frames, parts = await self._welcome(member, hello)
+        for frame in frames:
             member.send_frame(frame)
+        if parts is not None:
+            # Each part goes out as it is encoded; the member is not one yet, so nothing else
+            # can come between the welcome and its last part (W36).
+            for i in range(1, parts.count):
+                member.send_frame(await parts.take(i))
         member.issued_token = None  # handed over in the welcome: not kept for the connection's life
         self.members[member.sid] = member
         self._by_replica[member.replica] = member
@@ -785,13 +795,16 @@ class Sanctuary:
         self.metrics.connections.inc()
         item.done.set_result(None)
 
-    async def _welcome(self, member: Member, hello: Hello) -> list[bytes]:
+    async def _welcome(self, member: Member, hello: Hello) -> tuple[list[bytes], Parts | None]:
         """The welcome frame; a snapshot is spliced in already encoded, never re-encoded per join (W23).
 
         While the tapestry is decoded (S11), a welcome with a snapshot is the stored snapshot at its
-        own seq, followed by the log after it as ``ops`` frames.
+        own seq, followed by the log after it as ``ops`` frames. Otherwise, to a hello that asks for
+        parts, a snapshot larger than the first part comes in parts, as ``snapshot`` frames (W36).
         """
         since = hello.seq
+        codec = member.codec_name
+        parts: Parts | None = None
         oldest = self._recent[0].seq - 1 if self._recent else self.seq
         # A seq counted in another run may name ops that were broadcast but never committed (F5).
         resumable = since is not None and hello.epoch == self.epoch and oldest <= since <= self.seq
@@ -799,6 +812,8 @@ class Sanctuary:
         form: str | None = None
         ops: tuple[Op, ...] = ()
         frames: list[bytes] = []
+        count: int | None = None  # the parts of a welcome in parts (W36)
+        first, rest = self.config.welcome_first_part_bytes, self.config.welcome_part_bytes
         if resumable:
             assert since is not None
             ops = tuple(e.op for e in self._recent if e.seq > since)
@@ -807,13 +822,40 @@ class Sanctuary:
             catch_up = self._catch_up(member.codec_name)
             if catch_up is not None:
                 since, snapshot, frames = catch_up
+                if "parts" in hello.features:
+                    # Cut from the stored bytes as they lie; the log after them follows the last part.
+                    cut_early = self._early_parts
+                    if cut_early is None or cut_early[0] != (first, rest):
+                        at = since
+
+                        def early_frame(i: int, k: int, fragments: bytes) -> bytes:
+                            return part_frame(codec, at, i, k, fragments)
+
+                        early = await asyncio.to_thread(stored_parts, snapshot, first, rest, early_frame)
+                        cut_early = self._early_parts = ((first, rest), early)
+                    snapshot, *in_parts = cut_early[1]
+                    if in_parts:
+                        count, frames = len(in_parts) + 1, [*in_parts, *frames]
             else:
                 if self._loading is not None and self._early is not None:
                     await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait
                 # The compact form (W37) only to a client that handles it; the stored snapshot of a
-                # cold join above stays canonical.
+                # cold join above stays canonical. Parts (W36) carry their fragments in that form.
                 form = COMPACT if COMPACT in hello.features else None
-                snapshot = await self._encodings.whole(self.tapestry, member.codec_name, since, form or CANONICAL)
+                if "parts" in hello.features:
+                    # W36: cut from the kept items; a snapshot that fits in the first part is one part.
+                    def frame(i: int, k: int, fragments: bytes, seq: int = since) -> bytes:
+                        return part_frame(codec, seq, i, k, fragments)
+
+                    parts = await welcome_parts(
+                        self._encodings, self.tapestry, codec, form or CANONICAL, first, rest, frame
+                    )
+                    snapshot = await parts.take(0)
+                    count = parts.count if parts.count > 1 else None
+                    if count is None:
+                        parts = None
+                else:
+                    snapshot = await self._encodings.whole(self.tapestry, codec, since, form or CANONICAL)
         listed, peer_count = peer_summary(self.members, member.sid, self.config.limits.max_peers_page)
         welcome = Welcome(
             sanctuary=self.name,
@@ -827,10 +869,11 @@ class Sanctuary:
             token=member.issued_token,
             epoch=self.epoch,
             peer_count=peer_count,
+            parts=count,
             form=form,
         )
-        peers = self._peer_entries.array(listed, _ENCODERS[member.codec_name])
-        return [await welcome_frame(member.codec_name, welcome.to_wire(), snapshot, peers=peers), *frames]
+        peers = self._peer_entries.array(listed, _ENCODERS[codec])
+        return [await welcome_frame(codec, welcome.to_wire(), snapshot, peers=peers), *frames], parts
 
     def _catch_up(self, codec: str) -> tuple[int, bytes, list[bytes]] | None:
         """While the tapestry is decoded (S11): the stored snapshot's seq and bytes, and the log after it as ops.

@@ -87,6 +87,9 @@ class SendBuffer:
         self.sent = 0
         #: Nothing waits, nothing is being sent, no close asked: a frame may be written in place.
         self.idle = True
+        #: The connection is being welcomed: what is queued now is its welcome (and its parts, W36).
+        self.welcoming = False
+        self._ahead = 0  # bytes of the welcome still queued: the bound is on what waits behind them
 
     @property
     def writer(self) -> asyncio.Task[None] | None:
@@ -109,11 +112,16 @@ class SendBuffer:
             return False
         # The bound is on what waits behind the frame being written: one frame bigger than the
         # bound (a group commit of big strokes) must not make every connection a slow consumer.
+        # Nor must a welcome in parts (W36): its parts are one welcome, and the bound is on what
+        # waits behind all of them, as it is behind a whole welcome.
         frames = self._frames
-        head = self._in_flight or (len(frames[0]) if frames else 0)
-        if self.queued_bytes and self.queued_bytes - head + size > self.limit:
-            self._on_overflow()
-            return False
+        if self.welcoming:
+            self._ahead += size
+        else:
+            head = max(self._in_flight or (len(frames[0]) if frames else 0), self._ahead)
+            if self.queued_bytes and self.queued_bytes - head + size > self.limit:
+                self._on_overflow()
+                return False
         if frames is None:
             frames = self._frames = deque()
         frames.append(frame)
@@ -149,6 +157,8 @@ class SendBuffer:
                 await self._send(frame)
                 self._in_flight = 0
                 self.queued_bytes -= len(frame)
+                if self._ahead:
+                    self._ahead = max(0, self._ahead - len(frame))
                 self.sent += 1
             if self._closing is None:
                 self.idle = True
@@ -171,3 +181,4 @@ class SendBuffer:
         self._frames = None
         self._in_flight = 0
         self.queued_bytes = 0
+        self._ahead = 0

@@ -1,4 +1,4 @@
-"""A ``welcome`` frame with its snapshot and peers spliced in already encoded (SPEC W23).
+"""A ``welcome`` frame with its snapshot and peers spliced in already encoded (SPEC W23, W36).
 
 A map in either codec is its keys and values one after the other: the welcome
 is encoded field by field, and the ``snapshot`` field's value is the tapestry's
@@ -17,6 +17,7 @@ from typing import Any
 import msgpack
 import orjson
 
+from dreamloom.protocol import SnapshotPart
 from dreamloom.protocol.codec import MSGPACK
 
 
@@ -24,7 +25,20 @@ async def welcome_frame(
     codec: str, wire: dict[str, Any], snapshot: bytes | None, *, peers: bytes | None = None
 ) -> bytes:
     """Encode ``wire`` (a welcome's map) with ``snapshot`` and ``peers``, when given, as those fields' bytes."""
-    spliced = {"snapshot": snapshot, "peers": peers}
+    pieces = _spliced(codec, wire, {"snapshot": snapshot, "peers": peers})
+    if snapshot is None or len(snapshot) < 1 << 20:
+        return b"".join(pieces)
+    return await asyncio.to_thread(b"".join, pieces)
+
+
+def part_frame(codec: str, seq: int, part: int, parts: int, fragments: bytes) -> bytes:
+    """A ``snapshot`` frame of a welcome in parts (W36), its ``fragments`` an encoded list spliced in."""
+    wire = SnapshotPart(seq, part, parts, []).to_wire()
+    return b"".join(_spliced(codec, wire, {"fragments": fragments}))
+
+
+def _spliced(codec: str, wire: dict[str, Any], spliced: dict[str, bytes | None]) -> list[bytes]:
+    """The pieces of ``wire`` encoded in ``codec``, with the bytes in ``spliced`` as those fields' values."""
     parts: list[bytes] = []
     if codec == MSGPACK:
         packer = msgpack.Packer(use_bin_type=True)
@@ -39,9 +53,7 @@ async def welcome_frame(
             kept = spliced.get(key)
             parts.append(kept if kept is not None else orjson.dumps(value))
         parts.append(b"}")
-    if snapshot is None or len(snapshot) < 1 << 20:
-        return b"".join(parts)
-    return await asyncio.to_thread(b"".join, parts)
+    return parts
 
 
-__all__ = ["welcome_frame"]
+__all__ = ["part_frame", "welcome_frame"]

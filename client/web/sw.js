@@ -6,7 +6,7 @@
 // server (ETag) exactly as without this worker. WebSockets and the HTTP API
 // (except the symbol catalogue) are never cached.
 
-const CACHE = "dreamloom-shell-v4";
+const CACHE = "dreamloom-shell-v5";
 const SHELL = [
   "/static/style.css",
   "/static/favicon.svg",
@@ -39,6 +39,7 @@ const SHELL = [
   "/static/app/tools.js",
   "/static/app/ui.js",
   "/static/app/view.js",
+  "/static/app/welcome_load.js",
   "/static/protocol/bindings.js",
   "/static/protocol/canon.js",
   "/static/protocol/connection.js",

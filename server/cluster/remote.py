@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dreamloom.protocol import (
@@ -199,7 +200,9 @@ class RemoteRoom:
             "claims": claims.to_dict() if claims is not None else None,
             "token": member.issued_token,
             "codec": member.codec_name,
-            "hello": hello.to_wire(),
+            # A welcome in parts (W36) is sent whole across nodes: its parts would reach this
+            # node's send buffer after the join, where only the welcome's own frames are unbounded.
+            "hello": replace(hello, features=tuple(f for f in hello.features if f != "parts")).to_wire(),
         }
         request = asyncio.ensure_future(self.node.request(self.owner, message, self.node.join_timeout))
         gone = asyncio.ensure_future(self._gone.wait())

@@ -48,13 +48,14 @@ async def test_W37_the_sdk_and_a_raw_client_load_a_compact_welcome_as_a_canonica
         await ada.wait_until(lambda: not ada.tapestry.pending, WAIT)
 
         loaded: list[int] = []
-        from_compact = Tapestry.from_compact
+        from_compact, load_compact = Tapestry.from_compact, Tapestry.load_compact
 
-        def spy(data: Any, *args: Any) -> Tapestry:
-            loaded.append(len(data))
-            return from_compact(data, *args)
+        def spy(tapestry: Tapestry, items: Any, *args: Any) -> None:
+            loaded.append(len(items))
+            load_compact(tapestry, items, *args)
 
-        monkeypatch.setattr(Tapestry, "from_compact", staticmethod(spy))
+        # The SDK loads a compact welcome, or each of its parts (W36), straight into its tapestry.
+        monkeypatch.setattr(Tapestry, "load_compact", spy)
         watcher = Watcher(name="watcher", codec=codec)
         async with watcher.connect(server.url, "garden"):
             await watcher.wait_until(lambda: len(watcher.tapestry) == 8, WAIT)

@@ -349,10 +349,11 @@ async def test_F5_F7_the_sdk_resumes_by_seq_within_its_epoch_and_by_snapshot_in_
     welcomes: list[Welcome] = []
     answer = Sanctuary._welcome
 
-    async def spy(self: Sanctuary, member: Any, hello: Any) -> list[bytes]:
-        frames = await answer(self, member, hello)  # the welcome, then any ops that follow it (W25)
+    async def spy(self: Sanctuary, member: Any, hello: Any) -> tuple[list[bytes], Any]:
+        # The welcome, then any ops that follow it (W25), and its parts to come (W36).
+        frames, parts = await answer(self, member, hello)
         welcomes.append(codec_for(member.codec_name, CLIENT_SIDE_LIMITS).decode_server(frames[0]))
-        return frames
+        return frames, parts
 
     monkeypatch.setattr(Sanctuary, "_welcome", spy)
 

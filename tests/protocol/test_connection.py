@@ -32,6 +32,7 @@ from dreamloom.protocol.connection import (
     CloseAction,
     Deliver,
     Gap,
+    PartReceived,
     Received,
     Reply,
     ServerConnection,
@@ -60,6 +61,8 @@ def _event(e: ClientEvent) -> list[Any]:
             return ["broadcast", first, [op.id for op in batch]]
         case Gap(expected=expected, received=received):
             return ["gap", expected, received]
+        case PartReceived(part=part, last=last):
+            return ["part", part.part, last, [f[0] for f in part.fragments]]
         case Received(message=message):
             return ["received", message.type]
         case Violation(message=message, state=state):

@@ -110,3 +110,16 @@ async def test_B6_ops_presence_and_leaving_go_to_the_owner() -> None:
     assert kinds == ["submit", "presence", "leave"]
     assert node.forgotten == [room]
     await room.stopped()
+
+
+async def test_w36_a_join_through_another_node_asks_the_owner_for_a_whole_welcome() -> None:
+    store = MemoryStore()
+    await store.ensure_sanctuary("garden")
+    node = FakeNode(store)
+    room = RemoteRoom(node, "garden", "owner", DEFAULT_LIMITS)
+    member = person(1)
+    await room.join(member, Hello(name="p", replica=member.replica, features=("parts", "compact", "later")))
+    # Parts would reach this node's send buffer after the join, where nothing marks them as the welcome.
+    assert node.sent[0][1]["hello"]["features"] == ["compact", "later"]
+    room.abandon("end of test")
+    await room.stopped()

@@ -277,3 +277,40 @@ async def test_W37_a_join_while_the_snapshot_decodes_gets_the_stored_canonical_f
     finally:
         await sanctuary.shutdown()
         await task
+
+
+async def test_w36_S11_a_join_while_the_snapshot_decodes_gets_the_stored_canonical_bytes_in_parts() -> None:
+    store = MemoryStore()
+    async with running(store) as first:
+        a = person(1)
+        await join(first, a)
+        clock = Clock("r1")
+        submit(first, a, [symbol(f"f{i:03d}", clock.tick()) for i in range(200)])
+        await settle(first)
+    later = [symbol("new", clock.tick()), ops.set_fields("f000", clock.tick(), x=7)]
+    await store.append("garden", [LogEntry(201 + i, op, "u1", 0.0) for i, op in enumerate(later)])
+    b = msgpack_person(2)
+    parts = {"welcome_first_part_bytes": 1024, "welcome_part_bytes": 4096}
+    sanctuary, task = await _start(store, b, features=("parts", "compact"), **parts)
+    try:
+        welcome = b.received[0]
+        assert isinstance(welcome, Welcome)
+        assert (welcome.seq, welcome.since) == (200, 200)
+        assert welcome.form is None  # the stored bytes stay canonical (W37), even in parts
+        assert welcome.parts is not None
+        assert welcome.parts >= 3
+        # The parts, in order, right after the welcome; then the log after the stored snapshot.
+        in_parts = b.received[1 : welcome.parts]
+        assert [(p.seq, p.part, p.parts) for p in in_parts] == [
+            (200, i, welcome.parts) for i in range(1, welcome.parts)
+        ]
+        assert [(f.seq, [op.id for op in f.ops]) for f in b.received[welcome.parts :]] == [(201, ["new", "f000"])]
+        assert welcome.snapshot is not None
+        seen = Tapestry.from_data([*welcome.snapshot, *(f for p in in_parts for f in p.fragments)])
+        assert len(seen) == 200
+        seen.apply_many(op for f in b.of(Ops) for op in f.ops)
+        await sanctuary.loaded()
+        assert seen.encode() == sanctuary.tapestry.encode()
+    finally:
+        await sanctuary.shutdown()
+        await task

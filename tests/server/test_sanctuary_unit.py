@@ -27,7 +27,9 @@ from dreamloom.protocol import (
     PresenceState,
     Reject,
     ServerMessage,
+    SnapshotPart,
     Stamp,
+    Tapestry,
     UsageError,
     Welcome,
     ops,
@@ -281,3 +283,29 @@ async def test_a_failing_actor_answers_every_caller_it_had_taken_in_hand() -> No
     await asyncio.wait_for(task, 5)
     with pytest.raises(SanctuaryClosed):
         await asyncio.wait_for(waiting, 5)
+
+
+async def test_w36_ops_submitted_while_a_welcome_in_parts_is_sent_follow_its_last_part() -> None:
+    async with running(welcome_first_part_bytes=1024, welcome_part_bytes=2048) as sanctuary:
+        writer, joiner = person(1), person(2)
+        await join(sanctuary, writer)
+        submit(sanctuary, writer, [symbol(f"f{i:03d}", Stamp(i + 1, writer.replica)) for i in range(120)])
+        await settle(sanctuary)
+        hello = Hello(name="joiner", replica=joiner.replica, features=("parts",))
+        joining = asyncio.create_task(sanctuary.join(joiner, hello))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the join is in the actor's hands, its parts being encoded
+        submit(sanctuary, writer, [ops.set_fields("f000", Stamp(200, writer.replica), x=5)])
+        await joining
+        await settle(sanctuary)
+        kinds = [type(m).__name__ for m in joiner.received]
+        welcome = joiner.of(Welcome)[0]
+        assert welcome.parts is not None
+        assert welcome.parts >= 3
+        assert kinds[: welcome.parts] == ["Welcome"] + ["SnapshotPart"] * (welcome.parts - 1)
+        assert "Ops" in kinds[welcome.parts :]  # the op came after the last part, as a broadcast
+        fragments = welcome.snapshot + [f for p in joiner.of(SnapshotPart) for f in p.fragments]
+        assert len(fragments) == 120
+        replica = Tapestry.from_data(fragments)
+        for message in joiner.of(Ops):
+            replica.apply_many(message.ops)
+        assert replica.digest() == sanctuary.tapestry.digest()

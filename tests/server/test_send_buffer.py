@@ -132,3 +132,39 @@ async def test_F3_presence_is_dropped_first_under_pressure() -> None:
     assert not buf.put(b"pp", droppable=True)  # 5 + 2 is over half the bound
     assert buf.dropped == 1
     assert buf.put(b"ops")  # what is not droppable still fits
+
+
+async def test_w36_a_welcome_in_parts_is_bounded_as_one_welcome_what_waits_behind_it_by_the_bound() -> None:
+    sock = FakeSocket()
+    sock.ready = False
+    sock.drained.clear()  # the peer reads nothing yet
+    buf = sock.buffer(limit=100)
+    buf.welcoming = True
+    for _ in range(5):  # the welcome and its parts: 400 bytes, four times the bound
+        assert buf.put(b"w" * 80)
+    buf.welcoming = False
+    assert not sock.overflowed
+    assert buf.put(b"o" * 60)  # a broadcast behind them: within the bound
+    assert buf.put(b"o" * 40)
+    assert not sock.overflowed
+    assert not buf.put(b"o")  # one byte more waits behind the welcome than the bound allows
+    assert sock.overflowed
+
+
+async def test_w36_the_welcomes_parts_leave_the_bound_as_they_are_sent() -> None:
+    sock = FakeSocket()
+    sock.ready = False
+    sock.drained.clear()
+    buf = sock.buffer(limit=100)
+    buf.welcoming = True
+    for _ in range(3):
+        buf.put(b"w" * 80)
+    buf.welcoming = False
+    sock.drained.set()
+    await until(lambda: buf.writer is None)
+    assert sock.wire == [b"w" * 80] * 3
+    sock.drained.clear()
+    assert buf.put(b"o" * 80)  # the head, as any frame
+    assert buf.put(b"o" * 100)  # the bound behind it, exactly
+    assert not buf.put(b"o")
+    assert sock.overflowed

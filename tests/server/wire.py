@@ -39,6 +39,7 @@ from dreamloom.protocol import (
     PresenceState,
     Reject,
     Roster,
+    SnapshotPart,
     Stamp,
     Tapestry,
     Welcome,
@@ -65,6 +66,11 @@ class WireClient:
         self.tapestry = Tapestry()
         self.seq = 0
         self.welcome: Welcome | None = None
+        #: The parts of a welcome in parts (W36) received so far, and the snapshot being assembled.
+        self.parts: list[SnapshotPart] = []
+        self.assembling: list[Any] | None = None
+        #: Messages (by type) that came between a welcome in parts and its last part: none may (W36).
+        self.between_parts: list[str] = []
         self.messages: list[Any] = []
         self.broadcasts: list[Ops] = []
         self.acks: dict[int, int] = {}  # stamp counter -> seq
@@ -141,7 +147,7 @@ class WireClient:
         wire = Hello(name=self.name, replica=self.replica, seq=seq, token=self.token).to_wire()
         wire.update(fields)
         await self.send_wire(wire)
-        await self.wait_for(lambda: self.welcome is not None, "welcome")
+        await self.wait_for(lambda: self.welcome is not None and self.assembling is None, "welcome")
         assert self.welcome is not None
         if self.welcome.token is not None:
             self.token = self.welcome.token
@@ -210,7 +216,27 @@ class WireClient:
 
     def _take(self, message: Any) -> None:
         self.messages.append(message)
+        if self.assembling is not None and not isinstance(message, SnapshotPart):
+            self.between_parts.append(message.type)
         match message:
+            case Welcome(parts=int()):
+                assert message.snapshot is not None
+                self.welcome, self.seq, self.assembling = message, message.seq, list(message.snapshot)
+            case SnapshotPart():
+                assert self.assembling is not None, message
+                assert message.seq == self.seq, message
+                assert message.part == len(self.parts) + 1, (message.part, len(self.parts))
+                self.parts.append(message)
+                self.assembling.extend(message.fragments)
+                if message.part == message.parts - 1:
+                    # In the welcome's form (W37): a compact welcome's parts are compact items.
+                    assert self.welcome is not None
+                    if self.welcome.form == "compact":
+                        self.tapestry = Tapestry.from_compact(self.assembling)
+                    else:
+                        self.tapestry = Tapestry.from_data(self.assembling)
+                    self.assembling = None
+                    self.clock.observe_counter(self.tapestry.max_counter)
             case Welcome():
                 self.welcome = message
                 if message.snapshot is not None and message.form == "compact":

@@ -26,6 +26,10 @@
  * 7. A replica id belongs to the identity that first used it: after
  *    `replica_in_use` (then 4000) the tab takes a new replica id, re-stamps its
  *    queue in order and connects again at once. Nothing queued is lost.
+ * 8. The hello asks for a welcome in parts (W36): a big tapestry's parts are
+ *    loaded as they arrive, and the page paints after the first. Messages after
+ *    the last part wait until it is loaded, then apply as usual. A socket lost
+ *    before then is like one lost before the welcome: the next hello starts over.
  */
 
 import { ClientConnection } from "../protocol/connection.js";
@@ -35,6 +39,7 @@ import { Tapestry } from "../protocol/tapestry.js";
 import { checkOp, checkOps, DecodeError } from "../protocol/validate.js";
 import { Replica } from "./replica.js";
 import { loadQueue, newReplicaId, saveCache, saveQueue } from "./storage.js";
+import { WelcomeLoad } from "./welcome_load.js";
 import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../tokens.js";
 
 /** @typedef {import("../protocol/ops.js").Op} Op */
@@ -42,9 +47,9 @@ import { forgetGuestToken, givenTokenFor, guestToken, keepGuestToken } from "../
  *   cursor: number[] | null, sel: string[], preview: any, view: number[] | null, live?: any}} Peer */
 
 const SUBPROTOCOL = "dreamloom.v1.json";
+/** What the hello says the page handles (`hello.features`): a welcome in parts (W36), snapshots in the compact form (W37). */
+const FEATURES = ["parts", "compact"];
 const MAX_BATCH = 256;
-/** What the app handles beyond the base protocol, sent in every hello: snapshots in the compact form (W37). */
-const FEATURES = ["compact"];
 /** A welcome snapshot with more fragments than this is decoded a slice of this many at a time. */
 const LOAD_SLICE = 1000;
 /** How long one task of that decoding may run before the page gets to draw and handle input (ms). */
@@ -53,7 +58,7 @@ const LOAD_SLICE_MS = 25;
 const MAX_RENEWALS = 3;
 /** Close codes after which reconnecting would only repeat the refusal. */
 /** Server messages the page understands (others are a decode error). */
-const CLIENT_TYPES = new Set(["welcome", "ops", "ack", "reject", "presence", "join", "leave", "roster", "peers", "policy", "ping", "pong", "error"]);
+const CLIENT_TYPES = new Set(["welcome", "snapshot", "ops", "ack", "reject", "presence", "join", "leave", "roster", "peers", "policy", "ping", "pong", "error"]);
 const CLOSE_REASONS = /** @type {Record<number, string>} */ ({
   4001: "not authorised to join",
   4002: "this page is too old for the server: reload",
@@ -105,6 +110,8 @@ export class Sync extends EventTarget {
     this.retry = 0;
     /** @type {any[] | null} messages that came while a large welcome snapshot loads */
     this.backlog = null;
+    /** @type {(() => void) | null} wakes the load of a welcome in parts waiting for its next part */
+    this.wakeLoad = null;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.timer = null;
     /** @type {any} */
@@ -268,8 +275,10 @@ export class Sync extends EventTarget {
         console.error("bad message from server", err, ev.data?.slice?.(0, 200));
         return;
       }
-      if (this.backlog) this.backlog.push(msg);
-      else this.#handle(ws, msg);
+      if (this.backlog) {
+        this.backlog.push(msg);
+        if (this.wakeLoad) this.wakeLoad();
+      } else this.#handle(ws, msg);
     };
     ws.onclose = (ev) => this.#drop(ws, this.conn ? this.conn.close(ev.code) : "reconnect", ev.code, ev.reason);
   }
@@ -322,6 +331,7 @@ export class Sync extends EventTarget {
   #drop(ws, action, code, reason) {
     if (!ws || this.ws !== ws) return;
     this.backlog = null;
+    this.wakeLoad = null;
     this.#saveCache(true); // while still live: the last state known to equal the server's
     ws.onclose = null;
     ws.onmessage = null;
@@ -470,11 +480,10 @@ export class Sync extends EventTarget {
     }
     this.sid = msg.sid;
     this.identity = msg.identity;
-    this.epoch = typeof msg.epoch === "string" ? msg.epoch : null;
     this.policy = msg.policy ?? {};
     this.#persist();
     if (msg.snapshot !== null && msg.snapshot !== undefined) {
-      if (Array.isArray(msg.snapshot) && msg.snapshot.length > LOAD_SLICE) {
+      if (Array.isArray(msg.snapshot) && (msg.snapshot.length > LOAD_SLICE || typeof msg.parts === "number")) {
         this.#loadSnapshot(msg);
         return;
       }
@@ -491,21 +500,30 @@ export class Sync extends EventTarget {
   /**
    * A large welcome snapshot, decoded a slice at a time between frames: the page stays
    * responsive, and an empty screen shows fragments as they arrive (a screen that shows
-   * an older state keeps it until the new one is whole). Messages that come meanwhile wait
-   * in `backlog`, in order.
+   * an older state keeps it until the new one is whole). A welcome in parts (W36) is loaded
+   * part by part as they come, so the first part paints before the others are in. Messages
+   * that come meanwhile wait in `backlog`, in order; the parts are taken from its head.
    * @param {any} msg
    */
   #loadSnapshot(msg) {
     const ws = this.ws;
-    if (!ws) return;
+    const conn = this.conn;
+    if (!ws || !conn) return;
     const t = new Tapestry();
-    const slices = t.loadSnapshot(msg.snapshot, msg.form, LOAD_SLICE);
+    const load = new WelcomeLoad(conn, msg, t, LOAD_SLICE);
     const shown = this.local.entries.size === 0 ? this.local : new Replica();
     shown.showLoading(t);
     this.backlog = [];
     this.#setStatus("connecting", "loading the tapestry");
+    let scheduled = false;
+    const schedule = () => {
+      if (scheduled) return;
+      scheduled = true;
+      setTimeout(step, 0);
+    };
     const step = () => {
-      if (this.ws !== ws) {
+      scheduled = false;
+      if (this.ws !== ws || !this.backlog) {
         this.backlog = null; // the socket went away: the next welcome starts over
         return;
       }
@@ -513,21 +531,30 @@ export class Sync extends EventTarget {
       /** @type {string[]} */
       const ids = [];
       try {
-        for (let next = slices.next(); !next.done; next = slices.next()) {
-          for (const id of next.value) ids.push(id);
+        for (;;) {
+          for (const other of load.take(this.backlog)) this.#onMessage(other);
+          const slice = load.next();
+          if (slice === null) break;
+          for (const id of slice) ids.push(id);
           if (performance.now() > until) {
             shown.grow(ids); // one merge into the paint order per task
-            setTimeout(step, 0);
+            schedule();
             return;
           }
         }
         shown.grow(ids);
       } catch (err) {
         this.backlog = null;
+        this.wakeLoad = null;
         console.error("bad welcome snapshot", err);
         this.#lose(ws, "invalid message");
         return;
       }
+      if (!load.done) {
+        this.wakeLoad = schedule; // the next part wakes the load
+        return;
+      }
+      this.wakeLoad = null;
       if (shown !== this.local) this.local.takeOver(shown);
       this.local.apply(this.pending);
       /** @type {any[]} */
@@ -539,12 +566,15 @@ export class Sync extends EventTarget {
         this.#handle(ws, later);
       }
     };
-    setTimeout(step, 0);
+    schedule();
   }
 
   /** The rest of a welcome, once its tapestry is in place. @param {any} msg */
   #welcomed(msg) {
+    // Seq and epoch together, once the tapestry is whole: a socket lost while a snapshot loads
+    // (its parts, W36) resumes as if that welcome never came, never with the old seq in the new epoch.
     this.seq = msg.seq;
+    this.epoch = typeof msg.epoch === "string" ? msg.epoch : null;
     this.peers.clear();
     for (const p of msg.peers ?? []) this.peers.set(p.sid, { cursor: null, sel: [], preview: null, view: null, ...p });
     this.peerCount = typeof msg.peer_count === "number" ? msg.peer_count : this.peers.size;

@@ -6,7 +6,8 @@
  * storage: the page's sync code pumps messages through it and acts on events.
  *
  * Events (arrays, as in the vectors):
- *   ["welcomed", resumed, welcome]      the welcome: go live
+ *   ["welcomed", resumed, welcome]      the welcome: go live (a welcome in parts: its parts come next)
+ *   ["part", part, last, message]        a part of the welcome's snapshot (W36); `last` ends it
  *   ["cannot_resume", asked, since]     reconnect asking for a snapshot (seq null)
  *   ["broadcast", firstSeq, ops]        apply these ops; op i has seq firstSeq + i
  *   ["gap", expected, received]         reconnect with the last applied seq
@@ -24,6 +25,7 @@ const LIVE = new Set(["ops", "ack", "reject", "join", "leave", "roster", "peers"
 export const CLIENT_TRANSITIONS = {
   idle: new Set(),
   awaiting_welcome: new Set(["welcome", "error", "ping", "pong"]),
+  awaiting_parts: new Set(["snapshot", "error", "ping", "pong"]),
   live: LIVE,
   closed: new Set(),
 };
@@ -50,14 +52,17 @@ export class ClientConnection {
     this.replica = replica;
     this.name = name;
     this.client = client;
-    /** what the client handles beyond the base protocol, sent in the hello (W37: "compact") */
+    /** what the client handles beyond the base protocol, sent in the hello (W36 "parts", W37 "compact") */
     this.features = features;
     /** @type {number | null} the last seq applied */
     this.seq = seq;
     /** @type {string | null} the run of the sanctuary `seq` was counted in (F5) */
     this.epoch = epoch;
-    /** @type {"idle" | "awaiting_welcome" | "live" | "closed"} */
+    /** @type {"idle" | "awaiting_welcome" | "awaiting_parts" | "live" | "closed"} */
     this.state = "idle";
+    /** the snapshot part expected next, and how many there are, while awaiting parts (W36) */
+    this.nextPart = 0;
+    this.parts = 0;
     /** @type {string | null} */
     this.lastError = null;
     this.sentGuestToken = false;
@@ -86,6 +91,7 @@ export class ClientConnection {
     if (msg.type === "error") this.lastError = msg.code;
     if (msg.type === "welcome") return this.#welcome(msg);
     if (msg.type === "ops") return this.#ops(msg);
+    if (msg.type === "snapshot") return this.#part(msg);
     return [["received", msg]];
   }
 
@@ -103,9 +109,24 @@ export class ClientConnection {
       return [["cannot_resume", this.asked, w.since]];
     }
     this.state = "live";
+    if (typeof w.parts === "number") {
+      this.state = "awaiting_parts";
+      this.nextPart = 1;
+      this.parts = w.parts;
+    }
     this.seq = w.seq;
     this.epoch = w.epoch ?? null;
     return [["welcomed", w.snapshot === null || w.snapshot === undefined, w]];
+  }
+
+  /** @param {any} p */
+  #part(p) {
+    // The parts come in order, right after their welcome and nothing between (W36).
+    if (p.seq !== this.seq || p.part !== this.nextPart || p.parts !== this.parts) return [["violation", p.type, this.state]];
+    this.nextPart += 1;
+    const last = this.nextPart === this.parts;
+    if (last) this.state = "live";
+    return [["part", p.part, last, p]];
   }
 
   /** @param {any} msg */

@@ -18,6 +18,8 @@ function plain(e) {
       return ["welcomed", e[1]];
     case "broadcast":
       return ["broadcast", e[1], e[2].map((/** @type {any} */ op) => op.id)];
+    case "part":
+      return ["part", e[1], e[2], e[3].fragments.map((/** @type {any} */ f) => f[0])];
     case "received":
       return ["received", e[1].type];
     default:
