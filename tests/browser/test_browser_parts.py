@@ -1,5 +1,5 @@
-"""A welcome in parts in the browser (W36): the page asks for parts, paints before the last one is
-in, and ops written meanwhile land after the last part."""
+"""A welcome in parts in the browser (W36): the page asks for parts (and the compact form, W37, which
+the parts carry), paints before the last one is in, and ops written meanwhile land after the last part."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ PARTS = {"welcome_first_part_bytes": 8 * 1024, "welcome_part_bytes": 32 * 1024}
 # that showed fragments of an unfinished load. The parts reach the page as over a slow link, 30 ms
 # apart (every message keeps its order), so that frames come between them however fast the machine.
 WATCH = f"""
-window.__parts = {{hello: null, parts: null, received: 0, partialFrames: 0, firstPartial: null}};
+window.__parts = {{
+  hello: null, parts: null, form: null, compactParts: 0, received: 0, partialFrames: 0, firstPartial: null
+}};
 const Socket = window.WebSocket;
 window.WebSocket = class extends Socket {{
   send(data) {{
@@ -39,7 +41,12 @@ window.WebSocket = class extends Socket {{
     let chain = Promise.resolve();
     super.onmessage = (ev) => {{
       const part = ev.data.startsWith('{{"type":"snapshot"');
-      if (ev.data.startsWith('{{"type":"welcome"')) window.__parts.parts = JSON.parse(ev.data).parts ?? null;
+      if (ev.data.startsWith('{{"type":"welcome"')) {{
+        const welcome = JSON.parse(ev.data);
+        window.__parts.parts = welcome.parts ?? null;
+        window.__parts.form = welcome.form ?? null;
+      }}
+      if (part && JSON.parse(ev.data).fragments.every((item) => item.length === 5)) window.__parts.compactParts++;
       chain = chain
         .then(() => new Promise((done) => setTimeout(done, part ? 30 : 0)))
         .then(() => {{
@@ -82,7 +89,7 @@ def symbols(n: int) -> list[ops.Op]:
     return out
 
 
-async def test_w36_a_big_tapestry_in_parts_paints_before_its_last_part_and_converges(
+async def test_w36_w37_a_big_tapestry_in_compact_parts_paints_before_its_last_part_and_converges(
     dreamers: NewDreamer, server: InProcessServer, browser: Any
 ) -> None:
     sanctuary = dreamers.sanctuary  # type: ignore[attr-defined]
@@ -98,9 +105,12 @@ async def test_w36_a_big_tapestry_in_parts_paints_before_its_last_part_and_conve
     await s.call(lambda: s.apply_local([late], "seed"))
     await page.wait(f"d.connected && d.fragmentCount === {FRAGMENTS + 1}", 2 * WAIT_MS)
     seen = await page.page.evaluate("window.__parts")
-    assert seen["hello"]["features"] == ["parts"]
+    assert seen["hello"]["features"] == ["parts", "compact"]
     assert seen["parts"] is not None
     assert seen["parts"] >= 10
+    # A compact welcome in parts (W37): every part carries compact items.
+    assert seen["form"] == "compact"
+    assert seen["compactParts"] == seen["parts"] - 1
     assert seen["received"] == seen["parts"] - 1
     assert seen["partialFrames"] > 0, "no frame showed part of the tapestry"
     assert seen["firstPartial"] < FRAGMENTS / 2  # painted long before the last part was in

@@ -12,14 +12,20 @@ const fragment = (i) => [`f${String(i).padStart(4, "0")}`, { kind: [i + 1, "r", 
 const ALL = Array.from({ length: 25 }, (_, i) => fragment(i));
 const IDENTITY = { id: "u", name: "Ana", role: "dreamer", origin: "organic" };
 
-/** A welcome in `k` parts of the fragments in `ALL` cut at `cuts`, after a hello asking for parts. */
-function parted(/** @type {number[]} */ cuts) {
-  const conn = new ClientConnection({ replica: "r-ana", name: "Ana", features: ["parts"] });
-  assert.deepEqual(conn.hello(null).features, ["parts"]);
-  const bounds = [0, ...cuts, ALL.length];
-  const lists = bounds.slice(1).map((end, i) => ALL.slice(bounds[i], end));
+/**
+ * A welcome in `k` parts of the fragments in `ALL` cut at `cuts`, after a hello asking for parts
+ * (and, with `compact`, for the compact form too: then every part carries compact items, W37).
+ */
+function parted(/** @type {number[]} */ cuts, compact = false) {
+  const features = compact ? ["parts", "compact"] : ["parts"];
+  const conn = new ClientConnection({ replica: "r-ana", name: "Ana", features });
+  assert.deepEqual(conn.hello(null).features, features);
+  const items = compact ? Tapestry.fromData(ALL).toCompact() : ALL;
+  const bounds = [0, ...cuts, items.length];
+  const lists = bounds.slice(1).map((end, i) => items.slice(bounds[i], end));
   const k = lists.length;
-  const welcome = { type: "welcome", v: 1, sanctuary: "g", sid: "s", identity: IDENTITY, seq: 9, since: 9, snapshot: lists[0], ops: [], peers: [], policy: {}, parts: k };
+  const form = compact ? { form: "compact" } : {};
+  const welcome = { type: "welcome", v: 1, sanctuary: "g", sid: "s", identity: IDENTITY, seq: 9, since: 9, snapshot: lists[0], ops: [], peers: [], policy: {}, parts: k, ...form };
   const parts = lists.slice(1).map((fragments, i) => ({ type: "snapshot", seq: 9, part: i + 1, parts: k, fragments }));
   const [event] = conn.receive(welcome);
   assert.equal(event[0], "welcomed");
@@ -54,6 +60,27 @@ test("W36 the parts, loaded as they come, make the tapestry of the whole welcome
   assert.equal(load.loaded, ALL.length);
   assert.equal(conn.state, "live");
   assert.equal(await load.tapestry.digest(), await Tapestry.fromData(ALL).digest());
+});
+
+test("W36 W37 compact parts, loaded as they come, make the tapestry of a canonical whole welcome", async () => {
+  const { conn, welcome, parts } = parted([4, 11, 19], true);
+  assert.equal(parts[0].fragments[0].length, 5); // compact items: [id, counter, replica, values, others]
+  const load = new WelcomeLoad(conn, welcome, new Tapestry(), 3);
+  assert.deepEqual(drain(load), ["f0000", "f0001", "f0002", "f0003"]);
+  load.take([...parts]);
+  drain(load);
+  assert.equal(load.done, true);
+  assert.equal(load.loaded, ALL.length);
+  assert.equal(await load.tapestry.digest(), await Tapestry.fromData(ALL).digest());
+});
+
+test("W36 W37 a canonical item in a compact welcome's part is refused", () => {
+  const { conn, welcome, parts } = parted([5], true);
+  parts[0].fragments = [ALL[20]];
+  const load = new WelcomeLoad(conn, welcome, new Tapestry(), 100);
+  drain(load);
+  load.take([parts[0]]);
+  assert.throws(() => drain(load), /compact snapshot entry/);
 });
 
 test("W36 a whole welcome is one list to load", () => {
