@@ -14,7 +14,8 @@ Chromium opens it and we measure:
 - ``welcome_in_ms``: from navigation start to the welcome message in the page, before
   the page decodes it (what comes before is page start-up, the server and the network);
   the page asks for a welcome in parts (SPEC W36): that is its first part, and
-  ``last_part_in_ms`` the last one (``parts``: how many; none when it came whole);
+  ``last_part_in_ms`` the last one (``parts``: how many; none when it came whole), and
+  ``form`` the snapshot's form (the page asks for the compact one, W37);
 - ``hook_ms``: when the page's debug hook exists (after the dream symbols came from the
   server): ``first_paint_ms`` cannot be seen before it;
 - ``first_paint_ms``: from navigation start to the first frame that shows a fragment;
@@ -23,7 +24,10 @@ Chromium opens it and we measure:
 
 Two sizes: 10,000 and 100,000 fragments. Run: ``python bench/run_all.py browser``
 (``--quick`` for 2,000 and 20,000), or ``python bench/browser.py 100000`` for one size;
-``--whole`` has the server send every welcome whole (as before W36), for a comparison.
+``--whole`` has the server send every welcome whole (as before W36), for a comparison;
+``--warm`` joins once as the page does before the page opens, so that the page's join finds the
+server's kept items of its kind up to date (the first join after a burst of writes encodes what
+they changed before its first part goes out).
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ import tempfile
 import time
 from typing import Any
 
-from dreamloom.protocol import Stamp, ops, zorder
+from websockets.asyncio.client import connect
+
+from dreamloom.protocol import CLIENT_SIDE_LIMITS, JSON, Hello, SnapshotPart, Stamp, Welcome, codec_for, ops, zorder
 from dreamloom.server.testing import serve_in_process
 
 CHROMIUM = "/usr/bin/chromium"
@@ -96,8 +102,8 @@ def _summary(values: list[float]) -> tuple[float, float]:
 
 # Recorded from the first script on: when the first frame showed a fragment, and the
 # longest task (anything that kept the page from handling input) until the load ended.
-WATCH = """
-window.__bench = {firstPaint: null, welcome: null, lastPart: null, parts: null, longest: 0, tasks: 0};
+WATCH = r"""
+window.__bench = {firstPaint: null, welcome: null, lastPart: null, parts: null, form: null, longest: 0, tasks: 0};
 // When the welcome's bytes were in (before the page decodes them): the rest is the page's.
 const Socket = window.WebSocket;
 window.WebSocket = class extends Socket {
@@ -106,8 +112,11 @@ window.WebSocket = class extends Socket {
     this.addEventListener("message", (ev) => {
       if (window.__bench.welcome === null && typeof ev.data === "string" && ev.data.startsWith('{"type":"welcome"')) {
         window.__bench.welcome = performance.now();
-        const parts = ev.data.lastIndexOf('"parts":');  // the welcome's last field, when in parts
-        if (parts > ev.data.length - 20) window.__bench.parts = parseInt(ev.data.slice(parts + 8), 10);
+        const tail = ev.data.slice(-64);  // parts (W36) and form (W37) are the welcome's last fields
+        const parts = /"parts":(\d+)/.exec(tail);
+        if (parts) window.__bench.parts = parseInt(parts[1], 10);
+        const form = /"form":"(\w+)"/.exec(tail);
+        window.__bench.form = form ? form[1] : "canonical";
       }
       if (typeof ev.data === "string" && ev.data.startsWith('{"type":"snapshot"'))
         window.__bench.lastPart = performance.now();
@@ -137,7 +146,21 @@ async def _seed(server: Any, n: int) -> None:
         await s.call(lambda chunk=chunk: s.apply_local(chunk, "bench"))
 
 
-async def measure(n: int, frames: int, whole: bool = False) -> list[dict[str, Any]]:
+async def _join_as_the_page(url: str) -> None:
+    """One join as the page asks (JSON, parts and compact), to its last part: the server's kept
+    items of that kind are then up to date, as they are for any join after the first."""
+    codec = codec_for(JSON, CLIENT_SIDE_LIMITS)
+    async with connect(url, subprotocols=["dreamloom.v1.json"], max_size=None) as ws:  # type: ignore[list-item]
+        await ws.send(codec.encode(Hello(name="warm", replica="warm-up", features=("parts", "compact"))))
+        while True:
+            msg = codec.decode_server(await ws.recv())
+            if (isinstance(msg, Welcome) and msg.parts is None) or (
+                isinstance(msg, SnapshotPart) and msg.part == msg.parts - 1
+            ):
+                return
+
+
+async def measure(n: int, frames: int, whole: bool = False, warm: bool = False) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     # A first part larger than any welcome: every welcome is sent whole, as before W36.
@@ -146,6 +169,8 @@ async def measure(n: int, frames: int, whole: bool = False) -> list[dict[str, An
         # No snapshot while seeding (the store would write the whole tapestry every 1,000 ops).
         async with serve_in_process(data_dir=tmp, snapshot_every=10 * n, **parts) as server:
             await _seed(server, n)
+            if warm:
+                await _join_as_the_page(server.ws_url("bench"))
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
@@ -170,6 +195,7 @@ async def measure(n: int, frames: int, whole: bool = False) -> list[dict[str, An
                         "load_ms": load_ms,
                         "welcome_in_ms": watch["welcome"],
                         "parts": watch["parts"],
+                        "form": watch["form"],
                         "last_part_in_ms": watch["lastPart"],
                         "hook_ms": watch.get("hook"),
                         "first_paint_ms": watch["firstPaint"],
@@ -202,10 +228,12 @@ async def measure(n: int, frames: int, whole: bool = False) -> list[dict[str, An
     return [{**row, "load_1m": load} for row in rows]
 
 
-def main(quick: bool = False, sizes: tuple[int, ...] = (), whole: bool = False) -> list[dict[str, Any]]:
+def main(
+    quick: bool = False, sizes: tuple[int, ...] = (), whole: bool = False, warm: bool = False
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for n in sizes or ((2000, 20_000) if quick else (10_000, 100_000)):
-        rows += asyncio.run(measure(n, 60 if quick else 240, whole))
+        rows += asyncio.run(measure(n, 60 if quick else 240, whole, warm))
     return rows
 
 
@@ -215,4 +243,5 @@ if __name__ == "__main__":
     from run_all import table
 
     sizes = tuple(int(a) for a in sys.argv[1:] if a.isdigit())
-    print(table(main(quick="--quick" in sys.argv, sizes=sizes, whole="--whole" in sys.argv)))
+    warm = "--warm" in sys.argv
+    print(table(main(quick="--quick" in sys.argv, sizes=sizes, whole="--whole" in sys.argv, warm=warm)))

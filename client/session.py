@@ -5,8 +5,9 @@ Theory of operation:
 1. One ``run`` loop owns the connection. Each attempt opens the socket, sends ``hello``
    (``seq`` = the last seq this replica saw, so the server sends only what was missed),
    waits for ``welcome``, then pumps with two owned tasks: a reader and a writer. The
-   hello asks for a welcome in parts (W36): each part is validated into the snapshot as
-   it arrives (while the next one is on its way), and the replica is welcomed once, after
+   hello asks for a welcome in parts (W36) in the compact form (W37): each part is
+   validated into the snapshot as it arrives, in the welcome's form (while the next one is
+   on its way), and the replica is welcomed once, after
    the last; a connection lost before then is an attempt like any other, and the next one
    starts over with a fresh hello.
 2. The reader decodes every server message and applies it to the :class:`Replica`, the
