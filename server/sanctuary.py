@@ -93,7 +93,7 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
-from .encodings import CANONICAL, COMPACT, TapestryEncodings
+from .encodings import CANONICAL, COMPACT, REFRESH_AT, TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
@@ -117,6 +117,9 @@ _TOO_LONG: list[bytes] = [b""]  # a log after the stored snapshot too long to fo
 #: costs a socket write (about 10 us on loopback): this keeps a busy crowd's rosters near 2.5%
 #: of a core, and a roster's size is bounded too (W30).
 ROSTER_FRAMES_PER_SECOND = 2500
+#: How long a sanctuary's actor has had nothing to do before it builds kept encodings still to
+#: build (S14): after a load, the compact items are made from the snapshot's bytes meanwhile.
+WARM_IDLE = 0.1
 
 
 class SanctuaryFull(Exception):
@@ -162,7 +165,12 @@ class _Wake:
     """Wakes the actor: the commit in flight has ended, the next one may start, or a paced broadcast is due."""
 
 
-_Item = _Join | _Leave | _Submit | _Call | _Unload | _Wake
+@dataclass(slots=True)
+class _Warm:
+    """Wakes the actor: it was idle a moment, and a kind of kept encodings is still to build (S14)."""
+
+
+_Item = _Join | _Leave | _Submit | _Call | _Unload | _Wake | _Warm
 
 
 @dataclass(slots=True)
@@ -242,6 +250,7 @@ class Sanctuary:
         self._early_frames: list[bytes] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
+        self._warm_timer: asyncio.TimerHandle | None = None  # builds kept encodings when idle (S14)
 
     # -- loading ----------------------------------------------------------
     @classmethod
@@ -330,8 +339,9 @@ class Sanctuary:
             return False
         try:
             self._admit(member, ops, self._gathering, {})
-            if not self._launch_now():
-                self._inbox.put_nowait(_Wake())  # a snapshot is due with this commit: the actor encodes it
+            if not self._launch_now() or self._encodings.written >= REFRESH_AT:
+                # A snapshot is due with this commit, or the kept encodings are (S13): the actor encodes.
+                self._inbox.put_nowait(_Wake())
         except Exception as exc:  # the actor's own failure, wherever it happens (rule 7)
             self._crash_actor(exc)
         return True
@@ -414,7 +424,7 @@ class Sanctuary:
                 await ticker
             if self._unload_timer is not None:
                 self._unload_timer.cancel()
-            for timer in (self._commit_timer, self._fanout_timer):
+            for timer in (self._commit_timer, self._fanout_timer, self._warm_timer):
                 if timer is not None:
                     timer.cancel()
             if self._commit_task is not None:
@@ -439,11 +449,14 @@ class Sanctuary:
             uncommitted = [*(self._committing.entries if self._committing else ()), *self._gathering.entries]
             self._seq_of = {e.op.stamp: e.seq for e in (*self._recent, *uncommitted)}
         applied = await self._applied_earlier(items)
+        idle = False
         for item in items:
             if isinstance(item, _Submit):
                 self._admit(item.member, item.ops, self._gathering, applied)
             elif isinstance(item, _Wake):
                 await self._on_wake()
+            elif isinstance(item, _Warm):
+                idle = True  # after the rest of the batch
             else:
                 await self._settle()
                 if isinstance(item, _Join):
@@ -457,6 +470,26 @@ class Sanctuary:
                     if self.closing:
                         return
         await self._launch()
+        await self._keep_encodings(idle)
+
+    # -- kept encodings (S13, S14) ------------------------------------------------
+    async def _keep_encodings(self, idle: bool) -> None:
+        """Bring the kept encodings up to date once enough fragments were written (S13); build what is
+        still to build when ``idle`` (S14). Both in a worker thread, with the tapestry whole."""
+        if self._loading is not None or self.closing:
+            return
+        if self._encodings.written >= REFRESH_AT:
+            await self._encodings.refresh(self.tapestry)
+        # A slice at a time, and only while nothing else waits: ops that come meanwhile wait for
+        # one slice at most, and the rest for the next idle moment.
+        while idle and self._encodings.pending and self._inbox.empty():
+            await self._encodings.warm(self.tapestry)
+        if self._warm_timer is None and self._encodings.pending:
+            self._warm_timer = asyncio.get_running_loop().call_later(WARM_IDLE, self._warm_due)
+
+    def _warm_due(self) -> None:
+        self._warm_timer = None
+        self._inbox.put_nowait(_Warm())
 
     # -- fan-out and group commit (rules 2 and 3) ---------------------------
     def _fan_out(self, *, now: bool = False) -> None:
