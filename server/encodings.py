@@ -59,9 +59,9 @@ Kind = tuple[str, str]
 #: The canonical msgpack items: snapshots are made of them, and every other kind is made beside them.
 _ROOT: Kind = (CANONICAL, MSGPACK)
 #: Kinds kept from the start, before any connection asks (SPEC S13): the snapshots' own, and the
-#: compact msgpack items every first-party client's welcome is cut from (the SDK asks for the
-#: compact form). Any other kind is kept from the first time it is asked for.
-KEPT: tuple[Kind, ...] = (_ROOT, (COMPACT, MSGPACK))
+#: compact items every first-party client's welcome is cut from (the SDK asks for the compact form
+#: in msgpack, the browser app in JSON). Any other kind is kept from the first time it is asked for.
+KEPT: tuple[Kind, ...] = (_ROOT, (COMPACT, MSGPACK), (COMPACT, JSON))
 #: Fragments written since the kept items were last brought up to date at which the sanctuary
 #: brings them up to date at once (S13): what a join or a snapshot still finds to encode is at
 #: most about this many fragments, and each refresh's hop to a worker thread serves as many ops.
@@ -69,6 +69,9 @@ REFRESH_AT = 1024
 #: Fragments encoded per turn of the work done while a sanctuary is idle (S14): tens of
 #: milliseconds in a worker thread, after which ops that came meanwhile are merged first.
 WARM_CHUNK = 2048
+
+
+_MISSING = object()  # not made yet
 
 
 class _Items:
@@ -246,9 +249,12 @@ class TapestryEncodings:
                 items.put(fid, encode(short if is_compact else entry))
 
     def _derive(self, root: _Items, kinds: list[_Items], limit: int | None) -> None:
-        """Pending items of ``kinds`` made from the canonical msgpack items (current: nothing is dirty)."""
+        """Pending items of ``kinds`` made from items already current (nothing is dirty meanwhile).
+
+        A fragment's canonical structure is unpacked from its canonical msgpack item, and its compact
+        one from its compact msgpack item when those are all made (cheaper than compacting again).
+        """
         encoders = self._encoders(kinds)
-        compact = any(is_compact for _, is_compact, _ in encoders)
         fids: set[str] = set()
         for items in kinds:  # the next ``limit`` of them, without listing every pending one again
             want = None if limit is None else limit - len(fids)
@@ -257,14 +263,32 @@ class TapestryEncodings:
             pending = items.pending or set()
             fids.update(pending if want is None else itertools.islice(pending, want))
         made = root.items
+        compact = self._kinds.get((COMPACT, MSGPACK))
+        shorts = compact.items if compact is not None and compact.pending == set() else None
         for fid in fids:
             item = made.get(fid)
-            entry = None if item is None else msgpack.unpackb(item, raw=False)
-            short = compact_entry(entry) if compact and entry is not None else None
+            entry: Any = _MISSING
+            short: Any = _MISSING
             for items, is_compact, encode in encoders:
-                if items.pending is not None and fid in items.pending:
-                    items.pending.discard(fid)
-                    items.put(fid, None if entry is None else encode(short if is_compact else entry))
+                if items.pending is None or fid not in items.pending:
+                    continue
+                items.pending.discard(fid)
+                if item is None:  # no longer in the tapestry
+                    items.put(fid, None)
+                    continue
+                if is_compact:
+                    if short is _MISSING:
+                        if shorts is not None and items is not compact:
+                            short = msgpack.unpackb(shorts[fid], raw=False)
+                        else:
+                            if entry is _MISSING:
+                                entry = msgpack.unpackb(item, raw=False)
+                            short = compact_entry(entry)
+                    items.put(fid, encode(short))
+                else:
+                    if entry is _MISSING:
+                        entry = msgpack.unpackb(item, raw=False)
+                    items.put(fid, encode(entry))
 
     # -- asked for by the sanctuary --------------------------------------------------------
     def _current(self, items: _Items) -> bool:
