@@ -68,7 +68,7 @@ KEPT: tuple[Kind, ...] = (_ROOT, (COMPACT, MSGPACK), (COMPACT, JSON))
 REFRESH_AT = 1024
 #: Fragments encoded per turn of the work done while a sanctuary is idle (S14): tens of
 #: milliseconds in a worker thread, after which ops that came meanwhile are merged first.
-WARM_CHUNK = 2048
+WARM_CHUNK = 1024
 
 
 _MISSING = object()  # not made yet
