@@ -480,10 +480,12 @@ class Sanctuary:
             return
         if self._encodings.written >= REFRESH_AT:
             await self._encodings.refresh(self.tapestry)
-        # A slice at a time, and only while nothing else waits: ops that come meanwhile wait for
-        # one slice at most, and the rest for the next idle moment.
-        while idle and self._encodings.pending and self._inbox.empty():
+        if idle and self._encodings.pending:
+            # A slice at a time: one at least (a sanctuary never idle still gets there), then more
+            # while nothing else waits. Ops that come meanwhile wait for one slice at most.
             await self._encodings.warm(self.tapestry)
+            while self._encodings.pending and self._inbox.empty() and not self.closing:
+                await self._encodings.warm(self.tapestry)
         if self._warm_timer is None and self._encodings.pending:
             self._warm_timer = asyncio.get_running_loop().call_later(WARM_IDLE, self._warm_due)
 
