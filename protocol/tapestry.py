@@ -319,6 +319,27 @@ class Tapestry:
             regs[f] = [s[0], s[1], canon(_value(f, values[f]))]
         return [fragment_id, regs]
 
+    def entries(self, fragment_id: str) -> tuple[list[Any], list[Any]] | None:
+        """One fragment's item of :meth:`to_data` and of :meth:`to_compact`, its values made canonical once.
+
+        ``None`` if nothing was written to it. A fragment whose fields were all written under one
+        stamp (nearly all: a create writes every field) is compacted without counting stamps.
+        """
+        values = self._values.get(fragment_id)
+        if values is None:
+            return None
+        if fragment_id in self._later:
+            entry = self.entry(fragment_id)
+            assert entry is not None
+            return entry, compact_entry(entry)
+        counter, replica = self._base[fragment_id]
+        regs: dict[str, list[Any]] = {}
+        shared: dict[str, Any] = {}
+        for f in sorted(values):
+            value = shared[f] = canon(_value(f, values[f]))
+            regs[f] = [counter, replica, value]
+        return [fragment_id, regs], [fragment_id, counter, replica, shared, {}]
+
     def to_compact(self) -> list[Any]:
         """The compact structure (SPEC M15): :meth:`to_data` with each fragment's shared stamp written once."""
         return [compact_entry(self.entry(fid)) for fid in sorted(self._values)]  # type: ignore[arg-type]

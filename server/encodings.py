@@ -235,16 +235,20 @@ class TapestryEncodings:
         encoders = self._encoders(list(self._kinds.values()))
         pending = [items.pending for items in self._kinds.values() if items.pending]
         compact = any(is_compact for _, is_compact, _ in encoders)
-        entry_of = tapestry.entry
+        entry_of, both_of = tapestry.entry, tapestry.entries
         for fid in fids:
             for waiting in pending:
                 waiting.discard(fid)  # made here: nothing to derive
-            entry = entry_of(fid)
+            short: Any = None
+            if compact:
+                both = both_of(fid)
+                entry, short = (None, None) if both is None else both
+            else:
+                entry = entry_of(fid)
             if entry is None:
                 for items, _, _ in encoders:
                     items.put(fid, None)
                 continue
-            short = compact_entry(entry) if compact else None
             for items, is_compact, encode in encoders:
                 items.put(fid, encode(short if is_compact else entry))
 
