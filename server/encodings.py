@@ -235,6 +235,9 @@ class TapestryEncodings:
         encoders = self._encoders(list(self._kinds.values()))
         pending = [items.pending for items in self._kinds.values() if items.pending]
         compact = any(is_compact for _, is_compact, _ in encoders)
+        root, short_kind = self._kinds[_ROOT], self._kinds.get((COMPACT, MSGPACK))
+        rest = [e for e in encoders if e[0] is not root and e[0] is not short_kind]
+        packer = msgpack.Packer(use_bin_type=True)  # this thread's own
         entry_of, both_of = tapestry.entry, tapestry.entries
         for fid in fids:
             for waiting in pending:
@@ -248,6 +251,15 @@ class TapestryEncodings:
             if entry is None:
                 for items, _, _ in encoders:
                     items.put(fid, None)
+                continue
+            if short_kind is not None and not short[4]:
+                # Written under one stamp (nearly every fragment): both msgpack items spliced from
+                # each value packed once.
+                whole, brief = _pack_both(packer, fid, short[1], short[2], short[3])
+                root.put(fid, whole)
+                short_kind.put(fid, brief)
+                for items, is_compact, encode in rest:
+                    items.put(fid, encode(short if is_compact else entry))
                 continue
             for items, is_compact, encode in encoders:
                 items.put(fid, encode(short if is_compact else entry))
@@ -334,6 +346,38 @@ class TapestryEncodings:
     async def warm(self, tapestry: Tapestry, limit: int = WARM_CHUNK) -> None:
         """Up to ``limit`` fragments of the work left: fragments written since, then pending kinds (S14)."""
         await asyncio.to_thread(self._work, tapestry, list(self._kinds.values()), limit)
+
+
+#: Field names as msgpack strings: a fragment's registers are named from a handful of them.
+_NAMES: dict[str, bytes] = {}
+
+
+def _pack_both(
+    packer: msgpack.Packer, fid: str, counter: int, replica: str, values: dict[str, Any]
+) -> tuple[bytes, bytes]:
+    """The canonical and the compact msgpack items of a fragment whose registers all hold one stamp.
+
+    Exactly what packing ``[fid, {name: [counter, replica, value]}]`` and
+    ``[fid, counter, replica, {name: value}, {}]`` gives (``values`` sorted by name, canonical), with
+    each value packed once for both: ``0x92`` and ``0x95`` are the headers of arrays of 2 and of 5,
+    ``0x93`` of a register's array of 3, ``0x80`` an empty map.
+    """
+    pack = packer.pack
+    head = pack(fid)
+    stamp = pack(counter) + pack(replica)
+    count = packer.pack_map_header(len(values))
+    whole = [b"\x92", head, count]
+    brief = [b"\x95", head, stamp, count]
+    register = b"\x93" + stamp
+    for name, value in values.items():
+        key = _NAMES.get(name)
+        if key is None:
+            key = _NAMES[name] = pack(name)
+        packed = pack(value)
+        whole += (key, register, packed)
+        brief += (key, packed)
+    brief.append(b"\x80")
+    return b"".join(whole), b"".join(brief)
 
 
 def _dumps(obj: Any) -> bytes:
