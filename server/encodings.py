@@ -1,14 +1,16 @@
-"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W23, W37, S1).
+"""A sanctuary's whole-tapestry encodings, kept up to date as ops land (SPEC W23, W37, S1, S13, S14).
 
 The canonical structure (M9) is a list of ``[id, registers]`` sorted by id. In
 msgpack a list is its header followed by its packed items, and in JSON it is
 ``[`` + items joined by ``,`` + ``]``: so each codec's encoding of the whole
 tapestry is its fragments' encoded items, concatenated. This module keeps those
-items per codec, in the canonical form and, once a connection asks for it, in the
-compact one (W37: the same list, each item in the form of SPEC M15). It re-encodes
-only the fragments written since the last time they were asked for, which is what
-lets a snapshot (every ``snapshot_every`` ops) and a welcome to a 100,000-fragment
-tapestry cost in proportion to what changed.
+items per codec, in the canonical form and in the compact one (W37: the same
+list, each item in the form of SPEC M15). It re-encodes only the fragments
+written since the last pass, which is what lets a snapshot (every
+``snapshot_every`` ops) and a welcome to a 100,000-fragment tapestry cost in
+proportion to what changed. The sanctuary runs a pass every :data:`REFRESH_AT`
+fragments written, so what a join finds to encode stays small even right after
+a long fill (S13), and builds kinds still to build while it is idle (S14).
 
 The re-encoding and the concatenation (tens of megabytes) run in a worker
 thread: ``bytes.join`` releases the GIL while it copies, and Python code gives
