@@ -50,6 +50,12 @@ Theory of operation:
    counted in, any other gets a snapshot, so ops that were broadcast but
    never committed vanish from every client, and nothing unacknowledged is
    ever acked.
+7a. The encodings of the whole tapestry (snapshots, welcomes, ``tapestry.json``)
+   are kept per fragment and per kind, and kept up to date by the actor itself,
+   in a worker thread it waits for (nothing writes the tapestry meanwhile):
+   whenever ``REFRESH_AT`` fragments were written since (S13), and, for kinds
+   still to build (the compact ones after a load), a slice at a time when it
+   has been idle a moment (S14). See encodings.py.
 8. The inbox is not bounded by count: what fills it is bounded where it comes
    from. Each connection's op batches pass its token bucket (F4) before they
    are submitted, joins are bounded by the connection cap, and calls come from
@@ -486,6 +492,8 @@ class Sanctuary:
             await self._encodings.warm(self.tapestry)
             while self._encodings.pending and self._inbox.empty() and not self.closing:
                 await self._encodings.warm(self.tapestry)
+            # An idle unload that found this turn queued gave way to it: an empty sanctuary waits again.
+            self._schedule_unload()
         if self._warm_timer is None and self._encodings.pending:
             self._warm_timer = asyncio.get_running_loop().call_later(WARM_IDLE, self._warm_due)
 

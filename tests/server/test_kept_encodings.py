@@ -147,3 +147,19 @@ async def test_S14_a_reload_after_a_failed_commit_builds_them_afresh() -> None:
         submit(again, bea, [symbol("h1", Stamp(1, bea.replica))])
         await settle(again)
         await assert_compact_welcomes_are_fresh(again, 5)
+
+
+async def test_S14_an_empty_sanctuary_still_unloads_while_it_builds_them() -> None:
+    store = MemoryStore()
+    async with running(store) as first:
+        ana = person(1)
+        await compact_welcome(first, ana)
+        clock = Clock(ana.replica)
+        submit(first, ana, [symbol(f"f{n:02d}", clock.tick()) for n in range(30)])
+        await settle(first)
+    config = ServerConfig(batch_window=0.0, idle_unload=0.1)
+    garden = await Sanctuary.load("garden", store, config, Metrics())
+    task = asyncio.create_task(garden.run())
+    # Nobody joins: its idle turns (S14) do not keep it loaded past idle_unload.
+    await asyncio.wait_for(task, 5)
+    assert garden.finished.is_set()
