@@ -98,7 +98,7 @@ from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
 from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
-from .store import LogEntry, Snapshot, Store
+from .store import LogEntry, Snapshot, Store, StoreError
 from .welcome_frame import welcome_frame
 
 if TYPE_CHECKING:
@@ -234,7 +234,8 @@ class Sanctuary:
         self._fanout_next = float("-inf")  # loop time before which no broadcast starts (F6)
         self._fanout_timer: asyncio.TimerHandle | None = None
         self._committing: _Batch | None = None  # the batch whose commit is in flight
-        self._commit_task: asyncio.Task[None] | None = None
+        self._commit_perf = 0.0  # perf_counter when it started (commit_latency)
+        self._commit_waiter: asyncio.Future[None] | None = None  # the actor waits for it to end (_settle)
         # While the snapshot is decoded (S11): the loading task, and the stored snapshot's seq and
         # bytes and the log after it, from which joins are welcomed meanwhile (with its frames).
         self._loading: asyncio.Task[None] | None = None
@@ -417,10 +418,10 @@ class Sanctuary:
             for timer in (self._commit_timer, self._fanout_timer):
                 if timer is not None:
                     timer.cancel()
-            if self._commit_task is not None:
+            if self._committing is not None:
                 # Its thread runs on whatever happens; wait for it so the store closes after it.
                 with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await self._commit_task
+                    await self._commit_ended()
             self._drain_after_close()
             self.finished.set()
 
@@ -536,37 +537,77 @@ class Sanctuary:
         loop = asyncio.get_running_loop()
         batch, self._gathering = self._gathering, _Batch()
         self._commit_started = loop.time()
+        self._commit_perf = time.perf_counter()
         self._committing = batch
-        self._commit_task = task = asyncio.create_task(self._commit(batch, snapshot), name=f"commit:{self.name}")
-        task.add_done_callback(lambda _: self._inbox.put_nowait(_Wake()))
+        if snapshot is None:
+            # The store tells _committed on the loop itself: no task, no hop through the inbox.
+            self.store.append_soon(self.name, batch.entries, self._committed)
+            return
+        task = loop.create_task(self._commit_with(batch, snapshot), name=f"commit:{self.name}")
+        task.add_done_callback(lambda t: self._committed(asyncio.CancelledError() if t.cancelled() else t.exception()))
+
+    async def _commit_with(self, batch: _Batch, snapshot: Snapshot) -> None:
+        await self.store.append(self.name, batch.entries)
+        await self.store.save_snapshot(self.name, snapshot)
+
+    def _committed(self, error: BaseException | None) -> None:
+        """The commit in flight ended (a callback on the loop): acknowledge it, and start the next one.
+
+        Acks go out here, in seq order, only once the store said the batch is durable (S3). The
+        next commit starts here too when the actor has nothing in hand (as in rule 1a); else the
+        actor starts it when it is done with what it holds.
+        """
+        batch = self._committing
+        assert batch is not None
+        self._committing = None
+        waiter, self._commit_waiter = self._commit_waiter, None
+        try:
+            if error is not None:
+                if not isinstance(error, Exception):
+                    error = StoreError(f"commit interrupted: {error!r}")
+                log.error("commit failed in sanctuary %s", self.name, exc_info=error)
+                # Memory and the broadcasts are now ahead of the store: this run ends (rule 7).
+                self._commit_error = error
+                self._crash_actor(error)
+                return
+            self.metrics.commit_latency.observe(time.perf_counter() - self._commit_perf)
+            self._acknowledge(batch)
+            if self._waiting and not self.closing and self._inbox.empty() and not self._launch_now():
+                self._inbox.put_nowait(_Wake())  # a snapshot is due with the next commit: the actor encodes it
+        except Exception as exc:  # the actor's own failure, wherever it happens (rule 7)
+            self._crash_actor(exc)
+        finally:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def _commit_due(self) -> None:
         self._commit_timer = None
+        if self._waiting and not self.closing and self._inbox.empty():
+            try:
+                if self._launch_now():
+                    return
+            except Exception as exc:
+                self._crash_actor(exc)
+                return
         self._inbox.put_nowait(_Wake())
 
     async def _on_wake(self) -> None:
         if self._crash is not None:
             raise self._crash
-        task = self._commit_task
-        if task is None or not task.done():
-            return  # the next commit may start (_handle launches it), or _settle finished this one
-        await self._finish_commit()
 
-    async def _finish_commit(self) -> None:
-        task, batch = self._commit_task, self._committing
-        assert task is not None
-        assert batch is not None
-        if not task.done():
-            await asyncio.wait([task])
-        self._commit_task = self._committing = None
-        task.result()  # a failed commit fails the sanctuary (rule 7)
-        self._acknowledge(batch)
+    async def _commit_ended(self) -> None:
+        """Wait for the commit in flight to end; raise if it failed (rule 7)."""
+        if self._committing is not None:
+            if self._commit_waiter is None:
+                self._commit_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._commit_waiter)
+        if self._commit_error is not None:
+            raise self._commit_error
 
     async def _settle(self) -> None:
         """Broadcast, commit and acknowledge everything merged so far: memory and store agree afterwards."""
         self._fan_out(now=True)
-        if self._commit_task is not None:
-            await self._finish_commit()
+        await self._commit_ended()
         batch, self._gathering = self._gathering, _Batch()
         if self._commit_timer is not None:
             self._commit_timer.cancel()
@@ -731,7 +772,7 @@ class Sanctuary:
 
     async def _snapshot(self) -> None:
         # Only of committed state: a snapshot holding an op the log lacks would outlive a failed commit.
-        assert self._commit_task is None
+        assert self._committing is None
         assert not self._gathering.entries
         seq = self.seq
         data = await self._encodings.whole(self.tapestry, MSGPACK, seq)
