@@ -114,6 +114,9 @@ def check_color(value: Any, what: str, allow_none: bool = False) -> str:
     return value
 
 
+_NUMBER_TYPES = frozenset({int, float})
+
+
 def check_points(value: Any, what: str, limits: Limits, min_points: int = 1) -> list[Any]:
     if type(value) is not list:
         fail(f"{what} must be a flat list [x0, y0, x1, y1, ...]")
@@ -121,6 +124,15 @@ def check_points(value: Any, what: str, limits: Limits, min_points: int = 1) -> 
     if n % 2 or not min_points * 2 <= n <= limits.max_points_per_stroke * 2:
         fail(f"{what} must hold {min_points}..{limits.max_points_per_stroke} points as x, y pairs")
     bound = limits.max_coordinate
+    # The common case at C speed: only ints and floats, finite (a NaN or an infinity makes the
+    # sum one, or fails it), within the bound. Anything else is looked at one by one, for its error.
+    if set(map(type, value)) <= _NUMBER_TYPES:
+        try:
+            total = math.fsum(value)
+        except (OverflowError, ValueError):
+            total = math.nan
+        if math.isfinite(total) and -bound <= min(value) and max(value) <= bound:
+            return value
     for v in value:
         t = type(v)
         if t is int:

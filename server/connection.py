@@ -32,14 +32,14 @@ from dreamloom.protocol import (
     Reject,
 )
 from dreamloom.protocol.codec import Codec
-from dreamloom.protocol.connection import Admit, Close, Deliver, Reply, ServerAction, ServerConnection
+from dreamloom.protocol.connection import Admit, Close, Deliver, Reply, ServerAction, ServerConnection, ServerState
 from dreamloom.protocol.validate import InvalidOp
 
 from . import heartbeat
 from .budgets import ConnectionBudget, Refusal, SharedBudgets
 from .identity import colour_for
 from .rate import TokenBucket
-from .send_buffer import FRAGMENT_BYTES, SendBuffer, wire_fragment, wire_frame
+from .send_buffer import FRAGMENT_BYTES, SendBuffer, last_wire, wire_fragment, wire_frame
 
 if TYPE_CHECKING:
     from .auth import Claims
@@ -163,7 +163,9 @@ class Connection:
             and not self.ws.closed
             and len(frame) <= FRAGMENT_BYTES
         ):
-            transport.write(wire_frame(frame, self._binary))
+            # The frame is the one every member of the broadcast gets: framed once (wire_frame's cache).
+            last = last_wire[self._binary]
+            transport.write(last[1] if last[0] is frame else wire_frame(frame, self._binary))
             self.buffer.sent += 1
         else:
             self.buffer.put(frame)
@@ -346,6 +348,11 @@ class Connection:
                 self._act(self.session.undecodable(exc.code, exc.reason, time.monotonic()))
                 continue
             self._size = len(msg.data)
+            if type(message) is Ops and self.session.state is ServerState.MEMBER and self.room is not None:
+                # The message of every op, decided as the session rules decide it (W5): delivered,
+                # without building the action list that says so.
+                self._deliver_ops(self.room, message)
+                continue
             self._act(self.session.receive(message, time.monotonic()))
 
     def _deliver_ops(self, room: Room, batch: Ops) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import msgpack
 
 from dreamloom.protocol import DEFAULT_LIMITS, Limits, Op, Stamp
+from dreamloom.protocol.codec import msgpack_bytes
 from dreamloom.protocol.validate import check_op
 
 #: Ops in the log were validated on the way in; re-reading them must not trip on batch limits.
@@ -55,7 +56,7 @@ class LogEntry:
     time: float
 
     def op_bytes(self) -> bytes:
-        return msgpack.packb(self.op.to_wire(), use_bin_type=True)  # type: ignore[no-any-return]
+        return msgpack_bytes(self.op.to_wire())
 
     @staticmethod
     def op_from_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Op:
