@@ -271,7 +271,8 @@ class BudgetGate(Gate):
         self.inner = inner
         self.limit = limit
         self.total: int | None = None  # counted from the tapestry at the first op
-        self._before: tuple[str, int] = ("", 0)
+        # What check weighed for the op it passed: its id, the weight it replaces, its own weight.
+        self._before: tuple[str, int, int] = ("", 0, 0)
 
     def policy(self) -> dict[str, Any]:
         return self.inner.policy()
@@ -295,11 +296,12 @@ class BudgetGate(Gate):
         if geom is None:
             # No geometry written (a drag, a restyle, a delete): the weight stays as it is, and the
             # hot path skips reading the fragment twice (deleted fragments keep counting).
-            self._before = ("", 0)
+            self._before = ("", 0, 0)
             return
         before = geom_bytes(tapestry.value(op.id, "geom")) if op.t != "c" else 0
-        self._before = (op.id, before)
-        grows = geom_bytes(geom) - before
+        weight = geom_bytes(geom)
+        self._before = (op.id, before, weight)
+        grows = weight - before
         if grows > 0 and self.total + grows > self.limit:
             raise PolicyError(
                 ErrorCode.OVER_BUDGET,
@@ -310,9 +312,12 @@ class BudgetGate(Gate):
 
     def admitted(self, member: Member, op: Op, tapestry: Tapestry) -> None:
         self.inner.admitted(member, op, tapestry)
-        fid, before = self._before
+        fid, before, weight = self._before
         if self.total is not None and fid == op.id:
-            self.total += geom_bytes(tapestry.value(op.id, "geom")) - before
+            # The op's geometry won (the usual case): its weight is known, nothing is unpacked.
+            if tapestry.stamp(op.id, "geom") != op.stamp:
+                weight = geom_bytes(tapestry.value(op.id, "geom"))
+            self.total += weight - before
 
 
 def budget_gates(factory: Callable[[str], Gate] | None, config: ServerConfig) -> Callable[[str], Gate]:

@@ -674,7 +674,7 @@ class Sanctuary:
                 self.metrics.ops_rejected.labels(code=exc.code.value).inc()
                 continue
             self.seq += 1
-            self.tapestry.apply(op)
+            self.tapestry.merge(op)
             if op.t == "c" and self._fragment_count is not None:
                 self._fragment_count += 1  # _check_existence made sure the id was unused
             self._encodings.touch(op.id)
@@ -707,10 +707,10 @@ class Sanctuary:
         if not exists:
             raise OpError(ErrorCode.UNKNOWN_FRAGMENT, f"no fragment {op.id!r} in this sanctuary")
         if op.t == "s" and "geom" in op.fields:
-            frag = self.tapestry.get(op.id)
-            assert frag is not None
+            kind = self.tapestry.value(op.id, "kind")  # one atom: the fragment is not unpacked for it
+            assert kind is not None
             try:
-                check_geom_kind(op.fields["geom"], frag.kind)
+                check_geom_kind(op.fields["geom"], kind)
             except DecodeError as exc:  # a reject of this op, not a failure of the sanctuary
                 raise OpError(exc.code, exc.reason) from None
         return op
