@@ -303,8 +303,24 @@ def check_op(value: Any, limits: Limits) -> Op:
         fail("op t must be one of c, s, d, r")
     if "id" not in d or "s" not in d:
         fail("op needs id and s")
-    fid = check_id(d["id"], "op id", limits)
-    stamp = check_stamp(d["s"], limits)
+    # The checks of check_id and check_stamp written out for the valid case (every op passes
+    # here); whatever fails them goes through them, for their error.
+    fid, s = d["id"], d["s"]
+    n = limits.max_id_len
+    if type(fid) is not str or not 1 <= len(fid) <= n or not ID_RE.match(fid):
+        check_id(fid, "op id", limits)
+    if (
+        type(s) is list
+        and len(s) == 2
+        and type(s[0]) is int
+        and 1 <= s[0] <= MAX_COUNTER
+        and type(s[1]) is str
+        and 1 <= len(s[1]) <= n
+        and ID_RE.match(s[1])
+    ):
+        stamp = Stamp(s[0], s[1])
+    else:
+        stamp = check_stamp(s, limits)
     if t == "d":
         return Op("d", fid, stamp, {"deleted": True})
     if t == "r":

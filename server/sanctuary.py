@@ -483,9 +483,7 @@ class Sanctuary:
             self._fanout_timer.cancel()
             self._fanout_timer = None
         fresh, self._unsent = self._unsent, []
-        started = time.perf_counter()
-        self._broadcast_entries(fresh)
-        cost = time.perf_counter() - started
+        cost = self._broadcast_entries(fresh)
         self._fanout_next = loop.time() + min(self.config.fanout_pacing * cost, self.config.fanout_max_wait)
 
     def _fanout_due(self) -> None:
@@ -738,9 +736,10 @@ class Sanctuary:
         if snapshot is not None:
             await self.store.save_snapshot(self.name, snapshot)
 
-    def _broadcast_entries(self, entries: list[LogEntry]) -> None:
+    def _broadcast_entries(self, entries: list[LogEntry]) -> float:
+        """Broadcast merged entries; returns the seconds it took (what F6 paces by)."""
         if not entries:
-            return
+            return 0.0
         started = time.perf_counter()
         self.metrics.ops_accepted.inc(len(entries))
         self._recent.extend(entries)
@@ -750,7 +749,9 @@ class Sanctuary:
         for i in range(0, len(entries), step):
             chunk = entries[i : i + step]
             self._broadcast(Ops(tuple(e.op for e in chunk), seq=chunk[0].seq))
-        self.metrics.broadcast_latency.observe(time.perf_counter() - started)
+        cost = time.perf_counter() - started
+        self.metrics.broadcast_latency.observe(cost)
+        return cost
 
     def _acknowledge(self, batch: _Batch) -> None:
         """A committed batch: its senders learn their ops are durable (S3: never before the commit)."""
@@ -762,7 +763,9 @@ class Sanctuary:
 
     def _snapshot_due(self) -> bool:
         # Never of a tapestry still being decoded (S11): joins meanwhile settle, and would ask.
-        return self._loading is None and self.seq - self._snapshot_seq >= self._snapshot_spacing()
+        # The spacing is at least snapshot_every: most ops are told so without weighing the tapestry.
+        behind = self.seq - self._snapshot_seq
+        return behind >= self.config.snapshot_every and self._loading is None and behind >= self._snapshot_spacing()
 
     def _snapshot_spacing(self) -> int:
         # A snapshot writes the whole tapestry: spaced by a quarter of its fragments, its cost per
