@@ -224,11 +224,12 @@ class SqliteStore(Store):
         values = [v for row in rows for v in row] if len(rows) <= _ROWS_PER_INSERT else None
 
         def job(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
+            cur = db.cursor()  # one cursor for the transaction's statements, not one each
+            cur.execute("BEGIN IMMEDIATE")
             try:
                 # The checks ride on the update that moves last_seq (one statement less per group
                 # commit); only when it matches no row is the row read, to say why.
-                moved = db.execute(
+                moved = cur.execute(
                     "UPDATE sanctuaries SET last_seq = ? WHERE id = ? AND last_seq = ? AND (? IS NULL OR epoch = ?)",
                     (last, sanctuary, first - 1, epoch, epoch),
                 ).rowcount
@@ -238,16 +239,16 @@ class SqliteStore(Store):
                     # One statement per chunk of rows, not one step per row: fewer hand-overs of
                     # the interpreter between this thread and the event loop's.
                     if values is not None:
-                        db.execute(_insert_ops(len(rows)), values)
+                        cur.execute(_insert_ops(len(rows)), values)
                     else:
                         for start in range(0, len(rows), _ROWS_PER_INSERT):
                             chunk = rows[start : start + _ROWS_PER_INSERT]
-                            db.execute(_insert_ops(len(chunk)), [v for row in chunk for v in row])
+                            cur.execute(_insert_ops(len(chunk)), [v for row in chunk for v in row])
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(f"a stamp of this batch is already in the log: {exc}") from None  # S5
-                db.execute("COMMIT")
+                cur.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                cur.execute("ROLLBACK")
                 raise
 
         return job
