@@ -143,7 +143,7 @@ class Connection:
 
     def send(self, message: Any) -> None:
         """Encode and queue a message for this connection only."""
-        self.buffer.put(self.codec.encode(message))
+        self.send_frame(self.codec.encode(message))  # an ack, a reject: written in place like a broadcast
         self.metrics.frames_sent.inc()
 
     def send_frame(self, frame: bytes, *, droppable: bool = False) -> None:
