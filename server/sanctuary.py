@@ -30,7 +30,10 @@ Theory of operation:
    starts when the store is free and ``commit_interval`` has passed since the
    previous one started (one fsync serves many ops when the room is busy).
    Senders are acknowledged only after the commit that holds their ops, in
-   seq order. A slow fsync thus delays acks, never what others see.
+   seq order. A slow fsync thus delays acks, never what others see. The store
+   says itself when a commit ended (``Store.append_soon``: one callback on the
+   loop, no task, no hop through the inbox): the acks go out there, and the
+   next commit starts there too when the actor has nothing in hand (as in 1a).
 4. The actor never awaits a socket: it sees its connections only as
    :class:`~.member.Member` objects, and frames go to each one's bounded send
    buffer (see send_buffer.py).
