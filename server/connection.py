@@ -101,9 +101,6 @@ class Connection:
         self.last_heard = time.monotonic()
         self.closed = False
 
-    def __hash__(self) -> int:
-        return hash(self.sid)
-
     # -- sending ----------------------------------------------------------
     async def _send_raw(self, frame: bytes) -> None:
         if len(frame) > FRAGMENT_BYTES:
