@@ -179,6 +179,25 @@ class Tapestry:
     # -- applying ---------------------------------------------------------
     def apply(self, op: Op) -> Change | None:
         """Apply ``op``; return what changed, or ``None`` if it changed nothing."""
+        return self._apply(op, True)
+
+    def merge(self, op: Op) -> None:
+        """Apply ``op`` like :meth:`apply`, without telling what changed.
+
+        The same registers win; only the values ``op`` replaces are not read (a container
+        value is stored packed: reading it means unpacking it). The server merges this way.
+        """
+        self._apply(op, False)
+
+    def stamp(self, fragment_id: str, field: str) -> tuple[int, str] | None:
+        """The stamp of one register's last winning write (``None`` if unwritten)."""
+        values = self._values.get(fragment_id)
+        if values is None or field not in values:
+            return None
+        later = self._later.get(fragment_id)
+        return later.get(field, self._base[fragment_id]) if later is not None else self._base[fragment_id]
+
+    def _apply(self, op: Op, report: bool) -> Change | None:
         stamp = op.stamp
         if stamp[0] > self.max_counter:
             self.max_counter = stamp[0]
@@ -211,8 +230,10 @@ class Tapestry:
         for name, value in fields.items():
             if name in values:
                 cur = later.get(name, base) if later is not None else base
-                old = _value(name, values[name])
-                if stamp > cur or (stamp == cur and _tie_wins(value, old)):
+                if stamp > cur:
+                    # The value it replaces is read only for the change to tell it (a merge skips it).
+                    before[name] = (Stamp(cur[0], cur[1]), _value(name, values[name]) if report else None)
+                elif stamp == cur and _tie_wins(value, old := _value(name, values[name])):
                     before[name] = (Stamp(cur[0], cur[1]), old)
                 else:
                     continue
