@@ -6,11 +6,13 @@ tapestry ever stall the server's event loop (every other sanctuary waits while i
 - **fill**: one writer sends creates in batches of 256 ops (70 % strokes of 20-60 points, then
   symbols, shapes and text), keeping four batches in flight; accepted ops/s is reported for each
   tenth of the fill, and the last tenth's share of the first.
-- **joins**: a fresh connection's time from opening the socket to the whole tapestry decoded — warm
-  (the sanctuary loaded), warm right after one op, and cold (the first join after a server
-  restart) — and the welcome's size in each codec. Each is measured whole and in parts (SPEC W36:
-  the hello asks for ``parts``; the time is to the last part decoded), alternating, twice each, in
-  the canonical form and in the compact one (W37), so the SDK's way (parts and compact) is a row.
+- **joins**: a fresh connection's time from opening the socket to a decoded ``welcome`` — the first
+  warm join after the fill (compact, as the SDK and the browser ask), later warm joins of each form,
+  warm right after one op, and cold (the first join after a server restart) — and the welcome's
+  size in each codec. Warm, after-op, JSON and cold joins are also measured in parts (SPEC W36:
+  the hello asks for ``parts``; the time is to the last part decoded), alternating with whole ones,
+  twice each; the SDK's way (parts and compact) is a row of its own.
+- **memory**: the server's RSS after the fill, after the joins, and after the cold load.
 - **stalls**: a probe process, connected to another sanctuary of the same server, sends an
   application ``ping`` every 5 ms and records each round trip; the longest round trip during a join
   or an HTTP read is the longest the event loop was held (a stalled loop answers nothing).
@@ -74,7 +76,7 @@ ROOT = BENCH.parent
 OUTPUT = ROOT / "bench-output"
 sys.path.insert(0, str(BENCH))
 
-from fanout import free_port, proc_cpu, stop, wait_listening  # noqa: E402
+from fanout import free_port, proc_cpu, proc_status_kb, stop, wait_listening  # noqa: E402
 from serving import dreamloom_command, spawn  # noqa: E402
 
 FRAGMENTS = 100_000
@@ -180,6 +182,11 @@ def fragment(rng: random.Random, n: int, stamp: Any) -> Op:
         geom = {"shape": rng.choice(["rect", "ellipse"]), "w": 80, "h": 50}
         return ops.create(fid, stamp, kind="shape", x=x, y=y, geom=geom, z="V")
     return ops.create(fid, stamp, kind="text", x=x, y=y, geom={"text": "a dream of the sea " * 3, "size": 14}, z="V")
+
+
+def rss_mb(pid: int) -> float:
+    """The server's resident memory now (MB)."""
+    return round(proc_status_kb(pid, "VmRSS") / 1024, 1)
 
 
 def server_cpu(pid: int) -> float:
@@ -418,26 +425,27 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             row["fill stall ms"] = round(1000 * fill_stall, 1)
 
             row["fill hold ms"] = longest_hold_ms(fill_holds, hold_buckets(port))
+            row["RSS MB after fill"] = rss_mb(server.pid)
             holds = []
             stalls = []
-            h0 = hold_buckets(port)
-            before = server_cpu(server.pid)
-            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
-            row["warm join server CPU s"] = round(server_cpu(server.pid) - before, 3)
-            stalls.append(longest_stall(samples, a, b))
-            row["first warm join s"] = round(secs, 3)
-            row["welcome MB"] = round(size / 1e6, 1)
-            joins(ws_url, MSGPACK, row, "warm join", samples, stalls)
-            holds.append(longest_hold_ms(h0, hold_buckets(port)))
-
-            # The compact form (W37): its first join builds the compact items, later ones reuse them.
+            # The first join after the fill asks for the compact form, as the SDK and the browser do
+            # (W37): what a newcomer to a freshly filled sanctuary waits for.
             h0 = hold_buckets(port)
             before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, MSGPACK, COMPACT))
-            row["compact first join server CPU s"] = round(server_cpu(server.pid) - before, 3)
-            row["compact first join s"] = round(secs, 3)
+            row["first warm join after fill s (compact)"] = round(secs, 3)
+            row["first warm join after fill server CPU s"] = round(server_cpu(server.pid) - before, 3)
             row["compact welcome MB"] = round(size / 1e6, 1)
-            row["compact first join hold ms"] = longest_hold_ms(h0, hold_buckets(port))
+            holds.append(longest_hold_ms(h0, hold_buckets(port)))
+            stalls.append(longest_stall(samples, a, b))
+
+            h0 = hold_buckets(port)
+            before = server_cpu(server.pid)
+            secs, size, a, b = asyncio.run(join(ws_url, MSGPACK))
+            row["first canonical join s"] = round(secs, 3)
+            row["first canonical join server CPU s"] = round(server_cpu(server.pid) - before, 3)
+            row["welcome MB"] = round(size / 1e6, 1)
+            row["first canonical join hold ms"] = longest_hold_ms(h0, hold_buckets(port))
             stalls.append(longest_stall(samples, a, b))
             ab: dict[str, list[float]] = {"canonical": [], "compact": []}
             h0 = hold_buckets(port)
@@ -446,11 +454,12 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
                     secs, size, a, b = asyncio.run(join(ws_url, MSGPACK, features))
                     ab[form].append(round(secs, 3))
                     stalls.append(longest_stall(samples, a, b))
-            row["warm join s canonical A/B"] = ab["canonical"]
-            row["warm join s compact A/B"] = ab["compact"]
+            row["later warm joins s canonical A/B"] = ab["canonical"]
+            row["later warm joins s compact A/B"] = ab["compact"]
             row["A/B join hold ms"] = longest_hold_ms(h0, hold_buckets(port))
             row["uptime at A/B"] = _uptime()
-            # The SDK's and the browser's way: compact, whole and in parts, alternated as above.
+            # Whole and in parts (W36), canonical, then compact: the SDK's and the browser's way.
+            joins(ws_url, MSGPACK, row, "warm join", samples, stalls)
             joins(ws_url, MSGPACK, row, "warm compact join", samples, stalls, COMPACT)
             row["uptime at compact parts"] = _uptime()
             costs = [client_costs(ws_url, features) for features in (CANONICAL, COMPACT)]
@@ -468,16 +477,19 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             h0 = hold_buckets(port)
             before = server_cpu(server.pid)
+            secs, size, a, b = asyncio.run(join(ws_url, JSON, COMPACT))  # the browser's join
+            row["json compact join server CPU s"] = round(server_cpu(server.pid) - before, 3)
+            stalls.append(longest_stall(samples, a, b))
+            row["json compact join s"] = round(secs, 3)
+            row["json compact welcome MB"] = round(size / 1e6, 1)
+            before = server_cpu(server.pid)
             secs, size, a, b = asyncio.run(join(ws_url, JSON))
             row["json join server CPU s"] = round(server_cpu(server.pid) - before, 3)
             stalls.append(longest_stall(samples, a, b))
             row["first json join s"] = round(secs, 3)
             row["json welcome MB"] = round(size / 1e6, 1)
-            secs, size, a, b = asyncio.run(join(ws_url, JSON, COMPACT))
-            stalls.append(longest_stall(samples, a, b))
-            row["json compact join s"] = round(secs, 3)
-            row["json compact welcome MB"] = round(size / 1e6, 1)
             joins(ws_url, JSON, row, "json join", samples, stalls)
+            row["RSS MB after joins"] = rss_mb(server.pid)
 
             holds.append(longest_hold_ms(h0, hold_buckets(port)))
             h0 = hold_buckets(port)
@@ -518,9 +530,11 @@ def run(total: int, workdir: Path) -> dict[str, Any]:
                 stalls.append(longest_stall(samples, a, b))
                 row.setdefault("cold join compact+parts s" if parts else "cold join s", []).append(round(secs, 3))
                 row.setdefault("cold join server CPU s", []).append(round(server_cpu(server.pid) - before, 3))
+            time.sleep(3.0)  # the decode ends, and what the sanctuary keeps after it is built
+            row["RSS MB after cold load"] = rss_mb(server.pid)
             row["join stall ms"] = round(1000 * max(stalls), 1)
             row["stalls ms, in join order"] = [round(1000 * x) for x in stalls]
-            row["join hold ms warm/compact/A-B/after op/json/cold x4"] = holds
+            row["join hold ms first/canonical/A-B/after op/json/cold x4"] = holds
             row["stall ratio"] = round(max(stalls) / max(row["idle stall ms"] / 1000, 1e-3), 1)
         finally:
             if probe_proc is not None:

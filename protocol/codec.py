@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar, Final, Protocol
 
@@ -48,6 +49,18 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+_packers = threading.local()
+
+
+def msgpack_bytes(obj: Any) -> bytes:
+    """``msgpack.packb(obj, use_bin_type=True)`` with a packer kept per thread (not made per call)."""
+    try:
+        packer = _packers.packer
+    except AttributeError:
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True)
+    return packer.pack(obj)  # type: ignore[no-any-return]
 
 
 class Wire(Protocol):
@@ -138,7 +151,7 @@ class MsgpackCodec(Codec):
     binary = True
 
     def dumps(self, obj: Any) -> bytes:
-        return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+        return msgpack_bytes(obj)
 
     def _loads(self, data: bytes) -> Any:
         n = self.limits.max_message_bytes

@@ -56,6 +56,11 @@ SNAPSHOT_FORMS = ("compact",)
 MAX_WELCOME_PARTS = 65_536
 
 
+#: The keys of a client ``ops`` message (built once: every op passes here).
+_OPS_KEYS: frozenset[str] = frozenset({"type", "ops"})
+_NO_KEYS: frozenset[str] = frozenset()
+
+
 def _keys(d: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], what: str) -> None:
     for key in d:
         if key not in required and key not in optional:
@@ -325,7 +330,7 @@ class Ops:
 
     @classmethod
     def from_wire(cls, d: dict[str, Any], limits: Limits) -> Ops:
-        _keys(d, frozenset({"type", "ops"}), frozenset(), "ops")
+        _keys(d, _OPS_KEYS, _NO_KEYS, "ops")
         valid, invalid = check_client_ops(d["ops"], limits)
         return cls(tuple(valid), invalid=tuple(invalid))
 

@@ -179,6 +179,25 @@ class Tapestry:
     # -- applying ---------------------------------------------------------
     def apply(self, op: Op) -> Change | None:
         """Apply ``op``; return what changed, or ``None`` if it changed nothing."""
+        return self._apply(op, True)
+
+    def merge(self, op: Op) -> None:
+        """Apply ``op`` like :meth:`apply`, without telling what changed.
+
+        The same registers win; only the values ``op`` replaces are not read (a container
+        value is stored packed: reading it means unpacking it). The server merges this way.
+        """
+        self._apply(op, False)
+
+    def stamp(self, fragment_id: str, field: str) -> tuple[int, str] | None:
+        """The stamp of one register's last winning write (``None`` if unwritten)."""
+        values = self._values.get(fragment_id)
+        if values is None or field not in values:
+            return None
+        later = self._later.get(fragment_id)
+        return later.get(field, self._base[fragment_id]) if later is not None else self._base[fragment_id]
+
+    def _apply(self, op: Op, report: bool) -> Change | None:
         stamp = op.stamp
         if stamp[0] > self.max_counter:
             self.max_counter = stamp[0]
@@ -211,8 +230,10 @@ class Tapestry:
         for name, value in fields.items():
             if name in values:
                 cur = later.get(name, base) if later is not None else base
-                old = _value(name, values[name])
-                if stamp > cur or (stamp == cur and _tie_wins(value, old)):
+                if stamp > cur:
+                    # The value it replaces is read only for the change to tell it (a merge skips it).
+                    before[name] = (Stamp(cur[0], cur[1]), _value(name, values[name]) if report else None)
+                elif stamp == cur and _tie_wins(value, old := _value(name, values[name])):
                     before[name] = (Stamp(cur[0], cur[1]), old)
                 else:
                     continue
@@ -318,6 +339,27 @@ class Tapestry:
             s = later.get(f, base)
             regs[f] = [s[0], s[1], canon(_value(f, values[f]))]
         return [fragment_id, regs]
+
+    def entries(self, fragment_id: str) -> tuple[list[Any], list[Any]] | None:
+        """One fragment's item of :meth:`to_data` and of :meth:`to_compact`, its values made canonical once.
+
+        ``None`` if nothing was written to it. A fragment whose fields were all written under one
+        stamp (nearly all: a create writes every field) is compacted without counting stamps.
+        """
+        values = self._values.get(fragment_id)
+        if values is None:
+            return None
+        if fragment_id in self._later:
+            entry = self.entry(fragment_id)
+            assert entry is not None
+            return entry, compact_entry(entry)
+        counter, replica = self._base[fragment_id]
+        regs: dict[str, list[Any]] = {}
+        shared: dict[str, Any] = {}
+        for f in sorted(values):
+            value = shared[f] = canon(_value(f, values[f]))
+            regs[f] = [counter, replica, value]
+        return [fragment_id, regs], [fragment_id, counter, replica, shared, {}]
 
     def to_compact(self) -> list[Any]:
         """The compact structure (SPEC M15): :meth:`to_data` with each fragment's shared stamp written once."""

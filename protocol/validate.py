@@ -114,6 +114,9 @@ def check_color(value: Any, what: str, allow_none: bool = False) -> str:
     return value
 
 
+_NUMBER_TYPES = frozenset({int, float})
+
+
 def check_points(value: Any, what: str, limits: Limits, min_points: int = 1) -> list[Any]:
     if type(value) is not list:
         fail(f"{what} must be a flat list [x0, y0, x1, y1, ...]")
@@ -121,6 +124,15 @@ def check_points(value: Any, what: str, limits: Limits, min_points: int = 1) -> 
     if n % 2 or not min_points * 2 <= n <= limits.max_points_per_stroke * 2:
         fail(f"{what} must hold {min_points}..{limits.max_points_per_stroke} points as x, y pairs")
     bound = limits.max_coordinate
+    # The common case at C speed: only ints and floats, finite (a NaN or an infinity makes the
+    # sum one, or fails it), within the bound. Anything else is looked at one by one, for its error.
+    if set(map(type, value)) <= _NUMBER_TYPES:
+        try:
+            total = math.fsum(value)
+        except (OverflowError, ValueError):
+            total = math.nan
+        if math.isfinite(total) and -bound <= min(value) and max(value) <= bound:
+            return value
     for v in value:
         t = type(v)
         if t is int:
@@ -291,8 +303,24 @@ def check_op(value: Any, limits: Limits) -> Op:
         fail("op t must be one of c, s, d, r")
     if "id" not in d or "s" not in d:
         fail("op needs id and s")
-    fid = check_id(d["id"], "op id", limits)
-    stamp = check_stamp(d["s"], limits)
+    # The checks of check_id and check_stamp written out for the valid case (every op passes
+    # here); whatever fails them goes through them, for their error.
+    fid, s = d["id"], d["s"]
+    n = limits.max_id_len
+    if type(fid) is not str or not 1 <= len(fid) <= n or not ID_RE.match(fid):
+        check_id(fid, "op id", limits)
+    if (
+        type(s) is list
+        and len(s) == 2
+        and type(s[0]) is int
+        and 1 <= s[0] <= MAX_COUNTER
+        and type(s[1]) is str
+        and 1 <= len(s[1]) <= n
+        and ID_RE.match(s[1])
+    ):
+        stamp = Stamp(s[0], s[1])
+    else:
+        stamp = check_stamp(s, limits)
     if t == "d":
         return Op("d", fid, stamp, {"deleted": True})
     if t == "r":

@@ -214,6 +214,14 @@ class ConnectionBudget:
     def take_ops(self, identity: str, count: int, size: int) -> Refusal | None:
         """Charge a batch of ``count`` ops in a message of ``size`` bytes, or say which budget refuses it."""
         id_ops, id_bytes = self.identities.of(identity)
+        a, b, c, d = self.ops.bucket, self.bytes.bucket, id_ops.bucket, id_bytes.bucket
+        if a.fits(count) and b.fits(size) and c.fits(count) and d.fits(size):
+            # Every budget holds enough (the case of every op): taken from all at once.
+            a.spend(count)
+            b.spend(size)
+            c.spend(count)
+            d.spend(size)
+            return None
         return _take_all([(self.ops, count), (self.bytes, size), (id_ops, count), (id_bytes, size)])
 
     def take_presence(self, size: int) -> Refusal | None:
@@ -263,7 +271,8 @@ class BudgetGate(Gate):
         self.inner = inner
         self.limit = limit
         self.total: int | None = None  # counted from the tapestry at the first op
-        self._before: tuple[str, int] = ("", 0)
+        # What check weighed for the op it passed: its id, the weight it replaces, its own weight.
+        self._before: tuple[str, int, int] = ("", 0, 0)
 
     def policy(self) -> dict[str, Any]:
         return self.inner.policy()
@@ -287,11 +296,12 @@ class BudgetGate(Gate):
         if geom is None:
             # No geometry written (a drag, a restyle, a delete): the weight stays as it is, and the
             # hot path skips reading the fragment twice (deleted fragments keep counting).
-            self._before = ("", 0)
+            self._before = ("", 0, 0)
             return
         before = geom_bytes(tapestry.value(op.id, "geom")) if op.t != "c" else 0
-        self._before = (op.id, before)
-        grows = geom_bytes(geom) - before
+        weight = geom_bytes(geom)
+        self._before = (op.id, before, weight)
+        grows = weight - before
         if grows > 0 and self.total + grows > self.limit:
             raise PolicyError(
                 ErrorCode.OVER_BUDGET,
@@ -302,9 +312,12 @@ class BudgetGate(Gate):
 
     def admitted(self, member: Member, op: Op, tapestry: Tapestry) -> None:
         self.inner.admitted(member, op, tapestry)
-        fid, before = self._before
+        fid, before, weight = self._before
         if self.total is not None and fid == op.id:
-            self.total += geom_bytes(tapestry.value(op.id, "geom")) - before
+            # The op's geometry won (the usual case): its weight is known, nothing is unpacked.
+            if tapestry.stamp(op.id, "geom") != op.stamp:
+                weight = geom_bytes(tapestry.value(op.id, "geom"))
+            self.total += weight - before
 
 
 def budget_gates(factory: Callable[[str], Gate] | None, config: ServerConfig) -> Callable[[str], Gate]:

@@ -39,7 +39,7 @@ class ServerConfig:
     welcome_part_bytes: int = 1024 * 1024  # ... and in each later part
     max_batch_ops: int = 2000
     batch_window: float = 0.0  # extra seconds the actor waits after an op for more; batches form without it
-    commit_interval: float = 0.025  # seconds from one group commit's start to the next one's, at least
+    commit_interval: float = 0.05  # seconds from one group commit's start to the next one's, at least
     fanout_pacing: float = 8.0  # a broadcast that cost C s is followed by the next no sooner than this * C (F6)
     fanout_max_wait: float = 0.003  # ... nor later than this many seconds after it (F6)
     presence_interval: float = 0.05  # presence fan-out tick

@@ -44,6 +44,13 @@ class TokenBucket:
             return True
         return False
 
+    def fits(self, n: float) -> bool:
+        """Whether :meth:`wait` would say 0 for ``n`` now (refills, takes nothing)."""
+        now = self._clock()
+        tokens = self.tokens = min(self.burst, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+        return self.rate > 0 and tokens >= (n if n < self.burst else self.burst)
+
     def spend(self, n: float = 1.0) -> bool:
         """:meth:`take` right after :meth:`wait` said ``n`` fits: the tokens were just refilled."""
         if self.tokens >= n:

@@ -30,7 +30,10 @@ Theory of operation:
    starts when the store is free and ``commit_interval`` has passed since the
    previous one started (one fsync serves many ops when the room is busy).
    Senders are acknowledged only after the commit that holds their ops, in
-   seq order. A slow fsync thus delays acks, never what others see.
+   seq order. A slow fsync thus delays acks, never what others see. The store
+   says itself when a commit ended (``Store.append_soon``: one callback on the
+   loop, no task, no hop through the inbox): the acks go out there, and the
+   next commit starts there too when the actor has nothing in hand (as in 1a).
 4. The actor never awaits a socket: it sees its connections only as
    :class:`~.member.Member` objects, and frames go to each one's bounded send
    buffer (see send_buffer.py).
@@ -50,6 +53,12 @@ Theory of operation:
    counted in, any other gets a snapshot, so ops that were broadcast but
    never committed vanish from every client, and nothing unacknowledged is
    ever acked.
+7a. The encodings of the whole tapestry (snapshots, welcomes, ``tapestry.json``)
+   are kept per fragment and per kind, and kept up to date by the actor itself,
+   in a worker thread it waits for (nothing writes the tapestry meanwhile):
+   whenever ``REFRESH_AT`` fragments were written since (S13), and, for kinds
+   still to build (the compact ones after a load), a slice at a time when it
+   has been idle a moment (S14). See encodings.py.
 8. The inbox is not bounded by count: what fills it is bounded where it comes
    from. Each connection's op batches pass its token bucket (F4) before they
    are submitted, joins are bounded by the connection cap, and calls come from
@@ -93,12 +102,12 @@ from dreamloom.protocol import (
 from dreamloom.protocol.codec import CODECS, MSGPACK, Codec
 from dreamloom.protocol.validate import check_geom_kind
 
-from .encodings import CANONICAL, COMPACT, TapestryEncodings
+from .encodings import CANONICAL, COMPACT, REFRESH_AT, TapestryEncodings
 from .gate import Gate, PolicyError
 from .identity import Colours
 from .loading import LoadedState, decode_state, read_state
 from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
-from .store import LogEntry, Snapshot, Store
+from .store import LogEntry, Snapshot, Store, StoreError
 from .welcome_frame import part_frame, welcome_frame
 from .welcome_parts import Parts, stored_parts, welcome_parts
 
@@ -118,6 +127,9 @@ _TOO_LONG: list[bytes] = [b""]  # a log after the stored snapshot too long to fo
 #: costs a socket write (about 10 us on loopback): this keeps a busy crowd's rosters near 2.5%
 #: of a core, and a roster's size is bounded too (W30).
 ROSTER_FRAMES_PER_SECOND = 2500
+#: How long a sanctuary's actor has had nothing to do before it builds kept encodings still to
+#: build (S14): after a load, the compact items are made from the snapshot's bytes meanwhile.
+WARM_IDLE = 0.1
 
 
 class SanctuaryFull(Exception):
@@ -163,7 +175,12 @@ class _Wake:
     """Wakes the actor: the commit in flight has ended, the next one may start, or a paced broadcast is due."""
 
 
-_Item = _Join | _Leave | _Submit | _Call | _Unload | _Wake
+@dataclass(slots=True)
+class _Warm:
+    """Wakes the actor: it was idle a moment, and a kind of kept encodings is still to build (S14)."""
+
+
+_Item = _Join | _Leave | _Submit | _Call | _Unload | _Wake | _Warm
 
 
 @dataclass(slots=True)
@@ -235,7 +252,8 @@ class Sanctuary:
         self._fanout_next = float("-inf")  # loop time before which no broadcast starts (F6)
         self._fanout_timer: asyncio.TimerHandle | None = None
         self._committing: _Batch | None = None  # the batch whose commit is in flight
-        self._commit_task: asyncio.Task[None] | None = None
+        self._commit_perf = 0.0  # perf_counter when it started (commit_latency)
+        self._commit_waiter: asyncio.Future[None] | None = None  # the actor waits for it to end (_settle)
         # While the snapshot is decoded (S11): the loading task, and the stored snapshot's seq and
         # bytes and the log after it, from which joins are welcomed meanwhile (with its frames).
         self._loading: asyncio.Task[None] | None = None
@@ -245,6 +263,7 @@ class Sanctuary:
         self._early_parts: tuple[tuple[int, int], list[bytes]] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
+        self._warm_timer: asyncio.TimerHandle | None = None  # builds kept encodings when idle (S14)
 
     # -- loading ----------------------------------------------------------
     @classmethod
@@ -334,8 +353,9 @@ class Sanctuary:
             return False
         try:
             self._admit(member, ops, self._gathering, {})
-            if not self._launch_now():
-                self._inbox.put_nowait(_Wake())  # a snapshot is due with this commit: the actor encodes it
+            if not self._launch_now() or self._encodings.written >= REFRESH_AT:
+                # A snapshot is due with this commit, or the kept encodings are (S13): the actor encodes.
+                self._inbox.put_nowait(_Wake())
         except Exception as exc:  # the actor's own failure, wherever it happens (rule 7)
             self._crash_actor(exc)
         return True
@@ -418,13 +438,13 @@ class Sanctuary:
                 await ticker
             if self._unload_timer is not None:
                 self._unload_timer.cancel()
-            for timer in (self._commit_timer, self._fanout_timer):
+            for timer in (self._commit_timer, self._fanout_timer, self._warm_timer):
                 if timer is not None:
                     timer.cancel()
-            if self._commit_task is not None:
+            if self._committing is not None:
                 # Its thread runs on whatever happens; wait for it so the store closes after it.
                 with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await self._commit_task
+                    await self._commit_ended()
             self._drain_after_close()
             self.finished.set()
 
@@ -443,11 +463,14 @@ class Sanctuary:
             uncommitted = [*(self._committing.entries if self._committing else ()), *self._gathering.entries]
             self._seq_of = {e.op.stamp: e.seq for e in (*self._recent, *uncommitted)}
         applied = await self._applied_earlier(items)
+        idle = False
         for item in items:
             if isinstance(item, _Submit):
                 self._admit(item.member, item.ops, self._gathering, applied)
             elif isinstance(item, _Wake):
                 await self._on_wake()
+            elif isinstance(item, _Warm):
+                idle = True  # after the rest of the batch
             else:
                 await self._settle()
                 if isinstance(item, _Join):
@@ -461,6 +484,30 @@ class Sanctuary:
                     if self.closing:
                         return
         await self._launch()
+        await self._keep_encodings(idle)
+
+    # -- kept encodings (S13, S14) ------------------------------------------------
+    async def _keep_encodings(self, idle: bool) -> None:
+        """Bring the kept encodings up to date once enough fragments were written (S13); build what is
+        still to build when ``idle`` (S14). Both in a worker thread, with the tapestry whole."""
+        if self._loading is not None or self.closing:
+            return
+        if self._encodings.written >= REFRESH_AT:
+            await self._encodings.refresh(self.tapestry)
+        if idle and self._encodings.pending:
+            # A slice at a time: one at least (a sanctuary never idle still gets there), then more
+            # while nothing else waits. Ops that come meanwhile wait for one slice at most.
+            await self._encodings.warm(self.tapestry)
+            while self._encodings.pending and self._inbox.empty() and not self.closing:
+                await self._encodings.warm(self.tapestry)
+            # An idle unload that found this turn queued gave way to it: an empty sanctuary waits again.
+            self._schedule_unload()
+        if self._warm_timer is None and self._encodings.pending:
+            self._warm_timer = asyncio.get_running_loop().call_later(WARM_IDLE, self._warm_due)
+
+    def _warm_due(self) -> None:
+        self._warm_timer = None
+        self._inbox.put_nowait(_Warm())
 
     # -- fan-out and group commit (rules 2 and 3) ---------------------------
     def _fan_out(self, *, now: bool = False) -> None:
@@ -486,9 +533,7 @@ class Sanctuary:
             self._fanout_timer.cancel()
             self._fanout_timer = None
         fresh, self._unsent = self._unsent, []
-        started = time.perf_counter()
-        self._broadcast_entries(fresh)
-        cost = time.perf_counter() - started
+        cost = self._broadcast_entries(fresh)
         self._fanout_next = loop.time() + min(self.config.fanout_pacing * cost, self.config.fanout_max_wait)
 
     def _fanout_due(self) -> None:
@@ -540,37 +585,77 @@ class Sanctuary:
         loop = asyncio.get_running_loop()
         batch, self._gathering = self._gathering, _Batch()
         self._commit_started = loop.time()
+        self._commit_perf = time.perf_counter()
         self._committing = batch
-        self._commit_task = task = asyncio.create_task(self._commit(batch, snapshot), name=f"commit:{self.name}")
-        task.add_done_callback(lambda _: self._inbox.put_nowait(_Wake()))
+        if snapshot is None:
+            # The store tells _committed on the loop itself: no task, no hop through the inbox.
+            self.store.append_soon(self.name, batch.entries, self._committed)
+            return
+        task = loop.create_task(self._commit_with(batch, snapshot), name=f"commit:{self.name}")
+        task.add_done_callback(lambda t: self._committed(asyncio.CancelledError() if t.cancelled() else t.exception()))
+
+    async def _commit_with(self, batch: _Batch, snapshot: Snapshot) -> None:
+        await self.store.append(self.name, batch.entries)
+        await self.store.save_snapshot(self.name, snapshot)
+
+    def _committed(self, error: BaseException | None) -> None:
+        """The commit in flight ended (a callback on the loop): acknowledge it, and start the next one.
+
+        Acks go out here, in seq order, only once the store said the batch is durable (S3). The
+        next commit starts here too when the actor has nothing in hand (as in rule 1a); else the
+        actor starts it when it is done with what it holds.
+        """
+        batch = self._committing
+        assert batch is not None
+        self._committing = None
+        waiter, self._commit_waiter = self._commit_waiter, None
+        try:
+            if error is not None:
+                if not isinstance(error, Exception):
+                    error = StoreError(f"commit interrupted: {error!r}")
+                log.error("commit failed in sanctuary %s", self.name, exc_info=error)
+                # Memory and the broadcasts are now ahead of the store: this run ends (rule 7).
+                self._commit_error = error
+                self._crash_actor(error)
+                return
+            self.metrics.commit_latency.observe(time.perf_counter() - self._commit_perf)
+            self._acknowledge(batch)
+            if self._waiting and not self.closing and self._inbox.empty() and not self._launch_now():
+                self._inbox.put_nowait(_Wake())  # a snapshot is due with the next commit: the actor encodes it
+        except Exception as exc:  # the actor's own failure, wherever it happens (rule 7)
+            self._crash_actor(exc)
+        finally:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def _commit_due(self) -> None:
         self._commit_timer = None
+        if self._waiting and not self.closing and self._inbox.empty():
+            try:
+                if self._launch_now():
+                    return
+            except Exception as exc:
+                self._crash_actor(exc)
+                return
         self._inbox.put_nowait(_Wake())
 
     async def _on_wake(self) -> None:
         if self._crash is not None:
             raise self._crash
-        task = self._commit_task
-        if task is None or not task.done():
-            return  # the next commit may start (_handle launches it), or _settle finished this one
-        await self._finish_commit()
 
-    async def _finish_commit(self) -> None:
-        task, batch = self._commit_task, self._committing
-        assert task is not None
-        assert batch is not None
-        if not task.done():
-            await asyncio.wait([task])
-        self._commit_task = self._committing = None
-        task.result()  # a failed commit fails the sanctuary (rule 7)
-        self._acknowledge(batch)
+    async def _commit_ended(self) -> None:
+        """Wait for the commit in flight to end; raise if it failed (rule 7)."""
+        if self._committing is not None:
+            if self._commit_waiter is None:
+                self._commit_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._commit_waiter)
+        if self._commit_error is not None:
+            raise self._commit_error
 
     async def _settle(self) -> None:
         """Broadcast, commit and acknowledge everything merged so far: memory and store agree afterwards."""
         self._fan_out(now=True)
-        if self._commit_task is not None:
-            await self._finish_commit()
+        await self._commit_ended()
         batch, self._gathering = self._gathering, _Batch()
         if self._commit_timer is not None:
             self._commit_timer.cancel()
@@ -637,7 +722,7 @@ class Sanctuary:
                 self.metrics.ops_rejected.labels(code=exc.code.value).inc()
                 continue
             self.seq += 1
-            self.tapestry.apply(op)
+            self.tapestry.merge(op)
             if op.t == "c" and self._fragment_count is not None:
                 self._fragment_count += 1  # _check_existence made sure the id was unused
             self._encodings.touch(op.id)
@@ -670,10 +755,10 @@ class Sanctuary:
         if not exists:
             raise OpError(ErrorCode.UNKNOWN_FRAGMENT, f"no fragment {op.id!r} in this sanctuary")
         if op.t == "s" and "geom" in op.fields:
-            frag = self.tapestry.get(op.id)
-            assert frag is not None
+            kind = self.tapestry.value(op.id, "kind")  # one atom: the fragment is not unpacked for it
+            assert kind is not None
             try:
-                check_geom_kind(op.fields["geom"], frag.kind)
+                check_geom_kind(op.fields["geom"], kind)
             except DecodeError as exc:  # a reject of this op, not a failure of the sanctuary
                 raise OpError(exc.code, exc.reason) from None
         return op
@@ -701,9 +786,10 @@ class Sanctuary:
         if snapshot is not None:
             await self.store.save_snapshot(self.name, snapshot)
 
-    def _broadcast_entries(self, entries: list[LogEntry]) -> None:
+    def _broadcast_entries(self, entries: list[LogEntry]) -> float:
+        """Broadcast merged entries; returns the seconds it took (what F6 paces by)."""
         if not entries:
-            return
+            return 0.0
         started = time.perf_counter()
         self.metrics.ops_accepted.inc(len(entries))
         self._recent.extend(entries)
@@ -713,7 +799,9 @@ class Sanctuary:
         for i in range(0, len(entries), step):
             chunk = entries[i : i + step]
             self._broadcast(Ops(tuple(e.op for e in chunk), seq=chunk[0].seq))
-        self.metrics.broadcast_latency.observe(time.perf_counter() - started)
+        cost = time.perf_counter() - started
+        self.metrics.broadcast_latency.observe(cost)
+        return cost
 
     def _acknowledge(self, batch: _Batch) -> None:
         """A committed batch: its senders learn their ops are durable (S3: never before the commit)."""
@@ -725,7 +813,9 @@ class Sanctuary:
 
     def _snapshot_due(self) -> bool:
         # Never of a tapestry still being decoded (S11): joins meanwhile settle, and would ask.
-        return self._loading is None and self.seq - self._snapshot_seq >= self._snapshot_spacing()
+        # The spacing is at least snapshot_every: most ops are told so without weighing the tapestry.
+        behind = self.seq - self._snapshot_seq
+        return behind >= self.config.snapshot_every and self._loading is None and behind >= self._snapshot_spacing()
 
     def _snapshot_spacing(self) -> int:
         # A snapshot writes the whole tapestry: spaced by a quarter of its fragments, its cost per
@@ -735,7 +825,7 @@ class Sanctuary:
 
     async def _snapshot(self) -> None:
         # Only of committed state: a snapshot holding an op the log lacks would outlive a failed commit.
-        assert self._commit_task is None
+        assert self._committing is None
         assert not self._gathering.entries
         seq = self.seq
         data = await self._encodings.whole(self.tapestry, MSGPACK, seq)

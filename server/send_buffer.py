@@ -19,7 +19,9 @@ SendFn = Callable[[bytes], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
 WriteNowFn = Callable[[bytes], bool]
 
-_last_frame: dict[bool, tuple[bytes, bytes]] = {}
+#: Per kind (index 0: text, 1: binary), the last payload framed and its whole frame. Holding the
+#: payload keeps its identity from being reused by another object while it is cached.
+last_wire: list[list[bytes]] = [[b"", b""], [b"", b""]]
 
 
 def wire_frame(payload: bytes, binary: bool) -> bytes:
@@ -27,13 +29,14 @@ def wire_frame(payload: bytes, binary: bool) -> bytes:
 
     A broadcast hands the same payload object to every connection of a codec one
     after the other, so the last frame built is cached: the header is built and
-    the bytes joined once per broadcast, not once per connection.
+    the bytes joined once per broadcast, not once per connection (a caller may
+    look in :data:`last_wire` itself and skip the call).
     """
-    hit = _last_frame.get(binary)
-    if hit is not None and hit[0] is payload:
-        return hit[1]
+    last = last_wire[binary]
+    if last[0] is payload:
+        return last[1]
     frame = _header(0x82 if binary else 0x81, len(payload)) + payload  # FIN + binary/text opcode
-    _last_frame[binary] = (payload, frame)
+    last[0], last[1] = payload, frame
     return frame
 
 

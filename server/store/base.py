@@ -18,17 +18,24 @@ older epoch is refused with :class:`Fenced` and writes nothing (SPEC B4).
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Sequence
+import asyncio
+import functools
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
 from dreamloom.protocol import DEFAULT_LIMITS, Limits, Op, Stamp
+from dreamloom.protocol.codec import msgpack_bytes
 from dreamloom.protocol.validate import check_op
 
 #: Ops in the log were validated on the way in; re-reading them must not trip on batch limits.
 _LOG_LIMITS = Limits(max_ops_per_batch=2**31)
+
+
+#: Told on the event loop how an append ended: ``None`` once it is durable, else why it failed.
+AppendDone = Callable[[BaseException | None], None]
 
 
 class StoreError(Exception):
@@ -49,7 +56,7 @@ class LogEntry:
     time: float
 
     def op_bytes(self) -> bytes:
-        return msgpack.packb(self.op.to_wire(), use_bin_type=True)  # type: ignore[no-any-return]
+        return msgpack_bytes(self.op.to_wire())
 
     @staticmethod
     def op_from_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Op:
@@ -122,6 +129,27 @@ class Store(abc.ABC):
         With ``epoch``, the append is refused with :class:`Fenced` unless it is still the
         sanctuary's current owner epoch (S7); without it, no owner is checked (one node).
         """
+
+    def append_soon(self, sanctuary: str, entries: Sequence[LogEntry], done: AppendDone) -> None:
+        """Start :meth:`append` now and return at once; ``done(error)`` runs on the event loop when it ends.
+
+        ``error`` is ``None`` once the entries are durable (S1), else the exception ``append``
+        raised. A group commit goes this way: the default runs :meth:`append` in a task; a
+        backend that can tell the loop itself when its write ended overrides this to skip the
+        task (and must then call ``done`` exactly once, never before the write is durable).
+        """
+        task = asyncio.get_running_loop().create_task(self.append(sanctuary, entries))
+        self._appending.add(task)
+        task.add_done_callback(functools.partial(self._appended, done))
+
+    @functools.cached_property
+    def _appending(self) -> set[asyncio.Task[None]]:
+        # The tasks of append_soon, held until they end (the loop keeps only weak references).
+        return set()
+
+    def _appended(self, done: AppendDone, task: asyncio.Task[None]) -> None:
+        self._appending.discard(task)
+        done(asyncio.CancelledError() if task.cancelled() else task.exception())
 
     @abc.abstractmethod
     async def claim(self, sanctuary: str) -> int:

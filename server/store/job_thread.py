@@ -3,7 +3,9 @@
 The SQLite store sends every group commit to its thread: a commit happens tens of
 times a second, so the hand-over is kept to a queue put, one wake-up of the
 thread and one ``call_soon_threadsafe`` back (an executor adds a concurrent
-future, its condition and locks, and a second future chained to it).
+future, its condition and locks, and a second future chained to it). A job
+given with :meth:`JobThread.call` skips even the future: the thread schedules
+the caller's callback itself, which runs as one plain callback on the loop.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+#: Called on the event loop with a job's result and its exception (None when it returned).
+Done = Callable[[Any, BaseException | None], None]
+_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any] | None", Done | None]
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -43,8 +47,12 @@ class JobThread:
         """Queue ``fn``; the returned future (of the running loop) gets its result or its exception."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((fn, loop, future))
+        self._jobs.put((fn, loop, future, None))
         return future
+
+    def call(self, fn: Callable[[], Any], done: Done) -> None:
+        """Queue ``fn``; ``done(result, error)`` is then called on the running loop (no future, no task)."""
+        self._jobs.put((fn, asyncio.get_running_loop(), None, done))
 
     async def stop(self) -> None:
         """Let the jobs queued so far finish, then end the thread."""
@@ -56,7 +64,7 @@ class JobThread:
             job = self._jobs.get()
             if job is None:
                 return
-            fn, loop, future = job
+            fn, loop, future, done = job
             result: Any = None
             error: BaseException | None = None
             try:
@@ -64,8 +72,12 @@ class JobThread:
             except BaseException as exc:  # handed to the caller, whatever it is
                 error = exc
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-                loop.call_soon_threadsafe(_resolve, future, result, error)
-            del job, fn, future, result, error
+                if done is not None:
+                    loop.call_soon_threadsafe(done, result, error)
+                else:
+                    assert future is not None
+                    loop.call_soon_threadsafe(_resolve, future, result, error)
+            del job, fn, future, done, result, error
 
 
 __all__ = ["JobThread"]

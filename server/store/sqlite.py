@@ -26,7 +26,7 @@ import orjson
 
 from dreamloom.protocol import Stamp
 
-from .base import Fenced, LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
+from .base import AppendDone, Fenced, LogEntry, Record, SanctuaryInfo, Snapshot, Store, StoreError, thin_snapshot_seqs
 from .job_thread import JobThread
 
 T = TypeVar("T")
@@ -198,19 +198,38 @@ class SqliteStore(Store):
     async def append(self, sanctuary: str, entries: Sequence[LogEntry], *, epoch: int | None = None) -> None:
         if not entries:
             return
-        rows = [(sanctuary, e.seq, e.op.stamp[1], e.op.stamp[0], e.author, e.time, e.op_bytes()) for e in entries]
-        last = entries[-1].seq
-        if any(b.seq != a.seq + 1 for a, b in itertools.pairwise(entries)):
-            raise StoreError(f"seqs of a batch must be contiguous ({entries[0].seq}..{last})")  # S2
+        await self._run(self._append_job(sanctuary, entries, epoch))
 
-        first = rows[0][1]
+    def append_soon(self, sanctuary: str, entries: Sequence[LogEntry], done: AppendDone) -> None:
+        # A group commit's end goes from the writer thread straight to ``done`` on the loop: one
+        # callback, no future and no task to wake (a subclass that changes append is obeyed).
+        if type(self).append is not SqliteStore.append or self._pool is None or self._db is None or not entries:
+            super().append_soon(sanctuary, entries, done)
+            return
+        try:
+            job = self._append_job(sanctuary, entries, None)
+        except StoreError as exc:
+            asyncio.get_running_loop().call_soon(done, exc)
+            return
+        self._pool.call(functools.partial(job, self._db), lambda _result, error: done(error))
+
+    def _append_job(
+        self, sanctuary: str, entries: Sequence[LogEntry], epoch: int | None
+    ) -> Callable[[sqlite3.Connection], None]:
+        """The job that appends ``entries`` in one transaction (raises :class:`StoreError` if they cannot follow)."""
+        rows = [(sanctuary, e.seq, e.op.stamp[1], e.op.stamp[0], e.author, e.time, e.op_bytes()) for e in entries]
+        first, last = entries[0].seq, entries[-1].seq
+        if last - first != len(entries) - 1 or any(b.seq != a.seq + 1 for a, b in itertools.pairwise(entries)):
+            raise StoreError(f"seqs of a batch must be contiguous ({first}..{last})")  # S2
+        values = [v for row in rows for v in row] if len(rows) <= _ROWS_PER_INSERT else None
 
         def job(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
+            cur = db.cursor()  # one cursor for the transaction's statements, not one each
+            cur.execute("BEGIN IMMEDIATE")
             try:
                 # The checks ride on the update that moves last_seq (one statement less per group
                 # commit); only when it matches no row is the row read, to say why.
-                moved = db.execute(
+                moved = cur.execute(
                     "UPDATE sanctuaries SET last_seq = ? WHERE id = ? AND last_seq = ? AND (? IS NULL OR epoch = ?)",
                     (last, sanctuary, first - 1, epoch, epoch),
                 ).rowcount
@@ -219,17 +238,20 @@ class SqliteStore(Store):
                 try:
                     # One statement per chunk of rows, not one step per row: fewer hand-overs of
                     # the interpreter between this thread and the event loop's.
-                    for start in range(0, len(rows), _ROWS_PER_INSERT):
-                        chunk = rows[start : start + _ROWS_PER_INSERT]
-                        db.execute(_insert_ops(len(chunk)), [v for row in chunk for v in row])
+                    if values is not None:
+                        cur.execute(_insert_ops(len(rows)), values)
+                    else:
+                        for start in range(0, len(rows), _ROWS_PER_INSERT):
+                            chunk = rows[start : start + _ROWS_PER_INSERT]
+                            cur.execute(_insert_ops(len(chunk)), [v for row in chunk for v in row])
                 except sqlite3.IntegrityError as exc:
                     raise StoreError(f"a stamp of this batch is already in the log: {exc}") from None  # S5
-                db.execute("COMMIT")
+                cur.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                cur.execute("ROLLBACK")
                 raise
 
-        await self._run(job)
+        return job
 
     async def keep_epoch(self, sanctuary: str, epoch: str, seq: int) -> None:
         await self._run(

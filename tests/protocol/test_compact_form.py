@@ -43,6 +43,15 @@ def test_M16_expanding_the_compact_form_gives_the_canonical_form(script: list[An
         assert loaded.to_compact() == t.to_compact()
 
 
+@given(script=scripts(min_size=1, max_size=80, rich=True))
+def test_M15_S13_both_items_of_a_fragment_at_once_are_its_canonical_and_compact_items(script: list[Any]) -> None:
+    """What the server's kept encodings make every kind from (S13): one pass over the fragment's values."""
+    t = replay(build_ops(script))
+    for entry, item in zip(t.to_data(), t.to_compact(), strict=True):
+        assert t.entries(entry[0]) == (entry, item)
+    assert t.entries("never-written") is None
+
+
 @given(script=scripts(min_size=1, max_size=60))
 def test_M15_the_shared_stamp_is_held_by_the_most_registers(script: list[Any]) -> None:
     t = replay(build_ops(script))

@@ -189,3 +189,24 @@ def _geom(kind: str, rng: random.Random) -> dict[str, Any]:
         "symbol": {"sym": rng.choice(["moon", "eye"]), "size": rng.choice([10, 10.0, 12.5])},
         "text": {"text": rng.choice(["夢", "dream", "🌙"]), "size": 12},
     }[kind]
+
+
+@given(script=scripts(min_size=1, max_size=60, rich=True), seed=st.integers(0, 2**32))
+def test_M3_M4_merge_keeps_the_same_registers_as_apply(script: list[Any], seed: int) -> None:
+    # The server merges without the change record (Tapestry.merge): the same writes must win,
+    # in any order, duplicates and ties of equal stamps included.
+    log = build_ops(script)
+    order = log + log[: len(log) // 2]
+    random.Random(seed).shuffle(order)
+    applied, merged = Tapestry(), Tapestry()
+    for op in order:
+        applied.apply(op)
+        merged.merge(op)
+        assert merged.stamp(op.id, "deleted") == applied.stamp(op.id, "deleted")
+    assert merged.encode() == applied.encode()
+    assert merged.live_counts == applied.live_counts
+    assert len(merged) == len(applied)
+    for fid in applied.ids():
+        assert {name: merged.stamp(fid, name) for name in applied.registers(fid)} == {
+            name: tuple(register[0]) for name, register in applied.registers(fid).items()
+        }

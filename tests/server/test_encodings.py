@@ -17,13 +17,14 @@ from dreamloom.protocol import (
     MSGPACK,
     Hello,
     Identity,
+    Op,
     Stamp,
     Tapestry,
     Welcome,
     codec_for,
     ops,
 )
-from dreamloom.server.encodings import CANONICAL, COMPACT, TapestryEncodings, concatenate
+from dreamloom.server.encodings import CANONICAL, COMPACT, KEPT, TapestryEncodings, concatenate
 from dreamloom.server.loading import decode_snapshot
 from dreamloom.server.store import MemoryStore, Snapshot
 from dreamloom.server.welcome_frame import welcome_frame
@@ -178,3 +179,117 @@ async def test_W37_per_fragment_items_concatenate_to_the_whole_and_slice_into_li
     # Any run of items, concatenated, is the list of those fragments: what parts are cut from.
     assert decode(concatenate(codec, items[10:27])) == data[10:27]
     assert decode(concatenate(codec, [])) == []
+
+
+KINDS = [(CANONICAL, MSGPACK), (COMPACT, MSGPACK), (CANONICAL, JSON), (COMPACT, JSON)]
+
+
+def fresh_kind(tapestry: Tapestry, form: str, codec: str) -> bytes:
+    return fresh(tapestry, codec) if form == CANONICAL else fresh_compact(tapestry, codec)
+
+
+def random_op(rng: random.Random, ids: list[str], counter: int) -> Op | None:
+    stamp = Stamp(counter, f"r{rng.randrange(3)}")
+    if not ids or rng.random() < 0.4:
+        op = symbol(f"f{rng.randrange(10_000):05d}", stamp)
+        if op.id in ids:
+            return None
+        ids.append(op.id)
+        return op
+    if rng.random() < 0.5:
+        return ops.set_fields(rng.choice(ids), stamp, x=rng.randrange(100), z=rng.choice("abc"))
+    return ops.delete(rng.choice(ids), stamp) if rng.random() < 0.5 else ops.restore(rng.choice(ids), stamp)
+
+
+@pytest.mark.parametrize("seed", [13, 14, 15])
+async def test_S13_S14_every_kind_kept_equals_a_fresh_encoding_whatever_brings_it_up_to_date(seed: int) -> None:
+    """Writes, refreshes, slices of warm-up, welcomes of any kind, loads and forget(), in a random order."""
+    rng = random.Random(seed)
+    tapestry, kept = Tapestry(), TapestryEncodings()
+    ids: list[str] = []
+    for counter in range(1, 600):
+        op = random_op(rng, ids, counter)
+        if op is not None:
+            tapestry.apply(op)
+            kept.touch(op.id)
+        roll = rng.random()
+        if roll < 0.08:
+            await kept.refresh(tapestry)  # what ops bring about (S13)
+            assert kept.written == 0
+        elif roll < 0.16:
+            await kept.warm(tapestry, rng.randrange(1, 40))  # a slice of idle work (S14)
+        elif roll < 0.24:
+            form, codec = rng.choice(KINDS)
+            assert await kept.whole(tapestry, codec, counter, form) == fresh_kind(tapestry, form, codec)
+        elif roll < 0.25:
+            kept.forget()
+        elif roll < 0.26:
+            # A load: the canonical msgpack items are the snapshot's own bytes, the rest is pending.
+            loaded = Tapestry()
+            raw = await decode_snapshot(tapestry.encode(), loaded)
+            tapestry, kept = loaded, TapestryEncodings()
+            kept.seed_msgpack(raw)
+            assert kept.pending
+    for form, codec in KINDS:
+        assert await kept.whole(tapestry, codec, 10_000, form) == fresh_kind(tapestry, form, codec)
+    # Every kind asked for is kept from then on, and warm-up leaves nothing to do.
+    assert sorted(kept.kinds()) == sorted(KINDS)
+    while kept.pending or kept.written:
+        await kept.warm(tapestry)
+    for form, codec in KINDS:
+        assert await kept.whole(tapestry, codec, 10_001, form) == fresh_kind(tapestry, form, codec)
+
+
+async def test_S13_the_snapshots_and_the_compact_msgpack_items_are_kept_from_the_start() -> None:
+    tapestry, kept = Tapestry(), TapestryEncodings()
+    assert kept.kinds() == list(KEPT)
+    assert (COMPACT, MSGPACK) in KEPT
+    assert (COMPACT, JSON) in KEPT
+    for n in range(40):
+        tapestry.apply(symbol(f"f{n:02d}", Stamp(n + 1, "r")))
+        kept.touch(f"f{n:02d}")
+    assert kept.written == 40
+    await kept.refresh(tapestry)
+    assert kept.written == 0
+    assert not kept.pending
+    # Both kinds are made from one pass: a compact welcome now only concatenates.
+    items = await kept.items(tapestry, MSGPACK, COMPACT)
+    assert concatenate(MSGPACK, items) == fresh_compact(tapestry, MSGPACK)
+
+
+async def test_S14_after_a_load_the_compact_items_are_made_a_slice_at_a_time_and_follow_writes_meanwhile() -> None:
+    tapestry = Tapestry()
+    for n in range(100):
+        tapestry.apply(symbol(f"f{n:03d}", Stamp(n + 1, "r")))
+    tapestry.apply(ops.set_fields("f007", Stamp(500, "q"), x=3))
+    loaded, kept = Tapestry(), TapestryEncodings()
+    kept.seed_msgpack(await decode_snapshot(tapestry.encode(), loaded))
+    assert kept.pending
+    slices = 0
+    while kept.pending:
+        await kept.warm(loaded, 30)
+        slices += 1
+        if slices == 2:  # a write between two slices: its fragment is encoded again, in every kind
+            loaded.apply(ops.set_fields("f050", Stamp(501, "q"), y=4))
+            kept.touch("f050")
+            loaded.apply(symbol("g1", Stamp(502, "q")))
+            kept.touch("g1")
+    assert slices >= 4  # 101 fragments, 30 at a time
+    assert await kept.whole(loaded, MSGPACK, 502, COMPACT) == fresh_compact(loaded, MSGPACK)
+    assert await kept.whole(loaded, MSGPACK, 502) == loaded.encode()
+
+
+async def test_S14_a_welcome_of_a_kind_still_pending_finishes_it_at_once() -> None:
+    tapestry = Tapestry()
+    for n in range(50):
+        tapestry.apply(symbol(f"f{n:02d}", Stamp(n + 1, "r")))
+    loaded, kept = Tapestry(), TapestryEncodings()
+    kept.seed_msgpack(await decode_snapshot(tapestry.encode(), loaded))
+    await kept.warm(loaded, 10)
+    assert await kept.whole(loaded, JSON, 50, COMPACT) == fresh_compact(loaded, JSON)
+    assert await kept.whole(loaded, MSGPACK, 50, COMPACT) == fresh_compact(loaded, MSGPACK)
+    # A snapshot does not wait for a kind still to build: only the canonical msgpack items are needed.
+    again, other = Tapestry(), TapestryEncodings()
+    other.seed_msgpack(await decode_snapshot(tapestry.encode(), again))
+    assert await other.whole(again, MSGPACK, 50) == tapestry.encode()
+    assert other.pending

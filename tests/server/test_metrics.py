@@ -99,3 +99,29 @@ async def test_traffic_moves_the_metrics_of_its_own_server_only(tmp_path: Path, 
         assert value(quiet, "dreamloom_ops_accepted_total") == 0
         assert value(quiet, "dreamloom_connections") == 0
         await d.ws.close()
+
+
+def test_light_counters_and_histograms_read_as_prometheus_own() -> None:
+    # The op path's metrics are counted without Prometheus' lock: their exposition must not change.
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from dreamloom.server.metrics import LightCounter, LightHistogram
+
+    bounds = (0.0005, 0.001, 0.002, 0.005, 0.01, 2.5)
+    theirs, ours = CollectorRegistry(), CollectorRegistry()
+    counter, light_counter = Counter("c", "Counted", registry=theirs), LightCounter("c", "Counted", registry=ours)
+    histogram = Histogram("h", "Timed", buckets=bounds, registry=theirs)
+    light_histogram = LightHistogram("h", "Timed", bounds, registry=ours)
+    for value in (0.0, 0.0005, 0.00051, 0.002, 0.7, 2.5, 3.0, 1e9):  # on, between and past the bounds
+        histogram.observe(value)
+        light_histogram.observe(value)
+    counter.inc(3)
+    light_counter.inc(3)
+    counter.inc()
+    light_counter.inc()
+
+    def without_times(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {key: v for key, v in samples(generate_latest(registry).decode()).items() if "_created" not in key[0]}
+
+    assert without_times(ours) == without_times(theirs)
+    assert generate_latest(ours).decode().count("_created") == generate_latest(theirs).decode().count("_created")
