@@ -25,9 +25,9 @@ Chromium opens it and we measure:
 Two sizes: 10,000 and 100,000 fragments. Run: ``python bench/run_all.py browser``
 (``--quick`` for 2,000 and 20,000), or ``python bench/browser.py 100000`` for one size;
 ``--whole`` has the server send every welcome whole (as before W36), for a comparison;
-``--warm`` joins once as the page does before the page opens, so that the page's join finds the
-server's kept items of its kind up to date (the first join after a burst of writes encodes what
-they changed before its first part goes out).
+``--warm`` joins once as the page does before the page opens, so that the page's join is not the
+first after seeding (the first one after a burst of writes encodes what the kept items still lack
+before its first part goes out).
 """
 
 from __future__ import annotations
