@@ -109,7 +109,7 @@ from .loading import LoadedState, decode_state, read_state
 from .roster import PeerEntries, PeerIndex, RosterChanges, peer_summary
 from .store import LogEntry, Snapshot, Store, StoreError
 from .welcome_frame import part_frame, welcome_frame
-from .welcome_parts import Parts, stored_parts, welcome_parts
+from .welcome_parts import Parts, welcome_parts
 
 if TYPE_CHECKING:
     from .config import ServerConfig
@@ -260,7 +260,6 @@ class Sanctuary:
         self._early: tuple[int, bytes | None, list[LogEntry]] | None = None
         self._early_frames: list[bytes] | None = None
         # The stored snapshot cut into parts for joins that ask for them (W36), by part sizes.
-        self._early_parts: tuple[tuple[int, int], list[bytes]] | None = None
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
         self._warm_timer: asyncio.TimerHandle | None = None  # builds kept encodings when idle (S14)
@@ -311,7 +310,6 @@ class Sanctuary:
             await asyncio.sleep(0)  # joins already waiting are welcomed from the stored snapshot first
             await decode_state(state)
             self._early = None
-            self._early_parts = None
             await self.gate.prepare(self.tapestry)
         finally:
             self._inbox.put_nowait(_Wake())  # the actor learns of a failure even with only joins to handle
@@ -912,20 +910,6 @@ class Sanctuary:
             catch_up = self._catch_up(member.codec_name)
             if catch_up is not None:
                 since, snapshot, frames = catch_up
-                if "parts" in hello.features:
-                    # Cut from the stored bytes as they lie; the log after them follows the last part.
-                    cut_early = self._early_parts
-                    if cut_early is None or cut_early[0] != (first, rest):
-                        at = since
-
-                        def early_frame(i: int, k: int, fragments: bytes) -> bytes:
-                            return part_frame(codec, at, i, k, fragments)
-
-                        early = await asyncio.to_thread(stored_parts, snapshot, first, rest, early_frame)
-                        cut_early = self._early_parts = ((first, rest), early)
-                    snapshot, *in_parts = cut_early[1]
-                    if in_parts:
-                        count, frames = len(in_parts) + 1, [*in_parts, *frames]
             else:
                 if self._loading is not None and self._early is not None:
                     await asyncio.shield(self._loading)  # not to be welcomed from the stored snapshot: wait

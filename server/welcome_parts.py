@@ -16,11 +16,7 @@ second copy of the tapestry beside the items.
 from __future__ import annotations
 
 import asyncio
-import io
-import itertools
 from collections.abc import Callable
-
-import msgpack
 
 from dreamloom.protocol import Tapestry
 
@@ -95,23 +91,4 @@ async def welcome_parts(
     return Parts(codec, items, cuts, frame)
 
 
-def stored_parts(data: bytes, first: int, rest: int, frame: Framer) -> list[bytes]:
-    """A stored snapshot's bytes (a msgpack list of canonical items, S11) cut into parts (W36).
-
-    Each item's end is found by skipping it, not decoding it; a part is the items' bytes as they
-    lie, after its list header. Part 0 is a list, the others frames built by ``frame``, as in
-    :func:`welcome_parts`. Tens of megabytes: call it in a worker thread.
-    """
-    unpacker = msgpack.Unpacker(io.BytesIO(data), read_size=1 << 20)
-    count = unpacker.read_array_header()
-    ends = [unpacker.tell()]
-    for _ in range(count):
-        unpacker.skip()
-        ends.append(unpacker.tell())
-    cuts = cut([b - a for a, b in itertools.pairwise(ends)], first, rest)
-    header = msgpack.Packer().pack_array_header
-    parts = [header(at.stop - at.start) + data[ends[at.start] : ends[at.stop]] for at in cuts]
-    return [parts[0], *(frame(i, len(parts), part) for i, part in enumerate(parts) if i)]
-
-
-__all__ = ["Framer", "Parts", "cut", "stored_parts", "welcome_parts"]
+__all__ = ["Framer", "Parts", "cut", "welcome_parts"]

@@ -1,5 +1,4 @@
-"""A welcome's snapshot cut into parts (SPEC W36) from the kept items, in the welcome's form (W37),
-and a stored snapshot cut as its bytes lie (S11)."""
+"""A welcome's snapshot cut into parts (SPEC W36) from the kept items, in the welcome's form (W37)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from test_sanctuary_unit import symbol
 from dreamloom.protocol import CLIENT_SIDE_LIMITS, JSON, MSGPACK, SnapshotPart, Stamp, Tapestry, codec_for, ops
 from dreamloom.server.encodings import CANONICAL, COMPACT, TapestryEncodings
 from dreamloom.server.welcome_frame import part_frame
-from dreamloom.server.welcome_parts import cut, stored_parts, welcome_parts
+from dreamloom.server.welcome_parts import cut, welcome_parts
 
 
 async def _assembled(
@@ -85,23 +84,3 @@ async def test_w36_w37_compact_parts_load_to_the_digest_of_the_canonical_whole(f
     assert count > 2
     loaded = Tapestry.from_compact(fragments) if form == COMPACT else Tapestry.from_data(fragments)
     assert loaded.digest() == Tapestry.from_data(msgpack.unpackb(tapestry.encode(), raw=False)).digest()
-
-
-def test_w36_S11_stored_bytes_cut_as_they_lie_are_the_stored_snapshot() -> None:
-    tapestry = Tapestry()
-    for n in range(150):
-        tapestry.apply(symbol(f"f{n:03d}", Stamp(n + 1, "r")))
-    data = tapestry.encode()
-    c = codec_for(MSGPACK, CLIENT_SIDE_LIMITS)
-
-    def frame(i: int, k: int, fragments: bytes) -> bytes:
-        return part_frame(MSGPACK, 150, i, k, fragments)
-
-    first, *rest = stored_parts(data, 1024, 4096, frame)
-    fragments = list(c.loads(first))
-    for i, part in enumerate(rest, 1):
-        message = c.decode_server(part)
-        assert message == SnapshotPart(150, i, len(rest) + 1, message.fragments)
-        fragments += message.fragments
-    assert len(rest) >= 2
-    assert fragments == tapestry.to_data()
