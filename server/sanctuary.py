@@ -628,6 +628,10 @@ class Sanctuary:
 
     def _commit_due(self) -> None:
         self._commit_timer = None
+        # The interval is over when its timer says so. The loop's clock counts whole milliseconds
+        # and its timers may fire a little before the time asked: checking the time again would
+        # re-arm the timer for the fraction left, some twenty times a commit, in a spin.
+        self._commit_started = float("-inf")
         if self._waiting and not self.closing and self._inbox.empty():
             try:
                 if self._launch_now():
