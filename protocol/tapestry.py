@@ -410,16 +410,19 @@ class Tapestry:
             if fid in t._values:
                 fail(f"fragment {fid!r} listed twice")
             base = next(iter(stamps.values()))
-            t._values[fid] = values
-            t._base[fid] = base
-            later = {f: s for f, s in stamps.items() if s != base}
-            if later:
-                t._later[fid] = later
-            if "kind" in values:
-                t._count += 1
-            origin = _live_origin(values)
-            if origin is not None:
-                t.live_counts[origin] += 1
+            t._add_loaded(fid, values, base, {f: s for f, s in stamps.items() if s != base})
+
+    def _add_loaded(self, fid: str, values: dict[str, Any], base: _Stamped, later: dict[str, _Stamped]) -> None:
+        """Store one loaded fragment (its id checked unused) and count it: every loader ends here."""
+        self._values[fid] = values
+        self._base[fid] = base
+        if later:
+            self._later[fid] = later
+        if "kind" in values:
+            self._count += 1
+        origin = _live_origin(values)
+        if origin is not None:
+            self.live_counts[origin] += 1
 
     def load_compact(self, items: Iterable[Any], limits: Limits = DEFAULT_LIMITS) -> None:
         """Add the items of a compact structure (SPEC M15), validated as :meth:`load_entries` validates.
@@ -462,15 +465,7 @@ class Tapestry:
                 fail(f"fragment {fid!r} listed twice")
             if top > self.max_counter:
                 self.max_counter = top
-            self._values[fid] = values
-            self._base[fid] = base
-            if later:
-                self._later[fid] = later
-            if "kind" in values:
-                self._count += 1
-            origin = _live_origin(values)
-            if origin is not None:
-                self.live_counts[origin] += 1
+            self._add_loaded(fid, values, base, later)
 
     @classmethod
     def from_compact(cls, data: Any, limits: Limits = DEFAULT_LIMITS) -> Tapestry:
@@ -489,7 +484,7 @@ class Tapestry:
         a server loads its own 100,000-fragment snapshot about four times faster this way. A
         snapshot from anyone else goes through :meth:`load_entries`.
         """
-        all_values, all_base, all_later = self._values, self._base, self._later
+        all_values = self._values
         packed, known = _PACKED, _KNOWN
         for entry in entries:
             if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not str or type(entry[1]) is not dict:
@@ -513,15 +508,7 @@ class Tapestry:
                     self.max_counter = counter
             if base is None:
                 fail(f"fragment {fid!r} has no registers")
-            all_values[fid] = values
-            all_base[fid] = base
-            if later:
-                all_later[fid] = later
-            if "kind" in values:
-                self._count += 1
-            origin = _live_origin(values)
-            if origin is not None:
-                self.live_counts[origin] += 1
+            self._add_loaded(fid, values, base, later)
 
     @classmethod
     def decode(cls, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Tapestry:
