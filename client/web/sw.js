@@ -6,7 +6,7 @@
 // server (ETag) exactly as without this worker. WebSockets and the HTTP API
 // (except the symbol catalogue) are never cached.
 
-const CACHE = "dreamloom-shell-v5";
+const CACHE = "dreamloom-shell-v6";
 const SHELL = [
   "/static/style.css",
   "/static/favicon.svg",

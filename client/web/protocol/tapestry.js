@@ -245,9 +245,7 @@ export class Tapestry {
    */
   *loadCompact(data, slice) {
     if (!Array.isArray(data)) fail("snapshot must be a list of [id, counter, replica, values, others]");
-    /** @type {string[]} */
-    let ids = [];
-    for (const item of data) {
+    yield* this.#loadSliced(data, slice, (item) => {
       if (!Array.isArray(item) || item.length !== 5) fail("compact snapshot entry must be [id, counter, replica, values, others]");
       const id = checkId(item[0], "fragment id");
       const counter = checkInt(item[1], "register counter", 1);
@@ -271,17 +269,8 @@ export class Tapestry {
         regs[name] = [stamp, checkField(name, reg[2])];
         if (stamp[0] > top) top = stamp[0];
       }
-      if (this.frags.has(id)) fail(`fragment ${JSON.stringify(id)} listed twice`);
-      if (top > this.maxCounter) this.maxCounter = top;
-      this.frags.set(id, regs);
-      this.#count(null, liveOrigin(regs));
-      ids.push(id);
-      if (ids.length >= slice) {
-        yield ids;
-        ids = [];
-      }
-    }
-    if (ids.length) yield ids;
+      return { id, regs, top };
+    });
   }
 
   /**
@@ -293,11 +282,10 @@ export class Tapestry {
    */
   *load(data, slice) {
     if (!Array.isArray(data)) fail("snapshot must be a list of [id, registers]");
-    /** @type {string[]} */
-    let ids = [];
-    for (const entry of data) {
+    yield* this.#loadSliced(data, slice, (entry) => {
       if (!Array.isArray(entry) || entry.length !== 2) fail("snapshot entry must be [id, registers]");
       const id = checkId(entry[0], "fragment id");
+      let top = 0;
       /** @type {Registers} */
       const regs = Object.create(null);
       for (const [name, reg] of Object.entries(checkDict(entry[1], "registers"))) {
@@ -306,9 +294,26 @@ export class Tapestry {
         const counter = checkInt(reg[0], "register counter", 1);
         const replica = checkId(reg[1], "register replica");
         regs[name] = [[counter, replica], checkField(name, reg[2])];
-        if (counter > this.maxCounter) this.maxCounter = counter;
+        if (counter > top) top = counter;
       }
+      return { id, regs, top };
+    });
+  }
+
+  /**
+   * What both loads share: each entry read (and validated) by `read`, added and counted, and
+   * the ids yielded `slice` at a time.
+   * @param {any[]} data @param {number} slice
+   * @param {(entry: any) => {id: string, regs: Registers, top: number}} read
+   * @returns {Generator<string[], void, void>}
+   */
+  *#loadSliced(data, slice, read) {
+    /** @type {string[]} */
+    let ids = [];
+    for (const entry of data) {
+      const { id, regs, top } = read(entry);
       if (this.frags.has(id)) fail(`fragment ${JSON.stringify(id)} listed twice`);
+      if (top > this.maxCounter) this.maxCounter = top;
       this.frags.set(id, regs);
       this.#count(null, liveOrigin(regs));
       ids.push(id);
