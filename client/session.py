@@ -98,7 +98,7 @@ from dreamloom.protocol.connection import (
     Violation,
     Welcomed,
 )
-from dreamloom.protocol.messages import ClientKind
+from dreamloom.protocol.messages import FEATURES, ClientKind
 
 from .backoff import Backoff
 from .errors import BACK_OFF, RETRYABLE, Closed, Rejected
@@ -119,9 +119,6 @@ _MAX_BATCH_BYTES: Final = DEFAULT_LIMITS.max_message_bytes - 4096
 _MAX_WINDOW: Final = 4 * DEFAULT_LIMITS.max_ops_per_batch
 #: New replica ids in a row (replica_in_use without a welcome between) before giving up.
 _MAX_RENEWALS: Final = 3
-#: What the hello says this SDK handles (``hello.features``): a welcome in parts (W36), snapshots in
-#: the compact form (W37).
-FEATURES: Final[tuple[str, ...]] = ("parts", "compact")
 
 
 def new_replica_id() -> str:

@@ -259,7 +259,6 @@ class Sanctuary:
         self._loading: asyncio.Task[None] | None = None
         self._early: tuple[int, bytes | None, list[LogEntry]] | None = None
         self._early_frames: list[bytes] | None = None
-        # The stored snapshot cut into parts for joins that ask for them (W36), by part sizes.
         self._commit_started = float("-inf")  # loop time the last commit started
         self._commit_timer: asyncio.TimerHandle | None = None
         self._warm_timer: asyncio.TimerHandle | None = None  # builds kept encodings when idle (S14)
@@ -773,7 +772,7 @@ class Sanctuary:
         if self._snapshot_due():
             await self._snapshot()
 
-    async def _commit(self, batch: _Batch, snapshot: Snapshot | None = None) -> None:
+    async def _commit(self, batch: _Batch) -> None:
         if not batch.entries:
             return
         started = time.perf_counter()
@@ -785,8 +784,6 @@ class Sanctuary:
             self._commit_error = exc
             raise
         self.metrics.commit_latency.observe(time.perf_counter() - started)
-        if snapshot is not None:
-            await self.store.save_snapshot(self.name, snapshot)
 
     def _broadcast_entries(self, entries: list[LogEntry]) -> float:
         """Broadcast merged entries; returns the seconds it took (what F6 paces by)."""
